@@ -1,0 +1,3 @@
+from processor.cli import app
+
+app(prog_name="srguard")

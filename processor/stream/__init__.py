@@ -1,0 +1,1 @@
+"""Kafka edges: serdes, the consume -> decide -> produce loop, transactions, DLQ policy."""

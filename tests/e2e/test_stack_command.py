@@ -1,0 +1,72 @@
+"""`srguard stack up|status|down` as a user runs it, and no orphans when the parent dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from confluent_kafka.admin import AdminClient
+
+pytestmark = pytest.mark.e2e
+
+
+def _running(pid: int) -> bool:
+    """A live process; a zombie waiting for its parent to reap it is not one."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _srguard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "processor", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_stack_up_status_down(tmp_path):
+    state_file = tmp_path / "stack.json"
+    up = _srguard("stack", "up", "--state-file", str(state_file), "--json")
+    assert up.returncode == 0, up.stderr
+    addresses = json.loads(up.stdout)
+    pids = [s["pid"] for s in json.loads(state_file.read_text())["services"]]
+    try:
+        assert redis.Redis.from_url(addresses["redis_url"]).ping()
+        metadata = AdminClient({"bootstrap.servers": addresses["kafka_bootstrap"]}).list_topics(timeout=10)
+        assert metadata.brokers, "the broker answered metadata with no brokers"
+        status = _srguard("stack", "status", "--state-file", str(state_file))
+        assert status.returncode == 0 and status.stdout.count("running") == 2, status.stdout
+        again = _srguard("stack", "up", "--state-file", str(state_file))
+        assert again.returncode == 2 and "already running" in again.stderr
+    finally:
+        down = _srguard("stack", "down", "--state-file", str(state_file))
+    assert down.returncode == 0 and "redis" in down.stdout and "kafka" in down.stdout
+    assert not state_file.exists()
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(p) for p in pids), "stack down left a process behind"
+    assert _srguard("stack", "status", "--state-file", str(state_file)).returncode == 1
+
+
+def test_attached_stack_dies_with_a_killed_parent(tmp_path):
+    script = (
+        "import json,time\nfrom processor.stack import EmbeddedStack\n"
+        "s = EmbeddedStack().__enter__()\n"
+        "print(json.dumps([x.pid for x in s.state.services]), flush=True)\ntime.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    pids = json.loads(parent.stdout.readline())
+    assert all(_running(p) for p in pids)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(10)
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(p) for p in pids), "children outlived their killed parent"

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from processor.config import ConfigFileError, Mode, ProcessingGuarantee, load_settings
+
+
+def test_defaults_follow_the_contract(monkeypatch):
+    for var in [v for v in __import__("os").environ if v.startswith("SRGUARD_")]:
+        monkeypatch.delenv(var)
+    settings = load_settings()
+    assert settings.mode is Mode.ENFORCE
+    assert settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
+    assert settings.topics.requests == "dcc.sr.requests"
+    assert settings.topics.dlq == "dcc.sr.dlq"
+
+
+def test_flags_beat_env_beat_file(tmp_path, monkeypatch):
+    config = tmp_path / "srguard.toml"
+    config.write_text('group_id = "from-file"\nmode = "audit"\nmetrics_port = 9000\n[kafka]\n"linger.ms" = "7"\n')
+    monkeypatch.setenv("SRGUARD_GROUP_ID", "from-env")
+    monkeypatch.setenv("SRGUARD_METRICS_PORT", "9001")
+    settings = load_settings(config, metrics_port=9002)
+    assert (settings.group_id, settings.mode, settings.metrics_port) == ("from-env", Mode.AUDIT, 9002)
+    assert settings.kafka == {"linger.ms": "7"}
+
+
+def test_kafka_pass_through_from_env(monkeypatch):
+    monkeypatch.setenv("SRGUARD_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("SRGUARD_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    settings = load_settings(bootstrap_servers="b:9092")
+    assert settings.kafka_config(**{"group.id": "g"}) == {
+        "bootstrap.servers": "b:9092",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "security.protocol": "SASL_SSL",
+        "group.id": "g",
+    }
+
+
+def test_nested_topic_override_from_env(monkeypatch):
+    monkeypatch.setenv("SRGUARD_TOPICS__REJECTED", "x.rejected")
+    assert load_settings().topics.rejected == "x.rejected"
+
+
+def test_bad_values_are_clear_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("SRGUARD_MODE", "sometimes")
+    with pytest.raises(ValidationError, match="mode"):
+        load_settings()
+    with pytest.raises(ConfigFileError, match="does not exist"):
+        load_settings(tmp_path / "absent.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("mode = ")
+    with pytest.raises(ConfigFileError, match="not valid TOML"):
+        load_settings(bad)
+
+
+def test_settings_are_frozen_and_secrets_hidden(monkeypatch):
+    monkeypatch.setenv("SRGUARD_REDIS_URL", "redis://user:hunter2@h:6379/0")
+    settings = load_settings()
+    assert "hunter2" not in repr(settings)
+    with pytest.raises(ValidationError):
+        settings.group_id = "other"  # type: ignore[misc]
