@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/srguard demo
 
 lint: setup
-	$(BIN)/ruff check processor tests bench
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/pytest

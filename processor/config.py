@@ -18,6 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from processor.domain.rule import MissingRegistration
+
 ENV_PREFIX = "SRGUARD_"
 KAFKA_ENV_PREFIX = ENV_PREFIX + "KAFKA_"
 
@@ -30,11 +32,6 @@ class Mode(StrEnum):
 class ProcessingGuarantee(StrEnum):
     EXACTLY_ONCE = "exactly_once"
     AT_LEAST_ONCE = "at_least_once"
-
-
-class MissingRegistrationPolicy(StrEnum):
-    REJECT = "reject"
-    ACCEPT = "accept"
 
 
 class Topics(BaseModel):
@@ -62,7 +59,7 @@ class Settings(BaseSettings):
     group_id: str = "srguard"
     mode: Mode = Mode.ENFORCE
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
-    on_missing_registration: MissingRegistrationPolicy = MissingRegistrationPolicy.REJECT
+    on_missing_registration: MissingRegistration = MissingRegistration.REJECT
     metrics_port: int = Field(9108, ge=0, le=65535)
     topics: Topics = Topics()
     trust_store: Path | None = None

@@ -1,0 +1,257 @@
+"""SMKI Organisation Certificates: what the rule needs to know about a certificate, read with ``cryptography``.
+
+A certificate's Remote Party Role is its subject OU (two hex digits, 03 = network operator) and its
+owner is the subject x500UniqueIdentifier (2.5.4.45), a 64-bit BIT STRING holding the entity EUI-64.
+The same few hundred NO certificates recur on millions of SRs, so parsed results (and failures) are
+cached in a bounded LRU keyed by the DER bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from processor.domain.identifiers import InvalidIdentifier, eui64_from_bytes
+
+
+class OrganisationRole(StrEnum):
+    """Subject OU values of SMKI Organisation Certificates."""
+
+    RECOVERY = "01"
+    SUPPLIER = "02"
+    NETWORK_OPERATOR = "03"
+    ACCESS_CONTROL_BROKER = "04"
+    TRANSITIONAL_COS = "05"
+    WAN_PROVIDER = "06"
+    ISSUING_AUTHORITY = "07"
+    LOAD_CONTROLLER = "08"
+    OTHER = "7F"
+
+
+class KeyUsage(StrEnum):
+    DIGITAL_SIGNATURE = "digitalSignature"
+    KEY_AGREEMENT = "keyAgreement"
+
+
+class CertificateError(ValueError):
+    """A certificate the rule cannot accept; ``reason`` is one of the machine-readable reject reasons."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+MALFORMED = "malformed_certificate"
+UNTRUSTED = "untrusted_issuer"
+
+
+@dataclass(frozen=True, slots=True)
+class SmkiCertificate:
+    role_code: str  # subject OU as written, upper case; OrganisationRole when it is a known one
+    entity_id: str  # canonical EUI-64
+    key_usage: KeyUsage
+    not_before: int  # ms
+    not_after: int  # ms
+    issuer: str
+    serial: int
+    fingerprint: str  # SHA-256 of the DER, hex
+
+    @property
+    def is_network_operator(self) -> bool:
+        return self.role_code == OrganisationRole.NETWORK_OPERATOR
+
+
+# ecdsa-with-SHA256/384/512 AlgorithmIdentifiers with an explicit NULL parameter (RFC 5758 says absent).
+# Some ZAZ1 test certificates carry it and cryptography >= 45 refuses them; they are read after
+# dropping the NULL, and their signature is checked over the original TBS bytes.
+_ECDSA_WITH_NULL = {
+    bytes.fromhex(f"300c06082a8648ce3d0403{n:02x}0500"): bytes.fromhex(f"300a06082a8648ce3d0403{n:02x}")
+    for n in (2, 3, 4)
+}
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int]:
+    """(start of content, end of element) of the DER element at ``pos``."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated DER")
+    length = data[pos + 1]
+    start = pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or start + count > len(data):
+            raise ValueError("bad DER length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    if start + length > len(data):
+        raise ValueError("truncated DER")
+    return start, start + length
+
+
+def _encode(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(size))) + size + content
+
+
+def _children(data: bytes, start: int, end: int) -> list[bytes]:
+    out = []
+    while start < end:
+        _, elem_end = _tlv(data, start)
+        out.append(data[start:elem_end])
+        start = elem_end
+    return out
+
+
+def _without_ecdsa_null(der: bytes) -> tuple[bytes, bytes] | None:
+    """(normalised DER, original TBS bytes) when the certificate uses the legacy NULL encoding."""
+    if not any(legacy in der for legacy in _ECDSA_WITH_NULL):
+        return None
+    cert_start, cert_end = _tlv(der, 0)
+    tbs, alg, signature = _children(der, cert_start, cert_end)
+    tbs_start, tbs_end = _tlv(tbs, 0)
+    fields = [_ECDSA_WITH_NULL.get(f, f) for f in _children(tbs, tbs_start, tbs_end)]
+    fixed = _encode(0x30, _encode(0x30, b"".join(fields)) + _ECDSA_WITH_NULL.get(alg, alg) + signature)
+    return fixed, tbs
+
+
+def _load(der: bytes) -> tuple[x509.Certificate, bytes]:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return cert, cert.tbs_certificate_bytes
+    except ValueError as first:
+        try:
+            legacy = _without_ecdsa_null(der)
+        except ValueError:
+            legacy = None
+        if legacy is None:
+            raise CertificateError(MALFORMED, f"not a DER X.509 certificate: {first}") from first
+        try:
+            return x509.load_der_x509_certificate(legacy[0]), legacy[1]
+        except ValueError as exc:
+            raise CertificateError(MALFORMED, f"not a DER X.509 certificate: {exc}") from exc
+
+
+def _single(cert: x509.Certificate, oid: x509.ObjectIdentifier, what: str) -> x509.NameAttribute:
+    found = cert.subject.get_attributes_for_oid(oid)
+    if len(found) != 1:
+        raise CertificateError(MALFORMED, f"not an SMKI Organisation Certificate: {len(found)} subject {what}")
+    return found[0]
+
+
+def _entity_id(attribute: x509.NameAttribute) -> str:
+    value = attribute.value
+    raw = value if isinstance(value, bytes) else value.encode("latin-1")
+    # A DER BIT STRING's content is an unused-bits byte (0) then the 64 bits.
+    if len(raw) == 9 and raw[0] == 0:
+        raw = raw[1:]
+    try:
+        return eui64_from_bytes(raw)
+    except InvalidIdentifier as exc:
+        raise CertificateError(MALFORMED, f"x500UniqueIdentifier is not an EUI-64 ({raw.hex()})") from exc
+
+
+def _key_usage(cert: x509.Certificate) -> KeyUsage:
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound as exc:
+        raise CertificateError(MALFORMED, "no keyUsage extension") from exc
+    if usage.digital_signature and not usage.key_agreement:
+        return KeyUsage.DIGITAL_SIGNATURE
+    if usage.key_agreement and not usage.digital_signature:
+        return KeyUsage.KEY_AGREEMENT
+    raise CertificateError(MALFORMED, "keyUsage must be exactly one of digitalSignature or keyAgreement")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def parse_certificate(der: bytes) -> tuple[SmkiCertificate, x509.Certificate, bytes]:
+    """The SMKI view, the cryptography object and the signed TBS bytes; raises CertificateError."""
+    cert, tbs = _load(der)
+    try:
+        role = _single(cert, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU").value
+        if not isinstance(role, str) or len(role) != 2:
+            raise CertificateError(MALFORMED, f"subject OU {role!r} is not a two-hex-digit Remote Party Role")
+        parsed = SmkiCertificate(
+            role_code=role.upper(),
+            entity_id=_entity_id(_single(cert, NameOID.X500_UNIQUE_IDENTIFIER, "x500UniqueIdentifier")),
+            key_usage=_key_usage(cert),
+            not_before=_ms(cert.not_valid_before_utc),
+            not_after=_ms(cert.not_valid_after_utc),
+            issuer=cert.issuer.rfc4514_string(),
+            serial=cert.serial_number,
+            fingerprint=hashlib.sha256(der).hexdigest(),
+        )
+    except CertificateError:
+        raise
+    except (ValueError, TypeError) as exc:  # cryptography parses extensions lazily
+        raise CertificateError(MALFORMED, f"unreadable certificate field: {exc}") from exc
+    return parsed, cert, tbs
+
+
+class TrustStore:
+    """SMKI Organisation CA certificates: a certificate is trusted when one of them signed it."""
+
+    def __init__(self, authorities: list[x509.Certificate]) -> None:
+        self._by_subject: dict[bytes, list[x509.Certificate]] = {}
+        for authority in authorities:
+            self._by_subject.setdefault(authority.subject.public_bytes(), []).append(authority)
+
+    @classmethod
+    def from_pem_file(cls, path: Path) -> TrustStore:
+        authorities = x509.load_pem_x509_certificates(path.read_bytes())
+        return cls(authorities)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_subject.values())
+
+    def signed_by_authority(self, cert: x509.Certificate, tbs: bytes) -> bool:
+        for authority in self._by_subject.get(cert.issuer.public_bytes(), ()):
+            key = authority.public_key()
+            if not isinstance(key, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
+                continue
+            try:
+                key.verify(cert.signature, tbs, ec.ECDSA(cert.signature_hash_algorithm))
+                return True
+            except (InvalidSignature, UnsupportedAlgorithm):
+                continue
+        return False
+
+
+class CertificateReader:
+    """Parses (and, with a trust store, verifies) certificates once; later reads hit a bounded LRU."""
+
+    def __init__(self, cache_size: int = 4096, trust_store: TrustStore | None = None) -> None:
+        self.trust_store = trust_store
+        self._cached = lru_cache(maxsize=cache_size)(self._read_uncached)
+
+    def _read_uncached(self, der: bytes) -> SmkiCertificate | CertificateError:
+        try:
+            parsed, cert, tbs = parse_certificate(der)
+        except CertificateError as exc:
+            return exc
+        if self.trust_store is not None and not self.trust_store.signed_by_authority(cert, tbs):
+            return CertificateError(UNTRUSTED, f"{parsed.entity_id} certificate is not signed by a trusted SMKI OCA")
+        return parsed
+
+    def read(self, der: bytes) -> SmkiCertificate:
+        result = self._cached(der)
+        if isinstance(result, CertificateError):
+            raise result
+        return result
+
+    def cache_info(self) -> object:
+        return self._cached.cache_info()

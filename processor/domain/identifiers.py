@@ -1,0 +1,64 @@
+"""EUI-64 entity/device identifiers and MPAN/MPRN meter point numbers (check digits per DOMAIN.md)."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+_HEX16 = re.compile(r"[0-9A-F]{16}")
+_MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+
+
+class InvalidIdentifier(ValueError):
+    pass
+
+
+class Fuel(StrEnum):
+    ELECTRICITY = "ELECTRICITY"
+    GAS = "GAS"
+
+
+def canonical_eui64(text: str) -> str:
+    """``90-b3-d5-1f-30-02-00-00``, ``90B3D51F30020000`` -> ``90-B3-D5-1F-30-02-00-00`` (DUIS form)."""
+    compact = text.strip().upper().replace("-", "").replace(":", "")
+    if not _HEX16.fullmatch(compact):
+        raise InvalidIdentifier(f"not an EUI-64: {text!r}")
+    return "-".join(compact[i : i + 2] for i in range(0, 16, 2))
+
+
+def eui64_from_bytes(raw: bytes) -> str:
+    if len(raw) != 8:
+        raise InvalidIdentifier(f"an EUI-64 has 8 bytes, got {len(raw)}")
+    return "-".join(f"{b:02X}" for b in raw)
+
+
+def mpan_check_digit(first12: str) -> int:
+    return sum(int(d) * w for d, w in zip(first12, _MPAN_WEIGHTS, strict=True)) % 11 % 10
+
+
+def mprn_check_digits(body: str) -> str:
+    n = len(body)
+    return f"{sum(int(d) * (n - i) for i, d in enumerate(body)) % 11:02d}"
+
+
+def is_valid_mpan(mpan: str) -> bool:
+    return len(mpan) == 13 and mpan.isdigit() and mpan_check_digit(mpan[:12]) == int(mpan[12])
+
+
+def is_valid_mprn(mprn: str) -> bool:
+    return 6 <= len(mprn) <= 10 and mprn.isdigit() and mprn_check_digits(mprn[:-2]) == mprn[-2:]
+
+
+def fuel_of(mpxn: str) -> Fuel:
+    """13 digits is an MPAN core (electricity); 6-10 digits an MPRN (gas). Check digits are not judged here."""
+    if mpxn.isdigit():
+        if len(mpxn) == 13:
+            return Fuel.ELECTRICITY
+        if 6 <= len(mpxn) <= 10:
+            return Fuel.GAS
+    raise InvalidIdentifier(f"not an MPAN core or MPRN: {mpxn!r}")
+
+
+def check_digits_ok(mpxn: str) -> bool:
+    """Real data often fails these checks: callers flag, never drop, on False."""
+    return is_valid_mpan(mpxn) if fuel_of(mpxn) is Fuel.ELECTRICITY else is_valid_mprn(mpxn)

@@ -1,0 +1,125 @@
+"""The records the rule reasons about. Times are integer milliseconds since the epoch (UTC), as on the wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from processor.domain.identifiers import Fuel
+
+
+class UserRole(StrEnum):
+    IS = "IS"  # Import Supplier
+    ES = "ES"  # Export Supplier
+    GS = "GS"  # Gas Supplier
+    ED = "ED"  # Electricity Distributor (electricity Network Operator)
+    GT = "GT"  # Gas Transporter (gas Network Operator)
+    OU = "OU"  # Other User
+    RSA = "RSA"  # Registered Supplier Agent
+
+
+SUPPLIER_ROLES = frozenset({UserRole.IS, UserRole.ES, UserRole.GS})
+NETWORK_OPERATOR_ROLES = frozenset({UserRole.ED, UserRole.GT})
+
+
+class DeviceType(StrEnum):
+    ESME = "ESME"
+    GSME = "GSME"
+    GPF = "GPF"
+    CHF = "CHF"
+    HCALCS = "HCALCS"
+    PPMID = "PPMID"
+    IHD = "IHD"
+    CAD = "CAD"
+
+
+class RemotePartyRole(StrEnum):
+    """DUIS RemotePartyRole: which trust-anchor cells of the device the certificates replace."""
+
+    ACB = "ACB"
+    NETWORK_OPERATOR = "NetworkOperator"
+    RECOVERY = "Recovery"
+    ROOT = "Root"
+    SUPPLIER = "Supplier"
+    TRANS_COS = "TransCoS"
+    LOAD_CONTROLLER = "LoadController"
+
+
+class CertificateUsage(StrEnum):
+    DIGITAL_SIGNING = "DigitalSigning"
+    KEY_AGREEMENT = "KeyAgreement"
+    KEY_AGREEMENT_TOP_UP = "KeyAgreementTopUp"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplacementCertificate:
+    usage: CertificateUsage
+    der: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequest:
+    request_id: str
+    service_reference_variant: str
+    command_variant: int
+    originator_id: str
+    user_role: UserRole
+    target_device_id: str
+    target_device_type: DeviceType
+    mpxn: str | None
+    remote_party_role: RemotePartyRole | None
+    certificates: tuple[ReplacementCertificate, ...]
+    submitted_at: int
+    execution_datetime: int | None = None
+    payload: bytes | None = None
+
+    @property
+    def as_of(self) -> int:
+        """The time registration is judged at: ExecutionDateTime for a future-dated SR, else receipt."""
+        if self.execution_datetime is not None and self.execution_datetime > self.submitted_at:
+            return self.execution_datetime
+        return self.submitted_at
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """One effective-dated record of the DSP's registration data for an MPxN."""
+
+    mpxn: str
+    fuel: Fuel
+    network_operator_id: str | None  # market id (e.g. LOND); None = no NO from effective_from on
+    supplier_id: str | None
+    effective_from: int
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """A market participant holding a certificate entity id, within an optional validity window."""
+
+    party_id: str
+    role: str
+    valid_from: int | None = None
+    valid_to: int | None = None
+
+    def valid_at(self, at: int) -> bool:
+        return (self.valid_from is None or self.valid_from <= at) and (self.valid_to is None or at < self.valid_to)
+
+
+class PartyDirectory:
+    """Certificate entity EUI-64 -> the parties that held it (over time). In memory: a few thousand entries."""
+
+    def __init__(self, holders: dict[str, tuple[Party, ...]] | None = None) -> None:
+        self._holders = holders or {}
+
+    def owner(self, entity_id: str, at: int) -> Party | None:
+        for party in self._holders.get(entity_id, ()):
+            if party.valid_at(at):
+                return party
+        return None
+
+    def entities_of(self, party_id: str) -> list[str]:
+        return sorted(e for e, parties in self._holders.items() if any(p.party_id == party_id for p in parties))
+
+    def __len__(self) -> int:
+        return len(self._holders)
