@@ -1,0 +1,1 @@
+"""Benchmarks: not timed tests; each prints its figures with its setup. Run with `make bench`."""

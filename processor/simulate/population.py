@@ -1,0 +1,178 @@
+"""A GB-like population: Network Operators, suppliers, meter points and effective-dated registrations.
+
+Electricity NOs are the 14 DNOs and 13 IDNOs of DOMAIN.md with their market ids; an MPAN's
+distributor-id prefix names its area, and registration data names its NO. Gas transporter ids are
+this project's own short ids (no public table maps them), as are supplier ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from processor.domain.certificates import KeyUsage, OrganisationRole
+from processor.domain.identifiers import Fuel, eui64_from_bytes, mpan_check_digit, mprn_check_digits
+from processor.domain.model import DeviceType, Party, PartyDirectory, Registration, UserRole
+from processor.simulate.pki import SmkiPki
+
+DISTRIBUTORS = {
+    10: "EELC",
+    11: "EMEB",
+    12: "LOND",
+    13: "MANW",
+    14: "MIDE",
+    15: "NEEB",
+    16: "NORW",
+    17: "HYDE",
+    18: "SPOW",
+    19: "SEEB",
+    20: "SOUT",
+    21: "SWAE",
+    22: "SWEB",
+    23: "YELG",
+    24: "IPNL",
+    25: "LENG",
+    26: "GUCL",
+    27: "ETCL",
+    28: "EDFI",
+    29: "HARL",
+    30: "PENL",
+    31: "UKPD",
+    32: "UDNL",
+    33: "GGEN",
+    34: "MPDL",
+    35: "FEAL",
+    36: "VATT",
+}
+DNO_IDS = [i for i in DISTRIBUTORS if i <= 23]
+GAS_TRANSPORTERS = ["CADT", "NGNL", "SGNL", "WWUL", "ESPL", "GTCL", "IPLL", "FPLL"]
+GAS_WEIGHTS = [45, 12, 22, 10, 4, 3, 2, 2]  # roughly by meter points served (inference)
+ELECTRICITY_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE", "SPWR"]
+GAS_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE"]
+
+_ms = lambda d: int(d.replace(tzinfo=dt.UTC).timestamp() * 1000)  # noqa: E731
+REGISTERED_FROM = (_ms(dt.datetime(2014, 1, 1)), _ms(dt.datetime(2015, 6, 1)))
+CHANGES_BETWEEN = (_ms(dt.datetime(2019, 1, 1)), _ms(dt.datetime(2025, 1, 1)))
+
+
+@dataclass
+class Organisation:
+    party_id: str
+    role: UserRole
+    entity_id: str
+    smki_role: OrganisationRole
+    certificates: dict[KeyUsage, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class MeterPoint:
+    mpxn: str
+    fuel: Fuel
+    device_id: str
+    device_type: DeviceType
+    registrations: list[Registration]
+
+    def registration_at(self, at: int) -> Registration | None:
+        in_force = [r for r in self.registrations if r.effective_from <= at]
+        return max(in_force, key=lambda r: (r.effective_from, r.sequence)) if in_force else None
+
+
+@dataclass
+class Population:
+    pki: SmkiPki
+    rogue_pki: SmkiPki  # an issuer srguard does not trust
+    network_operators: dict[str, Organisation]
+    suppliers: dict[str, Organisation]
+    acb: Organisation
+    unknown_operator: Organisation  # a network-operator certificate whose entity is in no directory
+    meter_points: list[MeterPoint]
+
+    def organisations(self) -> list[Organisation]:
+        return [*self.network_operators.values(), *self.suppliers.values(), self.acb]
+
+    def directory(self) -> PartyDirectory:
+        return PartyDirectory({o.entity_id: (Party(o.party_id, o.role.value),) for o in self.organisations()})
+
+    def registrations(self) -> list[Registration]:
+        return [r for point in self.meter_points for r in point.registrations]
+
+    def operators_of(self, fuel: Fuel) -> list[Organisation]:
+        role = UserRole.ED if fuel is Fuel.ELECTRICITY else UserRole.GT
+        return [o for o in self.network_operators.values() if o.role is role]
+
+
+class _Ids:
+    def __init__(self, base: int) -> None:
+        self._next = base
+
+    def __call__(self) -> str:
+        self._next += 1
+        return eui64_from_bytes(self._next.to_bytes(8, "big"))
+
+
+def _organisation(
+    pki: SmkiPki, party_id: str, role: UserRole, smki_role: OrganisationRole, entity: str
+) -> Organisation:
+    certs = {usage: pki.issue(entity, smki_role, usage) for usage in KeyUsage}
+    return Organisation(party_id, role, entity, smki_role, certs)
+
+
+def _mpan(rng: random.Random, distributor: int) -> str:
+    first12 = f"{distributor:02d}{rng.randrange(10**10):010d}"
+    return first12 + str(mpan_check_digit(first12))
+
+
+def _mprn(rng: random.Random) -> str:
+    body = f"{rng.randrange(10**7, 10**8):08d}"
+    return body + mprn_check_digits(body)
+
+
+def build_population(
+    seed: int = 1, meter_points: int = 10_000, *, gas_share: float = 0.45, change_rate: float = 0.03
+) -> Population:
+    """Deterministic for a seed. ``change_rate`` of meter points get a change of NO (e.g. IDNO adoption)."""
+    rng = random.Random(f"population-{seed}")
+    pki, rogue = SmkiPki(seed), SmkiPki(seed, name="ROGUE")
+    party_ids = _Ids(0x90B3D51F30100000)
+    operators = {
+        mid: _organisation(pki, mid, UserRole.ED, OrganisationRole.NETWORK_OPERATOR, party_ids())
+        for mid in DISTRIBUTORS.values()
+    }
+    operators |= {
+        mid: _organisation(pki, mid, UserRole.GT, OrganisationRole.NETWORK_OPERATOR, party_ids())
+        for mid in GAS_TRANSPORTERS
+    }
+    suppliers = {
+        mid: _organisation(pki, mid, UserRole.IS, OrganisationRole.SUPPLIER, party_ids())
+        for mid in sorted({*ELECTRICITY_SUPPLIERS, *GAS_SUPPLIERS})
+    }
+    acb = _organisation(pki, "DCCACB", UserRole.OU, OrganisationRole.ACCESS_CONTROL_BROKER, party_ids())
+    unknown = _organisation(pki, "UNKNOWN", UserRole.ED, OrganisationRole.NETWORK_OPERATOR, party_ids())
+
+    device_ids = _Ids(0x0012_4B00_0000_0000)
+    points: list[MeterPoint] = []
+    sequence = 0
+    seen: set[str] = set()
+    while len(points) < meter_points:
+        gas = rng.random() < gas_share
+        if gas:
+            mpxn, fuel, device_type = _mprn(rng), Fuel.GAS, DeviceType.GPF
+            operator = rng.choices(GAS_TRANSPORTERS, GAS_WEIGHTS)[0]
+            supplier = rng.choice(GAS_SUPPLIERS)
+        else:
+            distributor = rng.choice(DNO_IDS) if rng.random() < 0.93 else rng.choice(list(DISTRIBUTORS)[14:])
+            mpxn, fuel, device_type = _mpan(rng, distributor), Fuel.ELECTRICITY, DeviceType.ESME
+            operator, supplier = DISTRIBUTORS[distributor], rng.choice(ELECTRICITY_SUPPLIERS)
+        if mpxn in seen:
+            continue
+        seen.add(mpxn)
+        sequence += 1
+        records = [Registration(mpxn, fuel, operator, supplier, rng.randrange(*REGISTERED_FROM), sequence)]
+        if rng.random() < change_rate:
+            pool = GAS_TRANSPORTERS if gas else list(DISTRIBUTORS.values())
+            sequence += 1
+            new_operator = rng.choice([p for p in pool if p != operator])
+            records.append(Registration(mpxn, fuel, new_operator, supplier, rng.randrange(*CHANGES_BETWEEN), sequence))
+        points.append(MeterPoint(mpxn, fuel, device_ids(), device_type, records))
+    return Population(pki, rogue, operators, suppliers, acb, unknown, points)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processor.domain.identifiers import (
+    Fuel,
+    InvalidIdentifier,
+    canonical_eui64,
+    check_digits_ok,
+    fuel_of,
+    is_valid_mpan,
+    is_valid_mprn,
+    mpan_check_digit,
+    mprn_check_digits,
+)
+
+
+@pytest.mark.parametrize("text", ["90-B3-D5-1F-30-02-00-00", "90b3d51f30020000", " 90:b3:d5:1f:30:02:00:00 "])
+def test_eui64_forms_share_one_canonical_form(text):
+    assert canonical_eui64(text) == "90-B3-D5-1F-30-02-00-00"
+
+
+@pytest.mark.parametrize("text", ["", "90-B3-D5-1F-30-02-00", "90B3D51F3002000G", "90B3D51F300200000"])
+def test_bad_eui64_is_a_clear_error(text):
+    with pytest.raises(InvalidIdentifier, match="not an EUI-64"):
+        canonical_eui64(text)
+
+
+@pytest.mark.parametrize("mpan", ["1200000000020", "2312345678900", "1900033146143", "1217290354420"])
+def test_known_valid_mpans(mpan):
+    assert is_valid_mpan(mpan)
+
+
+@pytest.mark.parametrize("mprn", ["3938424403", "3000000103", "9876543209"])
+def test_known_valid_mprns(mprn):
+    assert is_valid_mprn(mprn)
+
+
+def test_a_changed_digit_breaks_the_check():
+    assert not is_valid_mpan("1200000000021")
+    assert not is_valid_mprn("3938424404")
+    assert not is_valid_mpan("120000000002")  # 12 digits
+
+
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12))
+def test_mpan_check_digit_round_trips(first12):
+    assert is_valid_mpan(first12 + str(mpan_check_digit(first12)))
+
+
+@given(st.text(alphabet="0123456789", min_size=4, max_size=8))
+def test_mprn_check_digits_round_trip(body):
+    assert is_valid_mprn(body + mprn_check_digits(body))
+
+
+def test_fuel_from_shape_and_flag_not_drop():
+    assert fuel_of("1200000000020") is Fuel.ELECTRICITY
+    assert fuel_of("3938424403") is Fuel.GAS
+    assert check_digits_ok("1200000000021") is False  # flagged, still a known shape
+    with pytest.raises(InvalidIdentifier):
+        fuel_of("12345")

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.identifiers import check_digits_ok
+from processor.domain.rule import Branch, Reason, decide
+from processor.simulate.population import DISTRIBUTORS, build_population
+from processor.simulate.traffic import TrafficGenerator, TrafficMix
+
+
+def test_population_is_gb_like_and_deterministic():
+    population = build_population(seed=4, meter_points=2000)
+    assert [p.mpxn for p in population.meter_points] == [p.mpxn for p in build_population(4, 2000).meter_points]
+    assert all(check_digits_ok(p.mpxn) for p in population.meter_points)
+    electricity = [p for p in population.meter_points if len(p.mpxn) == 13]
+    assert all(int(p.mpxn[:2]) in DISTRIBUTORS for p in electricity)
+    assert any(len(p.registrations) > 1 for p in population.meter_points), "no change of NO generated"
+    assert len(population.network_operators) == 27 + 8
+
+
+def test_labels_match_the_rule_for_every_branch_and_reason():
+    population = build_population(seed=2, meter_points=3000)
+    mix = TrafficMix(in_scope=0.4, incident_rate=0.4, exempt=0.02, other_role_certificates=0.02)
+    reader = CertificateReader(trust_store=TrustStore([population.pki.oca]))
+    directory = population.directory()
+    points = {p.mpxn: p for p in population.meter_points}
+    seen: Counter = Counter()
+    for labelled in TrafficGenerator(population, mix, seed=3).take(6000):
+        point = points.get(labelled.sr.mpxn or "")
+        registration = point.registration_at(labelled.sr.as_of) if point else None
+        decision = decide(labelled.sr, registration, directory, reader)
+        assert (decision.branch, decision.reason) == (labelled.branch, labelled.reason), labelled
+        seen[labelled.branch] += 1
+        seen[labelled.reason] += 1
+    assert set(Branch) <= set(seen), f"branches never generated: {set(Branch) - set(seen)}"
+    assert set(Reason) <= set(seen), f"reasons never generated: {set(Reason) - set(seen)}"
+    assert any(x.sr.execution_datetime for x in TrafficGenerator(population, mix, seed=3).take(2000))
