@@ -1,3 +1,4 @@
-from bench import decide
+from bench import decide, registration
 
 decide.run()
+registration.run()

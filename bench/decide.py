@@ -20,8 +20,10 @@ def run(count: int = 50_000) -> dict[str, float]:
     directory = population.directory()
     points = {p.mpxn: p for p in population.meter_points}
     results: dict[str, float] = {}
-    mixes = {"realistic (5% in scope, 1% incidents)": TrafficMix(),
-             "all in scope (30% incidents)": TrafficMix(in_scope=1.0, incident_rate=0.3)}
+    mixes = {
+        "realistic (5% in scope, 1% incidents)": TrafficMix(),
+        "all in scope (30% incidents)": TrafficMix(in_scope=1.0, incident_rate=0.3),
+    }
     for name, mix in mixes.items():
         labelled = TrafficGenerator(population, mix, seed=2).take(count)
         cases = []
@@ -37,9 +39,11 @@ def run(count: int = 50_000) -> dict[str, float]:
                 decide(sr, registration, directory, reader)
             timings.append((time.perf_counter() - start) / count * 1e6)
         results[name] = statistics.median(timings)
-        print(f"decide() {name}: median {results[name]:.2f} µs/SR over {REPEATS}x{count} SRs "
-              f"(spread {min(timings):.2f}-{max(timings):.2f}); {platform.python_implementation()} "
-              f"{platform.python_version()}")
+        print(
+            f"decide() {name}: median {results[name]:.2f} µs/SR over {REPEATS}x{count} SRs "
+            f"(spread {min(timings):.2f}-{max(timings):.2f}); {platform.python_implementation()} "
+            f"{platform.python_version()}"
+        )
     return results
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +13,19 @@ from typing import Annotated
 import typer
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
+from redis.exceptions import RedisError
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from processor import __version__
 from processor.config import ConfigFileError, Settings, load_settings
+from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.registration.connect import stores
+from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations, parse_time
+from processor.registration.parties import PartyStore
+from processor.registration.store import RegistrationStore, tune_listpacks
 from processor.stack import (
     EmbeddedStack,
     StackError,
@@ -196,3 +206,180 @@ def demo() -> None:
             table.add_row(spec.name, str(len(metadata.topics[spec.name].partitions)), spec.purpose)
         console.print(table)
     console.print("stack stopped; nothing left running")
+
+
+registrations_app = typer.Typer(help="Registration data in Redis: bulk loads and look-ups.", no_args_is_help=True)
+parties_app = typer.Typer(help="The party directory in Redis: bulk loads and look-ups.", no_args_is_help=True)
+app.add_typer(registrations_app, name="registrations")
+app.add_typer(parties_app, name="parties")
+
+RedisUrl = Annotated[str | None, typer.Option("--redis-url", help="Redis URL.", show_default=False)]
+InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip content accepted.")]
+
+
+def _connected_stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:
+    try:
+        found = stores(settings)
+        found[0].client.ping()
+    except RedisError as exc:
+        raise fail(f"cannot reach Redis: {exc}") from exc
+    return found
+
+
+def _print_summary(summary: LoadSummary, what: str) -> None:
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items()))
+    console.print(
+        f"{what}: {summary.lines} lines in {summary.seconds:.1f}s ({summary.rate:,.0f} lines/s); "
+        f"{counts}; {summary.rejected_total} rejected; {summary.warnings_total} warnings"
+    )
+    for line, reason in summary.rejected:
+        err.print(f"  line {line}: rejected: {reason}")
+    if summary.rejected_total > len(summary.rejected):
+        err.print(f"  ... and {summary.rejected_total - len(summary.rejected)} more rejected lines")
+    for line, reason in summary.warnings:
+        err.print(f"  line {line}: warning: {reason}")
+    if summary.warnings_total > len(summary.warnings):
+        err.print(f"  ... and {summary.warnings_total - len(summary.warnings)} more warnings")
+
+
+@registrations_app.command("load")
+def registrations_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Load an RDP-style refresh file: mpxn,network_operator_id,effective_from[,supplier_id,fuel,sequence]."""
+    settings = settings_from(config, redis_url=redis_url)
+    registrations, _ = _connected_stores(settings)
+    tune_listpacks(registrations.client)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[lines]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"loading {file.name}", total=None, lines="")
+
+        def advance(lines: int, position: int, size: int) -> None:
+            progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
+
+        try:
+            summary = load_registrations(file, registrations, advance)
+        except LoadError as exc:
+            raise fail(str(exc)) from exc
+    _print_summary(summary, f"registrations from {file}")
+    if summary.rejected_total:
+        raise typer.Exit(1)
+
+
+@registrations_app.command("get")
+def registrations_get(
+    mpxn: str,
+    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Show an MPxN's registration history and the record in force at --at."""
+    settings = settings_from(config, redis_url=redis_url)
+    registrations, _ = _connected_stores(settings)
+    when = parse_time(at) if at else int(time.time() * 1000)
+    history = registrations.history(mpxn.strip())
+    if not history:
+        raise fail(f"no registration for {mpxn}", code=1)
+    current = registrations.lookup(mpxn.strip(), when)
+    table = Table(
+        "effective_from (UTC)",
+        "network operator",
+        "supplier",
+        "fuel",
+        "sequence",
+        "in force",
+        title=f"{mpxn} at {_iso(when)}",
+    )
+    for record in history:
+        table.add_row(
+            _iso(record.effective_from),
+            record.network_operator_id or "—",
+            record.supplier_id or "—",
+            record.fuel.value,
+            str(record.sequence),
+            "◀" if record == current else "",
+        )
+    console.print(table)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat(timespec="seconds")
+
+
+@parties_app.command("load")
+def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Load a party directory file: entity_id,party_id,role[,valid_from,valid_to]."""
+    settings = settings_from(config, redis_url=redis_url)
+    _, parties = _connected_stores(settings)
+    try:
+        summary = load_parties(file, parties)
+    except LoadError as exc:
+        raise fail(str(exc)) from exc
+    _print_summary(summary, f"parties from {file}")
+    if summary.rejected_total:
+        raise typer.Exit(1)
+
+
+@parties_app.command("get")
+def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Show which parties hold a certificate entity id (EUI-64, any common form)."""
+    settings = settings_from(config, redis_url=redis_url)
+    _, parties = _connected_stores(settings)
+    try:
+        held = parties.get(entity_id)
+    except InvalidIdentifier as exc:
+        raise fail(str(exc)) from exc
+    if not held:
+        raise fail(f"no party holds {entity_id}", code=1)
+    table = Table("party", "role", "valid_from", "valid_to", title=canonical_eui64(entity_id))
+    for party in held:
+        table.add_row(
+            party.party_id,
+            party.role,
+            _iso(party.valid_from) if party.valid_from else "—",
+            _iso(party.valid_to) if party.valid_to else "—",
+        )
+    console.print(table)
+
+
+@app.command()
+def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_url: RedisUrl = None) -> None:
+    """Keep Redis fed from the registration and party topics until SIGTERM/Ctrl-C (one feed serves many processors)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    registrations, parties = _connected_stores(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    last_print = [0.0]
+    was_ready = [False]
+
+    def report(status: FeedStatus) -> None:
+        if status.ready and not was_ready[0]:
+            was_ready[0] = True
+            console.print(f"feed ready: caught up on {status.partitions} partitions ({status.applied} records applied)")
+        if time.monotonic() - last_print[0] > 10:
+            last_print[0] = time.monotonic()
+            console.print(
+                f"feed: {status.applied} applied, {status.rejected} rejected, "
+                f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
+            )
+
+    reference = ReferenceFeed(
+        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
+        settings.topics.registrations,
+        settings.topics.parties,
+        registrations,
+        parties,
+        report,
+    )
+    try:
+        reference.start()
+    except (RuntimeError, KafkaException) as exc:
+        raise fail(str(exc)) from exc
+    reference.run(stop)
+    console.print(f"feed stopped: {reference.status.applied} records applied")

@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     bootstrap_servers: str = "localhost:9092"
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
     redis_key_prefix: str = "srg"
+    redis_cluster: bool = False
+    registration_buckets: int = Field(1 << 19, ge=1, description="power of two; about MPxNs / 100")
     group_id: str = "srguard"
     mode: Mode = Mode.ENFORCE
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE

@@ -84,8 +84,9 @@ def test_generated_certificates_round_trip():
 
 
 def test_generation_is_deterministic_for_a_seed():
-    assert SmkiPki(seed=5).issue("90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.KEY_AGREEMENT) == \
-        SmkiPki(seed=5).issue("90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.KEY_AGREEMENT)
+    assert SmkiPki(seed=5).issue(
+        "90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.KEY_AGREEMENT
+    ) == SmkiPki(seed=5).issue("90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.KEY_AGREEMENT)
 
 
 def test_trust_store_accepts_own_oca_and_refuses_a_forgery(tmp_path):
@@ -118,9 +119,16 @@ def test_non_smki_certificate_is_malformed():
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.org")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(__import__("datetime").datetime(2020, 1, 1))
-            .not_valid_after(__import__("datetime").datetime(2030, 1, 1)).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(__import__("datetime").datetime(2020, 1, 1))
+        .not_valid_after(__import__("datetime").datetime(2030, 1, 1))
+        .sign(key, hashes.SHA256())
+    )
     with pytest.raises(CertificateError) as raised:
         parse_certificate(cert.public_bytes(serialization.Encoding.DER))
     assert raised.value.reason == "malformed_certificate" and "OU" in raised.value.detail

@@ -30,9 +30,15 @@ CHANGE = T0 + 30 * DAY  # MPAN's NO changes from LOND to SEEB
 MPAN, MPRN = "1200000000020", "3938424403"
 
 PKI, ROGUE = SmkiPki(seed=11), SmkiPki(seed=11, name="ROGUE")
-ENTITY = {"LOND": "90B3D51F30020001", "SEEB": "90B3D51F30020002", "CADT": "90B3D51F30020003",
-          "SGNL": "90B3D51F30020004", "BGAS": "90B3D51F30010001", "ACB": "90B3D51F30000002",
-          "NOBODY": "90B3D51F300200FF"}
+ENTITY = {
+    "LOND": "90B3D51F30020001",
+    "SEEB": "90B3D51F30020002",
+    "CADT": "90B3D51F30020003",
+    "SGNL": "90B3D51F30020004",
+    "BGAS": "90B3D51F30010001",
+    "ACB": "90B3D51F30000002",
+    "NOBODY": "90B3D51F300200FF",
+}
 ROLE = {"LOND": "ED", "SEEB": "ED", "CADT": "GT", "SGNL": "GT", "BGAS": "IS", "ACB": "OU"}
 SMKI_ROLE = {"BGAS": OrganisationRole.SUPPLIER, "ACB": OrganisationRole.ACCESS_CONTROL_BROKER}
 
@@ -40,17 +46,24 @@ SMKI_ROLE = {"BGAS": OrganisationRole.SUPPLIER, "ACB": OrganisationRole.ACCESS_C
 def certs(owner: str, pki: SmkiPki = PKI) -> tuple[ReplacementCertificate, ...]:
     role = SMKI_ROLE.get(owner, OrganisationRole.NETWORK_OPERATOR)
     ds, ka = (pki.issue(ENTITY[owner], role, usage) for usage in (KeyUsage.DIGITAL_SIGNATURE, KeyUsage.KEY_AGREEMENT))
-    return (ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, ds),
-            ReplacementCertificate(CertificateUsage.KEY_AGREEMENT, ka))
+    return (
+        ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, ds),
+        ReplacementCertificate(CertificateUsage.KEY_AGREEMENT, ka),
+    )
 
 
-DIRECTORY = PartyDirectory({
-    f"{e[:2]}-{e[2:4]}-{e[4:6]}-{e[6:8]}-{e[8:10]}-{e[10:12]}-{e[12:14]}-{e[14:]}": (Party(p, ROLE[p]),)
-    for p, e in ENTITY.items() if p != "NOBODY"
-})
+DIRECTORY = PartyDirectory(
+    {
+        f"{e[:2]}-{e[2:4]}-{e[4:6]}-{e[6:8]}-{e[8:10]}-{e[10:12]}-{e[12:14]}-{e[14:]}": (Party(p, ROLE[p]),)
+        for p, e in ENTITY.items()
+        if p != "NOBODY"
+    }
+)
 REGISTRATIONS = {
-    MPAN: [Registration(MPAN, Fuel.ELECTRICITY, "LOND", "BGAS", T0 - 365 * DAY, 1),
-           Registration(MPAN, Fuel.ELECTRICITY, "SEEB", "BGAS", CHANGE, 2)],
+    MPAN: [
+        Registration(MPAN, Fuel.ELECTRICITY, "LOND", "BGAS", T0 - 365 * DAY, 1),
+        Registration(MPAN, Fuel.ELECTRICITY, "SEEB", "BGAS", CHANGE, 2),
+    ],
     MPRN: [Registration(MPRN, Fuel.GAS, "CADT", "BGAS", T0 - 365 * DAY, 3)],
 }
 READER = CertificateReader(trust_store=TrustStore([PKI.oca]))
@@ -61,15 +74,37 @@ def registration_at(mpxn: str | None, at: int) -> Registration | None:
     return max(in_force, key=lambda r: r.effective_from) if in_force else None
 
 
-def sr(variant="6.21", role=UserRole.IS, device=DeviceType.ESME, mpxn=MPAN, party=RemotePartyRole.NETWORK_OPERATOR,
-       placed=("LOND",), submitted=T0, execution=None) -> ServiceRequest:
-    certificates = placed if isinstance(placed, tuple) and placed and isinstance(placed[0], ReplacementCertificate) \
-        else certs(placed[0]) if placed else ()
+def sr(
+    variant="6.21",
+    role=UserRole.IS,
+    device=DeviceType.ESME,
+    mpxn=MPAN,
+    party=RemotePartyRole.NETWORK_OPERATOR,
+    placed=("LOND",),
+    submitted=T0,
+    execution=None,
+) -> ServiceRequest:
+    certificates = (
+        placed
+        if isinstance(placed, tuple) and placed and isinstance(placed[0], ReplacementCertificate)
+        else certs(placed[0])
+        if placed
+        else ()
+    )
     return ServiceRequest(
-        request_id="90-B3-D5-1F-30-01-00-01:00-12-4B-00-00-00-00-01:1", service_reference_variant=variant,
-        command_variant=1, originator_id="90-B3-D5-1F-30-01-00-01", user_role=role,
-        target_device_id="00-12-4B-00-00-00-00-01", target_device_type=device, mpxn=mpxn, remote_party_role=party,
-        certificates=certificates, submitted_at=submitted, execution_datetime=execution)
+        request_id="90-B3-D5-1F-30-01-00-01:00-12-4B-00-00-00-00-01:1",
+        service_reference_variant=variant,
+        command_variant=1,
+        originator_id="90-B3-D5-1F-30-01-00-01",
+        user_role=role,
+        target_device_id="00-12-4B-00-00-00-00-01",
+        target_device_type=device,
+        mpxn=mpxn,
+        remote_party_role=party,
+        certificates=certificates,
+        submitted_at=submitted,
+        execution_datetime=execution,
+    )
 
 
 REJECT_MISSING = Policy()
@@ -83,60 +118,198 @@ CASES = [
     # id, SR, outcome, branch, code, reason
     ("6.21 ESME, registered NO's certs", sr(), Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
     ("6.15.1 ESME, registered NO's certs", sr("6.15.1"), Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
-    ("6.21 GPF, registered GT's certs", sr(device=DeviceType.GPF, mpxn=MPRN, role=UserRole.GS, placed=("CADT",)),
-     Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
-    ("6.21 GPF with another GT's certs", sr(device=DeviceType.GPF, mpxn=MPRN, role=UserRole.GS, placed=("SGNL",)),
-     Outcome.REJECTED, Branch.FOREIGN_OWNER, "E062106", Reason.FOREIGN_NETWORK_OPERATOR),
-    ("6.15.1 ESME, another DNO's certs", sr("6.15.1", placed=("SEEB",)),
-     Outcome.REJECTED, Branch.FOREIGN_OWNER, "E061510", Reason.FOREIGN_NETWORK_OPERATOR),
-    ("ED-sent 6.15.1 with a foreign NO cert", sr("6.15.1", role=UserRole.ED, placed=("SEEB",)),
-     Outcome.ACCEPTED, Branch.EXEMPT_NETWORK_OPERATOR, None, None),
-    ("GT-sent 6.15.1 with a supplier cert", sr("6.15.1", role=UserRole.GT, placed=("BGAS",)),
-     Outcome.ACCEPTED, Branch.EXEMPT_NETWORK_OPERATOR, None, None),
-    ("6.15.1 to a GPF is out of scope", sr("6.15.1", device=DeviceType.GPF, mpxn=MPRN, placed=("SGNL",)),
-     Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, None, None),
-    ("6.21 to a GSME is out of scope", sr(device=DeviceType.GSME, placed=("SEEB",)),
-     Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, None, None),
+    (
+        "6.21 GPF, registered GT's certs",
+        sr(device=DeviceType.GPF, mpxn=MPRN, role=UserRole.GS, placed=("CADT",)),
+        Outcome.ACCEPTED,
+        Branch.REGISTERED_OWNER,
+        None,
+        None,
+    ),
+    (
+        "6.21 GPF with another GT's certs",
+        sr(device=DeviceType.GPF, mpxn=MPRN, role=UserRole.GS, placed=("SGNL",)),
+        Outcome.REJECTED,
+        Branch.FOREIGN_OWNER,
+        "E062106",
+        Reason.FOREIGN_NETWORK_OPERATOR,
+    ),
+    (
+        "6.15.1 ESME, another DNO's certs",
+        sr("6.15.1", placed=("SEEB",)),
+        Outcome.REJECTED,
+        Branch.FOREIGN_OWNER,
+        "E061510",
+        Reason.FOREIGN_NETWORK_OPERATOR,
+    ),
+    (
+        "ED-sent 6.15.1 with a foreign NO cert",
+        sr("6.15.1", role=UserRole.ED, placed=("SEEB",)),
+        Outcome.ACCEPTED,
+        Branch.EXEMPT_NETWORK_OPERATOR,
+        None,
+        None,
+    ),
+    (
+        "GT-sent 6.15.1 with a supplier cert",
+        sr("6.15.1", role=UserRole.GT, placed=("BGAS",)),
+        Outcome.ACCEPTED,
+        Branch.EXEMPT_NETWORK_OPERATOR,
+        None,
+        None,
+    ),
+    (
+        "6.15.1 to a GPF is out of scope",
+        sr("6.15.1", device=DeviceType.GPF, mpxn=MPRN, placed=("SGNL",)),
+        Outcome.ACCEPTED,
+        Branch.OUT_OF_SCOPE,
+        None,
+        None,
+    ),
+    (
+        "6.21 to a GSME is out of scope",
+        sr(device=DeviceType.GSME, placed=("SEEB",)),
+        Outcome.ACCEPTED,
+        Branch.OUT_OF_SCOPE,
+        None,
+        None,
+    ),
     ("other variant is out of scope", sr("8.1.1", placed=("SEEB",)), Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, None, None),
-    ("Other User role is out of scope", sr(role=UserRole.OU, placed=("SEEB",)),
-     Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, None, None),
-    ("in scope, Supplier cells replaced", sr(party=RemotePartyRole.SUPPLIER, placed=("BGAS",)),
-     Outcome.ACCEPTED, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, None, None),
-    ("supplier cert in NO cell", sr(placed=("BGAS",)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.NOT_NETWORK_OPERATOR_CERTIFICATE),
-    ("ACB cert left in NO cell", sr("6.15.1", placed=("ACB",)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E061510", Reason.NOT_NETWORK_OPERATOR_CERTIFICATE),
-    ("NO cert of an entity in no directory", sr(placed=("NOBODY",)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.UNKNOWN_ENTITY),
-    ("truncated certificate", sr(placed=(ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, b"\x30\x82\x01"),)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.MALFORMED_CERTIFICATE),
-    ("registered NO's entity, rogue issuer", sr(placed=certs("LOND", ROGUE)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.UNTRUSTED_ISSUER),
-    ("NO role but no certificate", sr(placed=()),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.MALFORMED_CERTIFICATE),
-    ("after the change of NO, the old NO is foreign", sr(placed=("LOND",), submitted=CHANGE + DAY),
-     Outcome.REJECTED, Branch.FOREIGN_OWNER, "E062106", Reason.FOREIGN_NETWORK_OPERATOR),
-    ("after the change of NO, the new NO owns it", sr(placed=("SEEB",), submitted=CHANGE + DAY),
-     Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
-    ("future-dated: judged at ExecutionDateTime", sr(placed=("SEEB",), submitted=CHANGE - DAY, execution=CHANGE + DAY),
-     Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
-    ("future-dated: receipt-time NO is wrong then",
-     sr(placed=("LOND",), submitted=CHANGE - DAY, execution=CHANGE + DAY),
-     Outcome.REJECTED, Branch.FOREIGN_OWNER, "E062106", Reason.FOREIGN_NETWORK_OPERATOR),
-    ("past ExecutionDateTime: judged at receipt", sr(placed=("LOND",), submitted=CHANGE - DAY, execution=T0),
-     Outcome.ACCEPTED, Branch.REGISTERED_OWNER, None, None),
-    ("no registration for the MPxN", sr("6.15.1", mpxn="1900033146143"),
-     Outcome.REJECTED, Branch.MISSING_REGISTRATION, "E061511", Reason.NO_REGISTRATION),
-    ("registration not yet in force", sr(submitted=T0 - 400 * DAY),
-     Outcome.REJECTED, Branch.MISSING_REGISTRATION, "E062107", Reason.NO_REGISTRATION),
+    (
+        "Other User role is out of scope",
+        sr(role=UserRole.OU, placed=("SEEB",)),
+        Outcome.ACCEPTED,
+        Branch.OUT_OF_SCOPE,
+        None,
+        None,
+    ),
+    (
+        "in scope, Supplier cells replaced",
+        sr(party=RemotePartyRole.SUPPLIER, placed=("BGAS",)),
+        Outcome.ACCEPTED,
+        Branch.NO_NETWORK_OPERATOR_CERTIFICATES,
+        None,
+        None,
+    ),
+    (
+        "supplier cert in NO cell",
+        sr(placed=("BGAS",)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
+    ),
+    (
+        "ACB cert left in NO cell",
+        sr("6.15.1", placed=("ACB",)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E061510",
+        Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
+    ),
+    (
+        "NO cert of an entity in no directory",
+        sr(placed=("NOBODY",)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.UNKNOWN_ENTITY,
+    ),
+    (
+        "truncated certificate",
+        sr(placed=(ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, b"\x30\x82\x01"),)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.MALFORMED_CERTIFICATE,
+    ),
+    (
+        "registered NO's entity, rogue issuer",
+        sr(placed=certs("LOND", ROGUE)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.UNTRUSTED_ISSUER,
+    ),
+    (
+        "NO role but no certificate",
+        sr(placed=()),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.MALFORMED_CERTIFICATE,
+    ),
+    (
+        "after the change of NO, the old NO is foreign",
+        sr(placed=("LOND",), submitted=CHANGE + DAY),
+        Outcome.REJECTED,
+        Branch.FOREIGN_OWNER,
+        "E062106",
+        Reason.FOREIGN_NETWORK_OPERATOR,
+    ),
+    (
+        "after the change of NO, the new NO owns it",
+        sr(placed=("SEEB",), submitted=CHANGE + DAY),
+        Outcome.ACCEPTED,
+        Branch.REGISTERED_OWNER,
+        None,
+        None,
+    ),
+    (
+        "future-dated: judged at ExecutionDateTime",
+        sr(placed=("SEEB",), submitted=CHANGE - DAY, execution=CHANGE + DAY),
+        Outcome.ACCEPTED,
+        Branch.REGISTERED_OWNER,
+        None,
+        None,
+    ),
+    (
+        "future-dated: receipt-time NO is wrong then",
+        sr(placed=("LOND",), submitted=CHANGE - DAY, execution=CHANGE + DAY),
+        Outcome.REJECTED,
+        Branch.FOREIGN_OWNER,
+        "E062106",
+        Reason.FOREIGN_NETWORK_OPERATOR,
+    ),
+    (
+        "past ExecutionDateTime: judged at receipt",
+        sr(placed=("LOND",), submitted=CHANGE - DAY, execution=T0),
+        Outcome.ACCEPTED,
+        Branch.REGISTERED_OWNER,
+        None,
+        None,
+    ),
+    (
+        "no registration for the MPxN",
+        sr("6.15.1", mpxn="1900033146143"),
+        Outcome.REJECTED,
+        Branch.MISSING_REGISTRATION,
+        "E061511",
+        Reason.NO_REGISTRATION,
+    ),
+    (
+        "registration not yet in force",
+        sr(submitted=T0 - 400 * DAY),
+        Outcome.REJECTED,
+        Branch.MISSING_REGISTRATION,
+        "E062107",
+        Reason.NO_REGISTRATION,
+    ),
     ("no MPxN on the SR", sr(mpxn=None), Outcome.REJECTED, Branch.MISSING_REGISTRATION, "E062107", Reason.NO_MPXN),
-    ("supplier cert wins over a missing registration", sr(mpxn=None, placed=("BGAS",)),
-     Outcome.REJECTED, Branch.CERTIFICATE_FAULT, "E062106", Reason.NOT_NETWORK_OPERATOR_CERTIFICATE),
+    (
+        "supplier cert wins over a missing registration",
+        sr(mpxn=None, placed=("BGAS",)),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("request_", "outcome", "branch", "code", "reason"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("request_", "outcome", "branch", "code", "reason"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_rule_table(request_, outcome, branch, code, reason):
     decision = judge(request_)
     assert (decision.outcome, decision.branch, decision.code, decision.reason) == (outcome, branch, code, reason)
@@ -148,7 +321,11 @@ def test_rule_table(request_, outcome, branch, code, reason):
 def test_missing_registration_under_the_accept_policy_is_flagged():
     decision = judge(sr("6.15.1", mpxn="1900033146143"), Policy(MissingRegistration.ACCEPT))
     assert (decision.outcome, decision.flagged, decision.code, decision.reason) == (
-        Outcome.ACCEPTED, True, None, Reason.NO_REGISTRATION)
+        Outcome.ACCEPTED,
+        True,
+        None,
+        Reason.NO_REGISTRATION,
+    )
     rejected = judge(sr("6.15.1", mpxn="1900033146143"), Policy(MissingRegistration.REJECT))
     assert (rejected.outcome, rejected.flagged) == (Outcome.REJECTED, False)
 
@@ -175,18 +352,36 @@ def test_is_candidate_is_the_cheap_scope_test():
 
 
 variants = st.sampled_from(["6.15.1", "6.21", "8.1.1", "6.15.2", ""])
+
+
 @settings(max_examples=400, deadline=None)
-@given(variant=variants, role=st.sampled_from(list(UserRole)), device=st.sampled_from(list(DeviceType)),
-       party=st.one_of(st.none(), st.sampled_from(list(RemotePartyRole))),
-       ders=st.lists(st.binary(max_size=300), max_size=3),
-       mpxn=st.one_of(st.none(), st.text(max_size=14), st.sampled_from([MPAN, MPRN])),
-       submitted=st.integers(min_value=-(2**62), max_value=2**62),
-       execution=st.one_of(st.none(), st.integers(min_value=-(2**62), max_value=2**62)))
-def test_decide_never_raises_and_rejections_always_carry_a_code(variant, role, device, party, ders, mpxn,
-                                                                  submitted, execution):
-    request = ServiceRequest("r", variant, 1, "o", role, "t", device, mpxn, party,
-                             tuple(ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, d) for d in ders),
-                             submitted, execution)
+@given(
+    variant=variants,
+    role=st.sampled_from(list(UserRole)),
+    device=st.sampled_from(list(DeviceType)),
+    party=st.one_of(st.none(), st.sampled_from(list(RemotePartyRole))),
+    ders=st.lists(st.binary(max_size=300), max_size=3),
+    mpxn=st.one_of(st.none(), st.text(max_size=14), st.sampled_from([MPAN, MPRN])),
+    submitted=st.integers(min_value=-(2**62), max_value=2**62),
+    execution=st.one_of(st.none(), st.integers(min_value=-(2**62), max_value=2**62)),
+)
+def test_decide_never_raises_and_rejections_always_carry_a_code(
+    variant, role, device, party, ders, mpxn, submitted, execution
+):
+    request = ServiceRequest(
+        "r",
+        variant,
+        1,
+        "o",
+        role,
+        "t",
+        device,
+        mpxn,
+        party,
+        tuple(ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, d) for d in ders),
+        submitted,
+        execution,
+    )
     decision = judge(request)
     if decision.outcome is Outcome.REJECTED:
         assert decision.code and decision.reason and decision.code.startswith(("E0615", "E0621"))

@@ -1,0 +1,25 @@
+"""Redis clients and stores from the settings."""
+
+from __future__ import annotations
+
+import redis
+from redis.cluster import RedisCluster
+
+from processor.config import Settings
+from processor.registration.parties import PartyStore
+from processor.registration.store import RedisClient, RegistrationStore
+
+
+def redis_client(settings: Settings) -> RedisClient:
+    url = settings.redis_url.get_secret_value()
+    if settings.redis_cluster:
+        return RedisCluster.from_url(url)
+    return redis.Redis.from_url(url)
+
+
+def stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:
+    client = redis_client(settings)
+    return (
+        RegistrationStore(client, settings.redis_key_prefix, settings.registration_buckets),
+        PartyStore(client, settings.redis_key_prefix),
+    )

@@ -1,0 +1,210 @@
+"""The reference-data feed: the GlobalKTable pattern over the registration and party topics.
+
+Every partition of both topics is assigned (no consumer group, nothing committed to Kafka); each
+batch is applied to Redis together with the next offset per partition (processor.registration.store
+explains the atomicity), so a restart resumes exactly where the last applied batch ended and a
+re-applied record changes nothing. Readiness: every partition has reached the end of the topic
+(librdkafka's partition-EOF event, which comes from the broker's fetch response) since start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from processor.avro import DecodeError, codec
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Party, Registration
+from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
+from processor.registration.store import RegistrationStore, Withdrawal
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+REJECTED_KEEP = 10_000  # undecodable feed records kept in Redis, newest first, raw bytes included
+
+
+def registration_change(key: bytes | None, value: bytes | None) -> Registration | Withdrawal:
+    """A RegistrationChange record, or a withdrawal for a tombstone (null value) keyed by MPxN."""
+    if value is None:
+        if not key:
+            raise DecodeError("tombstone without a key")
+        return Withdrawal(key.decode())
+    r = codec("RegistrationChange").decode(value)
+    return Registration(
+        r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
+    )
+
+
+def party_credential(key: bytes | None, value: bytes | None) -> PartyCredential | EntityWithdrawal:
+    if value is None:
+        if not key:
+            raise DecodeError("tombstone without a key")
+        return EntityWithdrawal(key.decode())
+    r = codec("PartyCredential").decode(value)
+    return PartyCredential(r["entity_id"], Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"]))
+
+
+@dataclass
+class FeedStatus:
+    ready: bool = False
+    lag_records: int = 0
+    lag_seconds: float = 0.0
+    applied: int = 0
+    rejected: int = 0
+    partitions: int = 0
+    waiting_for: list[str] = field(default_factory=list)
+
+
+class ReferenceFeed:
+    def __init__(
+        self,
+        kafka_config: dict[str, Any],
+        registrations_topic: str,
+        parties_topic: str,
+        registrations: RegistrationStore,
+        parties: PartyStore,
+        on_batch: Callable[[FeedStatus], None] | None = None,
+        batch_size: int = BATCH,
+    ) -> None:
+        self._config = {
+            **kafka_config,
+            "group.id": kafka_config.get("group.id", "srguard-feed"),  # required by librdkafka, never joined
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "auto.offset.reset": "earliest",
+        }
+        self.topics = {registrations_topic: "registrations", parties_topic: "parties"}
+        self.registrations = registrations
+        self.parties = parties
+        self.status = FeedStatus()
+        self._on_batch = on_batch
+        self._batch_size = batch_size
+        self._consumer: Consumer | None = None
+        self._not_at_end: set[str] = set()
+        self._last_timestamp: dict[str, int] = {}
+        self._positions: dict[str, int] = {}
+
+    def start(self) -> None:
+        self._consumer = Consumer(self._config)
+        stored = self.registrations.stored_offsets() | self.parties.stored_offsets()
+        assignment = []
+        for topic in self.topics:
+            metadata = self._consumer.list_topics(topic, timeout=30).topics[topic]
+            if metadata.error is not None:
+                raise RuntimeError(f"reference topic {topic} is not available: {metadata.error}")
+            for partition in sorted(metadata.partitions):
+                name = f"{topic}:{partition}"
+                assignment.append(TopicPartition(topic, partition, stored.get(name, OFFSET_BEGINNING)))
+                self._not_at_end.add(name)
+        self._consumer.assign(assignment)
+        self.status.partitions = len(assignment)
+        self.status.waiting_for = sorted(self._not_at_end)
+        log.info("feed assigned %d partitions; resuming from %s", len(assignment), stored or "the beginning")
+
+    def poll(self, timeout: float = 0.5) -> int:
+        """Consume and apply one batch; returns how many records were applied."""
+        assert self._consumer is not None, "start() first"
+        messages = self._consumer.consume(self._batch_size, timeout)
+        changes: dict[str, list[Any]] = {"registrations": [], "parties": []}
+        offsets: dict[str, dict[str, int]] = {"registrations": {}, "parties": {}}
+        rejected: list[bytes] = []
+        for msg in messages:
+            error = msg.error()
+            name = f"{msg.topic()}:{msg.partition()}"
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    self._not_at_end.discard(name)
+                else:
+                    log.warning("feed consumer error on %s: %s", name, error)
+                continue
+            kind = self.topics[msg.topic()]
+            offsets[kind][name] = msg.offset() + 1
+            self._last_timestamp[name] = msg.timestamp()[1]
+            try:
+                decode = registration_change if kind == "registrations" else party_credential
+                changes[kind].append(decode(msg.key(), msg.value()))
+            except (DecodeError, ValueError) as exc:
+                rejected.append(self._rejection(msg, exc))
+        if changes["registrations"] or offsets["registrations"]:
+            self.registrations.apply(changes["registrations"], offsets["registrations"])
+        if changes["parties"] or offsets["parties"]:
+            self.parties.apply(changes["parties"], offsets["parties"])
+        if rejected:
+            self._keep_rejected(rejected)
+        self._positions.update({n: o for kind in offsets.values() for n, o in kind.items()})
+        applied = len(changes["registrations"]) + len(changes["parties"])
+        self._update_status(applied, len(rejected))
+        return applied
+
+    def _rejection(self, msg: Message, exc: Exception) -> bytes:
+        log.error("feed record %s[%d]@%d is not valid: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+        return json.dumps(
+            {
+                "topic": msg.topic(),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+                "error": str(exc),
+                "key": (msg.key() or b"").hex(),
+                "value": (msg.value() or b"").hex(),
+            }
+        ).encode()
+
+    def _keep_rejected(self, rejected: list[bytes]) -> None:
+        key = f"{self.registrations.prefix}:feed:rejected"
+        pipe = self.registrations.client.pipeline(transaction=False)
+        pipe.lpush(key, *rejected)
+        pipe.ltrim(key, 0, REJECTED_KEEP - 1)
+        pipe.execute()
+
+    def _update_status(self, applied: int, rejected: int) -> None:
+        assert self._consumer is not None
+        lag, oldest = 0, None
+        for tp in self._consumer.assignment():
+            name = f"{tp.topic}:{tp.partition}"
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            position = self._positions.get(name)
+            if high < 0 or position is None:
+                continue
+            behind = max(0, high - position)
+            lag += behind
+            if behind and name in self._last_timestamp:
+                oldest = min(oldest or self._last_timestamp[name], self._last_timestamp[name])
+        status = self.status
+        status.applied += applied
+        status.rejected += rejected
+        status.lag_records = lag
+        status.lag_seconds = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
+        status.waiting_for = sorted(self._not_at_end)
+        status.ready = status.ready or not self._not_at_end
+        if self._on_batch:
+            self._on_batch(status)
+
+    def run(self, stop: threading.Event) -> None:
+        if self._consumer is None:
+            self.start()
+        try:
+            while not stop.is_set():
+                self.poll()
+        finally:
+            self.close()
+
+    def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Drive the feed (in this thread) until it has caught up, or the timeout."""
+        if self._consumer is None:
+            self.start()
+        deadline = time.monotonic() + timeout
+        while not self.status.ready and time.monotonic() < deadline and not (stop and stop.is_set()):
+            self.poll()
+        return self.status.ready
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None

@@ -1,0 +1,117 @@
+"""PartyStore: the party directory (certificate entity EUI-64 -> market participant) in Redis.
+
+One hash ``{prefix:party}:entities``: field = entity id, value = JSON list of the parties that held
+it, each with its validity window. It is small (a few thousand entities), so processors load it
+whole and reload only when ``{prefix:party}:version`` (bumped by every write) has moved. The feed's
+offsets for the party topic live beside them in ``{prefix:party}:offsets``; the shared hash tag keeps
+all three in one slot, so one transaction covers them on Redis Cluster too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import redis
+
+from processor.domain.identifiers import canonical_eui64
+from processor.domain.model import Party, PartyDirectory
+from processor.registration.store import RedisClient
+
+
+@dataclass(frozen=True)
+class PartyCredential:
+    entity_id: str
+    party: Party
+
+
+@dataclass(frozen=True)
+class EntityWithdrawal:
+    entity_id: str
+
+
+def _merge(held: list[Party], new: Party) -> list[Party]:
+    """Same party and valid_from: the new record replaces the old one (a correction)."""
+    kept = [p for p in held if (p.party_id, p.valid_from) != (new.party_id, new.valid_from)]
+    return sorted([*kept, new], key=lambda p: (p.valid_from or 0, p.party_id))
+
+
+class PartyStore:
+    def __init__(self, client: RedisClient, prefix: str = "srg") -> None:
+        self.client = client
+        tag = f"{{{prefix}:party}}"
+        self.entities_key = f"{tag}:entities"
+        self.version_key = f"{tag}:version"
+        self.offsets_key = f"{tag}:offsets"
+
+    def apply(
+        self, changes: Iterable[PartyCredential | EntityWithdrawal], offsets: dict[str, int] | None = None
+    ) -> int:
+        """Apply credentials; returns how many entities changed. Offsets are written in the same MULTI."""
+        batch = list(changes)
+        entity_ids = sorted({canonical_eui64(c.entity_id) for c in batch})
+        with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(self.entities_key)  # one small key: optimistic locking is cheap
+                    current = (
+                        dict(zip(entity_ids, pipe.hmget(self.entities_key, entity_ids), strict=True))
+                        if entity_ids
+                        else {}
+                    )
+                    held = {e: [Party(**p) for p in json.loads(raw)] if raw else [] for e, raw in current.items()}
+                    for change in batch:
+                        entity = canonical_eui64(change.entity_id)
+                        held[entity] = (
+                            [] if isinstance(change, EntityWithdrawal) else _merge(held[entity], change.party)
+                        )
+                    pipe.multi()
+                    changed = 0
+                    for entity, parties in held.items():
+                        encoded = json.dumps([asdict(p) for p in parties]).encode() if parties else None
+                        if encoded == current[entity]:
+                            continue
+                        changed += 1
+                        if encoded is None:
+                            pipe.hdel(self.entities_key, entity)
+                        else:
+                            pipe.hset(self.entities_key, entity, encoded)
+                    if changed:
+                        pipe.incr(self.version_key)
+                    if offsets:
+                        pipe.hset(self.offsets_key, mapping=offsets)
+                    pipe.execute()
+                    return changed
+                except redis.WatchError:
+                    continue
+
+    def stored_offsets(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}
+
+    def version(self) -> int:
+        return int(self.client.get(self.version_key) or 0)
+
+    def load(self) -> PartyDirectory:
+        raw = self.client.hgetall(self.entities_key)
+        return PartyDirectory({k.decode(): tuple(Party(**p) for p in json.loads(v)) for k, v in raw.items()})
+
+    def get(self, entity_id: str) -> list[Party]:
+        raw = self.client.hget(self.entities_key, canonical_eui64(entity_id))
+        return [Party(**p) for p in json.loads(raw)] if raw else []
+
+
+class DirectoryCache:
+    """The processor's in-memory directory, reloaded when the store's version moves (one GET per batch)."""
+
+    def __init__(self, store: PartyStore) -> None:
+        self.store = store
+        self._version = -1
+        self.directory = PartyDirectory()
+
+    def refresh(self) -> PartyDirectory:
+        version = self.store.version()
+        if version != self._version:
+            self.directory = self.store.load()
+            self._version = version
+        return self.directory

@@ -1,0 +1,69 @@
+"""Compact binary form of an MPxN's registration history (one Redis hash field per MPxN).
+The merge of a new record into a stored value happens inside Redis (merge.lua).
+
+A value is the MPxN's records sorted by effective_from, each:
+``effective_from ms (6 bytes LE) | sequence (6 bytes LE) | flags (1) | len+NO id | len+supplier id``
+(length 0xFF = None). About 20 bytes a record, so a hash bucket stays listpack-encoded.
+"""
+
+from __future__ import annotations
+
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Registration
+
+_GAS = 1
+_NONE = 0xFF
+_MAX48 = (1 << 48) - 1
+
+
+def _text(value: str | None) -> bytes:
+    if value is None:
+        return bytes((_NONE,))
+    raw = value.encode("ascii")
+    if len(raw) >= _NONE:
+        raise ValueError(f"market id too long: {value!r}")
+    return bytes((len(raw),)) + raw
+
+
+def pack(record: Registration) -> bytes:
+    """One record; an MPxN's stored value is its records' packs, concatenated in effective_from order."""
+    if not (0 <= record.effective_from <= _MAX48 and 0 <= record.sequence <= _MAX48):
+        raise ValueError(f"effective_from/sequence out of range for {record.mpxn}")
+    return b"".join(
+        (
+            record.effective_from.to_bytes(6, "little"),
+            record.sequence.to_bytes(6, "little"),
+            bytes((_GAS if record.fuel is Fuel.GAS else 0,)),
+            _text(record.network_operator_id),
+            _text(record.supplier_id),
+        )
+    )
+
+
+def _read_text(data: bytes, pos: int) -> tuple[str | None, int]:
+    size = data[pos]
+    if size == _NONE:
+        return None, pos + 1
+    return data[pos + 1 : pos + 1 + size].decode("ascii"), pos + 1 + size
+
+
+def unpack(mpxn: str, data: bytes) -> list[Registration]:
+    records, pos = [], 0
+    while pos < len(data):
+        effective_from = int.from_bytes(data[pos : pos + 6], "little")
+        sequence = int.from_bytes(data[pos + 6 : pos + 12], "little")
+        fuel = Fuel.GAS if data[pos + 12] & _GAS else Fuel.ELECTRICITY
+        operator, pos = _read_text(data, pos + 13)
+        supplier, pos = _read_text(data, pos)
+        records.append(Registration(mpxn, fuel, operator, supplier, effective_from, sequence))
+    return records
+
+
+def in_force(records: list[Registration], at: int) -> Registration | None:
+    """The record in force at ``at``: the latest effective_from not after it (records are sorted)."""
+    found = None
+    for record in records:
+        if record.effective_from > at:
+            break
+        found = record
+    return found

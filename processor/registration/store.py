@@ -1,0 +1,166 @@
+"""RegistrationStore: effective-dated registration records per MPxN in Redis.
+
+Key layout (memory: ~55 million GB meter points): MPxNs are hashed (CRC-32) into a fixed number of
+buckets; each bucket is one Redis hash ``{prefix}:reg:{bucket:x}`` whose fields are MPxNs and whose
+values are the packed records (processor.registration.records). Small hashes stay listpack-encoded,
+which costs a few tens of bytes per MPxN instead of a key's ~70. Size the bucket count to about
+MPxNs / 100 (default 2^19 for GB scale); it is fixed at first use and stored in ``{prefix}:reg:meta``
+so every process agrees. Each lookup touches one key, so Redis Cluster needs no hash tags for reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import redis
+from redis.cluster import RedisCluster
+
+from processor.domain.model import Registration
+from processor.registration.records import in_force, pack, unpack
+
+log = logging.getLogger(__name__)
+DEFAULT_BUCKETS = 1 << 19
+# Larger listpacks than Redis's defaults (128 entries, 64-byte values) keep busy buckets compact.
+LISTPACK_SETTINGS = {"hash-max-listpack-entries": "512", "hash-max-listpack-value": "256"}
+
+RedisClient = redis.Redis | RedisCluster
+_MERGE_LUA = resources.files("processor.registration").joinpath("merge.lua").read_text()
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A tombstone: the MPxN and its whole history leave the store."""
+
+    mpxn: str
+
+
+@dataclass
+class ApplyStats:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: ApplyStats) -> None:
+        self.counts.update(other.counts)
+
+
+def tune_listpacks(client: RedisClient) -> bool:
+    """Best effort: managed Redis services often refuse CONFIG SET; the store works either way."""
+    try:
+        for name, value in LISTPACK_SETTINGS.items():
+            client.config_set(name, value)
+        return True
+    except redis.ResponseError as exc:
+        log.warning("could not tune listpack settings (%s); memory per MPxN will be higher", exc)
+        return False
+
+
+class RegistrationStore:
+    def __init__(self, client: RedisClient, prefix: str = "srg", buckets: int | None = None) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.is_cluster = isinstance(client, RedisCluster)
+        meta = f"{prefix}:reg:meta"
+        wanted = buckets or DEFAULT_BUCKETS
+        if wanted & (wanted - 1):
+            raise ValueError(f"bucket count must be a power of two, got {wanted}")
+        client.hsetnx(meta, "buckets", wanted)
+        self.buckets = int(client.hget(meta, "buckets"))
+        if buckets and buckets != self.buckets:
+            log.warning("store %s already uses %d buckets; ignoring %d", prefix, self.buckets, buckets)
+        self._mask = self.buckets - 1
+        self.offsets_key = f"{prefix}:feed:offsets"
+        self._merge = client.register_script(_MERGE_LUA)
+
+    def key_of(self, mpxn: str) -> str:
+        return f"{self.prefix}:reg:{zlib.crc32(mpxn.encode()) & self._mask:x}"
+
+    def history(self, mpxn: str) -> list[Registration]:
+        raw = self.client.hget(self.key_of(mpxn), mpxn)
+        return unpack(mpxn, raw) if raw else []
+
+    def lookup(self, mpxn: str, at: int) -> Registration | None:
+        return in_force(self.history(mpxn), at)
+
+    def _histories(self, mpxns: Iterable[str]) -> dict[str, list[Registration]]:
+        """Every MPxN's records, in one pipelined round trip (one HMGET per bucket)."""
+        by_key: dict[str, list[str]] = {}
+        for mpxn in sorted(set(mpxns)):
+            by_key.setdefault(self.key_of(mpxn), []).append(mpxn)
+        pipe = self.client.pipeline(transaction=False)
+        for key, fields in by_key.items():
+            pipe.hmget(key, fields)
+        found: dict[str, list[Registration]] = {}
+        for fields, values in zip(by_key.values(), pipe.execute(), strict=True):
+            for mpxn, raw in zip(fields, values, strict=True):
+                found[mpxn] = unpack(mpxn, raw) if raw else []
+        return found
+
+    def lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
+        """The record in force for each (mpxn, at), in one round trip (one per node on a cluster)."""
+        histories = self._histories(m for m, _ in queries if m)
+        return [in_force(histories[mpxn], at) if mpxn else None for mpxn, at in queries]
+
+    def apply(self, changes: Iterable[Registration | Withdrawal], offsets: dict[str, int] | None = None) -> ApplyStats:
+        """Merge changes into the store in one round trip; ``offsets`` (``{"topic:0": 42}``) go with them.
+
+        The merge runs in Redis (merge.lua, one call per bucket). On one Redis node the calls and the
+        offsets are one MULTI/EXEC transaction, so offsets land atomically with the records. On a
+        cluster (no cross-slot transactions) they are pipelined, the offsets last: re-applying after a
+        crash is harmless because merging is idempotent.
+        """
+        per_bucket: dict[str, list[bytes | str]] = {}
+        withdrawals: list[str] = []
+        for change in changes:
+            if isinstance(change, Withdrawal):
+                withdrawals.append(change.mpxn)
+            else:
+                per_bucket.setdefault(self.key_of(change.mpxn), []).extend((change.mpxn, pack(change)))
+        if self.is_cluster:
+            replies = self._apply_on_cluster(per_bucket, withdrawals, offsets)
+        else:
+            pipe = self.client.pipeline(transaction=True)
+            for key, args in per_bucket.items():
+                self._merge(keys=[key], args=args, client=pipe)
+            for mpxn in withdrawals:
+                pipe.hdel(self.key_of(mpxn), mpxn)
+            if offsets:
+                pipe.hset(self.offsets_key, mapping=offsets)
+            replies = pipe.execute()
+        stats = ApplyStats()
+        for inserted, replaced, unchanged in replies[: len(per_bucket)]:
+            stats.counts.update(inserted=inserted, replaced=replaced, unchanged=unchanged)
+        stats.counts["withdrawn"] += sum(replies[len(per_bucket) : len(per_bucket) + len(withdrawals)])
+        return stats
+
+    def _apply_on_cluster(
+        self, per_bucket: dict[str, list[bytes | str]], withdrawals: list[str], offsets: dict[str, int] | None
+    ) -> list[Any]:
+        """redis-py refuses scripts in cluster pipelines: pipeline them per node instead (a round trip each)."""
+        assert isinstance(self.client, RedisCluster)
+        by_node: dict[str, tuple[Any, list[int]]] = {}
+        commands: list[tuple[str, Any]] = [("merge", (k, a)) for k, a in per_bucket.items()]
+        commands += [("hdel", m) for m in withdrawals]
+        replies: list[Any] = [None] * len(commands)
+        for index, (kind, payload) in enumerate(commands):
+            key = payload[0] if kind == "merge" else self.key_of(payload)
+            node = self.client.get_node_from_key(key)
+            pipe, order = by_node.setdefault(node.name, (node.redis_connection.pipeline(transaction=False), []))
+            if kind == "merge":
+                self._merge(keys=[key], args=payload[1], client=pipe)
+            else:
+                pipe.hdel(key, payload)
+            order.append(index)
+        for pipe, order in by_node.values():
+            for index, reply in zip(order, pipe.execute(), strict=True):
+                replies[index] = reply
+        if offsets:  # after the records: a crash in between only re-applies idempotent changes
+            self.client.hset(self.offsets_key, mapping=offsets)
+        return replies
+
+    def stored_offsets(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}

@@ -1,0 +1,101 @@
+"""`srguard registrations|parties load|get` and `srguard feed` as an operator runs them."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+from confluent_kafka import Producer
+
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Party, Registration
+from processor.registration.publish import publish_parties, publish_registrations
+from tests.kafka_io import create_topics
+
+pytestmark = pytest.mark.e2e
+
+
+def srguard(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "processor", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **env, "COLUMNS": "200"})
+
+
+@pytest.fixture
+def env(redis_url, kafka_bootstrap, unique):
+    return {"SRGUARD_REDIS_URL": redis_url, "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
+            "SRGUARD_REDIS_KEY_PREFIX": f"e{unique}", "SRGUARD_REGISTRATION_BUCKETS": "1024"}
+
+
+def test_registrations_load_reports_every_bad_line_and_loses_nothing_else(tmp_path, env):
+    csv_text = "\n".join([
+        "mpxn,network_operator_id,supplier_id,effective_from,sequence",
+        "1200000000020,LOND,BGAS,2019-01-01,1",
+        "1200000000020,SEEB,BGAS,2021-06-01T00:00:00Z,2",
+        "1200000000021,LOND,BGAS,2019-01-01,1",  # bad check digit: a warning, still loaded
+        "12345,LOND,BGAS,2019-01-01,1",  # not an MPxN: rejected
+        "3938424403,CADT,BGAS,not-a-date,1",  # bad time: rejected
+        "3938424403,CADT,BGAS,1546300800000,1",
+    ]) + "\n"
+    path = tmp_path / "refresh.csv.gz"
+    path.write_bytes(gzip.compress(csv_text.encode()))
+    loaded = srguard("registrations", "load", str(path), env=env)
+    assert loaded.returncode == 1, "rejected lines must make the exit code say so"
+    assert "6 lines" in loaded.stdout and "4 inserted" in loaded.stdout and "2 rejected" in loaded.stdout
+    assert "line 5: rejected: not an MPAN core or MPRN" in loaded.stderr
+    assert "line 6: rejected: not a time" in loaded.stderr
+    assert "line 4: warning" in loaded.stderr
+
+    shown = srguard("registrations", "get", "1200000000020", "--at", "2020-01-01", env=env)
+    assert shown.returncode == 0, shown.stderr
+    lond_row = next(line for line in shown.stdout.splitlines() if "LOND" in line)
+    assert "◀" in lond_row and "◀" not in next(line for line in shown.stdout.splitlines() if "SEEB" in line)
+    later = srguard("registrations", "get", "1200000000020", "--at", "2022-01-01", env=env)
+    assert "◀" in next(line for line in later.stdout.splitlines() if "SEEB" in line)
+    missing = srguard("registrations", "get", "1900033146143", env=env)
+    assert missing.returncode == 1 and "no registration" in missing.stderr
+
+
+def test_registrations_load_refuses_a_file_without_the_columns(tmp_path, env):
+    path = tmp_path / "wrong.csv"
+    path.write_text("meter,operator\n1,2\n")
+    result = srguard("registrations", "load", str(path), env=env)
+    assert result.returncode == 2 and "header lacks mpxn" in result.stderr
+
+
+def test_parties_load_and_get(tmp_path, env):
+    path = tmp_path / "parties.csv"
+    path.write_text("entity_id,party_id,role,valid_from,valid_to\n90B3D51F30020000,LOND,ED,,\n"
+                    "90-b3-d5-1f-30-02-00-01,SEEB,ED,2020-01-01,\nnot-an-eui,X,ED,,\n")
+    loaded = srguard("parties", "load", str(path), env=env)
+    assert loaded.returncode == 1 and "2 entities changed" in loaded.stdout and "line 4" in loaded.stderr
+    shown = srguard("parties", "get", "90-B3-D5-1F-30-02-00-01", env=env)
+    assert shown.returncode == 0 and "SEEB" in shown.stdout and "2020-01-01" in shown.stdout
+
+
+def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, redis_url, unique):
+    env = {**env, "SRGUARD_TOPICS__REGISTRATIONS": f"r-{unique}", "SRGUARD_TOPICS__PARTIES": f"p-{unique}"}
+    create_topics(kafka_bootstrap, f"r-{unique}", f"p-{unique}", partitions=2)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    publish_registrations(producer, f"r-{unique}", [
+        Registration(f"{1200000000000 + i}", Fuel.ELECTRICITY, "LOND", None, 1_600_000_000_000, 1) for i in range(50)])
+    publish_parties(producer, f"p-{unique}", [("90-B3-D5-1F-30-02-00-00", Party("LOND", "ED"))])
+    process = subprocess.Popen([sys.executable, "-m", "processor", "feed"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    client = redis.Redis.from_url(redis_url)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not client.exists(f"{{e{unique}:party}}:entities"):
+            time.sleep(0.2)
+        time.sleep(1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert "feed ready: caught up on 4 partitions (51 records applied)" in out
+    assert "feed stopped" in out

@@ -1,0 +1,112 @@
+"""The reference feed against the real broker and Redis."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from confluent_kafka import Producer
+
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Party, Registration
+from processor.registration.feed import ReferenceFeed
+from processor.registration.parties import DirectoryCache, PartyStore
+from processor.registration.publish import publish, publish_parties, publish_registrations
+from processor.registration.store import RegistrationStore
+from tests.kafka_io import create_topics
+
+pytestmark = pytest.mark.integration
+DAY = 86_400_000
+T0 = 1_600_000_000_000
+
+
+@pytest.fixture
+def world(kafka_bootstrap, redis_url, unique):
+    regs, parties = f"regs-{unique}", f"parties-{unique}"
+    create_topics(kafka_bootstrap, regs, partitions=3, config={"cleanup.policy": "compact"})
+    create_topics(kafka_bootstrap, parties, partitions=1, config={"cleanup.policy": "compact"})
+    client = redis.Redis.from_url(redis_url)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+
+    def feed(**kwargs) -> ReferenceFeed:
+        return ReferenceFeed(
+            {"bootstrap.servers": kafka_bootstrap},
+            regs,
+            parties,
+            RegistrationStore(client, f"f{unique}", buckets=64),
+            PartyStore(client, f"f{unique}"),
+            **kwargs,
+        )
+
+    yield {"regs": regs, "parties": parties, "producer": producer, "feed": feed, "client": client}
+    client.close()
+
+
+def records(n, start=0, no="LOND"):
+    return [
+        Registration(f"{1200000000000 + i}", Fuel.ELECTRICITY, no, "BGAS", T0 + i, i + 1)
+        for i in range(start, start + n)
+    ]
+
+
+def test_feed_catches_up_then_serves_lookups_and_parties(world):
+    publish_registrations(world["producer"], world["regs"], records(200))
+    publish_parties(world["producer"], world["parties"], [("90-B3-D5-1F-30-02-00-00", Party("LOND", "ED"))])
+    feed = world["feed"]()
+    assert feed.wait_ready(60), f"not ready: waiting for {feed.status.waiting_for}"
+    assert feed.status.applied == 201 and feed.status.lag_records == 0
+    store = feed.registrations
+    assert store.lookup("1200000000199", T0 + 199).network_operator_id == "LOND"
+    assert DirectoryCache(feed.parties).refresh().owner("90-B3-D5-1F-30-02-00-00", T0).party_id == "LOND"
+    feed.close()
+
+
+def test_readiness_flips_only_when_caught_up(world):
+    publish_registrations(world["producer"], world["regs"], records(300))
+    publish_parties(world["producer"], world["parties"], [])
+    feed = world["feed"](batch_size=25)
+    feed.start()
+    observed = []
+    while not feed.status.ready:
+        feed.poll(1.0)
+        observed.append((feed.status.ready, feed.status.applied))
+    assert observed[-1] == (True, 300), observed[-3:]
+    assert all(applied < 300 for ready, applied in observed if not ready)
+    assert any(not ready for ready, _ in observed), "never observed a not-ready state"
+    feed.close()
+
+
+def test_restart_mid_topic_resumes_without_loss_or_double_apply(world):
+    publish_registrations(world["producer"], world["regs"], records(150))
+    first = world["feed"]()
+    assert first.wait_ready(60)
+    first.close()
+    stored = first.registrations.stored_offsets()
+    assert sum(v for k, v in stored.items() if k.startswith(world["regs"])) == 150
+    publish_registrations(world["producer"], world["regs"], records(100, start=150, no="SEEB"))
+    second = world["feed"]()
+    assert second.wait_ready(60)
+    assert second.status.applied == 100, "the restarted feed re-read records it had applied"
+    assert second.registrations.lookup("1200000000249", T0 + 249).network_operator_id == "SEEB"
+    assert second.registrations.lookup("1200000000000", T0).network_operator_id == "LOND"
+    second.close()
+
+
+def test_undecodable_records_are_kept_and_the_feed_goes_on(world):
+    publish(world["producer"], world["regs"], [(b"1200000000001", b"\x00garbage"), (b"k", b"\xff" * 3)])
+    publish_registrations(world["producer"], world["regs"], records(5))
+    feed = world["feed"]()
+    assert feed.wait_ready(60)
+    assert (feed.status.applied, feed.status.rejected) == (5, 2)
+    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    assert len(kept) == 2 and b"garbage".hex().encode() in b"".join(kept)
+    feed.close()
+
+
+def test_tombstone_withdraws_the_meter_point(world):
+    publish_registrations(world["producer"], world["regs"], records(3))
+    publish(world["producer"], world["regs"], [(b"1200000000001", None)])
+    feed = world["feed"]()
+    assert feed.wait_ready(60)
+    assert feed.registrations.history("1200000000001") == []
+    assert feed.registrations.lookup("1200000000002", T0 + 2) is not None
+    feed.close()

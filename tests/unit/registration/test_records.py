@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Registration
+from processor.registration.loader import parse_time
+from processor.registration.records import in_force, pack, unpack
+
+ids = st.one_of(st.none(), st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=12))
+records = st.builds(
+    Registration,
+    st.just("1200000000020"),
+    st.sampled_from(list(Fuel)),
+    ids,
+    ids,
+    st.integers(0, 2**48 - 1),
+    st.integers(0, 2**48 - 1),
+)
+
+
+@given(st.lists(records, max_size=5))
+def test_pack_unpack_round_trip(history):
+    history = sorted(history, key=lambda r: r.effective_from)
+    assert unpack("1200000000020", b"".join(pack(r) for r in history)) == history
+
+
+def test_a_record_is_about_twenty_bytes():
+    record = Registration("1200000000020", Fuel.ELECTRICITY, "LOND", "BGAS", 1_600_000_000_000, 7)
+    assert len(pack(record)) == 23
+
+
+def test_out_of_range_values_are_refused():
+    with pytest.raises(ValueError, match="out of range"):
+        pack(Registration("1", Fuel.GAS, None, None, -1, 0))
+
+
+def test_in_force_picks_latest_not_after():
+    a = Registration("m", Fuel.GAS, "CADT", None, 100, 1)
+    b = Registration("m", Fuel.GAS, "SGNL", None, 200, 2)
+    assert [in_force([a, b], t) for t in (99, 100, 199, 200, 10**12)] == [None, a, a, b, b]
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("2020-01-01", 1577836800000),
+        ("2020-01-01T00:00:01Z", 1577836801000),
+        ("2020-01-01T01:00:00+01:00", 1577836800000),
+        ("1577836800000", 1577836800000),
+    ],
+)
+def test_parse_time(text, ms):
+    assert parse_time(text) == ms
+
+
+def test_parse_time_rejects_garbage():
+    with pytest.raises(ValueError, match="not a time"):
+        parse_time("next tuesday")
