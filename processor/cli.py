@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import os
 import signal
 import threading
 import time
@@ -19,8 +21,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from processor import __version__
-from processor.config import ConfigFileError, Settings, load_settings
+from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Settings, load_settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
 from processor.registration.feed import FeedStatus, ReferenceFeed
 from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations, parse_time
@@ -34,6 +37,9 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
+from processor.stream.app import FeedNotReady
+from processor.stream.app import run as run_processor
+from processor.stream.processor import DlqFlood, ProducerFenced
 from processor.stream.topics import create_topics, topic_layout
 
 app = typer.Typer(
@@ -383,3 +389,54 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
         raise fail(str(exc)) from exc
     reference.run(stop)
     console.print(f"feed stopped: {reference.status.applied} records applied")
+
+
+class _Exit:
+    DLQ_FLOOD = 3
+    FENCED = 4
+    NOT_READY = 5
+    SHUTDOWN_TIMEOUT = 6
+
+
+@app.command()
+def run(
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+    group_id: Annotated[str | None, typer.Option(help="Consumer group.", show_default=False)] = None,
+    mode: Annotated[Mode | None, typer.Option(help="enforce, or audit (accept all, record would-be rejections).",
+                                              show_default=False)] = None,
+    processing_guarantee: Annotated[ProcessingGuarantee | None, typer.Option(show_default=False)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="/metrics, /healthz, /readyz.", show_default=False)] = None,
+    on_missing_registration: Annotated[MissingRegistration | None, typer.Option(show_default=False)] = None,
+    trust_store: Annotated[Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.",
+                                                     show_default=False)] = None,
+) -> None:
+    """Judge Service Requests: consume dcc.sr.requests, decide, produce accepted/rejected/audit/DLQ."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, group_id=group_id,
+                             mode=mode, processing_guarantee=processing_guarantee, metrics_port=metrics_port,
+                             on_missing_registration=on_missing_registration, trust_store=trust_store)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("srguard").info("signal %d: finishing the batch and stopping", signum)
+        stop.set()
+        # A bound on shutdown: if closing hangs (a dead broker), leave anyway; uncommitted work is redone.
+        watchdog = threading.Timer(settings.shutdown_timeout_s, lambda: os._exit(_Exit.SHUTDOWN_TIMEOUT))
+        watchdog.daemon = True
+        watchdog.start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        finished = run_processor(settings, stop)
+    except DlqFlood as exc:
+        raise fail(f"stopped by the DLQ flood limit: {exc}", code=_Exit.DLQ_FLOOD) from exc
+    except ProducerFenced as exc:
+        raise fail(f"{exc}: another instance with this transactional id is running", code=_Exit.FENCED) from exc
+    except FeedNotReady as exc:
+        raise fail(str(exc), code=_Exit.NOT_READY) from exc
+    except (RedisError, KafkaException, OSError) as exc:
+        raise fail(f"cannot start: {exc}") from exc
+    console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     on_missing_registration: MissingRegistration = MissingRegistration.REJECT
     metrics_port: int = Field(9108, ge=0, le=65535)
     topics: Topics = Topics()
+    transactional_id: str | None = None  # default: <group_id>-<hostname>
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    batch_timeout_ms: int = Field(100, ge=1)
+    statistics_interval_ms: int = Field(5000, ge=0)
+    max_value_bytes: int = Field(1 << 20, ge=1024)
+    dlq_max_consecutive: int = Field(1000, ge=1)
+    dlq_max_ratio: float = Field(0.5, gt=0, le=1)
+    dlq_window: int = Field(10_000, ge=1)
+    feed_ready_timeout_s: float = Field(300.0, gt=0)
+    shutdown_timeout_s: float = Field(30.0, gt=0)
     trust_store: Path | None = None
     certificate_cache_size: int = Field(4096, ge=1)
     kafka: dict[str, str] = Field(default_factory=dict)

@@ -118,6 +118,9 @@ class PartyDirectory:
                 return party
         return None
 
+    def owner_history(self, entity_id: str) -> tuple[Party, ...]:
+        return self._holders.get(entity_id, ())
+
     def entities_of(self, party_id: str) -> list[str]:
         return sorted(e for e, parties in self._holders.items() if any(p.party_id == party_id for p in parties))
 

@@ -84,7 +84,7 @@ class ReferenceFeed:
         self.registrations = registrations
         self.parties = parties
         self.status = FeedStatus()
-        self._on_batch = on_batch
+        self.on_batch = on_batch  # called with the status after every batch (metrics)
         self._batch_size = batch_size
         self._consumer: Consumer | None = None
         self._not_at_end: set[str] = set()
@@ -183,8 +183,8 @@ class ReferenceFeed:
         status.lag_seconds = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
         status.waiting_for = sorted(self._not_at_end)
         status.ready = status.ready or not self._not_at_end
-        if self._on_batch:
-            self._on_batch(status)
+        if self.on_batch:
+            self.on_batch(status)
 
     def run(self, stop: threading.Event) -> None:
         if self._consumer is None:

@@ -1,0 +1,1 @@
+"""Metrics (declared in one module), the HTTP endpoint, readiness."""

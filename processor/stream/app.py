@@ -1,0 +1,74 @@
+"""Assembles ``srguard run`` from the settings: stores, feed, judge, processor, HTTP endpoint."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from processor.config import Settings
+from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.rule import Policy
+from processor.observability.http import HealthEndpoint
+from processor.observability.metrics import Metrics
+from processor.registration.connect import stores
+from processor.registration.feed import ReferenceFeed
+from processor.registration.parties import DirectoryCache
+from processor.stream.judge import Judge
+from processor.stream.processor import DlqPolicy, SrProcessor
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    processor: SrProcessor
+    feed: ReferenceFeed
+    endpoint: HealthEndpoint
+
+
+def build(settings: Settings, metrics: Metrics | None = None) -> App:
+    metrics = metrics or Metrics()
+    registrations, parties = stores(settings)
+    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
+    reader = CertificateReader(settings.certificate_cache_size, trust)
+    directory = DirectoryCache(parties)
+    judge = Judge(settings.topics, settings.mode, Policy(settings.on_missing_registration), reader,
+                  registrations.lookup_many, directory.refresh, settings.max_value_bytes)
+    dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
+    feed = ReferenceFeed(settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
+                         settings.topics.registrations, settings.topics.parties, registrations, parties)
+    processor = SrProcessor(settings, judge, metrics, dlq, feed)
+    feed.on_batch = processor.observe_feed
+    endpoint = HealthEndpoint(settings.metrics_port, metrics.registry, processor.readiness)
+    return App(processor, feed, endpoint)
+
+
+def run(settings: Settings, stop: threading.Event, app: App | None = None) -> App:
+    """Serve HTTP, catch the feed up, then process until ``stop``; the feed keeps running alongside."""
+    app = app or build(settings)
+    app.endpoint.start()
+    log.info("serving /metrics, /healthz, /readyz on port %d", app.endpoint.port)
+    feed_thread = threading.Thread(target=app.feed.run, args=(stop,), name="srguard-feed", daemon=True)
+    try:
+        app.feed.start()
+        if not app.feed.wait_ready(settings.feed_ready_timeout_s, stop):
+            if stop.is_set():
+                return app
+            raise FeedNotReady(f"reference feed not caught up after {settings.feed_ready_timeout_s:.0f}s: "
+                               f"waiting for {', '.join(app.feed.status.waiting_for)}")
+        log.info("reference feed ready: %d records applied", app.feed.status.applied)
+        feed_thread.start()
+        app.processor.run(stop)
+    finally:
+        stop.set()  # whatever ended the processor ends the feed too
+        if feed_thread.is_alive():
+            feed_thread.join(settings.shutdown_timeout_s)
+        else:
+            app.feed.close()
+        app.endpoint.stop()
+    return app
+
+
+class FeedNotReady(RuntimeError):
+    pass

@@ -1,0 +1,281 @@
+"""``srguard run``: the consume -> judge -> produce loop at the Kafka edges.
+
+exactly_once: one transactional producer per process; each batch's outputs and its input offsets are
+one transaction (send_offsets_to_transaction), aborted and rewound on failure; a fenced producer
+stops the process (a newer instance owns the work). at_least_once: outputs are flushed, then the
+batch's offsets are committed synchronously; a failed delivery rewinds the batch.
+
+Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound, the
+partitions are paused, and the loop retries with backoff until the dependency answers again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from redis.exceptions import RedisError
+
+from processor.config import ProcessingGuarantee, Settings
+from processor.observability.metrics import Metrics
+from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.stream.judge import BatchResult, Input, Judge, Output
+from processor.stream.serde import Source
+
+log = logging.getLogger(__name__)
+
+
+class DlqFlood(RuntimeError):
+    """Too much of the input is undecodable: stop rather than silently drain a broken stream."""
+
+
+class ProducerFenced(RuntimeError):
+    """Another instance with our transactional id took over."""
+
+
+@dataclass(frozen=True)
+class DlqPolicy:
+    max_consecutive: int = 1000  # this many undecodable SRs in a row stop the process
+    max_ratio: float = 0.5  # ... as does this share of undecodable SRs among the last `window`
+    window: int = 10_000
+
+
+class DlqGuard:
+    def __init__(self, policy: DlqPolicy) -> None:
+        self.policy = policy
+        self.consecutive = 0
+        self._recent: deque[tuple[int, int]] = deque()  # (SRs, dead letters) per batch
+        self._seen = self._dead = 0
+
+    def observe(self, outcomes: list[bool]) -> None:
+        """``outcomes``: per SR of a batch, in order, True when it went to the DLQ. Raises DlqFlood."""
+        for dead in outcomes:
+            self.consecutive = self.consecutive + 1 if dead else 0
+            if self.consecutive >= self.policy.max_consecutive:
+                raise DlqFlood(f"{self.consecutive} consecutive SRs were undecodable "
+                               f"(limit {self.policy.max_consecutive}): is the producer writing another format?")
+        self._recent.append((len(outcomes), sum(outcomes)))
+        self._seen += len(outcomes)
+        self._dead += sum(outcomes)
+        while self._recent and self._seen - self._recent[0][0] >= self.policy.window:
+            seen, dead = self._recent.popleft()
+            self._seen -= seen
+            self._dead -= dead
+        if self._seen >= self.policy.window and self._dead / self._seen > self.policy.max_ratio:
+            raise DlqFlood(f"{self._dead} of the last {self._seen} SRs were undecodable "
+                           f"(limit {self.policy.max_ratio:.0%})")
+
+
+class SrProcessor:
+    def __init__(self, settings: Settings, judge: Judge, metrics: Metrics, dlq_policy: DlqPolicy,
+                 feed: ReferenceFeed | None = None) -> None:
+        self.settings = settings
+        self.judge = judge
+        self.metrics = metrics
+        self.feed = feed
+        self.dlq = DlqGuard(dlq_policy)
+        self.exactly_once = settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
+        self.assigned: set[tuple[str, int]] = set()
+        self.paused_cause: str | None = None
+        self.batches = 0
+        self._consumer = Consumer(settings.kafka_config(**{
+            "group.id": settings.group_id,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "statistics.interval.ms": settings.statistics_interval_ms,
+            "stats_cb": self._on_stats,
+        }))
+        producer_config: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        if self.exactly_once:
+            producer_config["transactional.id"] = settings.transactional_id or \
+                f"{settings.group_id}-{socket.gethostname()}"
+        self._producer = Producer(settings.kafka_config(**producer_config))
+
+    # -- readiness -------------------------------------------------------------------------------
+    def readiness(self) -> tuple[bool, str]:
+        if self.feed is not None and not self.feed.status.ready:
+            return False, f"reference feed catching up: waiting for {', '.join(self.feed.status.waiting_for)}"
+        if self.paused_cause:
+            return False, f"paused: {self.paused_cause}"
+        if not self.assigned:
+            return False, "no partitions assigned"
+        return True, f"ready: {len(self.assigned)} partitions assigned"
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def _on_stats(self, raw: str) -> None:
+        stats = json.loads(raw)
+        for topic, data in stats.get("topics", {}).items():
+            for partition, p in data.get("partitions", {}).items():
+                key = (topic, int(partition))
+                if key in self.assigned and p.get("consumer_lag", -1) >= 0:
+                    self.metrics.consumer_lag.labels(topic, partition).set(p["consumer_lag"])
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.metrics.rebalances.labels("assign").inc()
+        self.assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %s", sorted(self.assigned))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Batches complete (commit or abort) before the next consume(), and revocation happens inside
+        # consume(): nothing is in flight here, so nothing can be decided twice or lost.
+        self.metrics.rebalances.labels("revoke").inc()
+        for tp in partitions:
+            self.assigned.discard((tp.topic, tp.partition))
+            with contextlib.suppress(KeyError):  # no statistics arrived for it yet
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        if self.exactly_once:
+            self._producer.init_transactions(30)
+        self._consumer.subscribe([self.settings.topics.requests], on_assign=self._on_assign,
+                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                messages = self._consumer.consume(self.settings.batch_size, self.settings.batch_timeout_ms / 1000)
+                batch = self._inputs(messages)
+                self.metrics.ready.set(1 if self.readiness()[0] else 0)
+                if not batch:
+                    continue
+                try:
+                    self._process(batch)
+                    backoff = 0.5
+                    self._resume()
+                except (RedisError, KafkaException) as exc:
+                    if isinstance(exc, KafkaException) and exc.args[0].fatal():
+                        raise
+                    self._pause(batch, "redis" if isinstance(exc, RedisError) else "kafka", exc)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+        finally:
+            self.close()
+
+    def _inputs(self, messages: list[Message]) -> list[Input]:
+        batch = []
+        for msg in messages:
+            error = msg.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", error)
+                continue
+            batch.append(Input(msg.key(), msg.value(), list(msg.headers() or []),
+                               Source(msg.topic(), msg.partition(), msg.offset())))
+        return batch
+
+    def _process(self, batch: list[Input]) -> None:
+        started = time.perf_counter()
+        result = self.judge(batch)
+        self.dlq.observe(result.dead)
+        positions = self._next_offsets(batch)
+        if self.exactly_once:
+            self._transact(result.outputs, positions, batch)
+        else:
+            self._deliver_then_commit(result.outputs, positions)
+        elapsed = time.perf_counter() - started
+        self._count(result, len(batch), elapsed)
+        self.batches += 1
+
+    @staticmethod
+    def _next_offsets(batch: list[Input]) -> list[TopicPartition]:
+        last: dict[tuple[str, int], int] = {}
+        for item in batch:
+            last[(item.source.topic, item.source.partition)] = item.source.offset
+        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+    def _produce_all(self, outputs: list[Output], on_delivery: Callable[..., None] | None = None) -> None:
+        for out in outputs:
+            while True:
+                try:
+                    self._producer.produce(out.topic, out.value, out.key, headers=out.headers,
+                                           on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    self._producer.poll(0.05)
+
+    def _transact(self, outputs: list[Output], positions: list[TopicPartition], batch: list[Input]) -> None:
+        self._producer.begin_transaction()
+        try:
+            self._produce_all(outputs)
+            self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
+            self._producer.commit_transaction(60)
+        except KafkaException as exc:
+            error: KafkaError = exc.args[0]
+            if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED):
+                raise ProducerFenced(f"producer fenced: {error.str()}") from exc
+            if error.txn_requires_abort():
+                self._producer.abort_transaction(30)
+                self.metrics.transactions.labels("aborted").inc()
+            raise
+        self.metrics.transactions.labels("committed").inc()
+
+    def _deliver_then_commit(self, outputs: list[Output], positions: list[TopicPartition]) -> None:
+        failures: list[KafkaError] = []
+
+        def delivered(error: KafkaError | None, _msg: Message) -> None:
+            if error is not None:
+                failures.append(error)
+
+        self._produce_all(outputs, delivered)
+        if self._producer.flush(60) or failures:
+            raise KafkaException(failures[0] if failures else KafkaError(KafkaError._TIMED_OUT))
+        self._consumer.commit(offsets=positions, asynchronous=False)
+
+    def _pause(self, batch: list[Input], cause: str, exc: Exception) -> None:
+        """Rewind the batch so nothing is lost, pause fetching, and say why (metrics, readiness)."""
+        first: dict[tuple[str, int], int] = {}
+        for item in batch:
+            first.setdefault((item.source.topic, item.source.partition), item.source.offset)
+        for (topic, partition), offset in first.items():
+            if (topic, partition) in self.assigned:
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+        if self.paused_cause is None:
+            log.error("pausing: %s unavailable (%s); will retry", cause, exc)
+            self.metrics.pauses.labels(cause).inc()
+            self.metrics.paused.labels(cause).set(1)
+        self.paused_cause = f"{cause} unavailable: {exc}"
+        self.metrics.ready.set(0)
+
+    def _resume(self) -> None:
+        if self.paused_cause is not None:
+            log.info("resuming after: %s", self.paused_cause)
+            for cause in ("redis", "kafka"):
+                self.metrics.paused.labels(cause).set(0)
+            self.paused_cause = None
+
+    def _count(self, result: BatchResult, size: int, elapsed: float) -> None:
+        m = self.metrics
+        m.consumed.inc(size)
+        for branch, n in result.accepted.items():
+            m.accepted.labels(branch).inc(n)
+        for (code, reason), n in result.rejected.items():
+            m.rejected.labels(code, reason).inc(n)
+        for (code, reason), n in result.audited.items():
+            m.audited.labels(code, reason).inc(n)
+        for error_class, n in result.dlq.items():
+            m.dlq.labels(error_class).inc(n)
+        m.lookups.inc(result.lookups)
+        m.lookup_misses.inc(result.misses)
+        m.batch_seconds.observe(elapsed)
+        m.sr_seconds.observe(elapsed / size)
+
+    def observe_feed(self, status: FeedStatus) -> None:
+        self.metrics.feed_ready.set(1 if status.ready else 0)
+        self.metrics.feed_lag_records.set(status.lag_records)
+        self.metrics.feed_lag_seconds.set(status.lag_seconds)
+
+    def close(self) -> None:
+        try:
+            self._consumer.close()
+        finally:
+            self._producer.flush(10)

@@ -1,0 +1,158 @@
+"""Serializers and deserializers for the SR stream: Avro binary in, Avro/bytes out.
+
+The cheap path: most SRs are outside SECMP0063's scope, and the rule needs only the variant, the
+user role and the device type to know that. ``peek`` reads just those leading fields of the Avro
+record (strictly: lengths, UTF-8 and enum indices are checked) so an out-of-scope SR is passed on
+byte-identical without decoding its certificates or payload. Candidates are decoded in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from processor.avro import DecodeError, codec, schema_json
+from processor.domain.model import (
+    CertificateUsage,
+    DeviceType,
+    RemotePartyRole,
+    ReplacementCertificate,
+    ServiceRequest,
+    UserRole,
+)
+from processor.domain.rule import Decision
+
+MAX_STRING = 1 << 20  # no leading SR field is anywhere near this; a larger length is garbage
+
+
+def _enum_symbols(name: str) -> list[str]:
+    for field in schema_json("ServiceRequest")["fields"]:
+        kind = field["type"]
+        if isinstance(kind, dict) and kind.get("name") == name:
+            return list(kind["symbols"])
+    raise KeyError(name)
+
+
+USER_ROLES = _enum_symbols("UserRole")
+DEVICE_TYPES = _enum_symbols("DeviceType")
+
+
+@dataclass(frozen=True, slots=True)
+class Peek:
+    request_id: str
+    variant: str
+    user_role: str
+    device_type: str
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise DecodeError("not a ServiceRequest: truncated or overlong varint")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (result >> 1) ^ -(result & 1), pos
+        shift += 7
+
+
+def _string(data: bytes, pos: int) -> tuple[str, int]:
+    size, pos = _varint(data, pos)
+    if size < 0 or size > MAX_STRING or pos + size > len(data):
+        raise DecodeError(f"not a ServiceRequest: bad string length {size}")
+    try:
+        return data[pos : pos + size].decode("utf-8"), pos + size
+    except UnicodeDecodeError as exc:
+        raise DecodeError("not a ServiceRequest: a string field is not UTF-8") from exc
+
+
+def _enum(data: bytes, pos: int, symbols: list[str]) -> tuple[str, int]:
+    index, pos = _varint(data, pos)
+    if not 0 <= index < len(symbols):
+        raise DecodeError(f"not a ServiceRequest: enum index {index} out of range")
+    return symbols[index], pos
+
+
+def peek(data: bytes) -> Peek:
+    """The leading fields: request_id, variant, command_variant, originator, role, target, device type."""
+    if not data:
+        raise DecodeError("empty value", "empty")
+    request_id, pos = _string(data, 0)
+    variant, pos = _string(data, pos)
+    _, pos = _varint(data, pos)  # command_variant
+    _, pos = _string(data, pos)  # originator_id
+    role, pos = _enum(data, pos, USER_ROLES)
+    _, pos = _string(data, pos)  # target_device_id
+    device, pos = _enum(data, pos, DEVICE_TYPES)
+    return Peek(request_id, variant, role, device)
+
+
+def decode_service_request(data: bytes) -> ServiceRequest:
+    r = codec("ServiceRequest").decode(data)
+    party = r["remote_party_role"]
+    return ServiceRequest(
+        request_id=r["request_id"],
+        service_reference_variant=r["service_reference_variant"],
+        command_variant=r["command_variant"],
+        originator_id=r["originator_id"],
+        user_role=UserRole(r["user_role"]),
+        target_device_id=r["target_device_id"],
+        target_device_type=DeviceType(r["target_device_type"]),
+        mpxn=r["mpxn"],
+        remote_party_role=RemotePartyRole(party) if party else None,
+        certificates=tuple(ReplacementCertificate(CertificateUsage(c["usage"]), c["der"]) for c in r["certificates"]),
+        submitted_at=r["submitted_at"],
+        execution_datetime=r["execution_datetime"],
+        payload=r["payload"],
+    )
+
+
+def encode_service_request(sr: ServiceRequest) -> bytes:
+    return codec("ServiceRequest").encode({
+        "request_id": sr.request_id,
+        "service_reference_variant": sr.service_reference_variant,
+        "command_variant": sr.command_variant,
+        "originator_id": sr.originator_id,
+        "user_role": sr.user_role.value,
+        "target_device_id": sr.target_device_id,
+        "target_device_type": sr.target_device_type.value,
+        "mpxn": sr.mpxn,
+        "remote_party_role": sr.remote_party_role.value if sr.remote_party_role else None,
+        "certificates": [{"usage": c.usage.value, "der": c.der} for c in sr.certificates],
+        "submitted_at": sr.submitted_at,
+        "execution_datetime": sr.execution_datetime,
+        "payload": sr.payload,
+    })
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+
+
+def encode_rejection(sr: ServiceRequest, decision: Decision, decided_at: int, source: Source, original: bytes) -> bytes:
+    assert decision.code and decision.reason, "only rejections (or would-be rejections) are encoded"
+    return codec("SrRejection").encode({
+        "request_id": sr.request_id,
+        "service_reference_variant": sr.service_reference_variant,
+        "response_code": decision.code,
+        "reason": decision.reason.value,
+        "detail": decision.detail,
+        "originator_id": sr.originator_id,
+        "user_role": sr.user_role.value,
+        "target_device_id": sr.target_device_id,
+        "target_device_type": sr.target_device_type.value,
+        "mpxn": sr.mpxn,
+        "registered_network_operator_id": decision.registered_network_operator_id,
+        "certificate_entity_ids": list(decision.certificate_entity_ids),
+        "certificate_party_ids": list(decision.certificate_party_ids),
+        "as_of": decision.as_of,
+        "decided_at": decided_at,
+        "source_topic": source.topic,
+        "source_partition": source.partition,
+        "source_offset": source.offset,
+        "original": original,
+    })
