@@ -434,9 +434,10 @@ def run(
     except DlqFlood as exc:
         raise fail(f"stopped by the DLQ flood limit: {exc}", code=_Exit.DLQ_FLOOD) from exc
     except ProducerFenced as exc:
-        raise fail(f"{exc}: another instance with this transactional id is running", code=_Exit.FENCED) from exc
+        raise fail(f"{exc} (a newer instance with this transactional id, or a broken producer)",
+                   code=_Exit.FENCED) from exc
     except FeedNotReady as exc:
         raise fail(str(exc), code=_Exit.NOT_READY) from exc
     except (RedisError, KafkaException, OSError) as exc:
-        raise fail(f"cannot start: {exc}") from exc
+        raise fail(f"srguard stopped: {exc}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

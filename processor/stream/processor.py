@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -39,7 +40,11 @@ class DlqFlood(RuntimeError):
 
 
 class ProducerFenced(RuntimeError):
-    """Another instance with our transactional id took over."""
+    """The transactional producer can go no further: fenced by a newer instance, or another fatal error."""
+
+
+def _is_fatal(error: KafkaError) -> bool:
+    return error.fatal() or error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError._FATAL)
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,11 @@ class SrProcessor:
         }))
         producer_config: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
         if self.exactly_once:
+            # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be
+            # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
+            # pod's) to let a restart abort its predecessor's open transaction at once.
             producer_config["transactional.id"] = settings.transactional_id or \
-                f"{settings.group_id}-{socket.gethostname()}"
+                f"{settings.group_id}-{socket.gethostname()}-{os.getpid()}"
         self._producer = Producer(settings.kafka_config(**producer_config))
 
     # -- readiness -------------------------------------------------------------------------------
@@ -153,8 +161,8 @@ class SrProcessor:
                     backoff = 0.5
                     self._resume()
                 except (RedisError, KafkaException) as exc:
-                    if isinstance(exc, KafkaException) and exc.args[0].fatal():
-                        raise
+                    if isinstance(exc, KafkaException) and _is_fatal(exc.args[0]):
+                        raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
                     self._pause(batch, "redis" if isinstance(exc, RedisError) else "kafka", exc)
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
@@ -211,8 +219,8 @@ class SrProcessor:
             self._producer.commit_transaction(60)
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
-            if error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED):
-                raise ProducerFenced(f"producer fenced: {error.str()}") from exc
+            if _is_fatal(error):
+                raise ProducerFenced(f"fatal Kafka error: {error.str()}") from exc
             if error.txn_requires_abort():
                 self._producer.abort_transaction(30)
                 self.metrics.transactions.labels("aborted").inc()
