@@ -51,10 +51,14 @@ def run(count: int = COUNT) -> dict[str, float]:
             sizes.append((client.info("memory")["used_memory"] - before) / summary.counts["inserted"])
         encoding = client.object("encoding", store.key_of("1200000000020")) or b"(empty bucket)"
     result = {"load_rate": statistics.median(rates), "bytes_per_mpxn": statistics.median(sizes)}
-    print(f"registration bulk load: median {result['load_rate']:,.0f} MPxN/s over {REPEATS} loads of {count:,} "
-          f"(spread {min(rates):,.0f}-{max(rates):,.0f}); goal >= 200,000")
-    print(f"redis memory: median {result['bytes_per_mpxn']:.1f} bytes per MPxN at {count:,} with {BUCKETS} buckets "
-          f"(spread {min(sizes):.1f}-{max(sizes):.1f}); bucket encoding {encoding.decode()}; goal <= 64")
+    print(
+        f"registration bulk load: median {result['load_rate']:,.0f} MPxN/s over {REPEATS} loads of {count:,} "
+        f"(spread {min(rates):,.0f}-{max(rates):,.0f}); goal >= 200,000"
+    )
+    print(
+        f"redis memory: median {result['bytes_per_mpxn']:.1f} bytes per MPxN at {count:,} with {BUCKETS} buckets "
+        f"(spread {min(sizes):.1f}-{max(sizes):.1f}); bucket encoding {encoding.decode()}; goal <= 64"
+    )
     return result
 
 

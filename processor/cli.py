@@ -189,8 +189,9 @@ def topics_create(
     admin = AdminClient(settings.kafka_config())
     try:
         outcome = create_topics(admin, topic_layout(settings.topics), partitions, replication_factor)
-    except KafkaException as exc:
-        raise fail(f"could not create topics on {settings.bootstrap_servers}: {exc.args[0]}") from exc
+    except (KafkaException, TimeoutError) as exc:
+        reason = exc.args[0] if exc.args else "no answer in time"
+        raise fail(f"could not create topics on {settings.bootstrap_servers}: {reason}") from exc
     table = Table("topic", "result", "purpose")
     for spec in topic_layout(settings.topics):
         table.add_row(spec.name, outcome[spec.name], spec.purpose + (" (compacted)" if spec.compacted else ""))
@@ -404,18 +405,29 @@ def run(
     bootstrap_servers: Bootstrap = None,
     redis_url: RedisUrl = None,
     group_id: Annotated[str | None, typer.Option(help="Consumer group.", show_default=False)] = None,
-    mode: Annotated[Mode | None, typer.Option(help="enforce, or audit (accept all, record would-be rejections).",
-                                              show_default=False)] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="enforce, or audit (accept all, record would-be rejections).", show_default=False),
+    ] = None,
     processing_guarantee: Annotated[ProcessingGuarantee | None, typer.Option(show_default=False)] = None,
     metrics_port: Annotated[int | None, typer.Option(help="/metrics, /healthz, /readyz.", show_default=False)] = None,
     on_missing_registration: Annotated[MissingRegistration | None, typer.Option(show_default=False)] = None,
-    trust_store: Annotated[Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.",
-                                                     show_default=False)] = None,
+    trust_store: Annotated[
+        Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.", show_default=False)
+    ] = None,
 ) -> None:
     """Judge Service Requests: consume dcc.sr.requests, decide, produce accepted/rejected/audit/DLQ."""
-    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, group_id=group_id,
-                             mode=mode, processing_guarantee=processing_guarantee, metrics_port=metrics_port,
-                             on_missing_registration=on_missing_registration, trust_store=trust_store)
+    settings = settings_from(
+        config,
+        bootstrap_servers=bootstrap_servers,
+        redis_url=redis_url,
+        group_id=group_id,
+        mode=mode,
+        processing_guarantee=processing_guarantee,
+        metrics_port=metrics_port,
+        on_missing_registration=on_missing_registration,
+        trust_store=trust_store,
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
@@ -434,8 +446,9 @@ def run(
     except DlqFlood as exc:
         raise fail(f"stopped by the DLQ flood limit: {exc}", code=_Exit.DLQ_FLOOD) from exc
     except ProducerFenced as exc:
-        raise fail(f"{exc} (a newer instance with this transactional id, or a broken producer)",
-                   code=_Exit.FENCED) from exc
+        raise fail(
+            f"{exc} (a newer instance with this transactional id, or a broken producer)", code=_Exit.FENCED
+        ) from exc
     except FeedNotReady as exc:
         raise fail(str(exc), code=_Exit.NOT_READY) from exc
     except (RedisError, KafkaException, OSError) as exc:

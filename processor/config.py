@@ -74,9 +74,14 @@ class Settings(BaseSettings):
     dlq_window: int = Field(10_000, ge=1)
     feed_ready_timeout_s: float = Field(300.0, gt=0)
     shutdown_timeout_s: float = Field(30.0, gt=0)
+    schema_registry_url: str | None = None  # set: Confluent wire format through the registry
+    schema_registry: dict[str, str] = Field(default_factory=dict)  # more client settings, e.g. basic.auth.user.info
     trust_store: Path | None = None
     certificate_cache_size: int = Field(4096, ge=1)
     kafka: dict[str, str] = Field(default_factory=dict)
+
+    def schema_registry_config(self) -> dict[str, str] | None:
+        return {"url": self.schema_registry_url, **self.schema_registry} if self.schema_registry_url else None
 
     def kafka_config(self, **extra: str | int | bool) -> dict[str, Any]:
         """librdkafka configuration: our bootstrap servers, the pass-through, then ``extra``."""

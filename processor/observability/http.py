@@ -13,8 +13,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 
 class HealthEndpoint:
-    def __init__(self, port: int, registry: CollectorRegistry, readiness: Callable[[], tuple[bool, str]],
-                 host: str = "0.0.0.0") -> None:
+    def __init__(
+        self, port: int, registry: CollectorRegistry, readiness: Callable[[], tuple[bool, str]], host: str = "0.0.0.0"
+    ) -> None:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):

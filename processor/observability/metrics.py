@@ -22,37 +22,58 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
         self.consumed = Counter("srguard_sr_consumed", "SRs read from the input topic.", registry=r)
-        self.accepted = Counter("srguard_sr_accepted", "SRs written to the accepted topic, by rule branch.",
-                                ["branch"], registry=r)
+        self.accepted = Counter(
+            "srguard_sr_accepted", "SRs written to the accepted topic, by rule branch.", ["branch"], registry=r
+        )
         self.rejected = Counter("srguard_sr_rejected", "SRs rejected (enforce mode).", ["code", "reason"], registry=r)
-        self.audited = Counter("srguard_sr_audited", "Would-be rejections written to the audit topic (audit mode).",
-                               ["code", "reason"], registry=r)
-        self.dlq = Counter("srguard_sr_dlq", "Undecodable SRs sent to the dead-letter topic.", ["error_class"],
-                           registry=r)
-        self.batch_seconds = Histogram("srguard_batch_processing_seconds",
-                                       "Wall time of one batch: decode, look up, decide, produce, commit.",
-                                       buckets=BATCH_BUCKETS, registry=r)
-        self.sr_seconds = Histogram("srguard_sr_processing_seconds",
-                                    "Processing time per SR (each batch's time divided by its SRs).",
-                                    buckets=PER_SR_BUCKETS, registry=r)
+        self.audited = Counter(
+            "srguard_sr_audited",
+            "Would-be rejections written to the audit topic (audit mode).",
+            ["code", "reason"],
+            registry=r,
+        )
+        self.dlq = Counter(
+            "srguard_sr_dlq", "Undecodable SRs sent to the dead-letter topic.", ["error_class"], registry=r
+        )
+        self.batch_seconds = Histogram(
+            "srguard_batch_processing_seconds",
+            "Wall time of one batch: decode, look up, decide, produce, commit.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.sr_seconds = Histogram(
+            "srguard_sr_processing_seconds",
+            "Processing time per SR (each batch's time divided by its SRs).",
+            buckets=PER_SR_BUCKETS,
+            registry=r,
+        )
         self.lookups = Counter("srguard_registration_lookups", "Registration look-ups made.", registry=r)
-        self.lookup_misses = Counter("srguard_registration_misses", "Look-ups that found no registration in force.",
-                                     registry=r)
-        self.feed_lag_records = Gauge("srguard_feed_lag_records", "Reference feed: records behind the topics' end.",
-                                      registry=r)
-        self.feed_lag_seconds = Gauge("srguard_feed_lag_seconds",
-                                      "Reference feed: age of the oldest unapplied record seen.", registry=r)
-        self.feed_ready = Gauge("srguard_feed_ready", "1 once the reference feed has caught up since start-up.",
-                                registry=r)
-        self.consumer_lag = Gauge("srguard_consumer_lag_records", "SR consumer lag per assigned partition.",
-                                  ["topic", "partition"], registry=r)
+        self.lookup_misses = Counter(
+            "srguard_registration_misses", "Look-ups that found no registration in force.", registry=r
+        )
+        self.feed_lag_records = Gauge(
+            "srguard_feed_lag_records", "Reference feed: records behind the topics' end.", registry=r
+        )
+        self.feed_lag_seconds = Gauge(
+            "srguard_feed_lag_seconds", "Reference feed: age of the oldest unapplied record seen.", registry=r
+        )
+        self.feed_ready = Gauge(
+            "srguard_feed_ready", "1 once the reference feed has caught up since start-up.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "srguard_consumer_lag_records",
+            "SR consumer lag per assigned partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.transactions = Counter("srguard_transactions", "Kafka transactions, by result.", ["result"], registry=r)
-        self.rebalances = Counter("srguard_rebalances", "Partition assignments and revocations.", ["kind"],
-                                  registry=r)
-        self.pauses = Counter("srguard_infrastructure_pauses", "Pauses because a dependency failed, by cause.",
-                              ["cause"], registry=r)
+        self.rebalances = Counter("srguard_rebalances", "Partition assignments and revocations.", ["kind"], registry=r)
+        self.pauses = Counter(
+            "srguard_infrastructure_pauses", "Pauses because a dependency failed, by cause.", ["cause"], registry=r
+        )
         self.paused = Gauge("srguard_paused", "1 while processing is paused, by cause.", ["cause"], registry=r)
-        self.ready = Gauge("srguard_ready", "1 when the processor is ready (feed caught up, partitions assigned).",
-                           registry=r)
+        self.ready = Gauge(
+            "srguard_ready", "1 when the processor is ready (feed caught up, partitions assigned).", registry=r
+        )
         self.build = Info("srguard_build", "srguard version.", registry=r)
         self.build.info({"version": __version__})

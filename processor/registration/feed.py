@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
-from processor.avro import DecodeError, codec
+from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
@@ -30,24 +30,28 @@ BATCH = 2000
 REJECTED_KEEP = 10_000  # undecodable feed records kept in Redis, newest first, raw bytes included
 
 
-def registration_change(key: bytes | None, value: bytes | None) -> Registration | Withdrawal:
+def registration_change(
+    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
+) -> Registration | Withdrawal:
     """A RegistrationChange record, or a withdrawal for a tombstone (null value) keyed by MPxN."""
     if value is None:
         if not key:
             raise DecodeError("tombstone without a key")
         return Withdrawal(key.decode())
-    r = codec("RegistrationChange").decode(value)
+    r = serde.decode("RegistrationChange", value, topic)
     return Registration(
         r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
     )
 
 
-def party_credential(key: bytes | None, value: bytes | None) -> PartyCredential | EntityWithdrawal:
+def party_credential(
+    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
+) -> PartyCredential | EntityWithdrawal:
     if value is None:
         if not key:
             raise DecodeError("tombstone without a key")
         return EntityWithdrawal(key.decode())
-    r = codec("PartyCredential").decode(value)
+    r = serde.decode("PartyCredential", value, topic)
     return PartyCredential(r["entity_id"], Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"]))
 
 
@@ -72,6 +76,7 @@ class ReferenceFeed:
         parties: PartyStore,
         on_batch: Callable[[FeedStatus], None] | None = None,
         batch_size: int = BATCH,
+        serde: Serde = PLAIN,
     ) -> None:
         self._config = {
             **kafka_config,
@@ -86,6 +91,7 @@ class ReferenceFeed:
         self.status = FeedStatus()
         self.on_batch = on_batch  # called with the status after every batch (metrics)
         self._batch_size = batch_size
+        self.serde = serde
         self._consumer: Consumer | None = None
         self._not_at_end: set[str] = set()
         self._last_timestamp: dict[str, int] = {}
@@ -129,7 +135,7 @@ class ReferenceFeed:
             self._last_timestamp[name] = msg.timestamp()[1]
             try:
                 decode = registration_change if kind == "registrations" else party_credential
-                changes[kind].append(decode(msg.key(), msg.value()))
+                changes[kind].append(decode(msg.key(), msg.value(), self.serde, msg.topic()))
             except (DecodeError, ValueError) as exc:
                 rejected.append(self._rejection(msg, exc))
         if changes["registrations"] or offsets["registrations"]:

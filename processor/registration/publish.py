@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 from confluent_kafka import Producer
 
-from processor.avro import codec
+from processor.avro import PLAIN, Serde
 from processor.domain.model import Party, Registration
 
 
-def encode_registration(record: Registration) -> bytes:
-    return codec("RegistrationChange").encode(
+def encode_registration(record: Registration, serde: Serde = PLAIN, topic: str = "") -> bytes:
+    return serde.encode(
+        "RegistrationChange",
         {
             "mpxn": record.mpxn,
             "fuel": record.fuel.value,
@@ -19,19 +20,22 @@ def encode_registration(record: Registration) -> bytes:
             "supplier_id": record.supplier_id,
             "effective_from": record.effective_from,
             "sequence": record.sequence,
-        }
+        },
+        topic,
     )
 
 
-def encode_party(entity_id: str, party: Party) -> bytes:
-    return codec("PartyCredential").encode(
+def encode_party(entity_id: str, party: Party, serde: Serde = PLAIN, topic: str = "") -> bytes:
+    return serde.encode(
+        "PartyCredential",
         {
             "entity_id": entity_id,
             "party_id": party.party_id,
             "role": party.role,
             "valid_from": party.valid_from,
             "valid_to": party.valid_to,
-        }
+        },
+        topic,
     )
 
 
@@ -53,9 +57,11 @@ def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes
     return sent
 
 
-def publish_registrations(producer: Producer, topic: str, records: Iterable[Registration]) -> int:
-    return publish(producer, topic, ((r.mpxn.encode(), encode_registration(r)) for r in records))
+def publish_registrations(producer: Producer, topic: str, records: Iterable[Registration], serde: Serde = PLAIN) -> int:
+    return publish(producer, topic, ((r.mpxn.encode(), encode_registration(r, serde, topic)) for r in records))
 
 
-def publish_parties(producer: Producer, topic: str, credentials: Iterable[tuple[str, Party]]) -> int:
-    return publish(producer, topic, ((e.encode(), encode_party(e, p)) for e, p in credentials))
+def publish_parties(
+    producer: Producer, topic: str, credentials: Iterable[tuple[str, Party]], serde: Serde = PLAIN
+) -> int:
+    return publish(producer, topic, ((e.encode(), encode_party(e, p, serde, topic)) for e, p in credentials))

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from confluent_kafka import Producer
 
+from processor.avro import PLAIN, Serde
 from processor.config import Topics
 from processor.registration.publish import publish, publish_parties, publish_registrations
 from processor.simulate.population import Population
@@ -13,15 +14,21 @@ from processor.simulate.traffic import LabelledSR
 from processor.stream.serde import encode_service_request
 
 
-def publish_reference_data(producer: Producer, topics: Topics, population: Population) -> tuple[int, int]:
+def publish_reference_data(
+    producer: Producer, topics: Topics, population: Population, serde: Serde = PLAIN
+) -> tuple[int, int]:
     """(registration changes, party credentials) published."""
-    credentials = [(o.entity_id, p) for o in population.organisations()
-                   for p in population.directory().owner_history(o.entity_id)]
-    return (publish_registrations(producer, topics.registrations, population.registrations()),
-            publish_parties(producer, topics.parties, credentials))
+    credentials = [
+        (o.entity_id, p) for o in population.organisations() for p in population.directory().owner_history(o.entity_id)
+    ]
+    return (
+        publish_registrations(producer, topics.registrations, population.registrations()),
+        publish_parties(producer, topics.parties, credentials),
+    )
 
 
 def publish_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR]) -> int:
     """SRs keyed by target device id (the contract), with CreateTime = receipt time."""
-    return publish(producer, topic, ((item.sr.target_device_id.encode(), encode_service_request(item.sr))
-                                     for item in traffic))
+    return publish(
+        producer, topic, ((item.sr.target_device_id.encode(), encode_service_request(item.sr)) for item in traffic)
+    )

@@ -6,6 +6,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Policy
@@ -27,17 +28,34 @@ class App:
     endpoint: HealthEndpoint
 
 
+def serde_from(settings: Settings) -> Serde:
+    registry = settings.schema_registry_config()
+    return RegistryAvro(registry) if registry else PLAIN
+
+
 def build(settings: Settings, metrics: Metrics | None = None) -> App:
     metrics = metrics or Metrics()
     registrations, parties = stores(settings)
     trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
     reader = CertificateReader(settings.certificate_cache_size, trust)
     directory = DirectoryCache(parties)
-    judge = Judge(settings.topics, settings.mode, Policy(settings.on_missing_registration), reader,
-                  registrations.lookup_many, directory.refresh, settings.max_value_bytes)
+    judge = Judge(
+        settings.topics,
+        settings.mode,
+        Policy(settings.on_missing_registration),
+        reader,
+        registrations.lookup_many,
+        directory.refresh,
+        settings.max_value_bytes,
+    )
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
-    feed = ReferenceFeed(settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
-                         settings.topics.registrations, settings.topics.parties, registrations, parties)
+    feed = ReferenceFeed(
+        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
+        settings.topics.registrations,
+        settings.topics.parties,
+        registrations,
+        parties,
+    )
     processor = SrProcessor(settings, judge, metrics, dlq, feed)
     feed.on_batch = processor.observe_feed
     endpoint = HealthEndpoint(settings.metrics_port, metrics.registry, processor.readiness)
@@ -55,8 +73,10 @@ def run(settings: Settings, stop: threading.Event, app: App | None = None) -> Ap
         if not app.feed.wait_ready(settings.feed_ready_timeout_s, stop):
             if stop.is_set():
                 return app
-            raise FeedNotReady(f"reference feed not caught up after {settings.feed_ready_timeout_s:.0f}s: "
-                               f"waiting for {', '.join(app.feed.status.waiting_for)}")
+            raise FeedNotReady(
+                f"reference feed not caught up after {settings.feed_ready_timeout_s:.0f}s: "
+                f"waiting for {', '.join(app.feed.status.waiting_for)}"
+            )
         log.info("reference feed ready: %d records applied", app.feed.status.applied)
         feed_thread.start()
         app.processor.run(stop)

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from processor.avro import DecodeError
+from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode, Topics
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
@@ -53,10 +53,18 @@ class BatchResult:
 
 
 class Judge:
-    def __init__(self, topics: Topics, mode: Mode, policy: Policy, reader: CertificateReader,
-                 lookup_many: Callable[[Sequence[tuple[str | None, int]]], list[Registration | None]],
-                 directory: Callable[[], PartyDirectory], max_value_bytes: int = 1 << 20,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        mode: Mode,
+        policy: Policy,
+        reader: CertificateReader,
+        lookup_many: Callable[[Sequence[tuple[str | None, int]]], list[Registration | None]],
+        directory: Callable[[], PartyDirectory],
+        max_value_bytes: int = 1 << 20,
+        serde: Serde = PLAIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.topics = topics
         self.mode = mode
         self.policy = policy
@@ -64,6 +72,7 @@ class Judge:
         self.lookup_many = lookup_many
         self.directory = directory
         self.max_value_bytes = max_value_bytes
+        self.serde = serde
         self.clock = clock
 
     def __call__(self, inputs: Sequence[Input]) -> BatchResult:
@@ -87,8 +96,9 @@ class Judge:
             registrations = self.lookup_many([(sr.mpxn, sr.as_of) for _, _, sr in candidates])
             directory = self.directory()
             result.lookups += sum(1 for _, _, sr in candidates if sr.mpxn)
-            result.misses += sum(1 for (_, _, sr), reg in zip(candidates, registrations, strict=True)
-                                 if sr.mpxn and reg is None)
+            result.misses += sum(
+                1 for (_, _, sr), reg in zip(candidates, registrations, strict=True) if sr.mpxn and reg is None
+            )
             decided_at = int(self.clock() * 1000)
             extra: list[Output] = []
             for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
@@ -104,12 +114,13 @@ class Judge:
         if item.value is None:
             raise DecodeError("tombstone (null value) on the SR topic", "empty")
         if len(item.value) > self.max_value_bytes:
-            raise DecodeError(f"value of {len(item.value)} bytes exceeds the {self.max_value_bytes}-byte limit",
-                              "too_large")
-        head = peek(item.value)
+            raise DecodeError(
+                f"value of {len(item.value)} bytes exceeds the {self.max_value_bytes}-byte limit", "too_large"
+            )
+        head = peek(self.serde.avro_body(item.value))
         if not is_candidate(head.variant, head.user_role, head.device_type):
             return None
-        return decode_service_request(item.value)
+        return decode_service_request(item.value, self.serde, item.source.topic)
 
     def _accepted(self, item: Input, branch: Branch, result: BatchResult, flag: str | None = None) -> Output:
         result.accepted[branch.value] += 1
@@ -118,14 +129,16 @@ class Judge:
             headers.append((FLAG_HEADER, flag.encode()))
         return Output(self.topics.accepted, item.key, item.value, headers)
 
-    def _judged(self, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int,
-                result: BatchResult) -> tuple[Output, Output | None]:
+    def _judged(
+        self, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int, result: BatchResult
+    ) -> tuple[Output, Output | None]:
         if decision.accepted:
             flag = decision.reason.value if decision.flagged and decision.reason else None
             return self._accepted(item, decision.branch, result, flag), None
         assert decision.code and decision.reason and item.value is not None
-        rejection = encode_rejection(sr, decision, decided_at, item.source, item.value)
         label = (decision.code, decision.reason.value)
+        target = self.topics.audit if self.mode is Mode.AUDIT else self.topics.rejected
+        rejection = encode_rejection(sr, decision, decided_at, item.source, item.value, self.serde, target)
         if self.mode is Mode.AUDIT:
             result.audited[label] += 1
             audit = Output(self.topics.audit, item.key, rejection, [(OUTCOME_HEADER, b"audit")])
@@ -136,10 +149,12 @@ class Judge:
     def _dead_letter(self, item: Input, exc: DecodeError, result: BatchResult) -> Output:
         error_class = exc.error_class
         result.dlq[error_class] += 1
-        headers = [*item.headers,
-                   ("srguard-error", str(exc).encode()),
-                   ("srguard-error-class", error_class.encode()),
-                   ("srguard-source-topic", item.source.topic.encode()),
-                   ("srguard-source-partition", str(item.source.partition).encode()),
-                   ("srguard-source-offset", str(item.source.offset).encode())]
+        headers = [
+            *item.headers,
+            ("srguard-error", str(exc).encode()),
+            ("srguard-error-class", error_class.encode()),
+            ("srguard-source-topic", item.source.topic.encode()),
+            ("srguard-source-partition", str(item.source.partition).encode()),
+            ("srguard-source-offset", str(item.source.offset).encode()),
+        ]
         return Output(self.topics.dlq, item.key, item.value, headers)

@@ -66,8 +66,10 @@ class DlqGuard:
         for dead in outcomes:
             self.consecutive = self.consecutive + 1 if dead else 0
             if self.consecutive >= self.policy.max_consecutive:
-                raise DlqFlood(f"{self.consecutive} consecutive SRs were undecodable "
-                               f"(limit {self.policy.max_consecutive}): is the producer writing another format?")
+                raise DlqFlood(
+                    f"{self.consecutive} consecutive SRs were undecodable "
+                    f"(limit {self.policy.max_consecutive}): is the producer writing another format?"
+                )
         self._recent.append((len(outcomes), sum(outcomes)))
         self._seen += len(outcomes)
         self._dead += sum(outcomes)
@@ -76,13 +78,20 @@ class DlqGuard:
             self._seen -= seen
             self._dead -= dead
         if self._seen >= self.policy.window and self._dead / self._seen > self.policy.max_ratio:
-            raise DlqFlood(f"{self._dead} of the last {self._seen} SRs were undecodable "
-                           f"(limit {self.policy.max_ratio:.0%})")
+            raise DlqFlood(
+                f"{self._dead} of the last {self._seen} SRs were undecodable (limit {self.policy.max_ratio:.0%})"
+            )
 
 
 class SrProcessor:
-    def __init__(self, settings: Settings, judge: Judge, metrics: Metrics, dlq_policy: DlqPolicy,
-                 feed: ReferenceFeed | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        judge: Judge,
+        metrics: Metrics,
+        dlq_policy: DlqPolicy,
+        feed: ReferenceFeed | None = None,
+    ) -> None:
         self.settings = settings
         self.judge = judge
         self.metrics = metrics
@@ -92,21 +101,26 @@ class SrProcessor:
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
         self.batches = 0
-        self._consumer = Consumer(settings.kafka_config(**{
-            "group.id": settings.group_id,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "statistics.interval.ms": settings.statistics_interval_ms,
-            "stats_cb": self._on_stats,
-        }))
+        self._consumer = Consumer(
+            settings.kafka_config(
+                **{
+                    "group.id": settings.group_id,
+                    "enable.auto.commit": False,
+                    "auto.offset.reset": "earliest",
+                    "isolation.level": "read_committed",
+                    "statistics.interval.ms": settings.statistics_interval_ms,
+                    "stats_cb": self._on_stats,
+                }
+            )
+        )
         producer_config: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
         if self.exactly_once:
             # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be
             # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
             # pod's) to let a restart abort its predecessor's open transaction at once.
-            producer_config["transactional.id"] = settings.transactional_id or \
-                f"{settings.group_id}-{socket.gethostname()}-{os.getpid()}"
+            producer_config["transactional.id"] = (
+                settings.transactional_id or f"{settings.group_id}-{socket.gethostname()}-{os.getpid()}"
+            )
         self._producer = Producer(settings.kafka_config(**producer_config))
 
     # -- readiness -------------------------------------------------------------------------------
@@ -146,8 +160,12 @@ class SrProcessor:
     def run(self, stop: threading.Event) -> None:
         if self.exactly_once:
             self._producer.init_transactions(30)
-        self._consumer.subscribe([self.settings.topics.requests], on_assign=self._on_assign,
-                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._consumer.subscribe(
+            [self.settings.topics.requests],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
         backoff = 0.5
         try:
             while not stop.is_set():
@@ -177,8 +195,14 @@ class SrProcessor:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
                 continue
-            batch.append(Input(msg.key(), msg.value(), list(msg.headers() or []),
-                               Source(msg.topic(), msg.partition(), msg.offset())))
+            batch.append(
+                Input(
+                    msg.key(),
+                    msg.value(),
+                    list(msg.headers() or []),
+                    Source(msg.topic(), msg.partition(), msg.offset()),
+                )
+            )
         return batch
 
     def _process(self, batch: list[Input]) -> None:
@@ -205,8 +229,7 @@ class SrProcessor:
         for out in outputs:
             while True:
                 try:
-                    self._producer.produce(out.topic, out.value, out.key, headers=out.headers,
-                                           on_delivery=on_delivery)
+                    self._producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
                     break
                 except BufferError:
                     self._producer.poll(0.05)

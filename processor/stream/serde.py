@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from processor.avro import DecodeError, codec, schema_json
+from processor.avro import PLAIN, DecodeError, Serde, schema_json
 from processor.domain.model import (
     CertificateUsage,
     DeviceType,
@@ -88,8 +88,8 @@ def peek(data: bytes) -> Peek:
     return Peek(request_id, variant, role, device)
 
 
-def decode_service_request(data: bytes) -> ServiceRequest:
-    r = codec("ServiceRequest").decode(data)
+def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:
+    r = serde.decode("ServiceRequest", data, topic)
     party = r["remote_party_role"]
     return ServiceRequest(
         request_id=r["request_id"],
@@ -108,22 +108,26 @@ def decode_service_request(data: bytes) -> ServiceRequest:
     )
 
 
-def encode_service_request(sr: ServiceRequest) -> bytes:
-    return codec("ServiceRequest").encode({
-        "request_id": sr.request_id,
-        "service_reference_variant": sr.service_reference_variant,
-        "command_variant": sr.command_variant,
-        "originator_id": sr.originator_id,
-        "user_role": sr.user_role.value,
-        "target_device_id": sr.target_device_id,
-        "target_device_type": sr.target_device_type.value,
-        "mpxn": sr.mpxn,
-        "remote_party_role": sr.remote_party_role.value if sr.remote_party_role else None,
-        "certificates": [{"usage": c.usage.value, "der": c.der} for c in sr.certificates],
-        "submitted_at": sr.submitted_at,
-        "execution_datetime": sr.execution_datetime,
-        "payload": sr.payload,
-    })
+def encode_service_request(sr: ServiceRequest, serde: Serde = PLAIN, topic: str = "") -> bytes:
+    return serde.encode(
+        "ServiceRequest",
+        {
+            "request_id": sr.request_id,
+            "service_reference_variant": sr.service_reference_variant,
+            "command_variant": sr.command_variant,
+            "originator_id": sr.originator_id,
+            "user_role": sr.user_role.value,
+            "target_device_id": sr.target_device_id,
+            "target_device_type": sr.target_device_type.value,
+            "mpxn": sr.mpxn,
+            "remote_party_role": sr.remote_party_role.value if sr.remote_party_role else None,
+            "certificates": [{"usage": c.usage.value, "der": c.der} for c in sr.certificates],
+            "submitted_at": sr.submitted_at,
+            "execution_datetime": sr.execution_datetime,
+            "payload": sr.payload,
+        },
+        topic,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,26 +137,38 @@ class Source:
     offset: int
 
 
-def encode_rejection(sr: ServiceRequest, decision: Decision, decided_at: int, source: Source, original: bytes) -> bytes:
+def encode_rejection(
+    sr: ServiceRequest,
+    decision: Decision,
+    decided_at: int,
+    source: Source,
+    original: bytes,
+    serde: Serde = PLAIN,
+    topic: str = "",
+) -> bytes:
     assert decision.code and decision.reason, "only rejections (or would-be rejections) are encoded"
-    return codec("SrRejection").encode({
-        "request_id": sr.request_id,
-        "service_reference_variant": sr.service_reference_variant,
-        "response_code": decision.code,
-        "reason": decision.reason.value,
-        "detail": decision.detail,
-        "originator_id": sr.originator_id,
-        "user_role": sr.user_role.value,
-        "target_device_id": sr.target_device_id,
-        "target_device_type": sr.target_device_type.value,
-        "mpxn": sr.mpxn,
-        "registered_network_operator_id": decision.registered_network_operator_id,
-        "certificate_entity_ids": list(decision.certificate_entity_ids),
-        "certificate_party_ids": list(decision.certificate_party_ids),
-        "as_of": decision.as_of,
-        "decided_at": decided_at,
-        "source_topic": source.topic,
-        "source_partition": source.partition,
-        "source_offset": source.offset,
-        "original": original,
-    })
+    return serde.encode(
+        "SrRejection",
+        {
+            "request_id": sr.request_id,
+            "service_reference_variant": sr.service_reference_variant,
+            "response_code": decision.code,
+            "reason": decision.reason.value,
+            "detail": decision.detail,
+            "originator_id": sr.originator_id,
+            "user_role": sr.user_role.value,
+            "target_device_id": sr.target_device_id,
+            "target_device_type": sr.target_device_type.value,
+            "mpxn": sr.mpxn,
+            "registered_network_operator_id": decision.registered_network_operator_id,
+            "certificate_entity_ids": list(decision.certificate_entity_ids),
+            "certificate_party_ids": list(decision.certificate_party_ids),
+            "as_of": decision.as_of,
+            "decided_at": decided_at,
+            "source_topic": source.topic,
+            "source_partition": source.partition,
+            "source_offset": source.offset,
+            "original": original,
+        },
+        topic,
+    )

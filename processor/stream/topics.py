@@ -30,7 +30,8 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
 
 
 def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, replication: int) -> dict[str, str]:
-    """Create what is missing; returns topic -> "created" | "exists"."""
+    """Create what is missing; returns topic -> "created" | "exists". Raises KafkaException or TimeoutError."""
+    admin.list_topics(timeout=10)  # fails fast, with librdkafka's reason, when the broker is unreachable
     new = [
         NewTopic(s.name, partitions, replication, config={"cleanup.policy": "compact"} if s.compacted else {})
         for s in specs

@@ -47,10 +47,14 @@ class World:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
-            "SRGUARD_BOOTSTRAP_SERVERS": self.kafka, "SRGUARD_REDIS_URL": self.redis,
-            "SRGUARD_REDIS_KEY_PREFIX": f"run{self.unique}", "SRGUARD_REGISTRATION_BUCKETS": "1024",
-            "SRGUARD_GROUP_ID": f"g{self.unique}", "SRGUARD_TRUST_STORE": str(self.trust_store),
-            "SRGUARD_KAFKA_SESSION_TIMEOUT_MS": "6000", "SRGUARD_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+            "SRGUARD_BOOTSTRAP_SERVERS": self.kafka,
+            "SRGUARD_REDIS_URL": self.redis,
+            "SRGUARD_REDIS_KEY_PREFIX": f"run{self.unique}",
+            "SRGUARD_REGISTRATION_BUCKETS": "1024",
+            "SRGUARD_GROUP_ID": f"g{self.unique}",
+            "SRGUARD_TRUST_STORE": str(self.trust_store),
+            "SRGUARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "SRGUARD_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
             "SRGUARD_BATCH_TIMEOUT_MS": "50",
         }
         env |= {f"SRGUARD_TOPICS__{name.upper()}": value for name, value in self.topics.model_dump().items()}
@@ -64,8 +68,7 @@ class World:
         publish_traffic(self.producer, self.topics.requests, items)
 
     def outputs(self, topic: str, expect: int, timeout: float = 60) -> list:
-        return read_all(self.kafka, topic, expect, timeout=timeout, partitions=PARTITIONS,
-                        isolation="read_committed")
+        return read_all(self.kafka, topic, expect, timeout=timeout, partitions=PARTITIONS, isolation="read_committed")
 
 
 def make_world(kafka: str, redis: str, unique: str, workdir: Path, meter_points: int = 1500) -> World:
@@ -77,9 +80,13 @@ class SrguardRun:
         self.port = free_port()
         self.log = world.workdir / f"srguard-{self.port}.log"
         self._log_file = self.log.open("w")
-        self.process = subprocess.Popen([sys.executable, "-m", "processor", "run", "--metrics-port", str(self.port),
-                                         *args], env=world.env(**env), stdout=self._log_file,
-                                        stderr=subprocess.STDOUT, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "processor", "run", "--metrics-port", str(self.port), *args],
+            env=world.env(**env),
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -104,9 +111,11 @@ class SrguardRun:
     def metric(self, name: str) -> float:
         """Sum of a metric's samples (all labels) from /metrics."""
         _, body = self.get("/metrics")
-        return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
-                   if line.startswith(name) and not line.startswith("#") and
-                   (line[len(name)] in "{ "))
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in body.splitlines()
+            if line.startswith(name) and not line.startswith("#") and (line[len(name)] in "{ ")
+        )
 
     def wait_consumed(self, count: int, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

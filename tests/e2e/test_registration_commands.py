@@ -22,26 +22,40 @@ pytestmark = pytest.mark.e2e
 
 
 def srguard(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "processor", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **env, "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "processor", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env, "COLUMNS": "200"},
+    )
 
 
 @pytest.fixture
 def env(redis_url, kafka_bootstrap, unique):
-    return {"SRGUARD_REDIS_URL": redis_url, "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
-            "SRGUARD_REDIS_KEY_PREFIX": f"e{unique}", "SRGUARD_REGISTRATION_BUCKETS": "1024"}
+    return {
+        "SRGUARD_REDIS_URL": redis_url,
+        "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "SRGUARD_REDIS_KEY_PREFIX": f"e{unique}",
+        "SRGUARD_REGISTRATION_BUCKETS": "1024",
+    }
 
 
 def test_registrations_load_reports_every_bad_line_and_loses_nothing_else(tmp_path, env):
-    csv_text = "\n".join([
-        "mpxn,network_operator_id,supplier_id,effective_from,sequence",
-        "1200000000020,LOND,BGAS,2019-01-01,1",
-        "1200000000020,SEEB,BGAS,2021-06-01T00:00:00Z,2",
-        "1200000000021,LOND,BGAS,2019-01-01,1",  # bad check digit: a warning, still loaded
-        "12345,LOND,BGAS,2019-01-01,1",  # not an MPxN: rejected
-        "3938424403,CADT,BGAS,not-a-date,1",  # bad time: rejected
-        "3938424403,CADT,BGAS,1546300800000,1",
-    ]) + "\n"
+    csv_text = (
+        "\n".join(
+            [
+                "mpxn,network_operator_id,supplier_id,effective_from,sequence",
+                "1200000000020,LOND,BGAS,2019-01-01,1",
+                "1200000000020,SEEB,BGAS,2021-06-01T00:00:00Z,2",
+                "1200000000021,LOND,BGAS,2019-01-01,1",  # bad check digit: a warning, still loaded
+                "12345,LOND,BGAS,2019-01-01,1",  # not an MPxN: rejected
+                "3938424403,CADT,BGAS,not-a-date,1",  # bad time: rejected
+                "3938424403,CADT,BGAS,1546300800000,1",
+            ]
+        )
+        + "\n"
+    )
     path = tmp_path / "refresh.csv.gz"
     path.write_bytes(gzip.compress(csv_text.encode()))
     loaded = srguard("registrations", "load", str(path), env=env)
@@ -70,8 +84,10 @@ def test_registrations_load_refuses_a_file_without_the_columns(tmp_path, env):
 
 def test_parties_load_and_get(tmp_path, env):
     path = tmp_path / "parties.csv"
-    path.write_text("entity_id,party_id,role,valid_from,valid_to\n90B3D51F30020000,LOND,ED,,\n"
-                    "90-b3-d5-1f-30-02-00-01,SEEB,ED,2020-01-01,\nnot-an-eui,X,ED,,\n")
+    path.write_text(
+        "entity_id,party_id,role,valid_from,valid_to\n90B3D51F30020000,LOND,ED,,\n"
+        "90-b3-d5-1f-30-02-00-01,SEEB,ED,2020-01-01,\nnot-an-eui,X,ED,,\n"
+    )
     loaded = srguard("parties", "load", str(path), env=env)
     assert loaded.returncode == 1 and "2 entities changed" in loaded.stdout and "line 4" in loaded.stderr
     shown = srguard("parties", "get", "90-B3-D5-1F-30-02-00-01", env=env)
@@ -82,11 +98,19 @@ def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, 
     env = {**env, "SRGUARD_TOPICS__REGISTRATIONS": f"r-{unique}", "SRGUARD_TOPICS__PARTIES": f"p-{unique}"}
     create_topics(kafka_bootstrap, f"r-{unique}", f"p-{unique}", partitions=2)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
-    publish_registrations(producer, f"r-{unique}", [
-        Registration(f"{1200000000000 + i}", Fuel.ELECTRICITY, "LOND", None, 1_600_000_000_000, 1) for i in range(50)])
+    publish_registrations(
+        producer,
+        f"r-{unique}",
+        [Registration(f"{1200000000000 + i}", Fuel.ELECTRICITY, "LOND", None, 1_600_000_000_000, 1) for i in range(50)],
+    )
     publish_parties(producer, f"p-{unique}", [("90-B3-D5-1F-30-02-00-00", Party("LOND", "ED"))])
-    process = subprocess.Popen([sys.executable, "-m", "processor", "feed"], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "processor", "feed"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
     client = redis.Redis.from_url(redis_url)
     try:
         deadline = time.monotonic() + 60

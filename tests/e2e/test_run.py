@@ -39,9 +39,16 @@ def test_every_sr_is_decided_once_byte_identical_and_counted(world):
         expected_rejected = [i for i in traffic if i.rejected]
         accepted = world.outputs(world.topics.accepted, len(traffic) - len(expected_rejected))
         rejected = world.outputs(world.topics.rejected, len(expected_rejected))
-        metrics = {name: run.metric(name) for name in (
-            "srguard_sr_consumed_total", "srguard_sr_accepted_total", "srguard_sr_rejected_total",
-            "srguard_sr_dlq_total", "srguard_transactions_total")}
+        metrics = {
+            name: run.metric(name)
+            for name in (
+                "srguard_sr_consumed_total",
+                "srguard_sr_accepted_total",
+                "srguard_sr_rejected_total",
+                "srguard_sr_dlq_total",
+                "srguard_transactions_total",
+            )
+        }
     finally:
         assert run.stop() == 0, run.log.read_text()[-3000:]
     accepted_ids, rejected_ids = _by_request_id(accepted, False), _by_request_id(rejected, True)
@@ -52,8 +59,9 @@ def test_every_sr_is_decided_once_byte_identical_and_counted(world):
         if item.rejected:
             rejection = codec("SrRejection").decode(rejected_ids[item.sr.request_id][0].value())
             assert rejection["reason"] == item.reason.value
-            assert rejection["response_code"].startswith("E0615" if item.sr.service_reference_variant == "6.15.1"
-                                                          else "E0621")
+            assert rejection["response_code"].startswith(
+                "E0615" if item.sr.service_reference_variant == "6.15.1" else "E0621"
+            )
             assert rejection["original"] == encode_service_request(item.sr)
             assert rejection["source_topic"] == world.topics.requests
         else:
@@ -67,7 +75,8 @@ def test_every_sr_is_decided_once_byte_identical_and_counted(world):
     assert metrics["srguard_sr_dlq_total"] == 0
     assert metrics["srguard_transactions_total"] >= 1
     assert Counter(codec("SrRejection").decode(m.value())["reason"] for m in rejected) == Counter(
-        i.reason.value for i in expected_rejected)
+        i.reason.value for i in expected_rejected
+    )
 
 
 def test_audit_mode_passes_everything_and_records_would_be_rejections(world):
@@ -86,7 +95,8 @@ def test_audit_mode_passes_everything_and_records_would_be_rejections(world):
     assert len(accepted) == len(traffic) and not rejected
     assert len(audit) == sum(1 for i in traffic if i.rejected) == audited_metric
     assert {codec("SrRejection").decode(m.value())["request_id"] for m in audit} == {
-        i.sr.request_id for i in traffic if i.rejected}
+        i.sr.request_id for i in traffic if i.rejected
+    }
 
 
 def test_garbage_goes_to_the_dlq_and_the_stream_goes_on(world):
@@ -141,7 +151,8 @@ def test_sigterm_mid_stream_then_restart_loses_nothing(world):
     finally:
         assert second.stop() == 0
     ids = [codec("ServiceRequest").decode(m.value())["request_id"] for m in accepted] + [
-        codec("SrRejection").decode(m.value())["request_id"] for m in rejected]
+        codec("SrRejection").decode(m.value())["request_id"] for m in rejected
+    ]
     assert Counter(ids) == Counter(i.sr.request_id for i in traffic), "lost or duplicated SRs across the restart"
 
 
@@ -161,7 +172,8 @@ def test_two_processes_split_the_partitions_and_decide_every_sr_once(world):
     finally:
         assert a.stop() == 0 and b.stop() == 0
     ids = [codec("ServiceRequest").decode(m.value())["request_id"] for m in accepted] + [
-        codec("SrRejection").decode(m.value())["request_id"] for m in rejected]
+        codec("SrRejection").decode(m.value())["request_id"] for m in rejected
+    ]
     assert Counter(ids) == Counter(i.sr.request_id for i in traffic)
     assert sum(consumed) == len(traffic) and all(c > 0 for c in consumed), consumed
     assert all("partitions assigned" in r for r in readiness), readiness

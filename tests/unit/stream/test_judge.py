@@ -39,13 +39,28 @@ class CountingLookup:
 
 
 def judge(mode=Mode.ENFORCE, lookup=None, max_value_bytes=1 << 20):
-    return Judge(TOPICS, mode, Policy(), CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-                 lookup or CountingLookup(), POPULATION.directory, max_value_bytes, clock=lambda: 1234.5)
+    return Judge(
+        TOPICS,
+        mode,
+        Policy(),
+        CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
+        lookup or CountingLookup(),
+        POPULATION.directory,
+        max_value_bytes,
+        clock=lambda: 1234.5,
+    )
 
 
 def inputs(items):
-    return [Input(i.sr.target_device_id.encode(), encode_service_request(i.sr), [("trace", b"t1")],
-                  Source("dcc.sr.requests", 0, n)) for n, i in enumerate(items)]
+    return [
+        Input(
+            i.sr.target_device_id.encode(),
+            encode_service_request(i.sr),
+            [("trace", b"t1")],
+            Source("dcc.sr.requests", 0, n),
+        )
+        for n, i in enumerate(items)
+    ]
 
 
 def test_each_sr_goes_to_exactly_one_place_as_labelled():
@@ -69,7 +84,8 @@ def test_each_sr_goes_to_exactly_one_place_as_labelled():
             assert out.headers == [("trace", b"t1"), ("srguard-outcome", b"accepted")]
     assert sum(result.rejected.values()) == sum(1 for i in TRAFFIC if i.rejected)
     assert result.accepted[Branch.EXEMPT_NETWORK_OPERATOR.value] == sum(
-        1 for i in TRAFFIC if i.branch is Branch.EXEMPT_NETWORK_OPERATOR)
+        1 for i in TRAFFIC if i.branch is Branch.EXEMPT_NETWORK_OPERATOR
+    )
 
 
 def test_audit_mode_accepts_everything_and_records_would_be_rejections():
@@ -88,8 +104,10 @@ def test_out_of_scope_batch_needs_no_lookup():
     assert lookup.calls == 0 and result.accepted[Branch.OUT_OF_SCOPE.value] == 50
 
 
-@pytest.mark.parametrize(("value", "error_class"), [
-    (b"\x00\x01garbage", "undecodable"), (None, "empty"), (b"", "empty"), (b"x" * 5000, "too_large")])
+@pytest.mark.parametrize(
+    ("value", "error_class"),
+    [(b"\x00\x01garbage", "undecodable"), (None, "empty"), (b"", "empty"), (b"x" * 5000, "too_large")],
+)
 def test_bad_input_goes_to_the_dlq_with_its_bytes_and_headers(value, error_class):
     item = Input(b"k", value, [("trace", b"t")], Source("in", 2, 41))
     result = judge(max_value_bytes=4096)([item])
@@ -97,8 +115,11 @@ def test_bad_input_goes_to_the_dlq_with_its_bytes_and_headers(value, error_class
     assert out.topic == TOPICS.dlq and out.value == value and out.key == b"k"
     headers = dict(out.headers)
     assert headers["srguard-error-class"] == error_class.encode() and headers["srguard-error"]
-    assert (headers["srguard-source-topic"], headers["srguard-source-partition"],
-            headers["srguard-source-offset"]) == (b"in", b"2", b"41")
+    assert (headers["srguard-source-topic"], headers["srguard-source-partition"], headers["srguard-source-offset"]) == (
+        b"in",
+        b"2",
+        b"41",
+    )
     assert headers["trace"] == b"t" and result.dead == [True]
 
 
@@ -123,7 +144,11 @@ def test_peek_agrees_with_the_full_decode(item):
     data = encode_service_request(item.sr)
     head, full = peek(data), decode_service_request(data)
     assert (head.request_id, head.variant, head.user_role, head.device_type) == (
-        full.request_id, full.service_reference_variant, full.user_role, full.target_device_type)
+        full.request_id,
+        full.service_reference_variant,
+        full.user_role,
+        full.target_device_type,
+    )
 
 
 @settings(max_examples=500)

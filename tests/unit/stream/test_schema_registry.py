@@ -1,0 +1,50 @@
+"""Confluent Schema Registry wire format, with confluent-kafka's serdes and its mock:// registry."""
+
+from __future__ import annotations
+
+import uuid
+
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+
+from processor.avro import RegistryAvro
+from processor.config import Mode, Topics
+from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.rule import Branch, Policy
+from processor.registration.feed import registration_change
+from processor.registration.publish import encode_registration
+from processor.simulate.population import build_population
+from processor.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.stream.judge import Input, Judge
+from processor.stream.serde import Source, encode_service_request
+
+POPULATION = build_population(seed=12, meter_points=300)
+POINTS = {p.mpxn: p for p in POPULATION.meter_points}
+
+
+def test_the_whole_batch_step_in_registry_format():
+    serde = RegistryAvro({"url": f"mock://{uuid.uuid4().hex}"})
+    topics = Topics()
+    traffic = TrafficGenerator(POPULATION, TrafficMix(in_scope=0.5, incident_rate=0.5), seed=1).take(300)
+    values = [encode_service_request(i.sr, serde, topics.requests) for i in traffic]
+    assert all(v[0] == 0 and len(v) > 5 for v in values), "magic byte and schema id expected"
+    judge = Judge(topics, Mode.ENFORCE, Policy(), CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
+                  lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
+                  POPULATION.directory, serde=serde)
+    plain_garbage = Input(b"k", b"\x02abc", [], Source(topics.requests, 0, 999))
+    result = judge([Input(b"k", v, [], Source(topics.requests, 0, n)) for n, v in enumerate(values)] + [plain_garbage])
+    rejected = [o for o in result.outputs if o.topic == topics.rejected]
+    assert len(rejected) == sum(1 for i in traffic if i.rejected) > 0
+    assert result.accepted[Branch.OUT_OF_SCOPE.value] > 0 and result.dead[-1] is True
+    reader = AvroDeserializer(serde.client)
+    decoded = reader(rejected[0].value, SerializationContext(topics.rejected, MessageField.VALUE))
+    assert decoded["response_code"].startswith("E06") and decoded["source_topic"] == topics.requests
+    subjects = serde.client.get_subjects()
+    assert f"{topics.requests}-value" in subjects and f"{topics.rejected}-value" in subjects
+
+
+def test_reference_feed_records_in_registry_format():
+    serde = RegistryAvro({"url": f"mock://{uuid.uuid4().hex}"})
+    record = POPULATION.meter_points[0].registrations[0]
+    value = encode_registration(record, serde, "dcc.registration.changes")
+    assert registration_change(record.mpxn.encode(), value, serde, "dcc.registration.changes") == record
