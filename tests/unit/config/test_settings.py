@@ -61,3 +61,11 @@ def test_settings_are_frozen_and_secrets_hidden(monkeypatch):
     assert "hunter2" not in repr(settings)
     with pytest.raises(ValidationError):
         settings.group_id = "other"  # type: ignore[misc]
+
+
+def test_schema_registry_client_settings_from_json_env(monkeypatch):
+    monkeypatch.setenv("SRGUARD_SCHEMA_REGISTRY_URL", "http://registry:8081")
+    monkeypatch.setenv("SRGUARD_SCHEMA_REGISTRY", '{"basic.auth.user.info": "u:p"}')
+    assert load_settings().schema_registry_config() == {"url": "http://registry:8081", "basic.auth.user.info": "u:p"}
+    monkeypatch.delenv("SRGUARD_SCHEMA_REGISTRY_URL")
+    assert load_settings().schema_registry_config() is None
