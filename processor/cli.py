@@ -22,6 +22,7 @@ from rich.table import Table
 
 from processor import __version__
 from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Settings, load_settings
+from processor.demo import run_demo
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
@@ -199,20 +200,40 @@ def topics_create(
 
 
 @app.command()
-def demo() -> None:
-    """Start the embedded stack, lay out srguard's topics, show them, and stop everything."""
-    settings = settings_from(None)
-    with console.status("starting the embedded stack (tansu + redis-server)"), EmbeddedStack() as stack:
-        _print_stack(stack.state)
-        admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
-        create_topics(admin, topic_layout(settings.topics), partitions=3, replication=1)
-        metadata = admin.list_topics(timeout=10)
-        del admin  # its threads would log the broker's shutdown
-        table = Table("topic", "partitions", "purpose", title="srguard topic layout")
-        for spec in topic_layout(settings.topics):
-            table.add_row(spec.name, str(len(metadata.topics[spec.name].partitions)), spec.purpose)
-        console.print(table)
+def demo(
+    meter_points: Annotated[int, typer.Option(min=100, help="Meter points in the generated population.")] = 30_000,
+    srs: Annotated[int, typer.Option(min=100, help="Service Requests to publish and judge.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Everything generated is deterministic for a seed.")] = 1,
+) -> None:
+    """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    result = run_demo(console, meter_points, srs, seed)
+    table = Table(
+        "outcome",
+        "SRs",
+        title=f"{result.consumed:,} SRs judged in {result.seconds:.1f}s "
+        f"({result.rate:,.0f} SR/s, exactly-once, one process)",
+    )
+    for outcome, count in sorted(result.outcomes.items(), key=lambda kv: -kv[1]):
+        table.add_row(outcome, f"{count:,}")
+    console.print(table)
+    codes = Table("code", "reason", "SRs", title="Rejections by code (project-defined codes, see README)")
+    for (code, reason), count in result.codes.most_common():
+        codes.add_row(code, reason, f"{count:,}")
+    console.print(codes)
+    pairs = Table("supplier", "registered NO", "certificates placed", "SRs", title="Top incident pairs")
+    for (supplier, registered, placed), count in result.pairs.most_common(8):
+        pairs.add_row(supplier, registered, placed, f"{count:,}")
+    console.print(pairs)
+    check = "matches" if result.outcomes["rejected"] == result.expected_rejections else "DOES NOT match"
+    console.print(
+        f"rejections: {result.outcomes['rejected']:,}, which {check} the {result.expected_rejections:,} "
+        f"incidents the generator planted"
+    )
+    console.print(f"/metrics was served at {result.metrics_url} while the demo ran")
     console.print("stack stopped; nothing left running")
+    if result.outcomes["rejected"] != result.expected_rejections:
+        raise typer.Exit(1)
 
 
 registrations_app = typer.Typer(help="Registration data in Redis: bulk loads and look-ups.", no_args_is_help=True)

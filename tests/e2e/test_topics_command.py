@@ -11,11 +11,21 @@ pytestmark = pytest.mark.e2e
 
 
 def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
-    names = {"REQUESTS": "dcc.sr.requests", "REGISTRATIONS": "dcc.registration.changes",
-             "PARTIES": "dcc.party.directory", "ACCEPTED": "dcc.sr.accepted", "REJECTED": "dcc.sr.rejected",
-             "AUDIT": "dcc.sr.audit", "DLQ": "dcc.sr.dlq"}
-    env = {**os.environ, "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap, "COLUMNS": "200",
-           **{f"SRGUARD_TOPICS__{k}": f"{v}.{unique}" for k, v in names.items()}}
+    names = {
+        "REQUESTS": "dcc.sr.requests",
+        "REGISTRATIONS": "dcc.registration.changes",
+        "PARTIES": "dcc.party.directory",
+        "ACCEPTED": "dcc.sr.accepted",
+        "REJECTED": "dcc.sr.rejected",
+        "AUDIT": "dcc.sr.audit",
+        "DLQ": "dcc.sr.dlq",
+    }
+    env = {
+        **os.environ,
+        "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "COLUMNS": "200",
+        **{f"SRGUARD_TOPICS__{k}": f"{v}.{unique}" for k, v in names.items()},
+    }
     command = [sys.executable, "-m", "processor", "topics", "create", "--partitions", "4"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
@@ -29,6 +39,7 @@ def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
 
 def test_topics_create_names_the_unreachable_broker():
     env = {**os.environ, "SRGUARD_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SRGUARD_KAFKA_SOCKET_TIMEOUT_MS": "2000"}
-    result = subprocess.run([sys.executable, "-m", "processor", "topics", "create"], env=env, capture_output=True,
-                            text=True, timeout=90)
+    result = subprocess.run(
+        [sys.executable, "-m", "processor", "topics", "create"], env=env, capture_output=True, text=True, timeout=90
+    )
     assert result.returncode == 2 and "127.0.0.1:1" in result.stderr

@@ -28,9 +28,15 @@ def test_the_whole_batch_step_in_registry_format():
     traffic = TrafficGenerator(POPULATION, TrafficMix(in_scope=0.5, incident_rate=0.5), seed=1).take(300)
     values = [encode_service_request(i.sr, serde, topics.requests) for i in traffic]
     assert all(v[0] == 0 and len(v) > 5 for v in values), "magic byte and schema id expected"
-    judge = Judge(topics, Mode.ENFORCE, Policy(), CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-                  lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
-                  POPULATION.directory, serde=serde)
+    judge = Judge(
+        topics,
+        Mode.ENFORCE,
+        Policy(),
+        CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
+        lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
+        POPULATION.directory,
+        serde=serde,
+    )
     plain_garbage = Input(b"k", b"\x02abc", [], Source(topics.requests, 0, 999))
     result = judge([Input(b"k", v, [], Source(topics.requests, 0, n)) for n, v in enumerate(values)] + [plain_garbage])
     rejected = [o for o in result.outputs if o.topic == topics.rejected]

@@ -1,0 +1,148 @@
+"""``srguard demo``: the whole job on the embedded stack, start to finish, with a readable summary."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from processor.avro import codec
+from processor.config import Settings, load_settings
+from processor.domain.rule import Reason
+from processor.simulate.population import build_population
+from processor.simulate.publish import publish_reference_data, publish_traffic
+from processor.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.stack import EmbeddedStack, free_port
+from processor.stream.app import build, run
+from processor.stream.topics import create_topics, topic_layout
+
+PARTITIONS = 3
+# Incidents whose placed certificates have a known owner: the supplier -> NO pairs the report lists.
+WRONG_OWNER_REASONS = {Reason.FOREIGN_NETWORK_OPERATOR.value, Reason.NOT_NETWORK_OPERATOR_CERTIFICATE.value}
+
+
+@dataclass
+class DemoResult:
+    published: int
+    consumed: int
+    seconds: float
+    metrics_url: str
+    outcomes: Counter[str] = field(default_factory=Counter)
+    codes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    pairs: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    expected_rejections: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.consumed / self.seconds if self.seconds else 0.0
+
+
+def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[dict]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "srguard-demo-reader",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    found: list[dict] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < expect and time.monotonic() < deadline:
+            found += [codec("SrRejection").decode(m.value()) for m in consumer.consume(1000, 0.5) if not m.error()]
+    finally:
+        consumer.close()
+    return found
+
+
+def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, seed: int = 1) -> DemoResult:
+    with tempfile.TemporaryDirectory(prefix="srguard-demo-") as tmp, EmbeddedStack() as stack:
+        console.print(f"embedded stack: Kafka (tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
+        started = time.perf_counter()
+        population = build_population(seed, meter_points)
+        trust = Path(tmp) / "smki-oca.pem"
+        trust.write_bytes(population.pki.oca_pem())
+        traffic = TrafficGenerator(population, TrafficMix(incident_rate=0.03), seed=seed).take(srs)
+        console.print(
+            f"generated {meter_points:,} meter points ({len(population.network_operators)} network operators, "
+            f"{len(population.suppliers)} suppliers), an SMKI-like PKI and {srs:,} SRs "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+        settings: Settings = load_settings(
+            bootstrap_servers=stack.kafka_bootstrap,
+            redis_url=stack.redis_url,
+            metrics_port=free_port(),
+            trust_store=trust,
+            registration_buckets=1024,
+            group_id="srguard-demo",
+            kafka={"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"},
+        )
+        create_topics(
+            AdminClient({"bootstrap.servers": stack.kafka_bootstrap}), topic_layout(settings.topics), PARTITIONS, 1
+        )
+        producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "linger.ms": 20, "enable.idempotence": True})
+        registrations, credentials = publish_reference_data(producer, settings.topics, population)
+        console.print(f"published {registrations:,} registration changes and {credentials} party credentials")
+
+        app = build(settings)
+        stop = threading.Event()
+        worker = threading.Thread(target=run, args=(settings, stop, app), name="srguard-demo")
+        worker.start()
+        try:
+            while app.processor.readiness()[0] is False and worker.is_alive():
+                time.sleep(0.1)
+            publish_traffic(producer, settings.topics.requests, traffic)
+            consumed = app.processor.metrics.consumed
+            with Progress(
+                TextColumn("judging SRs"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            ) as progress:
+                task = progress.add_task("judge", total=srs)
+                first_seen = None
+                while consumed._value.get() < srs and worker.is_alive():
+                    if first_seen is None and consumed._value.get() > 0:
+                        first_seen = time.perf_counter()
+                    progress.update(task, completed=consumed._value.get())
+                    time.sleep(0.1)
+                seconds = time.perf_counter() - (first_seen or time.perf_counter())
+            if not worker.is_alive():
+                raise RuntimeError("the processor stopped early; see the log above")
+            result = DemoResult(
+                srs, int(consumed._value.get()), seconds, f"http://127.0.0.1:{app.endpoint.port}/metrics"
+            )
+            for sample in app.processor.metrics.accepted.collect()[0].samples:
+                if sample.name.endswith("_total"):
+                    result.outcomes[f"accepted ({sample.labels['branch']})"] += int(sample.value)
+            result.expected_rejections = sum(1 for item in traffic if item.rejected)
+            rejections = _read_rejections(stack.kafka_bootstrap, settings.topics.rejected, result.expected_rejections)
+            directory = population.directory()
+            for rejection in rejections:
+                result.codes[(rejection["response_code"], rejection["reason"])] += 1
+                supplier = directory.owner(rejection["originator_id"], rejection["as_of"])
+                placed = next((p for p in rejection["certificate_party_ids"] if p), "?")
+                result.pairs[
+                    (
+                        supplier.party_id if supplier else "?",
+                        rejection["registered_network_operator_id"] or "none",
+                        placed,
+                    )
+                ] += 1
+            result.outcomes["rejected"] = len(rejections)
+        finally:
+            stop.set()
+            worker.join(60)
+    return result
