@@ -70,6 +70,11 @@ def codec(name: str) -> AvroCodec:
     return AvroCodec(name)
 
 
+def to_millis(record: dict[str, Any]) -> dict[str, Any]:
+    """Top-level datetimes (timestamp-millis fields read by a library that applies logical types) -> ms."""
+    return {k: int(v.timestamp() * 1000) if isinstance(v, datetime) else v for k, v in record.items()}
+
+
 class PlainAvro:
     """Schemaless Avro binary: the default wire format."""
 
@@ -123,7 +128,7 @@ class RegistryAvro:
             record = self._deserializers[name](data, self._context(topic))
         except Exception as exc:  # the serdes wrap fastavro's and the registry's errors alike
             raise DecodeError(f"not a valid {name} record (schema registry format): {exc}") from exc
-        return {k: int(v.timestamp() * 1000) if isinstance(v, datetime) else v for k, v in record.items()}
+        return to_millis(record)
 
     def avro_body(self, data: bytes) -> bytes:
         if len(data) < 5 or data[0] != self.MAGIC:

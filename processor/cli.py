@@ -9,11 +9,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 from rich.console import Console
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from processor import __version__
+from processor.avro import DecodeError
 from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Settings, load_settings
 from processor.demo import run_demo
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
@@ -30,6 +32,16 @@ from processor.registration.feed import FeedStatus, ReferenceFeed
 from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations, parse_time
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore, tune_listpacks
+from processor.replay.archive import export_topic, replay_archive
+from processor.replay.topic import replay_topic
+from processor.report.render import print_terminal, to_json, write_csv, write_html
+from processor.report.sources import (
+    in_scope_from_archive,
+    in_scope_from_topic,
+    rejections_from_archive,
+    rejections_from_topic,
+)
+from processor.report.stats import aggregate
 from processor.stack import (
     EmbeddedStack,
     StackError,
@@ -38,9 +50,10 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
-from processor.stream.app import FeedNotReady
+from processor.stream.app import FeedNotReady, serde_from
 from processor.stream.app import run as run_processor
 from processor.stream.processor import DlqFlood, ProducerFenced
+from processor.stream.reading import TopicMissing
 from processor.stream.topics import create_topics, topic_layout
 
 app = typer.Typer(
@@ -174,7 +187,7 @@ def settings_from(config: Path | None, **flags: object) -> Settings:
         raise fail(f"bad configuration: {exc}") from exc
 
 
-topics_app = typer.Typer(help="Create and list srguard's topics.", no_args_is_help=True)
+topics_app = typer.Typer(help="srguard's topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
 
@@ -204,10 +217,18 @@ def demo(
     meter_points: Annotated[int, typer.Option(min=100, help="Meter points in the generated population.")] = 30_000,
     srs: Annotated[int, typer.Option(min=100, help="Service Requests to publish and judge.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Everything generated is deterministic for a seed.")] = 1,
+    report_dir: Annotated[Path, typer.Option(help="Where the incidence report is written.")] = Path(
+        "srguard-demo-report"
+    ),
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     result = run_demo(console, meter_points, srs, seed)
+    stats = aggregate(result.rejections, result.party_of, result.in_scope)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(stats, report_dir / "incidence.csv")
+    (report_dir / "incidence.json").write_text(json.dumps(to_json(stats), indent=2))
+    write_html(stats, report_dir / "incidence.html", f"srguard demo, seed {seed}")
     table = Table(
         "outcome",
         "SRs",
@@ -229,6 +250,10 @@ def demo(
     console.print(
         f"rejections: {result.outcomes['rejected']:,}, which {check} the {result.expected_rejections:,} "
         f"incidents the generator planted"
+    )
+    console.print(
+        f"{stats.total:,} incidents among {stats.in_scope:,} in-scope SRs "
+        f"({stats.rate_per_10k or 0:.1f} per 10,000); report: {report_dir / 'incidence.html'} (+ .csv, .json)"
     )
     console.print(f"/metrics was served at {result.metrics_url} while the demo ran")
     console.print("stack stopped; nothing left running")
@@ -475,3 +500,188 @@ def run(
     except (RedisError, KafkaException, OSError) as exc:
         raise fail(f"srguard stopped: {exc}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")
+
+
+replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
+app.add_typer(replay_app, name="replay")
+Since = Annotated[
+    str | None, typer.Option(help="ISO time or epoch ms (record timestamps); default: the start.", show_default=False)
+]
+Until = Annotated[
+    str | None, typer.Option(help="ISO time or epoch ms, exclusive; default: the topic's end.", show_default=False)
+]
+
+
+def _times(since: str | None, until: str | None) -> tuple[int | None, int | None]:
+    try:
+        return (parse_time(since) if since else None), (parse_time(until) if until else None)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _counting_progress(label: str) -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn(label),
+        TextColumn("{task.completed:,.0f} records"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="Avro object container file to write.")],
+    topic: Annotated[str | None, typer.Option(help="Topic to export; default: the SR topic.")] = None,
+    schema: Annotated[str, typer.Option(help="ServiceRequest, or SrRejection for rejected/audit topics.")] = (
+        "ServiceRequest"
+    ),
+    since: Since = None,
+    until: Until = None,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Write a topic's records (from --since to --until or its end) to an Avro archive."""
+    if schema not in ("ServiceRequest", "SrRejection"):
+        raise fail(f"--schema must be ServiceRequest or SrRejection, not {schema}")
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    start, end = _times(since, until)
+    name = topic or settings.topics.requests
+    with _counting_progress(f"exporting {name}") as progress:
+        task = progress.add_task("export", total=None)
+        try:
+            summary = export_topic(
+                settings.kafka_config(),
+                name,
+                file,
+                schema,
+                serde_from(settings),
+                start,
+                end,
+                lambda n: progress.update(task, completed=n),
+            )
+        except (TopicMissing, KafkaException) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"exported {summary.records:,} {schema} records from {name} to {file} in {summary.seconds:.1f}s")
+    if summary.undecodable:
+        for example in summary.examples:
+            err.print(f"  not exported (undecodable): {example}")
+        raise fail(f"{summary.undecodable} undecodable records were not exported", code=1)
+
+
+@replay_app.command("file")
+def replay_file(
+    file: Annotated[Path, typer.Argument(help="A ServiceRequest archive from 'srguard export'.", exists=True)],
+    topic: Annotated[str | None, typer.Option(help="Target topic; default: the SR topic.")] = None,
+    rate: Annotated[float | None, typer.Option(help="At most this many records a second.", min=0.001)] = None,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Publish an archive to the SR topic (the records keep their own times in their fields)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    target = topic or settings.topics.requests
+    producer = Producer(settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20}))
+    with _counting_progress(f"publishing {file.name} to {target}") as progress:
+        task = progress.add_task("replay", total=None)
+        try:
+            sent = replay_archive(
+                producer, file, target, serde_from(settings), rate, lambda n: progress.update(task, completed=n)
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"published {sent:,} records from {file} to {target}")
+
+
+@replay_app.command("topic")
+def replay_topic_command(
+    output_prefix: Annotated[str, typer.Option(help="Prefix of the output topics, e.g. 'replay.2019.'.")],
+    since: Since = None,
+    until: Until = None,
+    mode: Annotated[Mode, typer.Option(help="audit (default) or enforce.")] = Mode.AUDIT,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+    trust_store: Annotated[Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.")] = None,
+) -> None:
+    """Re-judge SR history by the registrations in force at each SR's time, into <prefix><output topic>."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, trust_store=trust_store)
+    start, end = _times(since, until)
+    with _counting_progress(f"replaying {settings.topics.requests}") as progress:
+        task = progress.add_task("replay", total=None)
+        try:
+            summary = replay_topic(
+                settings, start, end, output_prefix, mode, lambda n: progress.update(task, completed=n)
+            )
+        except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
+            raise fail(str(exc)) from exc
+    totals = summary.totals
+    console.print(
+        f"replayed {summary.read:,} SRs in {summary.seconds:.1f}s ({summary.rate:,.0f} SR/s): "
+        f"{sum(totals.accepted.values()):,} accepted, {sum(totals.rejected.values()):,} rejected, "
+        f"{sum(totals.audited.values()):,} audited, {sum(totals.dlq.values()):,} to the DLQ"
+    )
+    for role, name in summary.topics.items():
+        console.print(f"  {role}: {name}")
+
+
+@app.command()
+def report(
+    topic: Annotated[str | None, typer.Option(help="Rejection or audit topic to read.")] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="An SrRejection archive instead of a topic.", exists=True)
+    ] = None,
+    requests_topic: Annotated[str | None, typer.Option(help="SR topic, for the in-scope denominator.")] = None,
+    requests_archive: Annotated[Path | None, typer.Option(help="SR archive, for the denominator.", exists=True)] = None,
+    since: Since = None,
+    until: Until = None,
+    out: Annotated[Path, typer.Option(help="Folder for incidence.csv, .json and .html.")] = Path("srguard-report"),
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
+    if (topic is None) == (archive is None):
+        raise fail("give exactly one of --topic or --archive")
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    start, end = _times(since, until)
+    serde = serde_from(settings)
+    try:
+        rejections = (
+            rejections_from_archive(archive)
+            if archive
+            else rejections_from_topic(settings.kafka_config(), topic or "", serde, start, end)
+        )
+        in_scope = (
+            in_scope_from_archive(requests_archive)
+            if requests_archive
+            else in_scope_from_topic(settings.kafka_config(), requests_topic, serde, start, end)
+            if requests_topic
+            else None
+        )
+        stats = aggregate(rejections, _party_lookup(settings), in_scope)
+    except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
+        raise fail(str(exc)) from exc
+    print_terminal(stats, console)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(stats, out / "incidence.csv")
+    (out / "incidence.json").write_text(json.dumps(to_json(stats), indent=2))
+    charts = write_html(stats, out / "incidence.html", str(archive or topic))
+    console.print(
+        f"wrote {out / 'incidence.csv'}, {out / 'incidence.json'} and {out / 'incidence.html'} ({charts} charts)"
+    )
+
+
+def _party_lookup(settings: Settings) -> Callable[[str, int], str | None]:
+    """Originator EUI -> market id from the party directory in Redis; without Redis, the EUI is shown."""
+    try:
+        directory = stores(settings)[1].load()
+    except RedisError:
+        err.print("note: Redis unreachable; suppliers are shown by entity id")
+        return lambda _entity, _at: None
+
+    def party_of(entity: str, at: int) -> str | None:
+        owner = directory.owner(entity, at)
+        return owner.party_id if owner else None
+
+    return party_of

@@ -6,6 +6,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from processor.avro import codec
 from processor.config import Settings, load_settings
-from processor.domain.rule import Reason
+from processor.report.sources import checked_by_secmp0063
 from processor.simulate.population import build_population
 from processor.simulate.publish import publish_reference_data, publish_traffic
 from processor.simulate.traffic import TrafficGenerator, TrafficMix
@@ -25,8 +26,6 @@ from processor.stream.app import build, run
 from processor.stream.topics import create_topics, topic_layout
 
 PARTITIONS = 3
-# Incidents whose placed certificates have a known owner: the supplier -> NO pairs the report lists.
-WRONG_OWNER_REASONS = {Reason.FOREIGN_NETWORK_OPERATOR.value, Reason.NOT_NETWORK_OPERATOR_CERTIFICATE.value}
 
 
 @dataclass
@@ -39,6 +38,9 @@ class DemoResult:
     codes: Counter[tuple[str, str]] = field(default_factory=Counter)
     pairs: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     expected_rejections: int = 0
+    rejections: list[dict] = field(default_factory=list)
+    in_scope: int = 0
+    party_of: Callable[[str, int], str | None] = lambda _entity, _at: None
 
     @property
     def rate(self) -> float:
@@ -130,6 +132,19 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
             result.expected_rejections = sum(1 for item in traffic if item.rejected)
             rejections = _read_rejections(stack.kafka_bootstrap, settings.topics.rejected, result.expected_rejections)
             directory = population.directory()
+            result.rejections = rejections
+            result.in_scope = sum(
+                checked_by_secmp0063(
+                    i.sr.service_reference_variant, i.sr.user_role, i.sr.target_device_type, i.sr.remote_party_role
+                )
+                for i in traffic
+            )
+
+            def party_of(entity: str, at: int) -> str | None:
+                owner = directory.owner(entity, at)
+                return owner.party_id if owner else None
+
+            result.party_of = party_of
             for rejection in rejections:
                 result.codes[(rejection["response_code"], rejection["reason"])] += 1
                 supplier = directory.owner(rejection["originator_id"], rejection["as_of"])

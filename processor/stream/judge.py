@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from confluent_kafka import Message, Producer
+
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode, Topics
 from processor.domain.certificates import CertificateReader
@@ -31,6 +33,12 @@ class Input:
     headers: Headers
     source: Source
 
+    @classmethod
+    def from_message(cls, msg: Message) -> Input:
+        return cls(
+            msg.key(), msg.value(), list(msg.headers() or []), Source(msg.topic(), msg.partition(), msg.offset())
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -38,6 +46,19 @@ class Output:
     key: bytes | None
     value: bytes | None
     headers: Headers
+
+
+def produce_outputs(
+    producer: Producer, outputs: Sequence[Output], on_delivery: Callable[..., None] | None = None
+) -> None:
+    """Produce every output, waiting for room in librdkafka's queue when it is full."""
+    for out in outputs:
+        while True:
+            try:
+                producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
 
 
 @dataclass
@@ -50,6 +71,15 @@ class BatchResult:
     dead: list[bool] = field(default_factory=list)  # per input, in order: True = sent to the DLQ
     lookups: int = 0
     misses: int = 0
+
+    def add(self, other: BatchResult) -> None:
+        """Fold another batch's counts into this one (outputs are not kept)."""
+        self.accepted.update(other.accepted)
+        self.rejected.update(other.rejected)
+        self.audited.update(other.audited)
+        self.dlq.update(other.dlq)
+        self.lookups += other.lookups
+        self.misses += other.misses
 
 
 class Judge:

@@ -19,7 +19,6 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +28,7 @@ from redis.exceptions import RedisError
 from processor.config import ProcessingGuarantee, Settings
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
-from processor.stream.judge import BatchResult, Input, Judge, Output
-from processor.stream.serde import Source
+from processor.stream.judge import BatchResult, Input, Judge, Output, produce_outputs
 
 log = logging.getLogger(__name__)
 
@@ -195,14 +193,7 @@ class SrProcessor:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", error)
                 continue
-            batch.append(
-                Input(
-                    msg.key(),
-                    msg.value(),
-                    list(msg.headers() or []),
-                    Source(msg.topic(), msg.partition(), msg.offset()),
-                )
-            )
+            batch.append(Input.from_message(msg))
         return batch
 
     def _process(self, batch: list[Input]) -> None:
@@ -225,19 +216,10 @@ class SrProcessor:
             last[(item.source.topic, item.source.partition)] = item.source.offset
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
-    def _produce_all(self, outputs: list[Output], on_delivery: Callable[..., None] | None = None) -> None:
-        for out in outputs:
-            while True:
-                try:
-                    self._producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
-                    break
-                except BufferError:
-                    self._producer.poll(0.05)
-
     def _transact(self, outputs: list[Output], positions: list[TopicPartition], batch: list[Input]) -> None:
         self._producer.begin_transaction()
         try:
-            self._produce_all(outputs)
+            produce_outputs(self._producer, outputs)
             self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
             self._producer.commit_transaction(60)
         except KafkaException as exc:
@@ -257,7 +239,7 @@ class SrProcessor:
             if error is not None:
                 failures.append(error)
 
-        self._produce_all(outputs, delivered)
+        produce_outputs(self._producer, outputs, delivered)
         if self._producer.flush(60) or failures:
             raise KafkaException(failures[0] if failures else KafkaError(KafkaError._TIMED_OUT))
         self._consumer.commit(offsets=positions, asynchronous=False)

@@ -24,10 +24,21 @@ def _live_children_named(*names: str) -> set[int]:
     return found
 
 
-def test_demo_runs_end_to_end_and_leaves_nothing_behind():
+def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path):
     before = _live_children_named("tansu", "redis-server")
     result = subprocess.run(
-        [sys.executable, "-m", "processor", "demo", "--meter-points", "2000", "--srs", "8000"],
+        [
+            sys.executable,
+            "-m",
+            "processor",
+            "demo",
+            "--meter-points",
+            "2000",
+            "--srs",
+            "8000",
+            "--report-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=180,
@@ -37,4 +48,6 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind():
     out = result.stdout
     assert "8,000 SRs judged" in out and "SR/s" in out
     assert "which matches the" in out and "Top incident pairs" in out and "/metrics was served at http://" in out
+    assert "report: " in out and "incidence.html" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html"}
     assert _live_children_named("tansu", "redis-server") <= before, "the demo left a broker or Redis running"

@@ -1,0 +1,1 @@
+"""History: Avro archives of topics, and re-judging past SR traffic."""

@@ -1,0 +1,67 @@
+"""Where the report's records come from: a rejection/audit topic or archive, and the in-scope denominator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from processor.avro import DecodeError, Serde
+from processor.domain.model import NETWORK_OPERATOR_ROLES, RemotePartyRole
+from processor.domain.rule import SR_UPDATE_SECURITY_CREDENTIALS, is_candidate
+from processor.replay.archive import read_archive
+from processor.stream.reading import read_history
+from processor.stream.serde import peek
+
+
+def checked_by_secmp0063(variant: str, user_role: str, device_type: str, remote_party_role: str | None) -> bool:
+    """The SRs whose NO certificates the rule checks: the denominator of the incidence rate."""
+    if variant == SR_UPDATE_SECURITY_CREDENTIALS and user_role in NETWORK_OPERATOR_ROLES:
+        return False
+    return is_candidate(variant, user_role, device_type) and remote_party_role == RemotePartyRole.NETWORK_OPERATOR
+
+
+def rejections_from_topic(
+    kafka_config: dict[str, Any], topic: str, serde: Serde, since: int | None = None, until: int | None = None
+) -> Iterator[dict[str, Any]]:
+    for batch in read_history(kafka_config, topic, since, until):
+        for msg in batch:
+            yield serde.decode("SrRejection", msg.value() or b"", topic)
+
+
+def rejections_from_archive(path: Path) -> Iterator[dict[str, Any]]:
+    name, records = read_archive(path)
+    if name != "SrRejection":
+        raise ValueError(f"{path} holds {name or 'unknown'} records, not SrRejection")
+    return records
+
+
+def in_scope_from_topic(
+    kafka_config: dict[str, Any], topic: str, serde: Serde, since: int | None = None, until: int | None = None
+) -> int:
+    count = 0
+    for batch in read_history(kafka_config, topic, since, until):
+        for msg in batch:
+            try:
+                head = peek(serde.avro_body(msg.value() or b""))
+                if not is_candidate(head.variant, head.user_role, head.device_type):
+                    continue
+                sr = serde.decode("ServiceRequest", msg.value() or b"", topic)
+            except DecodeError:
+                continue  # the processor sent these to the DLQ: never in scope
+            count += checked_by_secmp0063(
+                sr["service_reference_variant"], sr["user_role"], sr["target_device_type"], sr["remote_party_role"]
+            )
+    return count
+
+
+def in_scope_from_archive(path: Path) -> int:
+    name, records = read_archive(path)
+    if name != "ServiceRequest":
+        raise ValueError(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
+    return sum(
+        checked_by_secmp0063(
+            r["service_reference_variant"], r["user_role"], r["target_device_type"], r["remote_party_role"]
+        )
+        for r in records
+    )
