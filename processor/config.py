@@ -73,19 +73,26 @@ class Settings(BaseSettings):
     dlq_max_ratio: float = Field(0.5, gt=0, le=1)
     dlq_window: int = Field(10_000, ge=1)
     feed_ready_timeout_s: float = Field(300.0, gt=0)
+    # Past either bound the processor pauses rather than judge SRs against a stale registration view.
+    feed_max_lag_seconds: float = Field(30.0, gt=0)
+    feed_max_lag_records: int = Field(10_000, ge=0)
+    feed_batch_size: int = Field(2000, ge=1)
     shutdown_timeout_s: float = Field(30.0, gt=0)
     schema_registry_url: str | None = None  # set: Confluent wire format through the registry
-    schema_registry: dict[str, str] = Field(default_factory=dict)  # more client settings, e.g. basic.auth.user.info
+    schema_registry: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. basic.auth.user.info
     trust_store: Path | None = None
     certificate_cache_size: int = Field(4096, ge=1)
-    kafka: dict[str, str] = Field(default_factory=dict)
+    kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password
 
     def schema_registry_config(self) -> dict[str, str] | None:
-        return {"url": self.schema_registry_url, **self.schema_registry} if self.schema_registry_url else None
+        if not self.schema_registry_url:
+            return None
+        return {"url": self.schema_registry_url, **{k: v.get_secret_value() for k, v in self.schema_registry.items()}}
 
     def kafka_config(self, **extra: str | int | bool) -> dict[str, Any]:
         """librdkafka configuration: our bootstrap servers, the pass-through, then ``extra``."""
-        return {"bootstrap.servers": self.bootstrap_servers, **self.kafka, **extra}
+        passed = {name: value.get_secret_value() for name, value in self.kafka.items()}
+        return {"bootstrap.servers": self.bootstrap_servers, **passed, **extra}
 
 
 class _KafkaPassThrough(PydanticBaseSettingsSource):

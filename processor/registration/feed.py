@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel
@@ -64,6 +65,7 @@ class FeedStatus:
     rejected: int = 0
     partitions: int = 0
     waiting_for: list[str] = field(default_factory=list)
+    paused_cause: str | None = None  # set while Redis refuses the writes; the batch is re-read later
 
 
 class ReferenceFeed:
@@ -121,6 +123,7 @@ class ReferenceFeed:
         changes: dict[str, list[Any]] = {"registrations": [], "parties": []}
         offsets: dict[str, dict[str, int]] = {"registrations": {}, "parties": {}}
         rejected: list[bytes] = []
+        first: dict[str, TopicPartition] = {}  # where to rewind to if Redis fails
         for msg in messages:
             error = msg.error()
             name = f"{msg.topic()}:{msg.partition()}"
@@ -131,6 +134,7 @@ class ReferenceFeed:
                     log.warning("feed consumer error on %s: %s", name, error)
                 continue
             kind = self.topics[msg.topic()]
+            first.setdefault(name, TopicPartition(msg.topic(), msg.partition(), msg.offset()))
             offsets[kind][name] = msg.offset() + 1
             self._last_timestamp[name] = msg.timestamp()[1]
             try:
@@ -138,12 +142,24 @@ class ReferenceFeed:
                 changes[kind].append(decode(msg.key(), msg.value(), self.serde, msg.topic()))
             except (DecodeError, ValueError) as exc:
                 rejected.append(self._rejection(msg, exc))
-        if changes["registrations"] or offsets["registrations"]:
-            self.registrations.apply(changes["registrations"], offsets["registrations"])
-        if changes["parties"] or offsets["parties"]:
-            self.parties.apply(changes["parties"], offsets["parties"])
-        if rejected:
-            self._keep_rejected(rejected)
+        try:
+            if changes["registrations"] or offsets["registrations"]:
+                self.registrations.apply(changes["registrations"], offsets["registrations"])
+            if changes["parties"] or offsets["parties"]:
+                self.parties.apply(changes["parties"], offsets["parties"])
+            if rejected:
+                self._keep_rejected(rejected)
+        except RedisError as exc:
+            # Nothing is lost: re-read the batch once Redis answers (re-applying is idempotent).
+            for tp in first.values():
+                self._consumer.seek(tp)
+            if self.status.paused_cause is None:
+                log.error("feed paused: Redis unavailable (%s); will retry", exc)
+            self.status.paused_cause = f"redis unavailable: {exc}"
+            return 0
+        if self.status.paused_cause is not None:
+            log.info("feed resumed after: %s", self.status.paused_cause)
+            self.status.paused_cause = None
         self._positions.update({n: o for kind in offsets.values() for n, o in kind.items()})
         applied = len(changes["registrations"]) + len(changes["parties"])
         self._update_status(applied, len(rejected))
@@ -195,9 +211,15 @@ class ReferenceFeed:
     def run(self, stop: threading.Event) -> None:
         if self._consumer is None:
             self.start()
+        backoff = 0.5
         try:
             while not stop.is_set():
                 self.poll()
+                if self.status.paused_cause:
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 10.0)
+                else:
+                    backoff = 0.5
         finally:
             self.close()
 
@@ -208,6 +230,8 @@ class ReferenceFeed:
         deadline = time.monotonic() + timeout
         while not self.status.ready and time.monotonic() < deadline and not (stop and stop.is_set()):
             self.poll()
+            if self.status.paused_cause:
+                time.sleep(1.0)
         return self.status.ready
 
     def close(self) -> None:

@@ -22,13 +22,15 @@ def publish_reference_data(
         (o.entity_id, p) for o in population.organisations() for p in population.directory().owner_history(o.entity_id)
     ]
     return (
-        publish_registrations(producer, topics.registrations, population.registrations()),
-        publish_parties(producer, topics.parties, credentials),
+        publish_registrations(producer, topics.registrations, population.registrations(), serde),
+        publish_parties(producer, topics.parties, credentials, serde),
     )
 
 
-def publish_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR]) -> int:
-    """SRs keyed by target device id (the contract), with CreateTime = receipt time."""
+def publish_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR], serde: Serde = PLAIN) -> int:
+    """SRs keyed by target device id (the contract); Kafka timestamps are the time of publishing."""
     return publish(
-        producer, topic, ((item.sr.target_device_id.encode(), encode_service_request(item.sr)) for item in traffic)
+        producer,
+        topic,
+        ((item.sr.target_device_id.encode(), encode_service_request(item.sr, serde, topic)) for item in traffic),
     )

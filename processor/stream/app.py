@@ -39,6 +39,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
     trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
     reader = CertificateReader(settings.certificate_cache_size, trust)
     directory = DirectoryCache(parties)
+    serde = serde_from(settings)
     judge = Judge(
         settings.topics,
         settings.mode,
@@ -47,6 +48,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
         registrations.lookup_many,
         directory.refresh,
         settings.max_value_bytes,
+        serde,
     )
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
     feed = ReferenceFeed(
@@ -55,6 +57,8 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
         settings.topics.parties,
         registrations,
         parties,
+        batch_size=settings.feed_batch_size,
+        serde=serde,
     )
     processor = SrProcessor(settings, judge, metrics, dlq, feed)
     feed.on_batch = processor.observe_feed

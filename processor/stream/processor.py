@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -31,6 +32,11 @@ from processor.registration.feed import FeedStatus, ReferenceFeed
 from processor.stream.judge import BatchResult, Input, Judge, Output, produce_outputs
 
 log = logging.getLogger(__name__)
+
+
+PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
+# Fault injection for the reliability tests: SIGKILL this process after producing batch N, before its commit.
+CRASH_BEFORE_COMMIT_ENV = "SRGUARD_FAULT_CRASH_BEFORE_COMMIT"
 
 
 class DlqFlood(RuntimeError):
@@ -99,6 +105,7 @@ class SrProcessor:
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
         self.batches = 0
+        self._crash_before_commit = int(os.environ.get(CRASH_BEFORE_COMMIT_ENV, "0"))
         self._consumer = Consumer(
             settings.kafka_config(
                 **{
@@ -172,6 +179,11 @@ class SrProcessor:
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
                     continue
+                stale = self._stale_feed()
+                if stale:
+                    self._pause(batch, "feed_lag", stale)
+                    stop.wait(0.5)
+                    continue
                 try:
                     self._process(batch)
                     backoff = 0.5
@@ -179,7 +191,8 @@ class SrProcessor:
                 except (RedisError, KafkaException) as exc:
                     if isinstance(exc, KafkaException) and _is_fatal(exc.args[0]):
                         raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
-                    self._pause(batch, "redis" if isinstance(exc, RedisError) else "kafka", exc)
+                    cause = "redis" if isinstance(exc, RedisError) else "kafka"
+                    self._pause(batch, cause, f"{cause} unavailable: {exc}")
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
         finally:
@@ -220,6 +233,9 @@ class SrProcessor:
         self._producer.begin_transaction()
         try:
             produce_outputs(self._producer, outputs)
+            if self._crash_before_commit == self.batches + 1:
+                self._producer.flush(30)  # the outputs are in the open transaction on the broker
+                os.kill(os.getpid(), signal.SIGKILL)
             self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
             self._producer.commit_transaction(60)
         except KafkaException as exc:
@@ -244,7 +260,19 @@ class SrProcessor:
             raise KafkaException(failures[0] if failures else KafkaError(KafkaError._TIMED_OUT))
         self._consumer.commit(offsets=positions, asynchronous=False)
 
-    def _pause(self, batch: list[Input], cause: str, exc: Exception) -> None:
+    def _stale_feed(self) -> str | None:
+        """Why the registration view is too stale to judge by, or None."""
+        if self.feed is None:
+            return None
+        status, s = self.feed.status, self.settings
+        if status.lag_seconds > s.feed_max_lag_seconds or status.lag_records > s.feed_max_lag_records:
+            return (
+                f"reference feed is {status.lag_records} records / {status.lag_seconds:.0f}s behind "
+                f"(bounds {s.feed_max_lag_records} records / {s.feed_max_lag_seconds:.0f}s)"
+            )
+        return None
+
+    def _pause(self, batch: list[Input], cause: str, why: str) -> None:
         """Rewind the batch so nothing is lost, pause fetching, and say why (metrics, readiness)."""
         first: dict[tuple[str, int], int] = {}
         for item in batch:
@@ -253,16 +281,16 @@ class SrProcessor:
             if (topic, partition) in self.assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
         if self.paused_cause is None:
-            log.error("pausing: %s unavailable (%s); will retry", cause, exc)
+            log.error("pausing: %s; will retry", why)
             self.metrics.pauses.labels(cause).inc()
             self.metrics.paused.labels(cause).set(1)
-        self.paused_cause = f"{cause} unavailable: {exc}"
+        self.paused_cause = why
         self.metrics.ready.set(0)
 
     def _resume(self) -> None:
         if self.paused_cause is not None:
             log.info("resuming after: %s", self.paused_cause)
-            for cause in ("redis", "kafka"):
+            for cause in PAUSE_CAUSES:
                 self.metrics.paused.labels(cause).set(0)
             self.paused_cause = None
 

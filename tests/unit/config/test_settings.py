@@ -23,7 +23,7 @@ def test_flags_beat_env_beat_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SRGUARD_METRICS_PORT", "9001")
     settings = load_settings(config, metrics_port=9002)
     assert (settings.group_id, settings.mode, settings.metrics_port) == ("from-env", Mode.AUDIT, 9002)
-    assert settings.kafka == {"linger.ms": "7"}
+    assert settings.kafka_config()["linger.ms"] == "7"
 
 
 def test_kafka_pass_through_from_env(monkeypatch):
@@ -57,8 +57,10 @@ def test_bad_values_are_clear_errors(tmp_path, monkeypatch):
 
 def test_settings_are_frozen_and_secrets_hidden(monkeypatch):
     monkeypatch.setenv("SRGUARD_REDIS_URL", "redis://user:hunter2@h:6379/0")
+    monkeypatch.setenv("SRGUARD_KAFKA_SASL_PASSWORD", "kafka-s3cret")
     settings = load_settings()
-    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings)
+    assert "kafka-s3cret" not in repr(settings) and settings.kafka_config()["sasl.password"] == "kafka-s3cret"
     with pytest.raises(ValidationError):
         settings.group_id = "other"  # type: ignore[misc]
 

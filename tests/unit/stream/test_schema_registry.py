@@ -54,3 +54,28 @@ def test_reference_feed_records_in_registry_format():
     record = POPULATION.meter_points[0].registrations[0]
     value = encode_registration(record, serde, "dcc.registration.changes")
     assert registration_change(record.mpxn.encode(), value, serde, "dcc.registration.changes") == record
+
+
+def test_run_uses_the_registry_format_when_configured(monkeypatch):
+    """build() must hand the registry serde to both the judge and the feed."""
+    from types import SimpleNamespace
+
+    from processor.config import load_settings
+    from processor.stream import app as app_module
+
+    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
+    monkeypatch.setattr(app_module, "stores", lambda settings: (store, store))
+    captured = {}
+
+    def fake_processor(settings, judge, metrics, dlq, feed):
+        captured["judge"] = judge
+        return SimpleNamespace(observe_feed=lambda status: None, readiness=lambda: (True, "fake"))
+
+    monkeypatch.setattr(app_module, "SrProcessor", fake_processor)
+    built = app_module.build(load_settings(schema_registry_url=f"mock://{uuid.uuid4().hex}", metrics_port=0))
+    built.endpoint.server.server_close()
+    assert isinstance(built.feed.serde, RegistryAvro)
+    assert isinstance(captured["judge"].serde, RegistryAvro)
+    plain = app_module.build(load_settings(metrics_port=0))
+    plain.endpoint.server.server_close()
+    assert not isinstance(plain.feed.serde, RegistryAvro) and not isinstance(captured["judge"].serde, RegistryAvro)
