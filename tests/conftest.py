@@ -32,6 +32,7 @@ def _services() -> Iterator[dict[str, str]]:
                 found["redis"] = stack.enter_context(redis_container())
         elif missing:
             embedded = stack.enter_context(EmbeddedStack(kafka="kafka" in missing, redis="redis" in missing))
+            found["kafka_pid"] = str(next((s.pid for s in embedded.state.services if s.name == "kafka"), ""))
             if "kafka" in missing:
                 found["kafka"] = embedded.kafka_bootstrap
             if "redis" in missing:
@@ -47,6 +48,14 @@ def kafka_bootstrap(_services: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def redis_url(_services: dict[str, str]) -> str:
     return _services["redis"]
+
+
+@pytest.fixture(scope="session")
+def embedded_broker_pid(_services: dict[str, str]) -> int:
+    """The embedded broker's process, for outage tests; skipped when the broker is not ours to stop."""
+    if not _services.get("kafka_pid"):
+        pytest.skip("the broker is external (KAFKA_BOOTSTRAP_SERVERS or a container): not ours to stop")
+    return int(_services["kafka_pid"])
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,16 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Topics
-from processor.simulate.population import Population, build_population
+from processor.domain.certificates import KeyUsage
+from processor.domain.model import (
+    CertificateUsage,
+    DeviceType,
+    RemotePartyRole,
+    ReplacementCertificate,
+    ServiceRequest,
+    UserRole,
+)
+from processor.simulate.population import MeterPoint, Population, build_population
 from processor.simulate.publish import publish_reference_data, publish_traffic
 from processor.simulate.traffic import LabelledSR, TrafficGenerator, TrafficMix
 from processor.stack import free_port
@@ -63,6 +72,32 @@ class World:
     def traffic(self, count: int, seed: int = 1, mix: TrafficMix | None = None) -> list[LabelledSR]:
         mix = mix or TrafficMix(in_scope=0.3, incident_rate=0.3, exempt=0.02, other_role_certificates=0.02)
         return TrafficGenerator(self.population, mix, seed=seed).take(count)
+
+    def handover(self, point: MeterPoint, operator: str, submitted: int, counter: int) -> ServiceRequest:
+        """A supplier's SR 6.21 placing ``operator``'s NO certificates on ``point``'s device."""
+        supplier = self.population.suppliers["BGAS"]
+        org = self.population.network_operators[operator]
+        certs = tuple(
+            ReplacementCertificate(usage, org.certificates[key])
+            for usage, key in (
+                (CertificateUsage.DIGITAL_SIGNING, KeyUsage.DIGITAL_SIGNATURE),
+                (CertificateUsage.KEY_AGREEMENT, KeyUsage.KEY_AGREEMENT),
+            )
+        )
+        device = DeviceType.GPF if point.device_type is DeviceType.GPF else DeviceType.ESME
+        return ServiceRequest(
+            f"{supplier.entity_id}:{point.device_id}:{counter}",
+            "6.21",
+            1,
+            supplier.entity_id,
+            UserRole.IS if device is DeviceType.ESME else UserRole.GS,
+            point.device_id,
+            device,
+            point.mpxn,
+            RemotePartyRole.NETWORK_OPERATOR,
+            certs,
+            submitted,
+        )
 
     def publish(self, items: Iterable[LabelledSR]) -> None:
         publish_traffic(self.producer, self.topics.requests, items)

@@ -12,15 +12,6 @@ import pytest
 import redis
 
 from processor.avro import codec
-from processor.domain.certificates import KeyUsage
-from processor.domain.model import (
-    CertificateUsage,
-    DeviceType,
-    RemotePartyRole,
-    ReplacementCertificate,
-    ServiceRequest,
-    UserRole,
-)
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore
@@ -80,29 +71,6 @@ def test_export_then_replay_file_round_trip_is_lossless(world, tmp_path):
     assert all(codec("ServiceRequest").encode(r) == expected[r["request_id"]] for r in copied_records)
 
 
-def _sr(world, point, operator, submitted: int, counter: int) -> ServiceRequest:
-    supplier = world.population.suppliers["BGAS"]
-    org = world.population.network_operators[operator]
-    certs = (
-        ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, org.certificates[KeyUsage.DIGITAL_SIGNATURE]),
-        ReplacementCertificate(CertificateUsage.KEY_AGREEMENT, org.certificates[KeyUsage.KEY_AGREEMENT]),
-    )
-    device = DeviceType.GPF if point.device_type is DeviceType.GPF else DeviceType.ESME
-    return ServiceRequest(
-        f"{supplier.entity_id}:{point.device_id}:{counter}",
-        "6.21",
-        1,
-        supplier.entity_id,
-        UserRole.IS if device is DeviceType.ESME else UserRole.GS,
-        point.device_id,
-        device,
-        point.mpxn,
-        RemotePartyRole.NETWORK_OPERATOR,
-        certs,
-        submitted,
-    )
-
-
 def test_topic_replay_judges_each_sr_by_the_registration_of_its_own_time(world):
     point = next(p for p in world.population.meter_points if len(p.registrations) == 2)
     old, new = (r.network_operator_id for r in point.registrations)
@@ -116,7 +84,7 @@ def test_topic_replay_judges_each_sr_by_the_registration_of_its_own_time(world):
         6: (new, change - 400 * DAY, True),  # before --since: not replayed
     }
     for counter, (operator, submitted, _) in cases.items():
-        sr = _sr(world, point, operator, submitted, counter)
+        sr = world.handover(point, operator, submitted, counter)
         world.producer.produce(
             world.topics.requests, encode_service_request(sr), sr.target_device_id.encode(), timestamp=submitted
         )
