@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.srguard-installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/ensure-system-deps.sh
-	bash scripts/ensure-system-deps.sh
+	bash scripts/ensure-system-deps.sh prometheus
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[test]'

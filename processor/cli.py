@@ -24,7 +24,6 @@ from rich.table import Table
 from processor import __version__
 from processor.avro import DecodeError
 from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Settings, load_settings
-from processor.demo import run_demo
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
@@ -34,7 +33,6 @@ from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore, tune_listpacks
 from processor.replay.archive import export_topic, replay_archive
 from processor.replay.topic import replay_topic
-from processor.report.render import print_terminal, to_json, write_csv, write_html
 from processor.report.sources import (
     in_scope_from_archive,
     in_scope_from_topic,
@@ -222,6 +220,9 @@ def demo(
     ),
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
+    from processor.demo import run_demo  # matplotlib and the generators load only for commands that use them
+    from processor.report.render import to_json, write_csv, write_html
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     result = run_demo(console, meter_points, srs, seed)
     stats = aggregate(result.rejections, result.party_of, result.in_scope)
@@ -641,6 +642,8 @@ def report(
     redis_url: RedisUrl = None,
 ) -> None:
     """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
+    from processor.report.render import print_terminal, to_json, write_csv, write_html
+
     if (topic is None) == (archive is None):
         raise fail("give exactly one of --topic or --archive")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)

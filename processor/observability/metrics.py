@@ -35,6 +35,18 @@ class Metrics:
         self.dlq = Counter(
             "srguard_sr_dlq", "Undecodable SRs sent to the dead-letter topic.", ["error_class"], registry=r
         )
+        self.incidents_by_network_operator = Counter(
+            "srguard_incidents_by_network_operator",
+            "Rejections (would-be rejections in audit mode) by the registered NO's market id ('none' if none).",
+            ["network_operator"],
+            registry=r,
+        )
+        self.incidents_by_supplier = Counter(
+            "srguard_incidents_by_supplier",
+            "Rejections (would-be rejections in audit mode) by the originating supplier's market id.",
+            ["supplier"],
+            registry=r,
+        )
         self.batch_seconds = Histogram(
             "srguard_batch_processing_seconds",
             "Wall time of one batch: decode, look up, decide, produce, commit.",

@@ -69,6 +69,9 @@ class BatchResult:
     audited: Counter[tuple[str, str]] = field(default_factory=Counter)
     dlq: Counter[str] = field(default_factory=Counter)  # by error class
     dead: list[bool] = field(default_factory=list)  # per input, in order: True = sent to the DLQ
+    # Rejections and would-be rejections, by registered NO and by originating supplier (market ids).
+    incidents_by_network_operator: Counter[str] = field(default_factory=Counter)
+    incidents_by_supplier: Counter[str] = field(default_factory=Counter)
     lookups: int = 0
     misses: int = 0
 
@@ -78,6 +81,8 @@ class BatchResult:
         self.rejected.update(other.rejected)
         self.audited.update(other.audited)
         self.dlq.update(other.dlq)
+        self.incidents_by_network_operator.update(other.incidents_by_network_operator)
+        self.incidents_by_supplier.update(other.incidents_by_supplier)
         self.lookups += other.lookups
         self.misses += other.misses
 
@@ -133,6 +138,10 @@ class Judge:
             extra: list[Output] = []
             for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
                 decision = decide(sr, registration, directory, self.reader, self.policy)
+                if not decision.accepted:
+                    supplier = directory.owner(sr.originator_id, sr.as_of)
+                    result.incidents_by_network_operator[decision.registered_network_operator_id or "none"] += 1
+                    result.incidents_by_supplier[supplier.party_id if supplier else "unknown"] += 1
                 slots[slot], audit = self._judged(item, sr, decision, decided_at, result)
                 if audit is not None:
                     extra.append(audit)

@@ -305,6 +305,10 @@ class SrProcessor:
             m.audited.labels(code, reason).inc(n)
         for error_class, n in result.dlq.items():
             m.dlq.labels(error_class).inc(n)
+        for operator, n in result.incidents_by_network_operator.items():
+            m.incidents_by_network_operator.labels(operator).inc(n)
+        for supplier, n in result.incidents_by_supplier.items():
+            m.incidents_by_supplier.labels(supplier).inc(n)
         m.lookups.inc(result.lookups)
         m.lookup_misses.inc(result.misses)
         m.batch_seconds.observe(elapsed)

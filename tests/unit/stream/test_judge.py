@@ -178,3 +178,12 @@ def test_dlq_guard_ratio_limit_over_the_window():
     calm = DlqGuard(DlqPolicy(max_consecutive=1000, max_ratio=0.2, window=100))
     for _ in range(20):
         calm.observe([True] + [False] * 9)  # 10%: fine forever
+
+
+def test_incidents_are_counted_by_registered_operator_and_supplier():
+    result = judge(Mode.AUDIT)(inputs(TRAFFIC))
+    incidents = sum(1 for i in TRAFFIC if i.rejected)
+    assert sum(result.incidents_by_network_operator.values()) == incidents
+    assert sum(result.incidents_by_supplier.values()) == incidents
+    assert set(result.incidents_by_supplier) <= set(POPULATION.suppliers), "suppliers by market id"
+    assert set(result.incidents_by_network_operator) <= {*POPULATION.network_operators, "none"}
