@@ -1,4 +1,131 @@
-from bench import decide, registration
+"""`make bench`: every benchmark, its figures printed and written to bench/results/latest.{json,md}."""
 
-decide.run()
-registration.run()
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+from pathlib import Path
+
+from bench import decide, ledger, registration, stream
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    memory = int(
+        next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+    ) // (1024 * 1024)
+    return f"{os.cpu_count()} cores ({model}), {memory} GiB, Python {platform.python_version()}"
+
+
+def _markdown(results: dict) -> str:
+    s = results["stream"]
+    alos, eos = s["throughput_at_least_once"], s["throughput_exactly_once"]
+    rows = [
+        (
+            "processor, at-least-once",
+            f"{alos['processor']['median']:,.0f} SR/s",
+            f"{alos['processor']['low']:,.0f}-{alos['processor']['high']:,.0f}",
+            ">= 50,000 SR/s",
+        ),
+        (
+            "copy loop, at-least-once",
+            f"{alos['copy_loop']['median']:,.0f} SR/s",
+            f"{alos['copy_loop']['low']:,.0f}-{alos['copy_loop']['high']:,.0f}",
+            "the physical limit here",
+        ),
+        (
+            "ratio processor / copy loop, at-least-once",
+            f"{alos['ratio']['median']:.2f}",
+            f"{alos['ratio']['low']:.2f}-{alos['ratio']['high']:.2f}",
+            ">= 0.5",
+        ),
+        (
+            "processor, exactly-once",
+            f"{eos['processor']['median']:,.0f} SR/s",
+            f"{eos['processor']['low']:,.0f}-{eos['processor']['high']:,.0f}",
+            "",
+        ),
+        (
+            "copy loop, exactly-once",
+            f"{eos['copy_loop']['median']:,.0f} SR/s",
+            f"{eos['copy_loop']['low']:,.0f}-{eos['copy_loop']['high']:,.0f}",
+            "",
+        ),
+        (
+            "ratio processor / copy loop, exactly-once",
+            f"{eos['ratio']['median']:.2f}",
+            f"{eos['ratio']['low']:.2f}-{eos['ratio']['high']:.2f}",
+            ">= 0.5",
+        ),
+        (
+            "replay topic, audit mode",
+            f"{s['replay_audit']['median']:,.0f} SR/s",
+            f"{s['replay_audit']['low']:,.0f}-{s['replay_audit']['high']:,.0f}",
+            "",
+        ),
+    ]
+    for guarantee, goal in (("at_least_once", "p99 <= 50 ms"), ("exactly_once", "p99 <= 250 ms")):
+        lat = s[f"latency_{guarantee}"]
+        rows.append(
+            (
+                f"latency at {stream.LATENCY_RATE:,}/s, {guarantee.replace('_', '-')}",
+                f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
+                f"{lat['decisions']:,} decisions",
+                goal,
+            )
+        )
+    scale = s["scale_out"]
+    rows.append(
+        (
+            "scale-out, 1 -> 2 processes (at-least-once)",
+            f"{scale['ratio']:.2f}x",
+            f"{scale['1_process']['rate']:,.0f} -> {scale['2_process']['rate']:,.0f} SR/s; CPU s "
+            f"{[round(c, 1) for c in scale['1_process']['cpu_seconds']]} -> "
+            f"{[round(c, 1) for c in scale['2_process']['cpu_seconds']]}",
+            "2 cores: see README",
+        )
+    )
+    r = results["registration"]
+    rows.append(("registration bulk load", f"{r['load_rate']:,.0f} MPxN/s", "", ">= 200,000"))
+    rows.append(("Redis memory per MPxN at 1M", f"{r['bytes_per_mpxn']:.1f} bytes", "", "<= 64"))
+    rows.append(
+        (
+            "ledger memory per device",
+            f"{results['ledger']['bytes_per_device']:.0f} bytes",
+            f"{results['ledger']['gib_for_gb']:.1f} GiB for 50M devices",
+            "",
+        )
+    )
+    for name, value in results["decide"].items():
+        rows.append((f"decide(), {name}", f"{value:.2f} µs/SR", "warm certificate cache", ""))
+    table = "| figure | median | spread / detail | goal |\n|---|---|---|---|\n"
+    table += "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
+    return f"Measured {results['date']} on {results['machine']}; broker tansu 0.6.0, redis-server 7.0.\n\n{table}"
+
+
+def main() -> None:
+    results = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "machine": _machine()}
+    results["decide"] = decide.run()
+    results["registration"] = registration.run()
+    results["ledger"] = ledger.run()
+    results["stream"] = stream.run()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
+    (RESULTS / "latest.md").write_text(_markdown(results))
+    print(_markdown(results))
+    print(f"written: {RESULTS / 'latest.json'}, {RESULTS / 'latest.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -688,3 +689,110 @@ def _party_lookup(settings: Settings) -> Callable[[str, int], str | None]:
         return owner.party_id if owner else None
 
     return party_of
+
+
+ledger_app = typer.Typer(
+    help="The device NO-cell ledger: whose certificates sit in each device's NO cells.", no_args_is_help=True
+)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("build")
+def ledger_build(
+    topic: Annotated[str | None, typer.Option(help="Accepted-SR topic to read; default: dcc.sr.accepted.")] = None,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Apply accepted SRs (commissionings, NO-cell placements) to the ledger, from where the last build stopped."""
+    from processor.ledger.build import build_ledger
+
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    name = topic or settings.topics.accepted
+    with _counting_progress(f"building the ledger from {name}") as progress:
+        task = progress.add_task("ledger", total=None)
+        try:
+            summary = build_ledger(settings, name, lambda n: progress.update(task, completed=n))
+        except (TopicMissing, KafkaException, RedisError) as exc:
+            raise fail(str(exc)) from exc
+    console.print(
+        f"ledger: read {summary.read:,} accepted SRs in {summary.seconds:.1f}s, {summary.events:,} "
+        f"NO-cell events, {summary.devices_changed:,} devices changed, {summary.undecodable} undecodable"
+    )
+
+
+@ledger_app.command("get")
+def ledger_get(device_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """One device's NO-cell history."""
+    from processor.ledger.build import ledger_store
+    from processor.ledger.model import current_cells
+
+    settings = settings_from(config, redis_url=redis_url)
+    try:
+        events = ledger_store(settings).history(device_id)
+    except RedisError as exc:
+        raise fail(f"cannot reach Redis: {exc}") from exc
+    if not events:
+        raise fail(f"the ledger has nothing for {device_id}", code=1)
+    table = Table("when (UTC)", "event", "by", "NO cells hold", "MPxN", "request", title=device_id)
+    for event in events:
+        table.add_row(
+            _iso(event.at),
+            event.kind.value,
+            event.actor,
+            event.holder or "pre-loaded Supplier/ACB",
+            event.mpxn or "—",
+            event.request_id,
+        )
+    console.print(table)
+    cells = current_cells(device_id, events)
+    assert cells is not None
+    console.print(
+        f"now: {cells.state.value}{' (' + cells.holder + ')' if cells.holder else ''} since {_iso(cells.since)}"
+    )
+
+
+@ledger_app.command("report")
+def ledger_report_command(
+    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    min_days: Annotated[int, typer.Option(help="Never updated this many days after commissioning.")] = 30,
+    csv_dir: Annotated[Path | None, typer.Option(help="Write one CSV per NO of its devices with wrong cells.")] = None,
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Devices whose NO cells were never updated, and devices whose cells hold another NO's certificates."""
+    from processor.ledger.build import ledger_store
+    from processor.ledger.report import ledger_report, write_csv_per_operator
+
+    settings = settings_from(config, redis_url=redis_url)
+    when = parse_time(at) if at else int(time.time() * 1000)
+    try:
+        registrations, _ = stores(settings)
+        report = ledger_report(ledger_store(settings).devices(), registrations, when, min_days)
+    except RedisError as exc:
+        raise fail(f"cannot reach Redis: {exc}") from exc
+    console.print(
+        f"[bold]{report.devices:,} devices in the ledger at {_iso(when)}[/]: "
+        + ", ".join(f"{n:,} {state}" for state, n in sorted(report.by_state.items()))
+    )
+    for title, counts in (
+        (f"NO cells never updated {min_days}+ days after commissioning, by supplier", report.never_updated_by_supplier),
+        ("... by registered network operator", report.never_updated_by_network_operator),
+        (
+            "NO cells holding another party's certificates, by registered network operator",
+            report.wrong_by_network_operator,
+        ),
+        ("... by cause", report.wrong_by_cause),
+        ("wrong cells by month they were placed", Counter(dict(sorted(report.wrong_since_by_month.items())))),
+        (
+            "still pre-loaded, by month of commissioning",
+            Counter(dict(sorted(report.commissioned_still_preloaded_by_month.items()))),
+        ),
+    ):
+        table = Table("key", "devices", title=title)
+        for key, count in counts.items() if "month" in title else counts.most_common():
+            table.add_row(key, f"{count:,}")
+        console.print(table)
+    if csv_dir:
+        written = write_csv_per_operator(report, csv_dir)
+        console.print(f"wrote {len(written)} CSV files to {csv_dir} (one per network operator)")

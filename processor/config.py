@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     redis_key_prefix: str = "srg"
     redis_cluster: bool = False
     registration_buckets: int = Field(1 << 19, ge=1, description="power of two; about MPxNs / 100")
+    ledger_buckets: int = Field(1 << 19, ge=1, description="power of two; about devices / 100")
     group_id: str = "srguard"
     mode: Mode = Mode.ENFORCE
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE

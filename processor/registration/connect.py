@@ -6,8 +6,9 @@ import redis
 from redis.cluster import RedisCluster
 
 from processor.config import Settings
+from processor.registration.buckets import RedisClient
 from processor.registration.parties import PartyStore
-from processor.registration.store import RedisClient, RegistrationStore
+from processor.registration.store import RegistrationStore
 
 
 def redis_client(settings: Settings) -> RedisClient:

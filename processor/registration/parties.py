@@ -17,7 +17,7 @@ import redis
 
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory
-from processor.registration.store import RedisClient
+from processor.registration.buckets import RedisClient
 
 
 @dataclass(frozen=True)

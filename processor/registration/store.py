@@ -11,7 +11,6 @@ so every process agrees. Each lookup touches one key, so Redis Cluster needs no 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
+from processor.registration.buckets import HashBuckets, RedisClient
 from processor.registration.records import in_force, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,6 @@ DEFAULT_BUCKETS = 1 << 19
 # Larger listpacks than Redis's defaults (128 entries, 64-byte values) keep busy buckets compact.
 LISTPACK_SETTINGS = {"hash-max-listpack-entries": "512", "hash-max-listpack-value": "256"}
 
-RedisClient = redis.Redis | RedisCluster
 _MERGE_LUA = resources.files("processor.registration").joinpath("merge.lua").read_text()
 
 
@@ -64,20 +63,13 @@ class RegistrationStore:
         self.client = client
         self.prefix = prefix
         self.is_cluster = isinstance(client, RedisCluster)
-        meta = f"{prefix}:reg:meta"
-        wanted = buckets or DEFAULT_BUCKETS
-        if wanted & (wanted - 1):
-            raise ValueError(f"bucket count must be a power of two, got {wanted}")
-        client.hsetnx(meta, "buckets", wanted)
-        self.buckets = int(client.hget(meta, "buckets"))
-        if buckets and buckets != self.buckets:
-            log.warning("store %s already uses %d buckets; ignoring %d", prefix, self.buckets, buckets)
-        self._mask = self.buckets - 1
+        self._buckets = HashBuckets(client, f"{prefix}:reg", buckets or DEFAULT_BUCKETS)
+        self.buckets = self._buckets.count
         self.offsets_key = f"{prefix}:feed:offsets"
         self._merge = client.register_script(_MERGE_LUA)
 
     def key_of(self, mpxn: str) -> str:
-        return f"{self.prefix}:reg:{zlib.crc32(mpxn.encode()) & self._mask:x}"
+        return self._buckets.key_of(mpxn)
 
     def history(self, mpxn: str) -> list[Registration]:
         raw = self.client.hget(self.key_of(mpxn), mpxn)
@@ -88,17 +80,7 @@ class RegistrationStore:
 
     def _histories(self, mpxns: Iterable[str]) -> dict[str, list[Registration]]:
         """Every MPxN's records, in one pipelined round trip (one HMGET per bucket)."""
-        by_key: dict[str, list[str]] = {}
-        for mpxn in sorted(set(mpxns)):
-            by_key.setdefault(self.key_of(mpxn), []).append(mpxn)
-        pipe = self.client.pipeline(transaction=False)
-        for key, fields in by_key.items():
-            pipe.hmget(key, fields)
-        found: dict[str, list[Registration]] = {}
-        for fields, values in zip(by_key.values(), pipe.execute(), strict=True):
-            for mpxn, raw in zip(fields, values, strict=True):
-                found[mpxn] = unpack(mpxn, raw) if raw else []
-        return found
+        return {mpxn: unpack(mpxn, raw) if raw else [] for mpxn, raw in self._buckets.read(mpxns).items()}
 
     def lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
         """The record in force for each (mpxn, at), in one round trip (one per node on a cluster)."""

@@ -21,7 +21,7 @@ from processor.domain.rule import Policy
 from processor.registration.connect import stores
 from processor.registration.parties import DirectoryCache
 from processor.stream.app import serde_from
-from processor.stream.judge import BatchResult, Input, Judge, produce_outputs
+from processor.stream.judge import BatchResult, Judge, produce_outputs, to_inputs
 from processor.stream.reading import read_history
 from processor.stream.topics import TopicSpec, create_topics
 
@@ -79,7 +79,7 @@ def replay_topic(
     started = time.perf_counter()
     reader_config = settings.kafka_config(**{"group.id": f"{settings.group_id}-replay-{uuid.uuid4().hex[:8]}"})
     for batch in read_history(reader_config, settings.topics.requests, since, until):
-        result = judge([Input.from_message(m) for m in batch])
+        result = judge(to_inputs(batch))
         produce_outputs(producer, result.outputs)
         producer.poll(0)
         summary.totals.add(result)

@@ -29,7 +29,7 @@ from redis.exceptions import RedisError
 from processor.config import ProcessingGuarantee, Settings
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
-from processor.stream.judge import BatchResult, Input, Judge, Output, produce_outputs
+from processor.stream.judge import BatchResult, Input, Judge, Output, produce_outputs, to_inputs
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class DlqGuard:
 
     def observe(self, outcomes: list[bool]) -> None:
         """``outcomes``: per SR of a batch, in order, True when it went to the DLQ. Raises DlqFlood."""
+        size, dead_count = len(outcomes), sum(outcomes)
+        if not dead_count:  # the usual batch: nothing to walk through
+            self.consecutive = 0
+            outcomes = []
         for dead in outcomes:
             self.consecutive = self.consecutive + 1 if dead else 0
             if self.consecutive >= self.policy.max_consecutive:
@@ -74,9 +78,9 @@ class DlqGuard:
                     f"{self.consecutive} consecutive SRs were undecodable "
                     f"(limit {self.policy.max_consecutive}): is the producer writing another format?"
                 )
-        self._recent.append((len(outcomes), sum(outcomes)))
-        self._seen += len(outcomes)
-        self._dead += sum(outcomes)
+        self._recent.append((size, dead_count))
+        self._seen += size
+        self._dead += dead_count
         while self._recent and self._seen - self._recent[0][0] >= self.policy.window:
             seen, dead = self._recent.popleft()
             self._seen -= seen
@@ -199,15 +203,11 @@ class SrProcessor:
             self.close()
 
     def _inputs(self, messages: list[Message]) -> list[Input]:
-        batch = []
-        for msg in messages:
+        for msg in messages:  # errors are rare: look for them first, then build the batch in one pass
             error = msg.error()
-            if error is not None:
-                if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", error)
-                continue
-            batch.append(Input.from_message(msg))
-        return batch
+            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                log.warning("consumer error: %s", error)
+        return to_inputs(messages)
 
     def _process(self, batch: list[Input]) -> None:
         started = time.perf_counter()

@@ -26,8 +26,12 @@ def read_history(
     until: int | None = None,
     batch: int = 1000,
     idle_timeout: float = 30.0,
+    resume: dict[int, int] | None = None,
 ) -> Iterator[list[Message]]:
-    """Batches of records with since <= timestamp < until, from every partition, then stop."""
+    """Batches of records with since <= timestamp < until, from every partition, then stop.
+
+    ``resume`` (partition -> next offset) starts those partitions where an earlier reader stopped.
+    """
     consumer = Consumer(
         {
             **kafka_config,
@@ -47,6 +51,13 @@ def read_history(
             found = consumer.offsets_for_times([TopicPartition(topic, p, since) for p in partitions], timeout=30)
             # -1: no record at or after `since` in that partition (Apache Kafka): nothing to read there.
             starts = [tp if tp.offset >= 0 else None for tp in found]  # type: ignore[misc]
+        if resume:
+            starts = [
+                TopicPartition(topic, tp.partition, resume[tp.partition])
+                if tp is not None and tp.partition in resume
+                else tp
+                for tp in starts
+            ]
         open_partitions = {tp.partition for tp in starts if tp is not None}
         consumer.assign([tp for tp in starts if tp is not None])
         idle = 0.0

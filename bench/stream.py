@@ -1,0 +1,379 @@
+"""Stream benchmarks on the embedded stack: throughput ratio against a copy loop, replay throughput,
+latency at a fixed rate, and scale-out. Every figure is measured in this run; medians of REPEATS."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from processor.config import Mode, Topics, load_settings
+from processor.replay.topic import replay_topic
+from processor.simulate.population import build_population
+from processor.simulate.publish import publish_reference_data, publish_traffic
+from processor.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.stack import EmbeddedStack, free_port
+from processor.stream.serde import peek
+from processor.stream.topics import TopicSpec, create_topics, topic_layout
+
+REPEATS = 3
+PARTITIONS = 6
+BATCH = 1000
+SRS = int(os.environ.get("BENCH_SRS", "200000"))
+LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
+LATENCY_RATE = 5000
+FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
+MIX = TrafficMix(in_scope=0.05, incident_rate=0.01)  # ~95% out of scope, ~5% in scope, ~1% of those incidents
+
+
+@dataclass
+class Spread:
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: list[float]) -> Spread:
+        return cls(statistics.median(values), min(values), max(values))
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class World:
+    def __init__(self, stack: EmbeddedStack, workdir: Path) -> None:
+        self.stack = stack
+        self.population = build_population(seed=3, meter_points=20_000)
+        self.trust = workdir / "oca.pem"
+        self.trust.write_bytes(self.population.pki.oca_pem())
+        self.unique = uuid.uuid4().hex[:6]
+        self.topics = Topics(**{k: f"{v}.{self.unique}" for k, v in Topics().model_dump().items()})
+        self.admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+        create_topics(self.admin, topic_layout(self.topics), PARTITIONS, 1)
+        self.producer = Producer(
+            {
+                "bootstrap.servers": stack.kafka_bootstrap,
+                "linger.ms": 20,
+                "enable.idempotence": True,
+                "queue.buffering.max.messages": 1_000_000,
+            }
+        )
+        publish_reference_data(self.producer, self.topics, self.population)
+        self.traffic = TrafficGenerator(self.population, MIX, seed=4).take(SRS)
+        publish_traffic(self.producer, self.topics.requests, self.traffic)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "SRGUARD_BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap,
+            "SRGUARD_REDIS_URL": self.stack.redis_url,
+            "SRGUARD_REDIS_KEY_PREFIX": f"b{self.unique}",
+            "SRGUARD_REGISTRATION_BUCKETS": "1024",
+            "SRGUARD_TRUST_STORE": str(self.trust),
+            "SRGUARD_BATCH_SIZE": str(BATCH),
+            "SRGUARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
+            "SRGUARD_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        }
+        env |= {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in self.topics.model_dump().items()}
+        return {**os.environ, **env, **extra}
+
+    def settings(self, **flags: object):
+        return load_settings(
+            bootstrap_servers=self.stack.kafka_bootstrap,
+            redis_url=self.stack.redis_url,
+            redis_key_prefix=f"b{self.unique}",
+            registration_buckets=1024,
+            trust_store=self.trust,
+            topics=self.topics,
+            **flags,
+        )
+
+
+class Processor:
+    """``srguard run`` as a subprocess, watched through its /metrics."""
+
+    def __init__(self, world: World, guarantee: str, group: str, **env: str) -> None:
+        self.port = free_port()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "processor",
+                "run",
+                "--metrics-port",
+                str(self.port),
+                "--processing-guarantee",
+                guarantee,
+                "--group-id",
+                group,
+            ],
+            env=world.env(**env),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def consumed(self) -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
+                for line in response.read().decode().splitlines():
+                    if line.startswith("srguard_sr_consumed_total "):
+                        return float(line.split()[1])
+        except OSError:
+            pass
+        return 0.0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(60)
+
+
+def _time_processors(processors: list[Processor], total: int) -> tuple[float, list[float]]:
+    """Seconds from the first decided SR to the last, and each process's CPU seconds meanwhile."""
+    while sum(p.consumed() for p in processors) == 0:
+        time.sleep(0.02)
+    start, cpu0 = time.perf_counter(), [_cpu_seconds(p.process.pid) for p in processors]
+    while sum(p.consumed() for p in processors) < total:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - start
+    return elapsed, [_cpu_seconds(p.process.pid) - c for p, c in zip(processors, cpu0, strict=True)]
+
+
+def processor_rate(world: World, guarantee: str) -> float:
+    processor = Processor(world, guarantee, f"bench-{uuid.uuid4().hex[:8]}")
+    try:
+        elapsed, _ = _time_processors([processor], SRS)
+    finally:
+        processor.stop()
+    return SRS / elapsed
+
+
+def copy_loop_rate(world: World, guarantee: str) -> float:
+    """The physical limit here: consume the same input, produce the same bytes to one output, same batches."""
+    bootstrap = world.stack.kafka_bootstrap
+    group = f"copy-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            **FAST_GROUP,
+        }
+    )
+    extra = {"transactional.id": group} if guarantee == "exactly_once" else {}
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5, **extra}
+    )
+    if extra:
+        producer.init_transactions(30)
+    consumer.subscribe([world.topics.requests])
+    copied, start = 0, None
+    try:
+        while copied < SRS:
+            messages = [m for m in consumer.consume(BATCH, 0.1) if not m.error()]
+            if not messages:
+                continue
+            start = start or time.perf_counter()
+            if extra:
+                producer.begin_transaction()
+            for msg in messages:
+                producer.produce(world.topics.accepted + ".copy", msg.value(), msg.key(), headers=msg.headers())
+            last = {(m.topic(), m.partition()): m.offset() for m in messages}
+            positions = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+            if extra:
+                producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
+                producer.commit_transaction(60)
+            else:
+                producer.flush(60)
+                consumer.commit(offsets=positions, asynchronous=False)
+            copied += len(messages)
+        return SRS / (time.perf_counter() - (start or time.perf_counter()))
+    finally:
+        consumer.close()
+
+
+def latency(world: World, guarantee: str) -> dict[str, float]:
+    """Produce at LATENCY_RATE SR/s; latency = produce call -> decision received by a read_committed consumer."""
+    topics = world.topics.model_copy(
+        update={
+            k: f"{v}.lat{guarantee[:3]}"
+            for k, v in world.topics.model_dump().items()
+            if k in ("requests", "accepted", "rejected", "audit", "dlq")
+        }
+    )
+    create_topics(
+        world.admin,
+        [TopicSpec(getattr(topics, k), "latency") for k in ("requests", "accepted", "rejected", "audit", "dlq")],
+        PARTITIONS,
+        1,
+    )
+    env = {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
+    processor = Processor(
+        world,
+        guarantee,
+        f"lat-{uuid.uuid4().hex[:8]}",
+        SRGUARD_BATCH_TIMEOUT_MS="5",
+        SRGUARD_KAFKA_LINGER_MS="1",
+        **env,
+    )
+    sent: dict[str, float] = {}
+    received: list[float] = []
+    hops: list[tuple[float, float]] = []  # (produce -> decision produced, decision produced -> received)
+    reader = Consumer(
+        {
+            "bootstrap.servers": world.stack.kafka_bootstrap,
+            "group.id": f"r-{uuid.uuid4().hex[:6]}",
+            "isolation.level": "read_committed",
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 5,
+            **FAST_GROUP,
+        }
+    )
+    reader.subscribe([topics.accepted, topics.rejected])
+    producer = Producer({"bootstrap.servers": world.stack.kafka_bootstrap, "linger.ms": 1})
+    items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
+    from processor.stream.serde import encode_service_request
+
+    payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
+    warm = time.perf_counter() + 30
+    while processor.consumed() == 0 and time.perf_counter() < warm:  # joined and ready: send one probe first
+        producer.produce(topics.requests, payloads[0][2], payloads[0][1])
+        producer.flush(5)
+        time.sleep(0.5)
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set() or len(received) < len(sent):
+            for msg in reader.consume(1000, 0.05):
+                if msg.error():
+                    continue
+                now = time.time()
+                decided = msg.timestamp()[1] / 1000  # CreateTime: when srguard produced the decision
+                try:
+                    request_id = peek(msg.value()).request_id
+                except ValueError:
+                    from processor.avro import codec
+
+                    request_id = codec("SrRejection").decode(msg.value())["request_id"]
+                if request_id in sent:
+                    received.append((now - sent[request_id]) * 1000)
+                    hops.append(((decided - sent[request_id]) * 1000, (now - decided) * 1000))
+            if done.is_set() and time.perf_counter() > deadline:
+                break
+
+    deadline = float("inf")
+    thread = threading.Thread(target=read)
+    thread.start()
+    interval = 1.0 / LATENCY_RATE
+    start = time.perf_counter()
+    for n, (request_id, key, value) in enumerate(payloads[1:], 1):
+        target = start + n * interval
+        while (now := time.perf_counter()) < target:
+            time.sleep(max(0.0, min(target - now, 0.001)))
+        sent[request_id] = time.time()
+        producer.produce(topics.requests, value, key)
+        producer.poll(0)
+    producer.flush(30)
+    deadline = time.perf_counter() + 30
+    done.set()
+    thread.join()
+    reader.close()
+    processor.stop()
+    ordered = sorted(received)
+    return {
+        "p50_ms": ordered[len(ordered) // 2],
+        "p99_ms": ordered[int(len(ordered) * 0.99)],
+        "max_ms": ordered[-1],
+        "decisions": len(ordered),
+        "sent": len(sent),
+        "p50_to_decision_ms": sorted(h[0] for h in hops)[len(hops) // 2],
+        "p99_to_decision_ms": sorted(h[0] for h in hops)[int(len(hops) * 0.99)],
+        "p50_decision_to_reader_ms": sorted(h[1] for h in hops)[len(hops) // 2],
+    }
+
+
+def scale_out(world: World) -> dict[str, object]:
+    results = {}
+    for count in (1, 2):
+        group = f"scale-{uuid.uuid4().hex[:8]}"
+        processors = [Processor(world, "at_least_once", group) for _ in range(count)]
+        try:
+            time.sleep(8 if count == 2 else 0)  # let both join before timing: one rebalance, then steady
+            elapsed, cpu = _time_processors(processors, SRS)
+        finally:
+            for p in processors:
+                p.stop()
+        results[f"{count}_process"] = {"rate": SRS / elapsed, "cpu_seconds": cpu, "elapsed": elapsed}
+    results["ratio"] = results["2_process"]["rate"] / results["1_process"]["rate"]  # type: ignore[index]
+    return results
+
+
+def run() -> dict[str, object]:
+    results: dict[str, object] = {"srs": SRS, "partitions": PARTITIONS, "batch": BATCH}
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStack() as stack:
+        started = time.perf_counter()
+        world = World(stack, Path(tmp))
+        print(
+            f"setup: {SRS:,} SRs (mix: 95% out of scope, 5% in scope, 1% of those incidents), "
+            f"{PARTITIONS} partitions, published in {time.perf_counter() - started:.1f}s"
+        )
+        for guarantee in ("at_least_once", "exactly_once"):
+            copies, processed, ratios = [], [], []
+            for _ in range(REPEATS):
+                copy = copy_loop_rate(world, guarantee)
+                proc = processor_rate(world, guarantee)
+                copies.append(copy)
+                processed.append(proc)
+                ratios.append(proc / copy)
+            results[f"throughput_{guarantee}"] = {
+                "copy_loop": Spread.of(copies).__dict__,
+                "processor": Spread.of(processed).__dict__,
+                "ratio": Spread.of(ratios).__dict__,
+            }
+            print(
+                f"throughput {guarantee}: processor {statistics.median(processed):,.0f} SR/s, copy loop "
+                f"{statistics.median(copies):,.0f} SR/s, ratio {statistics.median(ratios):.2f} "
+                f"(spread {min(ratios):.2f}-{max(ratios):.2f})"
+            )
+        rates = []
+        for n in range(REPEATS):
+            settings = world.settings(group_id=f"replay-{n}")
+            rates.append(replay_topic(settings, None, None, f"replay{n}.", Mode.AUDIT).rate)
+        results["replay_audit"] = Spread.of(rates).__dict__
+        print(
+            f"replay topic (audit): median {statistics.median(rates):,.0f} SR/s "
+            f"(spread {min(rates):,.0f}-{max(rates):,.0f})"
+        )
+        for guarantee in ("at_least_once", "exactly_once"):
+            figures = latency(world, guarantee)
+            results[f"latency_{guarantee}"] = figures
+            print(
+                f"latency {guarantee} at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: p50 {figures['p50_ms']:.1f} ms, "
+                f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
+                f"({figures['decisions']:,} of {figures['sent']:,} decisions seen)"
+            )
+        scale = scale_out(world)
+        results["scale_out"] = scale
+        print(
+            f"scale-out at-least-once: 1 process {scale['1_process']['rate']:,.0f} SR/s, 2 processes "  # type: ignore[index]
+            f"{scale['2_process']['rate']:,.0f} SR/s (ratio {scale['ratio']:.2f}); CPU s: "  # type: ignore[index]
+            f"{scale['1_process']['cpu_seconds']} vs {scale['2_process']['cpu_seconds']}"
+        )  # type: ignore[index]
+    return results
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,1 @@
+"""The device NO-cell ledger: whose certificates sit in each device's Network Operator trust-anchor cells."""

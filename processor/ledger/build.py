@@ -1,0 +1,69 @@
+"""Build the ledger from the accepted SR topic (live, or a replay's): incremental and idempotent."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from processor.avro import DecodeError
+from processor.config import Settings
+from processor.domain.certificates import CertificateReader, TrustStore
+from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
+from processor.ledger.store import LedgerStore
+from processor.registration.connect import redis_client
+from processor.registration.parties import DirectoryCache, PartyStore
+from processor.stream.app import serde_from
+from processor.stream.reading import read_history
+from processor.stream.serde import decode_service_request, peek
+
+LEDGER_VARIANTS = COMMISSIONING_VARIANTS | PLACEMENT_VARIANTS
+
+
+@dataclass
+class BuildSummary:
+    read: int = 0
+    events: int = 0
+    devices_changed: int = 0
+    undecodable: int = 0
+    seconds: float = 0.0
+
+
+def ledger_store(settings: Settings) -> LedgerStore:
+    return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
+
+
+def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None] | None = None) -> BuildSummary:
+    store = ledger_store(settings)
+    directory = DirectoryCache(PartyStore(store.client, settings.redis_key_prefix))
+    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
+    reader = CertificateReader(settings.certificate_cache_size, trust)
+    serde = serde_from(settings)
+    stored = store.stored_offsets()
+    resume = {int(name.rsplit(":", 1)[1]): offset for name, offset in stored.items() if name.rsplit(":", 1)[0] == topic}
+    summary = BuildSummary()
+    started = time.perf_counter()
+    for batch in read_history(settings.kafka_config(), topic, resume=resume):
+        parties = directory.refresh()
+        events: dict[str, list[LedgerEvent]] = {}
+        offsets: dict[str, int] = {}
+        for msg in batch:
+            offsets[f"{topic}:{msg.partition()}"] = msg.offset() + 1
+            value = msg.value() or b""
+            try:
+                if peek(serde.avro_body(value)).variant not in LEDGER_VARIANTS:
+                    continue
+                sr = decode_service_request(value, serde, topic)
+            except DecodeError:
+                summary.undecodable += 1
+                continue
+            event = event_for(sr, parties, reader)
+            if event is not None:
+                events.setdefault(sr.target_device_id, []).append(event)
+                summary.events += 1
+        summary.devices_changed += store.apply(events, offsets)
+        summary.read += len(batch)
+        if progress:
+            progress(summary.read)
+    summary.seconds = time.perf_counter() - started
+    return summary

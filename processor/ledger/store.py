@@ -1,0 +1,64 @@
+"""LedgerStore: each device's ledger events in Redis, in hashed buckets (processor.registration.buckets).
+
+One writer (``srguard ledger build``) applies batches with optimistic locking (WATCH/MULTI), the
+offsets of the topic it reads going in the same transaction, so a rebuild or a second run over the
+same SRs leaves the ledger as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import redis
+
+from processor.ledger.model import LedgerEvent, decode_events, encode_events, merge_events
+from processor.registration.buckets import HashBuckets, RedisClient
+
+DEFAULT_BUCKETS = 1 << 19  # ~50 million devices in scope at ~100 per bucket
+
+
+class LedgerStore:
+    def __init__(self, client: RedisClient, prefix: str = "srg", buckets: int = DEFAULT_BUCKETS) -> None:
+        self.client = client
+        self.buckets = HashBuckets(client, f"{prefix}:ledger", buckets)
+        self.offsets_key = f"{prefix}:ledger-offsets"
+
+    def history(self, device_id: str) -> list[LedgerEvent]:
+        raw = self.client.hget(self.buckets.key_of(device_id), device_id)
+        return decode_events(raw) if raw else []
+
+    def apply(self, events: dict[str, list[LedgerEvent]], offsets: dict[str, int]) -> int:
+        """Merge each device's new events; returns how many devices changed."""
+        keys = sorted({self.buckets.key_of(device) for device in events})
+        with self.client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    if keys:
+                        pipe.watch(*keys)
+                    current = self.buckets.read(events)
+                    pipe.multi()
+                    changed = 0
+                    for device, new in events.items():
+                        raw = current[device]
+                        merged = merge_events(decode_events(raw) if raw else [], new)
+                        encoded = encode_events(merged)
+                        if encoded != raw:
+                            changed += 1
+                            pipe.hset(self.buckets.key_of(device), device, encoded)
+                    if offsets:
+                        pipe.hset(self.offsets_key, mapping=offsets)
+                    pipe.execute()
+                    return changed
+                except redis.WatchError:
+                    continue
+
+    def stored_offsets(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}
+
+    def devices(self) -> Iterator[tuple[str, list[LedgerEvent]]]:
+        """Every device and its events (a full scan: for reports)."""
+        for key in self.client.scan_iter(match=f"{self.buckets.namespace}:*", count=1000):
+            if key.endswith(b":meta"):
+                continue
+            for device, raw in self.client.hgetall(key).items():
+                yield device.decode(), decode_events(raw)
