@@ -81,7 +81,9 @@ def _markdown(results: dict) -> str:
             (
                 f"latency at {stream.LATENCY_RATE:,}/s, {guarantee.replace('_', '-')}",
                 f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
-                f"{lat['decisions']:,} decisions",
+                f"{lat['decisions']:,} decisions; input -> decision produced p50 {lat['p50_to_decision_ms']:.0f} / "
+                f"p99 {lat['p99_to_decision_ms']:.0f} ms; "
+                f"decision -> reader p50 {lat['p50_decision_to_reader_ms']:.0f} ms",
                 goal,
             )
         )

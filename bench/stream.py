@@ -24,7 +24,7 @@ from processor.simulate.population import build_population
 from processor.simulate.publish import publish_reference_data, publish_traffic
 from processor.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.stack import EmbeddedStack, free_port
-from processor.stream.serde import peek
+from processor.stream.serde import encode_service_request, peek
 from processor.stream.topics import TopicSpec, create_topics, topic_layout
 
 REPEATS = 3
@@ -133,6 +133,13 @@ class Processor:
         except OSError:
             pass
         return 0.0
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def stop(self) -> None:
         self.process.terminate()
@@ -245,7 +252,6 @@ def latency(world: World, guarantee: str) -> dict[str, float]:
     reader.subscribe([topics.accepted, topics.rejected])
     producer = Producer({"bootstrap.servers": world.stack.kafka_bootstrap, "linger.ms": 1})
     items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
-    from processor.stream.serde import encode_service_request
 
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
     warm = time.perf_counter() + 30
@@ -306,12 +312,26 @@ def latency(world: World, guarantee: str) -> dict[str, float]:
 
 
 def scale_out(world: World) -> dict[str, object]:
+    """The processes join an empty topic first; then the SRs are published as fast as librdkafka takes them."""
     results = {}
+    encoded = [(i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in world.traffic]
     for count in (1, 2):
+        topic = f"scale{count}.{uuid.uuid4().hex[:8]}"
+        create_topics(world.admin, [TopicSpec(topic, "scale-out input")], PARTITIONS, 1)
         group = f"scale-{uuid.uuid4().hex[:8]}"
-        processors = [Processor(world, "at_least_once", group) for _ in range(count)]
+        processors = [Processor(world, "at_least_once", group, SRGUARD_TOPICS__REQUESTS=topic) for _ in range(count)]
         try:
-            time.sleep(8 if count == 2 else 0)  # let both join before timing: one rebalance, then steady
+            deadline = time.monotonic() + 60
+            while not all(p.ready() for p in processors) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            for key, value in encoded:
+                while True:
+                    try:
+                        world.producer.produce(topic, value, key)
+                        break
+                    except BufferError:
+                        world.producer.poll(0.01)
+            world.producer.flush(60)
             elapsed, cpu = _time_processors(processors, SRS)
         finally:
             for p in processors:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import redis
+from redis.client import Pipeline
 
 from processor.ledger.model import LedgerEvent, decode_events, encode_events, merge_events
-from processor.registration.buckets import HashBuckets, RedisClient
+from processor.registration.buckets import HashBuckets, RedisClient, optimistic
 
 DEFAULT_BUCKETS = 1 << 19  # ~50 million devices in scope at ~100 per bucket
 
@@ -29,28 +29,22 @@ class LedgerStore:
 
     def apply(self, events: dict[str, list[LedgerEvent]], offsets: dict[str, int]) -> int:
         """Merge each device's new events; returns how many devices changed."""
-        keys = sorted({self.buckets.key_of(device) for device in events})
-        with self.client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    if keys:
-                        pipe.watch(*keys)
-                    current = self.buckets.read(events)
-                    pipe.multi()
-                    changed = 0
-                    for device, new in events.items():
-                        raw = current[device]
-                        merged = merge_events(decode_events(raw) if raw else [], new)
-                        encoded = encode_events(merged)
-                        if encoded != raw:
-                            changed += 1
-                            pipe.hset(self.buckets.key_of(device), device, encoded)
-                    if offsets:
-                        pipe.hset(self.offsets_key, mapping=offsets)
-                    pipe.execute()
-                    return changed
-                except redis.WatchError:
-                    continue
+
+        def step(pipe: Pipeline) -> int:
+            current = self.buckets.read(events)
+            pipe.multi()
+            changed = 0
+            for device, new in events.items():
+                raw = current[device]
+                encoded = encode_events(merge_events(decode_events(raw) if raw else [], new))
+                if encoded != raw:
+                    changed += 1
+                    pipe.hset(self.buckets.key_of(device), device, encoded)
+            if offsets:
+                pipe.hset(self.offsets_key, mapping=offsets)
+            return changed
+
+        return optimistic(self.client, sorted({self.buckets.key_of(device) for device in events}), step)
 
     def stored_offsets(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}

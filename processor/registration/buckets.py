@@ -5,13 +5,31 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import redis
+from redis.client import Pipeline
 from redis.cluster import RedisCluster
 
 log = logging.getLogger(__name__)
 RedisClient = redis.Redis | RedisCluster
+T = TypeVar("T")
+
+
+def optimistic(client: RedisClient, keys: list[str], step: Callable[[Pipeline], T]) -> T:
+    """Read-merge-write under WATCH: ``step`` reads, calls ``pipe.multi()`` and queues the writes; it runs
+    again whenever another writer touched ``keys`` before EXEC, so no merge is ever lost."""
+    with client.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                if keys:
+                    pipe.watch(*keys)
+                result = step(pipe)
+                pipe.execute()
+                return result
+            except redis.WatchError:
+                continue
 
 
 class HashBuckets:

@@ -13,11 +13,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
-import redis
+from redis.client import Pipeline
 
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory
-from processor.registration.buckets import RedisClient
+from processor.registration.buckets import RedisClient, optimistic
 
 
 @dataclass(frozen=True)
@@ -51,40 +51,33 @@ class PartyStore:
         """Apply credentials; returns how many entities changed. Offsets are written in the same MULTI."""
         batch = list(changes)
         entity_ids = sorted({canonical_eui64(c.entity_id) for c in batch})
-        with self.client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(self.entities_key)  # one small key: optimistic locking is cheap
-                    current = (
-                        dict(zip(entity_ids, pipe.hmget(self.entities_key, entity_ids), strict=True))
-                        if entity_ids
-                        else {}
-                    )
-                    held = {e: [Party(**p) for p in json.loads(raw)] if raw else [] for e, raw in current.items()}
-                    for change in batch:
-                        entity = canonical_eui64(change.entity_id)
-                        held[entity] = (
-                            [] if isinstance(change, EntityWithdrawal) else _merge(held[entity], change.party)
-                        )
-                    pipe.multi()
-                    changed = 0
-                    for entity, parties in held.items():
-                        encoded = json.dumps([asdict(p) for p in parties]).encode() if parties else None
-                        if encoded == current[entity]:
-                            continue
-                        changed += 1
-                        if encoded is None:
-                            pipe.hdel(self.entities_key, entity)
-                        else:
-                            pipe.hset(self.entities_key, entity, encoded)
-                    if changed:
-                        pipe.incr(self.version_key)
-                    if offsets:
-                        pipe.hset(self.offsets_key, mapping=offsets)
-                    pipe.execute()
-                    return changed
-                except redis.WatchError:
+
+        def step(pipe: Pipeline) -> int:
+            current = (
+                dict(zip(entity_ids, pipe.hmget(self.entities_key, entity_ids), strict=True)) if entity_ids else {}
+            )
+            held = {e: [Party(**p) for p in json.loads(raw)] if raw else [] for e, raw in current.items()}
+            for change in batch:
+                entity = canonical_eui64(change.entity_id)
+                held[entity] = [] if isinstance(change, EntityWithdrawal) else _merge(held[entity], change.party)
+            pipe.multi()
+            changed = 0
+            for entity, parties in held.items():
+                encoded = json.dumps([asdict(p) for p in parties]).encode() if parties else None
+                if encoded == current[entity]:
                     continue
+                changed += 1
+                if encoded is None:
+                    pipe.hdel(self.entities_key, entity)
+                else:
+                    pipe.hset(self.entities_key, entity, encoded)
+            if changed:
+                pipe.incr(self.version_key)
+            if offsets:
+                pipe.hset(self.offsets_key, mapping=offsets)
+            return changed
+
+        return optimistic(self.client, [self.entities_key], step)  # one small key: optimistic locking is cheap
 
     def stored_offsets(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}

@@ -3,12 +3,6 @@ dead-lettered with its bytes; the processing step never raises."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +21,7 @@ from processor.registration.publish import encode_registration
 from processor.simulate.population import build_population
 from processor.stream.judge import Input, Judge
 from processor.stream.serde import Source, encode_service_request
+from tests.certificates import web_certificate_der
 
 POPULATION = build_population(seed=21, meter_points=200)
 POINTS = {p.mpxn: p for p in POPULATION.meter_points}
@@ -35,23 +30,7 @@ LIMIT = 64 * 1024
 NO_DER = next(iter(POPULATION.network_operators.values())).certificates[KeyUsage.DIGITAL_SIGNATURE]
 
 
-def _web_certificate() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.org")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(7)
-        .not_valid_before(dt.datetime(2020, 1, 1))
-        .not_valid_after(dt.datetime(2030, 1, 1))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-WEB_DER = _web_certificate()
+WEB_DER = web_certificate_der()
 JUDGE = Judge(
     TOPICS,
     Mode.ENFORCE,

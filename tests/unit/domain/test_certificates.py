@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +19,7 @@ from processor.domain.certificates import (
     parse_certificate,
 )
 from processor.simulate.pki import SmkiPki
+from tests.certificates import web_certificate_der
 
 ZAZ1 = Path(__file__).resolve().parents[2] / "data" / "zaz1"
 
@@ -113,24 +113,8 @@ def test_forgery_under_a_same_named_issuer_is_refused():
 
 
 def test_non_smki_certificate_is_malformed():
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "www.example.org")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(__import__("datetime").datetime(2020, 1, 1))
-        .not_valid_after(__import__("datetime").datetime(2030, 1, 1))
-        .sign(key, hashes.SHA256())
-    )
     with pytest.raises(CertificateError) as raised:
-        parse_certificate(cert.public_bytes(serialization.Encoding.DER))
+        parse_certificate(web_certificate_der())
     assert raised.value.reason == "malformed_certificate" and "OU" in raised.value.detail
 
 
