@@ -638,12 +638,14 @@ def report(
     since: Since = None,
     until: Until = None,
     out: Annotated[Path, typer.Option(help="Folder for incidence.csv, .json and .html.")] = Path("srguard-report"),
+    with_ledger: Annotated[bool, typer.Option(help="Add the NO-cell ledger's section (needs Redis).")] = False,
+    min_days: Annotated[int, typer.Option(help="With --with-ledger: 'never updated' after this many days.")] = 30,
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
     redis_url: RedisUrl = None,
 ) -> None:
     """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
-    from processor.report.render import print_terminal, to_json, write_csv, write_html
+    from processor.report.render import print_sections, print_terminal, to_json, write_csv, write_html
 
     if (topic is None) == (archive is None):
         raise fail("give exactly one of --topic or --archive")
@@ -666,14 +668,29 @@ def report(
         stats = aggregate(rejections, _party_lookup(settings), in_scope)
     except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
         raise fail(str(exc)) from exc
+    sections = _ledger_sections(settings, min_days) if with_ledger else {}
     print_terminal(stats, console)
+    print_sections(sections, console)
     out.mkdir(parents=True, exist_ok=True)
     write_csv(stats, out / "incidence.csv")
-    (out / "incidence.json").write_text(json.dumps(to_json(stats), indent=2))
-    charts = write_html(stats, out / "incidence.html", str(archive or topic))
+    document = to_json(stats) | ({"ledger": {title: dict(c) for title, c in sections.items()}} if sections else {})
+    (out / "incidence.json").write_text(json.dumps(document, indent=2))
+    charts = write_html(stats, out / "incidence.html", str(archive or topic), sections)
     console.print(
         f"wrote {out / 'incidence.csv'}, {out / 'incidence.json'} and {out / 'incidence.html'} ({charts} charts)"
     )
+
+
+def _ledger_sections(settings: Settings, min_days: int) -> dict[str, Counter[str]]:
+    from processor.ledger.build import ledger_store
+    from processor.ledger.report import ledger_report, summary_tables
+
+    try:
+        registrations, _ = stores(settings)
+        report = ledger_report(ledger_store(settings).devices(), registrations, int(time.time() * 1000), min_days)
+    except RedisError as exc:
+        raise fail(f"cannot read the ledger: {exc}") from exc
+    return summary_tables(report)
 
 
 def _party_lookup(settings: Settings) -> Callable[[str, int], str | None]:

@@ -43,6 +43,18 @@ class LedgerReport:
     wrong_since_by_month: Counter[str] = field(default_factory=Counter)
 
 
+def summary_tables(report: LedgerReport) -> dict[str, Counter[str]]:
+    """The ledger's breakdowns, titled, for `srguard report --with-ledger` (terminal, JSON, HTML)."""
+    never = f"Ledger: NO cells never updated {report.min_days}+ days after commissioning"
+    return {
+        "Ledger: devices by NO-cell state": report.by_state,
+        f"{never}, by supplier": report.never_updated_by_supplier,
+        f"{never}, by registered NO": report.never_updated_by_network_operator,
+        "Ledger: NO cells holding another party's certificates, by registered NO": report.wrong_by_network_operator,
+        "Ledger: NO cells holding another party's certificates, by cause": report.wrong_by_cause,
+    }
+
+
 def _month(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m")
 

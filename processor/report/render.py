@@ -95,8 +95,24 @@ def _chart(title: str, counts: Counter[str], chronological: bool) -> bytes:
     return buffer.getvalue()
 
 
-def write_html(stats: IncidenceStats, path: Path, source: str) -> int:
-    """Write the report; returns how many charts it embeds."""
+def _sections_html(sections: dict[str, Counter[str]]) -> str:
+    parts = []
+    for title, counts in sections.items():
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in counts.most_common())
+        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th></th><th>devices</th></tr>{rows}</table>")
+    return "".join(parts)
+
+
+def print_sections(sections: dict[str, Counter[str]], console: Console) -> None:
+    for title, counts in sections.items():
+        table = Table("key", "devices", title=title)
+        for key, count in counts.most_common():
+            table.add_row(key, f"{count:,}")
+        console.print(table)
+
+
+def write_html(stats: IncidenceStats, path: Path, source: str, sections: dict[str, Counter[str]] | None = None) -> int:
+    """Write the report (plus ``sections``: extra titled tables, e.g. the ledger's); returns the chart count."""
     tables = stats.tables()
     charts = []
     for title, name in CHARTS.items():
@@ -129,6 +145,7 @@ project's own (SECMP0063 was withdrawn; DUIS defines none).</p>
 {"".join(charts)}
 <h2>Top supplier → registered network operator pairs</h2>
 <table><tr><th>pair (certificates placed)</th><th>incidents</th></tr>{rows}</table>
+{_sections_html(sections or {})}
 </body></html>
 """)
     return len(charts)

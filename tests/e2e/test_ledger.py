@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -98,6 +99,13 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
         g.device_id: (registered[g.device_id], other[g.device_id], "placed wrong"),
         changed.device_id: (changed.registrations[1].network_operator_id, old_operator, "registration changed"),
     }
+    with_ledger = srguard(
+        world, "report", "--topic", world.topics.rejected, "--with-ledger", "--out", str(tmp_path / "report")
+    )
+    assert "network_operator" in with_ledger.stdout and "preloaded" in with_ledger.stdout
+    document = json.loads((tmp_path / "report" / "incidence.json").read_text())
+    assert document["ledger"]["Ledger: devices by NO-cell state"] == {"network_operator": 4, "preloaded": 2}
+    assert "Ledger: NO cells holding another" in (tmp_path / "report" / "incidence.html").read_text()
     history = srguard(world, "ledger", "get", c.device_id).stdout
     assert history.count("placed") == 2 and "now: network_operator" in history
 
