@@ -244,9 +244,9 @@ def demo(
     for (code, reason), count in result.codes.most_common():
         codes.add_row(code, reason, f"{count:,}")
     console.print(codes)
-    pairs = Table("supplier", "registered NO", "certificates placed", "SRs", title="Top incident pairs")
-    for (supplier, registered, placed), count in result.pairs.most_common(8):
-        pairs.add_row(supplier, registered, placed, f"{count:,}")
+    pairs = Table("supplier -> registered NO (certificates placed)", "SRs", title="Top incident pairs")
+    for pair, count in stats.pairs.most_common(8):  # wrong-owner incidents only (report.stats)
+        pairs.add_row(pair, f"{count:,}")
     console.print(pairs)
     check = "matches" if result.outcomes["rejected"] == result.expected_rejections else "DOES NOT match"
     console.print(

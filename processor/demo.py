@@ -36,7 +36,6 @@ class DemoResult:
     metrics_url: str
     outcomes: Counter[str] = field(default_factory=Counter)
     codes: Counter[tuple[str, str]] = field(default_factory=Counter)
-    pairs: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     expected_rejections: int = 0
     rejections: list[dict] = field(default_factory=list)
     in_scope: int = 0
@@ -147,15 +146,6 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
             result.party_of = party_of
             for rejection in rejections:
                 result.codes[(rejection["response_code"], rejection["reason"])] += 1
-                supplier = directory.owner(rejection["originator_id"], rejection["as_of"])
-                placed = next((p for p in rejection["certificate_party_ids"] if p), "?")
-                result.pairs[
-                    (
-                        supplier.party_id if supplier else "?",
-                        rejection["registered_network_operator_id"] or "none",
-                        placed,
-                    )
-                ] += 1
             result.outcomes["rejected"] = len(rejections)
         finally:
             stop.set()

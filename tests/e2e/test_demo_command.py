@@ -49,5 +49,8 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path):
     assert "8,000 SRs judged" in out and "SR/s" in out
     assert "which matches the" in out and "Top incident pairs" in out and "/metrics was served at http://" in out
     assert "report: " in out and "incidence.html" in out
+    pairs = out[out.index("Top incident pairs") :].split("rejections:")[0]
+    assert " -> " in pairs and "(none" not in pairs and "?" not in pairs, "pairs must be wrong-owner incidents"
+
     assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html"}
     assert _live_children_named("tansu", "redis-server") <= before, "the demo left a broker or Redis running"
