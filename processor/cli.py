@@ -28,7 +28,7 @@ from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Setting
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
-from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.registration.feed import FeedStatus
 from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations, parse_time
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore, tune_listpacks
@@ -49,7 +49,7 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
-from processor.stream.app import FeedNotReady, serde_from
+from processor.stream.app import FeedNotReady, reference_feed, serde_from
 from processor.stream.app import run as run_processor
 from processor.stream.processor import DlqFlood, ProducerFenced
 from processor.stream.reading import TopicMissing
@@ -424,14 +424,8 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
                 f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
             )
 
-    reference = ReferenceFeed(
-        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
-        settings.topics.registrations,
-        settings.topics.parties,
-        registrations,
-        parties,
-        report,
-    )
+    reference = reference_feed(settings, registrations, parties)
+    reference.on_batch = report
     try:
         reference.start()
     except (RuntimeError, KafkaException) as exc:

@@ -14,7 +14,8 @@ from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
 from processor.registration.connect import stores
 from processor.registration.feed import ReferenceFeed
-from processor.registration.parties import DirectoryCache
+from processor.registration.parties import DirectoryCache, PartyStore
+from processor.registration.store import RegistrationStore
 from processor.stream.judge import Judge
 from processor.stream.processor import DlqPolicy, SrProcessor
 
@@ -31,6 +32,19 @@ class App:
 def serde_from(settings: Settings) -> Serde:
     registry = settings.schema_registry_config()
     return RegistryAvro(registry) if registry else PLAIN
+
+
+def reference_feed(settings: Settings, registrations: RegistrationStore, parties: PartyStore) -> ReferenceFeed:
+    """The feed as both `srguard run` and `srguard feed` run it."""
+    return ReferenceFeed(
+        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
+        settings.topics.registrations,
+        settings.topics.parties,
+        registrations,
+        parties,
+        batch_size=settings.feed_batch_size,
+        serde=serde_from(settings),
+    )
 
 
 def build(settings: Settings, metrics: Metrics | None = None) -> App:
@@ -51,15 +65,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
         serde,
     )
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
-    feed = ReferenceFeed(
-        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
-        settings.topics.registrations,
-        settings.topics.parties,
-        registrations,
-        parties,
-        batch_size=settings.feed_batch_size,
-        serde=serde,
-    )
+    feed = reference_feed(settings, registrations, parties)
     processor = SrProcessor(settings, judge, metrics, dlq, feed)
     feed.on_batch = processor.observe_feed
     endpoint = HealthEndpoint(settings.metrics_port, metrics.registry, processor.readiness)
