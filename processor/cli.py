@@ -281,6 +281,17 @@ def _connected_stores(settings: Settings) -> tuple[RegistrationStore, PartyStore
     return found
 
 
+def _finish_load(load: Callable[[], LoadSummary], what: str) -> None:
+    """Run a bulk load, print its summary; exit 1 when any line was rejected (the rest is loaded)."""
+    try:
+        summary = load()
+    except LoadError as exc:
+        raise fail(str(exc)) from exc
+    _print_summary(summary, what)
+    if summary.rejected_total:
+        raise typer.Exit(1)
+
+
 def _print_summary(summary: LoadSummary, what: str) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items()))
     console.print(
@@ -317,13 +328,7 @@ def registrations_load(file: InputFile, config: ConfigFile = None, redis_url: Re
         def advance(lines: int, position: int, size: int) -> None:
             progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
 
-        try:
-            summary = load_registrations(file, registrations, advance)
-        except LoadError as exc:
-            raise fail(str(exc)) from exc
-    _print_summary(summary, f"registrations from {file}")
-    if summary.rejected_total:
-        raise typer.Exit(1)
+        _finish_load(lambda: load_registrations(file, registrations, advance), f"registrations from {file}")
 
 
 @registrations_app.command("get")
@@ -371,13 +376,7 @@ def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
     """Load a party directory file: entity_id,party_id,role[,valid_from,valid_to]."""
     settings = settings_from(config, redis_url=redis_url)
     _, parties = _connected_stores(settings)
-    try:
-        summary = load_parties(file, parties)
-    except LoadError as exc:
-        raise fail(str(exc)) from exc
-    _print_summary(summary, f"parties from {file}")
-    if summary.rejected_total:
-        raise typer.Exit(1)
+    _finish_load(lambda: load_parties(file, parties), f"parties from {file}")
 
 
 @parties_app.command("get")

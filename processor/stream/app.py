@@ -34,7 +34,9 @@ def serde_from(settings: Settings) -> Serde:
     return RegistryAvro(registry) if registry else PLAIN
 
 
-def reference_feed(settings: Settings, registrations: RegistrationStore, parties: PartyStore) -> ReferenceFeed:
+def reference_feed(
+    settings: Settings, registrations: RegistrationStore, parties: PartyStore, serde: Serde | None = None
+) -> ReferenceFeed:
     """The feed as both `srguard run` and `srguard feed` run it."""
     return ReferenceFeed(
         settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
@@ -43,7 +45,7 @@ def reference_feed(settings: Settings, registrations: RegistrationStore, parties
         registrations,
         parties,
         batch_size=settings.feed_batch_size,
-        serde=serde_from(settings),
+        serde=serde or serde_from(settings),
     )
 
 
@@ -65,7 +67,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
         serde,
     )
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
-    feed = reference_feed(settings, registrations, parties)
+    feed = reference_feed(settings, registrations, parties, serde)  # one registry client per process
     processor = SrProcessor(settings, judge, metrics, dlq, feed)
     feed.on_batch = processor.observe_feed
     endpoint = HealthEndpoint(settings.metrics_port, metrics.registry, processor.readiness)
