@@ -76,17 +76,23 @@ def _markdown(results: dict) -> str:
         ),
     ]
     for guarantee, goal in (("at_least_once", "p99 <= 50 ms"), ("exactly_once", "p99 <= 250 ms")):
-        lat = s[f"latency_{guarantee}"]
-        rows.append(
-            (
-                f"latency at {stream.LATENCY_RATE:,}/s, {guarantee.replace('_', '-')}",
-                f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
-                f"{lat['decisions']:,} decisions; input -> decision produced p50 {lat['p50_to_decision_ms']:.0f} / "
-                f"p99 {lat['p99_to_decision_ms']:.0f} ms; "
-                f"decision -> reader p50 {lat['p50_decision_to_reader_ms']:.0f} ms",
-                goal,
+        for stage, key in (
+            ("srguard", f"latency_{guarantee}"),
+            ("relay (nothing decided)", f"relay_latency_{guarantee}"),
+        ):
+            lat = s[key]
+            windows = ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in lat["windows"])
+            rows.append(
+                (
+                    f"latency at {stream.LATENCY_RATE:,}/s for {stream.LATENCY_SECONDS:.0f}s, "
+                    f"{guarantee.replace('_', '-')}, {stage}",
+                    f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
+                    f"{lat['decisions']:,} decisions; input -> output produced p50 {lat['p50_to_decision_ms']:.0f}"
+                    f" / p99 {lat['p99_to_decision_ms']:.0f} ms; output -> reader p50 "
+                    f"{lat['p50_decision_to_reader_ms']:.0f} ms; p50/p99 per {stream.LATENCY_WINDOW_S}s: {windows}",
+                    goal if stage == "srguard" else "the broker's floor",
+                )
             )
-        )
     scale = s["scale_out"]
     rows.append(
         (

@@ -3,6 +3,7 @@ latency at a fixed rate, and scale-out. Every figure is measured in this run; me
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -12,12 +13,15 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from bench.relay import Relay
+from processor.avro import codec
 from processor.config import Mode, Topics, load_settings
 from processor.replay.topic import replay_topic
 from processor.simulate.population import build_population
@@ -33,6 +37,10 @@ BATCH = 1000
 SRS = int(os.environ.get("BENCH_SRS", "200000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
 LATENCY_RATE = 5000
+LATENCY_WINDOW_S = 10
+# Consumer settings of the stage under test (srguard, or the relay) and of the reader, in the latency runs.
+STAGE: dict[str, object] = {}
+READER: dict[str, object] = {"fetch.wait.max.ms": 5}
 FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
 MIX = TrafficMix(in_scope=0.05, incident_rate=0.01)  # ~95% out of scope, ~5% in scope, ~1% of those incidents
 
@@ -57,6 +65,7 @@ class World:
     def __init__(self, stack: EmbeddedStack, workdir: Path) -> None:
         self.stack = stack
         self.population = build_population(seed=3, meter_points=20_000)
+        self.workdir = workdir
         self.trust = workdir / "oca.pem"
         self.trust.write_bytes(self.population.pki.oca_pem())
         self.unique = uuid.uuid4().hex[:6]
@@ -121,7 +130,7 @@ class Processor:
             ],
             env=world.env(**env),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(world.workdir / f"{group}.log").open("wb"),  # kept for a look when a figure surprises
         )
 
     def consumed(self) -> float:
@@ -167,120 +176,74 @@ def processor_rate(world: World, guarantee: str) -> float:
 
 
 def copy_loop_rate(world: World, guarantee: str) -> float:
-    """The physical limit here: consume the same input, produce the same bytes to one output, same batches."""
-    bootstrap = world.stack.kafka_bootstrap
-    group = f"copy-{uuid.uuid4().hex[:8]}"
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group,
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            **FAST_GROUP,
-        }
-    )
-    extra = {"transactional.id": group} if guarantee == "exactly_once" else {}
-    producer = Producer(
-        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5, **extra}
-    )
-    if extra:
-        producer.init_transactions(30)
-    consumer.subscribe([world.topics.requests])
-    copied, start = 0, None
+    """The physical limit here: srguard's loop with nothing decided, on the same input, in the same run."""
+    source, target = world.topics.requests, world.topics.accepted + ".copy"
+    relay = Relay(world.stack.kafka_bootstrap, source, target, guarantee, BATCH, FAST_GROUP)
+    relay.run(lambda copied: copied >= SRS)
+    return SRS / (time.perf_counter() - (relay.started or time.perf_counter()))
+
+
+def _latency_topics(world: World, name: str) -> Topics:
+    """Fresh topics per run: a reader on reused ones would match an earlier run's decisions."""
+    name = f"{name}{uuid.uuid4().hex[:6]}"
+    renamed = ("requests", "accepted", "rejected", "audit", "dlq")
+    topics = world.topics.model_copy(update={k: f"{getattr(world.topics, k)}.{name}" for k in renamed})
+    create_topics(world.admin, [TopicSpec(getattr(topics, k), "latency") for k in renamed], PARTITIONS, 1)
+    return topics
+
+
+def _request_id(value: bytes) -> str:
     try:
-        while copied < SRS:
-            messages = [m for m in consumer.consume(BATCH, 0.1) if not m.error()]
-            if not messages:
-                continue
-            start = start or time.perf_counter()
-            if extra:
-                producer.begin_transaction()
-            for msg in messages:
-                producer.produce(world.topics.accepted + ".copy", msg.value(), msg.key(), headers=msg.headers())
-            last = {(m.topic(), m.partition()): m.offset() for m in messages}
-            positions = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-            if extra:
-                producer.send_offsets_to_transaction(positions, consumer.consumer_group_metadata(), 30)
-                producer.commit_transaction(60)
-            else:
-                producer.flush(60)
-                consumer.commit(offsets=positions, asynchronous=False)
-            copied += len(messages)
-        return SRS / (time.perf_counter() - (start or time.perf_counter()))
-    finally:
-        consumer.close()
+        return peek(value).request_id  # an accepted SR (or, from the relay, any SR)
+    except ValueError:
+        return codec("SrRejection").decode(value)["request_id"]
 
 
-def latency(world: World, guarantee: str) -> dict[str, float]:
-    """Produce at LATENCY_RATE SR/s; latency = produce call -> decision received by a read_committed consumer."""
-    topics = world.topics.model_copy(
-        update={
-            k: f"{v}.lat{guarantee[:3]}"
-            for k, v in world.topics.model_dump().items()
-            if k in ("requests", "accepted", "rejected", "audit", "dlq")
-        }
-    )
-    create_topics(
-        world.admin,
-        [TopicSpec(getattr(topics, k), "latency") for k in ("requests", "accepted", "rejected", "audit", "dlq")],
-        PARTITIONS,
-        1,
-    )
-    env = {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
-    processor = Processor(
-        world,
-        guarantee,
-        f"lat-{uuid.uuid4().hex[:8]}",
-        SRGUARD_BATCH_TIMEOUT_MS="5",
-        SRGUARD_KAFKA_LINGER_MS="1",
-        **env,
-    )
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _drive(world: World, topics: Topics, ready: Callable[[], bool]) -> dict[str, object]:
+    """Produce at LATENCY_RATE SR/s to topics.requests; latency = produce call -> the SR's decision
+    (accepted or rejected) received by a read_committed consumer. ``ready``: the stage under test has
+    its partitions (a first probe SR is sent until it answers)."""
     sent: dict[str, float] = {}
-    received: list[float] = []
-    hops: list[tuple[float, float]] = []  # (produce -> decision produced, decision produced -> received)
+    seen: list[tuple[float, float, float]] = []  # (sent at, produce -> decision produced, -> received)
     reader = Consumer(
         {
             "bootstrap.servers": world.stack.kafka_bootstrap,
             "group.id": f"r-{uuid.uuid4().hex[:6]}",
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 5,
+            **READER,
             **FAST_GROUP,
         }
     )
     reader.subscribe([topics.accepted, topics.rejected])
-    producer = Producer({"bootstrap.servers": world.stack.kafka_bootstrap, "linger.ms": 1})
+    # The upstream producer keeps librdkafka's defaults (linger.ms 5): the DCC's SR producer is not ours to tune.
+    producer = Producer({"bootstrap.servers": world.stack.kafka_bootstrap})
     items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
-
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
     warm = time.perf_counter() + 30
-    while processor.consumed() == 0 and time.perf_counter() < warm:  # joined and ready: send one probe first
+    while not ready() and time.perf_counter() < warm:
         producer.produce(topics.requests, payloads[0][2], payloads[0][1])
         producer.flush(5)
         time.sleep(0.5)
     done = threading.Event()
+    deadline = [float("inf")]
 
     def read() -> None:
-        while not done.is_set() or len(received) < len(sent):
-            for msg in reader.consume(1000, 0.05):
-                if msg.error():
-                    continue
-                now = time.time()
-                decided = msg.timestamp()[1] / 1000  # CreateTime: when srguard produced the decision
-                try:
-                    request_id = peek(msg.value()).request_id
-                except ValueError:
-                    from processor.avro import codec
+        while (not done.is_set() or len(seen) < len(sent)) and time.perf_counter() < deadline[0]:
+            # poll(), not consume(n, t): consume() waits for n messages or t, which would add up to t here.
+            msg = reader.poll(0.05)
+            if msg is None or msg.error():
+                continue
+            now = time.time()
+            at = sent.get(_request_id(msg.value()))
+            if at is not None:
+                decided = msg.timestamp()[1] / 1000  # CreateTime: when the stage produced the decision
+                seen.append((at, (decided - at) * 1000, (now - at) * 1000))
 
-                    request_id = codec("SrRejection").decode(msg.value())["request_id"]
-                if request_id in sent:
-                    received.append((now - sent[request_id]) * 1000)
-                    hops.append(((decided - sent[request_id]) * 1000, (now - decided) * 1000))
-            if done.is_set() and time.perf_counter() > deadline:
-                break
-
-    deadline = float("inf")
     thread = threading.Thread(target=read)
     thread.start()
     interval = 1.0 / LATENCY_RATE
@@ -293,22 +256,90 @@ def latency(world: World, guarantee: str) -> dict[str, float]:
         producer.produce(topics.requests, value, key)
         producer.poll(0)
     producer.flush(30)
-    deadline = time.perf_counter() + 30
+    deadline[0] = time.perf_counter() + 30
     done.set()
     thread.join()
     reader.close()
-    processor.stop()
-    ordered = sorted(received)
+    return _latency_figures(sent, seen)
+
+
+def _latency_figures(sent: dict[str, float], seen: list[tuple[float, float, float]]) -> dict[str, object]:
+    total = sorted(s[2] for s in seen)
+    produced = sorted(s[1] for s in seen)
+    hop = sorted(s[2] - s[1] for s in seen)
+    first = min(sent.values())
+    windows: dict[int, list[float]] = {}
+    for at, _, ms in seen:
+        windows.setdefault(int((at - first) // LATENCY_WINDOW_S), []).append(ms)
     return {
-        "p50_ms": ordered[len(ordered) // 2],
-        "p99_ms": ordered[int(len(ordered) * 0.99)],
-        "max_ms": ordered[-1],
-        "decisions": len(ordered),
+        "p50_ms": _percentile(total, 0.5),
+        "p99_ms": _percentile(total, 0.99),
+        "max_ms": total[-1],
+        "decisions": len(total),
         "sent": len(sent),
-        "p50_to_decision_ms": sorted(h[0] for h in hops)[len(hops) // 2],
-        "p99_to_decision_ms": sorted(h[0] for h in hops)[int(len(hops) * 0.99)],
-        "p50_decision_to_reader_ms": sorted(h[1] for h in hops)[len(hops) // 2],
+        "p50_to_decision_ms": _percentile(produced, 0.5),
+        "p99_to_decision_ms": _percentile(produced, 0.99),
+        "p50_decision_to_reader_ms": _percentile(hop, 0.5),
+        # p50/p99 per LATENCY_WINDOW_S of sending: shows whether latency holds or grows over the run.
+        "windows": [
+            {"from_s": w * LATENCY_WINDOW_S, "p50_ms": _percentile(v, 0.5), "p99_ms": _percentile(v, 0.99)}
+            for w, v in sorted((w, sorted(v)) for w, v in windows.items())
+        ],
     }
+
+
+def latency(world: World, guarantee: str) -> dict[str, object]:
+    """srguard (``srguard run``) between the input and the reader."""
+    topics = _latency_topics(world, f"lat{guarantee[:3]}")
+    env = {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
+    env |= {f"SRGUARD_KAFKA_{k.upper().replace('.', '_')}": str(v) for k, v in STAGE.items()}
+    processor = Processor(world, guarantee, f"lat-{uuid.uuid4().hex[:8]}", **env)
+    try:
+        return _drive(world, topics, lambda: processor.consumed() > 0)
+    finally:
+        processor.stop()
+
+
+def relay_latency(world: World, guarantee: str) -> dict[str, object]:
+    """The peer: the same loop with nothing decided (bench/relay.py) as its own process, same settings."""
+    topics = _latency_topics(world, f"relay{guarantee[:3]}")
+    ready = threading.Event()
+    reader_started = time.perf_counter()
+    relay = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.relay",
+            world.stack.kafka_bootstrap,
+            topics.requests,
+            topics.accepted,
+            guarantee,
+            str(BATCH),
+            json.dumps({**STAGE, **FAST_GROUP}),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+    def relayed() -> bool:  # the probe SR came through: the relay has joined
+        if not ready.is_set():
+            probe = Consumer(
+                {
+                    "bootstrap.servers": world.stack.kafka_bootstrap,
+                    "group.id": f"p-{uuid.uuid4().hex[:6]}",
+                    "auto.offset.reset": "earliest",
+                }
+            )
+            probe.assign([TopicPartition(topics.accepted, p) for p in range(PARTITIONS)])
+            if any(not m.error() for m in probe.consume(1, 0.5)):
+                ready.set()
+            probe.close()
+        return ready.is_set() or time.perf_counter() - reader_started > 30
+
+    try:
+        return _drive(world, topics, relayed)
+    finally:
+        relay.terminate()
+        relay.wait(60)
 
 
 def scale_out(world: World) -> dict[str, object]:
@@ -378,13 +409,16 @@ def run() -> dict[str, object]:
             f"(spread {min(rates):,.0f}-{max(rates):,.0f})"
         )
         for guarantee in ("at_least_once", "exactly_once"):
-            figures = latency(world, guarantee)
-            results[f"latency_{guarantee}"] = figures
-            print(
-                f"latency {guarantee} at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: p50 {figures['p50_ms']:.1f} ms, "
-                f"p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
-                f"({figures['decisions']:,} of {figures['sent']:,} decisions seen)"
-            )
+            for stage, measure in (("relay", relay_latency), ("srguard", latency)):
+                figures = measure(world, guarantee)
+                results[f"latency_{guarantee}" if stage == "srguard" else f"relay_latency_{guarantee}"] = figures
+                print(
+                    f"latency {stage} {guarantee} at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: "
+                    f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
+                    f"({figures['decisions']:,} of {figures['sent']:,} decisions seen); p50/p99 per "
+                    f"{LATENCY_WINDOW_S}s: "
+                    + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in figures["windows"])  # type: ignore[union-attr]
+                )
         scale = scale_out(world)
         results["scale_out"] = scale
         print(

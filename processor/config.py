@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     topics: Topics = Topics()
     transactional_id: str | None = None  # default: <group_id>-<hostname>
     batch_size: int = Field(1000, ge=1, le=100_000)
-    batch_timeout_ms: int = Field(100, ge=1)
+    # After a batch's first SR: how long to wait for more. 0 takes only what has already arrived.
+    batch_timeout_ms: int = Field(0, ge=0)
     statistics_interval_ms: int = Field(5000, ge=0)
     max_value_bytes: int = Field(1 << 20, ge=1024)
     dlq_max_consecutive: int = Field(1000, ge=1)

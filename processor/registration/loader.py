@@ -15,17 +15,19 @@ import csv
 import datetime as dt
 import gzip
 import io
+import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from processor.domain.identifiers import Fuel, InvalidIdentifier, canonical_eui64, check_digits_ok, fuel_of
+from processor.domain.identifiers import InvalidIdentifier, canonical_eui64, check_digits_ok, fuel_of
 from processor.domain.model import Party, Registration
 from processor.registration.parties import PartyCredential, PartyStore
-from processor.registration.store import RegistrationStore
+from processor.registration.store import ApplyStats, RegistrationStore
 
 CHUNK = 50_000
 REGISTRATION_COLUMNS = ("mpxn", "network_operator_id", "effective_from")
@@ -77,11 +79,17 @@ def parse_time(text: str) -> int:
 
 
 class CsvSource:
-    """Rows of a CSV file (gzip or plain) with their line numbers; ``position`` is bytes read of the file."""
+    """Rows of a CSV file (gzip or plain) with their line numbers; ``position`` is bytes read of the file.
+
+    Rows are lists, not dicts (a dict per row costs more than the rest of a registration's parsing):
+    ``fields(*names)`` picks named columns from a row; a column the header lacks, or a short row
+    lacks, reads as "".
+    """
 
     def __init__(self, path: Path, required: tuple[str, ...]) -> None:
         self.path = path
         self.required = required
+        self._index: dict[str, int] = {}
         try:
             self._raw = path.open("rb")
         except OSError as exc:
@@ -92,72 +100,108 @@ class CsvSource:
     def position(self) -> int:
         return self._raw.tell()
 
-    def __iter__(self) -> Iterator[tuple[int, dict[str, str]]]:
+    def fields(self, *names: str) -> Callable[[list[str]], tuple[str, ...]]:
+        """Call after the first row: the header is read by then."""
+        absent = len(self._index)  # every row carries a "" at this position
+        return operator.itemgetter(*(self._index.get(name, absent) for name in names))
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if self._raw.peek(2)[:2] == b"\x1f\x8b" else self._raw
         with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
-            reader = csv.DictReader(text)
+            reader = csv.reader(text)
             try:
-                missing = [c for c in self.required if c not in (reader.fieldnames or [])]
+                header = [name.strip() for name in next(reader, [])]
+                missing = [c for c in self.required if c not in header]
                 if missing:
                     raise LoadError(
-                        f"{self.path}: header lacks {', '.join(missing)} "
-                        f"(has {', '.join(reader.fieldnames or []) or 'no header'})"
+                        f"{self.path}: header lacks {', '.join(missing)} (has {', '.join(header) or 'no header'})"
                     )
+                self._index = {name: i for i, name in enumerate(header)}
+                width = len(header)
                 for row in reader:
+                    if not row:  # a blank line, as csv.DictReader skips them
+                        continue
+                    if len(row) != width:  # short rows read as "", fields past the header are ignored
+                        row = (row + [""] * width)[:width]
+                    row.append("")  # the column a header lacks
                     yield reader.line_num, row
             except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
                 raise LoadError(f"{self.path}: unreadable after line {reader.line_num}: {exc}") from exc
 
 
-def _registration(row: dict[str, str], default_sequence: int, line: int, summary: LoadSummary) -> Registration:
-    mpxn = (row.get("mpxn") or "").strip()
+_REGISTRATION_FIELDS = ("mpxn", "network_operator_id", "supplier_id", "effective_from", "fuel", "sequence")
+
+
+def _registration(fields: tuple[str, ...], default_sequence: int, line: int, summary: LoadSummary) -> Registration:
+    mpxn, operator_id, supplier_id, effective_from, declared, sequence = (f.strip() for f in fields)
     fuel = fuel_of(mpxn)
-    declared = (row.get("fuel") or "").strip().upper()
-    if declared and declared != fuel.value:
-        raise ValueError(f"fuel {declared} does not match {mpxn} (a {fuel.value.lower()} meter point number)")
+    if declared and declared.upper() != fuel.value:
+        raise ValueError(f"fuel {declared.upper()} does not match {mpxn} (a {fuel.value.lower()} meter point number)")
     if not check_digits_ok(mpxn, fuel):
         summary.warn(line, f"{mpxn}: check digit does not verify (loaded anyway)")
-    sequence = int(row["sequence"]) if (row.get("sequence") or "").strip() else default_sequence
+    if not effective_from:
+        raise ValueError("effective_from is empty")
     return Registration(
         mpxn,
-        Fuel(fuel),
-        (row.get("network_operator_id") or "").strip() or None,
-        (row.get("supplier_id") or "").strip() or None,
-        parse_time(row["effective_from"]),
-        sequence,
+        fuel,
+        operator_id or None,
+        supplier_id or None,
+        parse_time(effective_from),
+        int(sequence) if sequence else default_sequence,
     )
 
 
-def _party(row: dict[str, str]) -> PartyCredential:
-    valid_from = parse_time(row["valid_from"]) if (row.get("valid_from") or "").strip() else None
-    valid_to = parse_time(row["valid_to"]) if (row.get("valid_to") or "").strip() else None
-    party_id, role = row["party_id"].strip(), row["role"].strip().upper()
+def _party(fields: tuple[str, ...]) -> PartyCredential:
+    entity_id, party_id, role, valid_from, valid_to = (f.strip() for f in fields)
     if not party_id or not role:
         raise ValueError("party_id and role must not be empty")
-    return PartyCredential(canonical_eui64(row["entity_id"]), Party(party_id, role, valid_from, valid_to))
+    return PartyCredential(
+        canonical_eui64(entity_id),
+        Party(
+            party_id,
+            role.upper(),
+            parse_time(valid_from) if valid_from else None,
+            parse_time(valid_to) if valid_to else None,
+        ),
+    )
 
 
 def load_registrations(
     path: Path, store: RegistrationStore, progress: Callable[[int, int, int], None] | None = None
 ) -> LoadSummary:
-    """``progress(lines, bytes read, file size)`` is called after every chunk."""
+    """``progress(lines, bytes read, file size)`` is called after every chunk.
+
+    Chunks go to Redis from a second thread while the next one is parsed: Redis merges one chunk
+    while Python reads the next (one chunk in flight, applied in file order).
+    """
     summary, chunk = LoadSummary(), []
     default_sequence = int(time.time() * 1000)
     started = time.perf_counter()
     source = CsvSource(path, REGISTRATION_COLUMNS)
-    for line, row in source:
-        summary.lines += 1
-        try:
-            chunk.append(_registration(row, default_sequence, line, summary))
-        except (ValueError, InvalidIdentifier, KeyError, TypeError) as exc:
-            summary.reject(line, str(exc))
-        if len(chunk) >= CHUNK:
-            summary.counts.update(store.apply(chunk).counts)
-            chunk = []
-            if progress:
-                progress(summary.lines, source.position, source.size)
-    if chunk:
-        summary.counts.update(store.apply(chunk).counts)
+    fields: Callable[[list[str]], tuple[str, ...]] | None = None
+    with ThreadPoolExecutor(1, thread_name_prefix="srguard-load") as redis_side:
+        in_flight: Future[ApplyStats] | None = None
+
+        def send(records: list[Registration]) -> Future[ApplyStats]:
+            if in_flight is not None:
+                summary.counts.update(in_flight.result().counts)
+            return redis_side.submit(store.apply, records)
+
+        for line, row in source:
+            summary.lines += 1
+            fields = fields or source.fields(*_REGISTRATION_FIELDS)
+            try:
+                chunk.append(_registration(fields(row), default_sequence, line, summary))
+            except (ValueError, InvalidIdentifier) as exc:
+                summary.reject(line, str(exc))
+            if len(chunk) >= CHUNK:
+                in_flight, chunk = send(chunk), []
+                if progress:
+                    progress(summary.lines, source.position, source.size)
+        if chunk:
+            in_flight = send(chunk)
+        if in_flight is not None:
+            summary.counts.update(in_flight.result().counts)
     if progress:
         progress(summary.lines, source.size, source.size)
     summary.seconds = time.perf_counter() - started
@@ -167,11 +211,14 @@ def load_registrations(
 def load_parties(path: Path, store: PartyStore) -> LoadSummary:
     summary, credentials = LoadSummary(), []
     started = time.perf_counter()
-    for line, row in CsvSource(path, PARTY_COLUMNS):
+    source = CsvSource(path, PARTY_COLUMNS)
+    fields: Callable[[list[str]], tuple[str, ...]] | None = None
+    for line, row in source:
         summary.lines += 1
+        fields = fields or source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
         try:
-            credentials.append(_party(row))
-        except (ValueError, InvalidIdentifier, KeyError, AttributeError) as exc:
+            credentials.append(_party(fields(row)))
+        except (ValueError, InvalidIdentifier) as exc:
             summary.reject(line, str(exc))
     summary.counts["entities changed"] = store.apply(credentials)
     summary.counts["credentials"] = len(credentials)

@@ -1,5 +1,7 @@
--- Merge packed registration records into one bucket hash, atomically, inside Redis.
--- KEYS[1]: the bucket hash. ARGV: mpxn, record, mpxn, record, ... (one record each, see records.py).
+-- Merge packed registration records into bucket hashes, atomically, inside Redis.
+-- KEYS: bucket hashes. ARGV[k], for KEYS[k]: the bucket's changes as one string, each change being
+-- 1 byte n, the MPxN (n ASCII bytes), then its packed record (see records.py). Many buckets a call
+-- and one argument a bucket: the client's cost per call and per argument outweighs Redis's merge.
 -- Idempotent and order-safe: for one effective_from the highest sequence wins; records stay sorted.
 -- Returns {inserted, replaced, unchanged}.
 local function num6(s, i)
@@ -15,11 +17,10 @@ local function record_length(s, i)
   return p - i
 end
 local inserted, replaced, unchanged = 0, 0, 0
-for a = 1, #ARGV, 2 do
-  local field, new = ARGV[a], ARGV[a + 1]
-  local current = redis.call('HGET', KEYS[1], field)
+local function merge(key, field, new)
+  local current = redis.call('HGET', key, field)
   if not current then
-    redis.call('HSET', KEYS[1], field, new)
+    redis.call('HSET', key, field, new)
     inserted = inserted + 1
   else
     local new_from, new_sequence = num6(new, 1), num6(new, 7)
@@ -42,9 +43,19 @@ for a = 1, #ARGV, 2 do
     if outcome == 'unchanged' then
       unchanged = unchanged + 1
     else
-      redis.call('HSET', KEYS[1], field, table.concat(out))
+      redis.call('HSET', key, field, table.concat(out))
       if outcome == 'replaced' then replaced = replaced + 1 else inserted = inserted + 1 end
     end
+  end
+end
+for k = 1, #KEYS do
+  local changes, i = ARGV[k], 1
+  while i <= #changes do
+    local n = string.byte(changes, i)
+    local field = string.sub(changes, i + 1, i + n)
+    local length = record_length(changes, i + 1 + n)
+    merge(KEYS[k], field, string.sub(changes, i + 1 + n, i + n + length))
+    i = i + 1 + n + length
   end
 end
 return {inserted, replaced, unchanged}

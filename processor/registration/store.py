@@ -30,6 +30,8 @@ DEFAULT_BUCKETS = 1 << 19
 LISTPACK_SETTINGS = {"hash-max-listpack-entries": "512", "hash-max-listpack-value": "256"}
 
 _MERGE_LUA = resources.files("processor.registration").joinpath("merge.lua").read_text()
+# Buckets merged per script call on one node: a call each would cost the client more than Redis's merge.
+BUCKETS_PER_MERGE = 256
 
 
 @dataclass(frozen=True)
@@ -95,32 +97,40 @@ class RegistrationStore:
         cluster (no cross-slot transactions) they are pipelined, the offsets last: re-applying after a
         crash is harmless because merging is idempotent.
         """
-        per_bucket: dict[str, list[bytes | str]] = {}
+        per_bucket: dict[str, list[bytes]] = {}
         withdrawals: list[str] = []
         for change in changes:
             if isinstance(change, Withdrawal):
                 withdrawals.append(change.mpxn)
             else:
-                per_bucket.setdefault(self.key_of(change.mpxn), []).extend((change.mpxn, pack(change)))
+                mpxn = change.mpxn.encode("ascii")
+                per_bucket.setdefault(self.key_of(change.mpxn), []).append(bytes((len(mpxn),)) + mpxn + pack(change))
         if self.is_cluster:
-            replies = self._apply_on_cluster(per_bucket, withdrawals, offsets)
+            merges, replies = len(per_bucket), self._apply_on_cluster(per_bucket, withdrawals, offsets)
         else:
             pipe = self.client.pipeline(transaction=True)
-            for key, args in per_bucket.items():
-                self._merge(keys=[key], args=args, client=pipe)
+            buckets = list(per_bucket.items())
+            merges = 0
+            for start in range(0, len(buckets), BUCKETS_PER_MERGE):
+                self._merge_buckets(buckets[start : start + BUCKETS_PER_MERGE], pipe)
+                merges += 1
             for mpxn in withdrawals:
                 pipe.hdel(self.key_of(mpxn), mpxn)
             if offsets:
                 pipe.hset(self.offsets_key, mapping=offsets)
             replies = pipe.execute()
         stats = ApplyStats()
-        for inserted, replaced, unchanged in replies[: len(per_bucket)]:
+        for inserted, replaced, unchanged in replies[:merges]:
             stats.counts.update(inserted=inserted, replaced=replaced, unchanged=unchanged)
-        stats.counts["withdrawn"] += sum(replies[len(per_bucket) : len(per_bucket) + len(withdrawals)])
+        stats.counts["withdrawn"] += sum(replies[merges : merges + len(withdrawals)])
         return stats
 
+    def _merge_buckets(self, buckets: list[tuple[str, list[bytes]]], pipe: Any) -> None:
+        """One merge.lua call for these buckets, one argument each (its changes, concatenated)."""
+        self._merge(keys=[key for key, _ in buckets], args=[b"".join(changes) for _, changes in buckets], client=pipe)
+
     def _apply_on_cluster(
-        self, per_bucket: dict[str, list[bytes | str]], withdrawals: list[str], offsets: dict[str, int] | None
+        self, per_bucket: dict[str, list[bytes]], withdrawals: list[str], offsets: dict[str, int] | None
     ) -> list[Any]:
         """redis-py refuses scripts in cluster pipelines: pipeline them per node instead (a round trip each)."""
         assert isinstance(self.client, RedisCluster)
@@ -132,8 +142,8 @@ class RegistrationStore:
             key = payload[0] if kind == "merge" else self.key_of(payload)
             node = self.client.get_node_from_key(key)
             pipe, order = by_node.setdefault(node.name, (node.redis_connection.pipeline(transaction=False), []))
-            if kind == "merge":
-                self._merge(keys=[key], args=payload[1], client=pipe)
+            if kind == "merge":  # one bucket a call: a script's keys must share a slot
+                self._merge_buckets([payload], pipe)
             else:
                 pipe.hdel(key, payload)
             order.append(index)

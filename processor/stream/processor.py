@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
+# How long one idle wait for the first SR of a batch lasts: the cadence of stop and readiness checks.
+IDLE_WAIT_S = 0.1
 # Fault injection for the reliability tests: SIGKILL this process after producing batch N, before its commit.
 CRASH_BEFORE_COMMIT_ENV = "SRGUARD_FAULT_CRASH_BEFORE_COMMIT"
 
@@ -178,8 +180,7 @@ class SrProcessor:
         backoff = 0.5
         try:
             while not stop.is_set():
-                messages = self._consumer.consume(self.settings.batch_size, self.settings.batch_timeout_ms / 1000)
-                batch = self._inputs(messages)
+                batch = self._inputs(self._next_messages())
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
                     continue
@@ -201,6 +202,18 @@ class SrProcessor:
                     backoff = min(backoff * 2, 30.0)
         finally:
             self.close()
+
+    def _next_messages(self) -> list[Message]:
+        """Wait for the first SR, then take what has arrived behind it (waiting at most batch_timeout_ms).
+
+        consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
+        hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
+        quiet stream sees per-SR latency and a busy one sees full batches.
+        """
+        first = self._consumer.consume(1, IDLE_WAIT_S)
+        if not first or self.settings.batch_size == 1:
+            return first
+        return first + self._consumer.consume(self.settings.batch_size - 1, self.settings.batch_timeout_ms / 1000)
 
     def _inputs(self, messages: list[Message]) -> list[Input]:
         for msg in messages:  # errors are rare: look for them first, then build the batch in one pass

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
 from processor.registration.parties import DirectoryCache, EntityWithdrawal, PartyCredential, PartyStore
-from processor.registration.store import RegistrationStore, Withdrawal, tune_listpacks
+from processor.registration.store import BUCKETS_PER_MERGE, RegistrationStore, Withdrawal, tune_listpacks
 
 pytestmark = pytest.mark.integration
 DAY = 86_400_000
@@ -65,6 +65,26 @@ def test_apply_counts_and_idempotence(store):
     assert older.counts["unchanged"] == 1 and store.lookup(MPAN, T0).network_operator_id == "LOND"
     newer = store.apply([reg("MANW", T0, 9)])
     assert newer.counts["replaced"] == 1 and store.lookup(MPAN, T0).network_operator_id == "MANW"
+
+
+def test_one_apply_across_more_buckets_than_one_merge_call_takes(client, unique):
+    """Buckets go to merge.lua in groups: every group's changes land, and the counts add up."""
+    store = RegistrationStore(client, f"g{unique}", buckets=4096)
+    mpxns = [f"{1000000000000 + i * 7919}" for i in range(3000)]
+    assert len({store.key_of(m) for m in mpxns}) > 2 * BUCKETS_PER_MERGE
+    first = store.apply([reg("LOND", T0, 1, mpxn=m) for m in mpxns], offsets={"t:0": 5})
+    assert first.counts["inserted"] == 3000
+    again = [reg("SEEB", T0, 2, mpxn=m) for m in mpxns[:1000]]  # replaced
+    again += [reg("LOND", T0, 1, mpxn=m) for m in mpxns[1000:2000]]  # unchanged
+    again += [reg("MANW", T0 + DAY, 1, mpxn=m) for m in mpxns[2000:]]  # inserted after the first
+    second = store.apply([*again, Withdrawal(mpxns[0])])
+    assert (second.counts["replaced"], second.counts["unchanged"], second.counts["inserted"]) == (1000, 1000, 1000)
+    assert second.counts["withdrawn"] == 1
+    assert store.history(mpxns[0]) == []
+    assert store.lookup(mpxns[1], T0).network_operator_id == "SEEB"
+    assert store.lookup(mpxns[1500], T0 + DAY).network_operator_id == "LOND"
+    assert [r.network_operator_id for r in store.history(mpxns[2999])] == ["LOND", "MANW"]
+    assert store.stored_offsets() == {"t:0": 5}
 
 
 def test_withdrawal_removes_the_history(store):

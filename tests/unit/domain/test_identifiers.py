@@ -60,3 +60,28 @@ def test_fuel_from_shape_and_flag_not_drop():
     assert check_digits_ok("1200000000021") is False  # flagged, still a known shape
     with pytest.raises(InvalidIdentifier):
         fuel_of("12345")
+
+
+def _reference_weighted_sum(digits: str, weights: tuple[int, ...]) -> int:
+    return sum(int(d) * w for d, w in zip(digits, weights, strict=True))
+
+
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12))
+def test_mpan_check_digit_matches_the_textbook_sum(first12):
+    weights = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+    assert mpan_check_digit(first12) == _reference_weighted_sum(first12, weights) % 11 % 10
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=8))
+def test_mprn_check_digits_match_the_textbook_sum(body):
+    weights = tuple(range(len(body), 0, -1))
+    assert mprn_check_digits(body) == f"{_reference_weighted_sum(body, weights) % 11:02d}"
+
+
+@pytest.mark.parametrize("text", ["١٢٠٠٠٠٠٠٠٠٠٢٠", "12000000000²0", "12000000000x0"])
+def test_non_ascii_or_non_digit_characters_are_not_meter_point_numbers(text):
+    with pytest.raises(InvalidIdentifier):
+        fuel_of(text)
+    assert not is_valid_mpan(text)
+    with pytest.raises(InvalidIdentifier):
+        mpan_check_digit(text[:12])

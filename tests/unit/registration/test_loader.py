@@ -1,0 +1,94 @@
+"""The CSV reading of bulk loads, without Redis: rows, columns, bad lines."""
+
+from __future__ import annotations
+
+from processor.domain.identifiers import Fuel
+from processor.domain.model import Registration
+from processor.registration.loader import load_parties, load_registrations
+from processor.registration.store import ApplyStats
+
+
+class Collecting:
+    """Stands in for a store: keeps what the loader hands over, in order."""
+
+    def __init__(self) -> None:
+        self.applied: list[Registration] = []
+        self.calls = 0
+
+    def apply(self, records):
+        self.calls += 1
+        self.applied.extend(records)
+        stats = ApplyStats()
+        stats.counts["inserted"] = len(records)
+        return stats
+
+
+def test_columns_in_any_order_optional_ones_absent_short_rows_and_blank_lines(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        " effective_from ,mpxn,network_operator_id\n"
+        "1546300800000, 1200000000020 ,LOND\n"
+        "\n"
+        "1546300800000,3938424403\n"  # short row: no NO from then on
+        "2019-01-01,1200000000020,,extra,fields\n"
+    )
+    store = Collecting()
+    summary = load_registrations(path, store, lambda *_: None)
+    assert summary.lines == 3 and summary.rejected_total == 0
+    assert summary.counts["inserted"] == 3
+    first, gas, withdrawn_no = store.applied
+    assert (first.mpxn, first.network_operator_id, first.supplier_id) == ("1200000000020", "LOND", None)
+    assert gas.fuel is Fuel.GAS and gas.network_operator_id is None
+    assert withdrawn_no.network_operator_id is None and withdrawn_no.effective_from == 1546300800000
+    assert first.sequence == gas.sequence  # the load time stands in for an absent sequence
+
+
+def test_bad_lines_are_reported_with_their_numbers_and_the_rest_loaded(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "mpxn,network_operator_id,effective_from,fuel,sequence\n"
+        "1200000000020,LOND,2019-01-01,GAS,1\n"  # line 2: the fuel contradicts the number's shape
+        "1200000000020,LOND,,,1\n"  # line 3: no effective_from
+        "1200000000020,LOND,2019-01-01,electricity,x\n"  # line 4: sequence not a number
+        "1200000000020,LOND,2019-01-01,electricity,7\n"
+    )
+    store = Collecting()
+    summary = load_registrations(path, store)
+    assert [line for line, _ in summary.rejected] == [2, 3, 4]
+    assert "does not match" in summary.rejected[0][1] and "effective_from is empty" in summary.rejected[1][1]
+    assert [r.sequence for r in store.applied] == [7]
+
+
+def test_chunks_reach_the_store_in_file_order(tmp_path, monkeypatch):
+    monkeypatch.setattr("processor.registration.loader.CHUNK", 10)
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "mpxn,network_operator_id,effective_from,sequence\n"
+        + "".join(f"1200000000020,LOND,{1546300800000 + i},{i}\n" for i in range(35))
+    )
+    store = Collecting()
+    summary = load_registrations(path, store)
+    assert store.calls == 4 and summary.counts["inserted"] == 35
+    assert [r.sequence for r in store.applied] == list(range(35))
+
+
+def test_parties_with_optional_validity(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "role,entity_id,party_id,valid_to\n"
+        "no,90-b3-d5-1f-30-02-00-00,LOND,2030-01-01\n"
+        "DNO,90-B3-D5-1F-30-02-00-01,,\n"  # empty party_id: rejected
+    )
+
+    class Parties:
+        def apply(self, credentials):
+            self.credentials = credentials
+            return len(credentials)
+
+    parties = Parties()
+    summary = load_parties(path, parties)
+    assert summary.rejected_total == 1 and summary.rejected[0][0] == 3
+    (credential,) = parties.credentials
+    assert credential.entity_id == "90-B3-D5-1F-30-02-00-00"
+    assert credential.party.role == "NO" and credential.party.valid_from is None
+    assert credential.party.valid_to == 1893456000000
