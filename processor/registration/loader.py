@@ -19,7 +19,6 @@ import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -27,7 +26,7 @@ from typing import IO
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64, check_digits_ok, fuel_of
 from processor.domain.model import Party, Registration
 from processor.registration.parties import PartyCredential, PartyStore
-from processor.registration.store import ApplyStats, RegistrationStore
+from processor.registration.store import RegistrationStore
 
 CHUNK = 50_000
 REGISTRATION_COLUMNS = ("mpxn", "network_operator_id", "effective_from")
@@ -133,7 +132,7 @@ _REGISTRATION_FIELDS = ("mpxn", "network_operator_id", "supplier_id", "effective
 
 
 def _registration(fields: tuple[str, ...], default_sequence: int, line: int, summary: LoadSummary) -> Registration:
-    mpxn, operator_id, supplier_id, effective_from, declared, sequence = (f.strip() for f in fields)
+    mpxn, operator_id, supplier_id, effective_from, declared, sequence = map(str.strip, fields)
     fuel = fuel_of(mpxn)
     if declared and declared.upper() != fuel.value:
         raise ValueError(f"fuel {declared.upper()} does not match {mpxn} (a {fuel.value.lower()} meter point number)")
@@ -152,7 +151,7 @@ def _registration(fields: tuple[str, ...], default_sequence: int, line: int, sum
 
 
 def _party(fields: tuple[str, ...]) -> PartyCredential:
-    entity_id, party_id, role, valid_from, valid_to = (f.strip() for f in fields)
+    entity_id, party_id, role, valid_from, valid_to = map(str.strip, fields)
     if not party_id or not role:
         raise ValueError("party_id and role must not be empty")
     return PartyCredential(
@@ -169,39 +168,26 @@ def _party(fields: tuple[str, ...]) -> PartyCredential:
 def load_registrations(
     path: Path, store: RegistrationStore, progress: Callable[[int, int, int], None] | None = None
 ) -> LoadSummary:
-    """``progress(lines, bytes read, file size)`` is called after every chunk.
-
-    Chunks go to Redis from a second thread while the next one is parsed: Redis merges one chunk
-    while Python reads the next (one chunk in flight, applied in file order).
-    """
+    """``progress(lines, bytes read, file size)`` is called after every chunk."""
     summary, chunk = LoadSummary(), []
     default_sequence = int(time.time() * 1000)
     started = time.perf_counter()
     source = CsvSource(path, REGISTRATION_COLUMNS)
     fields: Callable[[list[str]], tuple[str, ...]] | None = None
-    with ThreadPoolExecutor(1, thread_name_prefix="srguard-load") as redis_side:
-        in_flight: Future[ApplyStats] | None = None
-
-        def send(records: list[Registration]) -> Future[ApplyStats]:
-            if in_flight is not None:
-                summary.counts.update(in_flight.result().counts)
-            return redis_side.submit(store.apply, records)
-
-        for line, row in source:
-            summary.lines += 1
-            fields = fields or source.fields(*_REGISTRATION_FIELDS)
-            try:
-                chunk.append(_registration(fields(row), default_sequence, line, summary))
-            except (ValueError, InvalidIdentifier) as exc:
-                summary.reject(line, str(exc))
-            if len(chunk) >= CHUNK:
-                in_flight, chunk = send(chunk), []
-                if progress:
-                    progress(summary.lines, source.position, source.size)
-        if chunk:
-            in_flight = send(chunk)
-        if in_flight is not None:
-            summary.counts.update(in_flight.result().counts)
+    for line, row in source:
+        summary.lines += 1
+        fields = fields or source.fields(*_REGISTRATION_FIELDS)
+        try:
+            chunk.append(_registration(fields(row), default_sequence, line, summary))
+        except (ValueError, InvalidIdentifier) as exc:
+            summary.reject(line, str(exc))
+        if len(chunk) >= CHUNK:
+            summary.counts.update(store.apply(chunk).counts)
+            chunk = []
+            if progress:
+                progress(summary.lines, source.position, source.size)
+    if chunk:
+        summary.counts.update(store.apply(chunk).counts)
     if progress:
         progress(summary.lines, source.size, source.size)
     summary.seconds = time.perf_counter() - started
