@@ -309,7 +309,14 @@ def _print_summary(summary: LoadSummary, what: str) -> None:
 
 
 @registrations_app.command("load")
-def registrations_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+def registrations_load(
+    file: InputFile,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes parsing and applying chunks; default: the CPU count, at most 4.")
+    ] = min(4, os.cpu_count() or 1),
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
     """Load an RDP-style refresh file: mpxn,network_operator_id,effective_from[,supplier_id,fuel,sequence]."""
     settings = settings_from(config, redis_url=redis_url)
     registrations, _ = _connected_stores(settings)
@@ -328,7 +335,7 @@ def registrations_load(file: InputFile, config: ConfigFile = None, redis_url: Re
         def advance(lines: int, position: int, size: int) -> None:
             progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
 
-        _finish_load(lambda: load_registrations(file, registrations, advance), f"registrations from {file}")
+        _finish_load(lambda: load_registrations(file, registrations, advance, workers), f"registrations from {file}")
 
 
 @registrations_app.command("get")

@@ -15,11 +15,13 @@ import csv
 import datetime as dt
 import gzip
 import io
+import multiprocessing
 import operator
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import IO
 
@@ -58,6 +60,15 @@ class LoadSummary:
         if len(self.warnings) < EXAMPLES_KEPT:
             self.warnings.append((line, reason))
 
+    def add(self, other: LoadSummary) -> None:
+        """Another chunk's summary (chunks are added in file order, so examples stay the first ones)."""
+        self.lines += other.lines
+        self.counts.update(other.counts)
+        self.rejected_total += other.rejected_total
+        self.rejected.extend(other.rejected[: EXAMPLES_KEPT - len(self.rejected)])
+        self.warnings_total += other.warnings_total
+        self.warnings.extend(other.warnings[: EXAMPLES_KEPT - len(self.warnings)])
+
     @property
     def rate(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
@@ -77,55 +88,79 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive raw lines of the file, never cut inside a quoted field."""
+
+    first_line: int  # the file's line number of lines[0] (the header is line 1)
+    lines: list[str]
+    end_position: int  # bytes of the file read once this chunk was taken (progress)
+
+
 class CsvSource:
-    """Rows of a CSV file (gzip or plain) with their line numbers; ``position`` is bytes read of the file.
+    """A CSV file (gzip or plain) in chunks of raw lines, to be parsed where the work is done.
 
     Rows are lists, not dicts (a dict per row costs more than the rest of a registration's parsing):
-    ``fields(*names)`` picks named columns from a row; a column the header lacks, or a short row
-    lacks, reads as "".
+    ``rows(chunk)`` gives each row with its line number, padded so ``fields(*names)`` can pick named
+    columns; a column the header lacks, or a short row lacks, reads as "".
     """
 
     def __init__(self, path: Path, required: tuple[str, ...]) -> None:
         self.path = path
-        self.required = required
-        self._index: dict[str, int] = {}
         try:
             self._raw = path.open("rb")
+            self.size = path.stat().st_size
         except OSError as exc:
             raise LoadError(f"cannot open {path}: {exc.strerror}") from exc
-        self.size = path.stat().st_size
-
-    @property
-    def position(self) -> int:
-        return self._raw.tell()
+        gzipped = self._raw.peek(2)[:2] == b"\x1f\x8b"
+        stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if gzipped else self._raw
+        self._text = io.TextIOWrapper(stream, encoding="utf-8", newline="")
+        try:
+            header = [name.strip() for name in next(csv.reader([self._text.readline()]), [])]
+        except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
+            self._text.close()
+            raise LoadError(f"{path}: unreadable header: {exc}") from exc
+        missing = [c for c in required if c not in header]
+        if missing:
+            self._text.close()
+            raise LoadError(f"{path}: header lacks {', '.join(missing)} (has {', '.join(header) or 'no header'})")
+        self.index = {name: i for i, name in enumerate(header)}
 
     def fields(self, *names: str) -> Callable[[list[str]], tuple[str, ...]]:
-        """Call after the first row: the header is read by then."""
-        absent = len(self._index)  # every row carries a "" at this position
-        return operator.itemgetter(*(self._index.get(name, absent) for name in names))
+        absent = len(self.index)  # every row carries a "" at this position
+        return operator.itemgetter(*(self.index.get(name, absent) for name in names))
 
-    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if self._raw.peek(2)[:2] == b"\x1f\x8b" else self._raw
-        with io.TextIOWrapper(stream, encoding="utf-8", newline="") as text:
-            reader = csv.reader(text)
-            try:
-                header = [name.strip() for name in next(reader, [])]
-                missing = [c for c in self.required if c not in header]
-                if missing:
-                    raise LoadError(
-                        f"{self.path}: header lacks {', '.join(missing)} (has {', '.join(header) or 'no header'})"
-                    )
-                self._index = {name: i for i, name in enumerate(header)}
-                width = len(header)
-                for row in reader:
-                    if not row:  # a blank line, as csv.DictReader skips them
-                        continue
-                    if len(row) != width:  # short rows read as "", fields past the header are ignored
-                        row = (row + [""] * width)[:width]
-                    row.append("")  # the column a header lacks
-                    yield reader.line_num, row
-            except (csv.Error, UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
-                raise LoadError(f"{self.path}: unreadable after line {reader.line_num}: {exc}") from exc
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        line_number = 1
+        try:
+            with self._text as text:
+                lines: list[str] = []
+                quoted = False  # inside a quoted field that spans lines: no cut here
+                for line in text:
+                    lines.append(line)
+                    quoted ^= line.count('"') % 2 == 1
+                    # A stray quote must not make the rest of the file one chunk: cut anyway at 4x.
+                    if len(lines) >= size and (not quoted or len(lines) >= 4 * size):
+                        yield Chunk(line_number + 1, lines, self._raw.tell())
+                        line_number, lines = line_number + len(lines), []
+                if lines:
+                    yield Chunk(line_number + 1, lines, self._raw.tell())
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as exc:
+            raise LoadError(f"{self.path}: unreadable after line {line_number}: {exc}") from exc
+
+    def rows(self, chunk: Chunk) -> Iterator[tuple[int, list[str]]]:
+        width = len(self.index)
+        reader = csv.reader(chunk.lines)
+        try:
+            for row in reader:
+                if not row:  # a blank line, as csv.DictReader skips them
+                    continue
+                if len(row) != width:  # short rows read as "", fields past the header are ignored
+                    row = (row + [""] * width)[:width]
+                row.append("")  # the column a header lacks
+                yield chunk.first_line + reader.line_num - 1, row
+        except csv.Error as exc:
+            raise LoadError(f"{self.path}: unreadable at line {chunk.first_line + reader.line_num - 1}: {exc}") from exc
 
 
 _REGISTRATION_FIELDS = ("mpxn", "network_operator_id", "supplier_id", "effective_from", "fuel", "sequence")
@@ -165,29 +200,76 @@ def _party(fields: tuple[str, ...]) -> PartyCredential:
     )
 
 
+@dataclass(frozen=True)
+class _RegistrationLoad:
+    """What each worker needs; inherited through fork, never pickled (it holds a Redis client)."""
+
+    source: CsvSource
+    store: RegistrationStore
+    default_sequence: int
+
+    def __call__(self, chunk: Chunk) -> LoadSummary:
+        summary, records = LoadSummary(), []
+        fields = self.source.fields(*_REGISTRATION_FIELDS)
+        for line, row in self.source.rows(chunk):
+            summary.lines += 1
+            try:
+                records.append(_registration(fields(row), self.default_sequence, line, summary))
+            except (ValueError, InvalidIdentifier) as exc:
+                summary.reject(line, str(exc))
+        summary.counts.update(self.store.apply(records).counts)
+        return summary
+
+
+_LOAD: _RegistrationLoad | None = None  # the load a forked worker serves
+
+
+def _load_in_worker(chunk: Chunk) -> LoadSummary:
+    assert _LOAD is not None
+    return _LOAD(chunk)
+
+
 def load_registrations(
-    path: Path, store: RegistrationStore, progress: Callable[[int, int, int], None] | None = None
+    path: Path,
+    store: RegistrationStore,
+    progress: Callable[[int, int, int], None] | None = None,
+    workers: int = 1,
 ) -> LoadSummary:
-    """``progress(lines, bytes read, file size)`` is called after every chunk."""
-    summary, chunk = LoadSummary(), []
-    default_sequence = int(time.time() * 1000)
+    """``progress(lines, bytes read, file size)`` is called after every chunk.
+
+    With ``workers`` > 1, forked processes parse chunks and apply them to Redis (parsing is the cost:
+    ~5 µs a line in Python against ~2 µs for Redis's merge); this process reads the file and hands
+    out chunks, a few ahead. Merging is idempotent and order-safe, so chunks may land in any order.
+    """
+    global _LOAD
+    summary = LoadSummary()
     started = time.perf_counter()
     source = CsvSource(path, REGISTRATION_COLUMNS)
-    fields: Callable[[list[str]], tuple[str, ...]] | None = None
-    for line, row in source:
-        summary.lines += 1
-        fields = fields or source.fields(*_REGISTRATION_FIELDS)
+    load = _RegistrationLoad(source, store, int(time.time() * 1000))
+
+    def account(done: LoadSummary, chunk: Chunk) -> None:
+        summary.add(done)
+        if progress:
+            progress(summary.lines, chunk.end_position, source.size)
+
+    if workers <= 1:
+        for chunk in source.chunks(CHUNK):
+            account(load(chunk), chunk)
+    else:
+        _LOAD = load
         try:
-            chunk.append(_registration(fields(row), default_sequence, line, summary))
-        except (ValueError, InvalidIdentifier) as exc:
-            summary.reject(line, str(exc))
-        if len(chunk) >= CHUNK:
-            summary.counts.update(store.apply(chunk).counts)
-            chunk = []
-            if progress:
-                progress(summary.lines, source.position, source.size)
-    if chunk:
-        summary.counts.update(store.apply(chunk).counts)
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                pending: deque[tuple[AsyncResult[LoadSummary], Chunk]] = deque()
+                for chunk in source.chunks(CHUNK // workers):
+                    pending.append((pool.apply_async(_load_in_worker, (chunk,)), chunk))
+                    while len(pending) > 2 * workers:  # bounded read-ahead: memory stays flat
+                        result, done = pending.popleft()
+                        account(result.get(), done)
+                while pending:
+                    result, done = pending.popleft()
+                    account(result.get(), done)
+        finally:
+            _LOAD = None
     if progress:
         progress(summary.lines, source.size, source.size)
     summary.seconds = time.perf_counter() - started
@@ -198,14 +280,14 @@ def load_parties(path: Path, store: PartyStore) -> LoadSummary:
     summary, credentials = LoadSummary(), []
     started = time.perf_counter()
     source = CsvSource(path, PARTY_COLUMNS)
-    fields: Callable[[list[str]], tuple[str, ...]] | None = None
-    for line, row in source:
-        summary.lines += 1
-        fields = fields or source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
-        try:
-            credentials.append(_party(fields(row)))
-        except (ValueError, InvalidIdentifier) as exc:
-            summary.reject(line, str(exc))
+    for chunk in source.chunks(CHUNK):
+        fields = source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
+        for line, row in source.rows(chunk):
+            summary.lines += 1
+            try:
+                credentials.append(_party(fields(row)))
+            except (ValueError, InvalidIdentifier) as exc:
+                summary.reject(line, str(exc))
     summary.counts["entities changed"] = store.apply(credentials)
     summary.counts["credentials"] = len(credentials)
     summary.seconds = time.perf_counter() - started

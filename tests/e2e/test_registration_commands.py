@@ -13,7 +13,7 @@ import pytest
 import redis
 from confluent_kafka import Producer
 
-from processor.domain.identifiers import Fuel
+from processor.domain.identifiers import Fuel, mpan_check_digit
 from processor.domain.model import Party, Registration
 from processor.registration.publish import publish_parties, publish_registrations
 from tests.kafka_io import create_topics
@@ -73,6 +73,29 @@ def test_registrations_load_reports_every_bad_line_and_loses_nothing_else(tmp_pa
     assert "◀" in next(line for line in later.stdout.splitlines() if "SEEB" in line)
     missing = srguard("registrations", "get", "1900033146143", env=env)
     assert missing.returncode == 1 and "no registration" in missing.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_a_large_load_gives_the_same_store_and_report_with_any_number_of_workers(tmp_path, env, workers, unique):
+    """70,000 lines: several chunks, so parallel workers really share the file."""
+    lines = ["mpxn,network_operator_id,supplier_id,effective_from,sequence"]
+    for i in range(70_000):
+        first12 = f"{1000000000000 + i * 7919}"[:12]
+        mpan = first12 + str(mpan_check_digit(first12))
+        lines.append(f"{mpan},{'LOND' if i % 2 else 'SEEB'},BGAS,{1546300800000 + i},1")
+    lines[40_001] = "12345,LOND,BGAS,2019-01-01,1"  # line 40,002: rejected
+    (tmp_path / "big.csv").write_text("\n".join(lines) + "\n")
+    env = {**env, "SRGUARD_REDIS_KEY_PREFIX": f"w{workers}{unique}"}
+    loaded = srguard("registrations", "load", str(tmp_path / "big.csv"), "--workers", workers, env=env)
+    assert loaded.returncode == 1, loaded.stderr
+    assert "70000 lines" in loaded.stdout and "69999 inserted" in loaded.stdout and "1 rejected" in loaded.stdout
+    assert "line 40002: rejected: not an MPAN core or MPRN" in loaded.stderr
+    client = redis.Redis.from_url(env["SRGUARD_REDIS_URL"])
+    stored = sum(client.hlen(k) for k in client.scan_iter(f"w{workers}{unique}:reg:[0-9a-f]*"))
+    assert stored == 69_999
+    last = lines[-1].split(",")
+    shown = srguard("registrations", "get", last[0], env=env)
+    assert shown.returncode == 0 and last[1] in shown.stdout
 
 
 def test_registrations_load_refuses_a_file_without_the_columns(tmp_path, env):

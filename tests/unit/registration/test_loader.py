@@ -92,3 +92,22 @@ def test_parties_with_optional_validity(tmp_path):
     assert credential.entity_id == "90-B3-D5-1F-30-02-00-00"
     assert credential.party.role == "NO" and credential.party.valid_from is None
     assert credential.party.valid_to == 1893456000000
+
+
+def test_chunks_never_cut_a_quoted_field_and_line_numbers_run_on(tmp_path, monkeypatch):
+    monkeypatch.setattr("processor.registration.loader.CHUNK", 2)
+    path = tmp_path / "r.csv"
+    path.write_text(
+        "mpxn,network_operator_id,effective_from,supplier_id\n"
+        "1200000000020,LOND,1546300800000,BGAS\n"  # line 2
+        '1200000000020,LOND,1546300800001,"a supplier\n'  # lines 3-4: one row over two lines
+        'named on two lines"\n'
+        "1200000000020,LOND,1546300800002,BGAS\n"  # line 5
+        "12345,LOND,1546300800003,BGAS\n"  # line 6: rejected
+        "1200000000020,LOND,1546300800004,BGAS\n"  # line 7
+    )
+    store = Collecting()
+    summary = load_registrations(path, store)
+    assert summary.rejected == [(6, "not an MPAN core or MPRN: '12345'")]
+    assert [r.effective_from % 10 for r in store.applied] == [0, 1, 2, 4]
+    assert store.applied[1].supplier_id == "a supplier\nnamed on two lines"
