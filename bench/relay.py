@@ -5,6 +5,7 @@ same guarantee (flush then synchronous commit, or one transaction per batch), th
 gap between this loop and srguard is what deciding costs; this loop itself is what the broker allows.
 
 ``python -m bench.relay BOOTSTRAP SOURCE TARGET GUARANTEE BATCH [CONFIG_JSON]`` relays until SIGTERM.
+It waits for a batch to fill as long as srguard does by default for the guarantee.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from collections.abc import Callable
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
+from processor.config import Settings
+
 
 class Relay:
     def __init__(
         self, bootstrap: str, source: str, target: str, guarantee: str, batch: int, config: dict[str, object]
     ) -> None:
         self.target, self.batch = target, batch
+        self.batch_wait_s = Settings(processing_guarantee=guarantee).batch_wait_s
         self.started: float | None = None  # perf_counter() when the first batch arrived
         group = f"relay-{uuid.uuid4().hex[:8]}"
         self.consumer = Consumer(
@@ -53,7 +57,7 @@ class Relay:
             while not done(copied):
                 messages = self.consumer.consume(1, 0.1)
                 if messages:
-                    messages += self.consumer.consume(self.batch - 1, 0)
+                    messages += self.consumer.consume(self.batch - 1, self.batch_wait_s)
                 messages = [m for m in messages if not m.error()]
                 if messages:
                     self.started = self.started or time.perf_counter()

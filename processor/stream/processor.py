@@ -204,7 +204,7 @@ class SrProcessor:
             self.close()
 
     def _next_messages(self) -> list[Message]:
-        """Wait for the first SR, then take what has arrived behind it (waiting at most batch_timeout_ms).
+        """Wait for the first SR, then take what has arrived behind it (waiting at most batch_wait_s).
 
         consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
         hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
@@ -213,7 +213,7 @@ class SrProcessor:
         first = self._consumer.consume(1, IDLE_WAIT_S)
         if not first or self.settings.batch_size == 1:
             return first
-        return first + self._consumer.consume(self.settings.batch_size - 1, self.settings.batch_timeout_ms / 1000)
+        return first + self._consumer.consume(self.settings.batch_size - 1, self.settings.batch_wait_s)
 
     def _inputs(self, messages: list[Message]) -> list[Input]:
         for msg in messages:  # errors are rare: look for them first, then build the batch in one pass

@@ -23,7 +23,7 @@ class Queue:
 
 
 def processor(**settings: object) -> SrProcessor:
-    s = Settings(bootstrap_servers="127.0.0.1:1", processing_guarantee="at_least_once", **settings)
+    s = Settings(bootstrap_servers="127.0.0.1:1", **{"processing_guarantee": "at_least_once", **settings})
     return SrProcessor(s, judge=None, metrics=Metrics(), dlq_policy=DlqPolicy())  # type: ignore[arg-type]
 
 
@@ -35,6 +35,12 @@ def test_a_batch_is_the_first_sr_and_what_queued_behind_it(queued, expected):
     first, *rest = p._consumer.calls
     assert first == (1, IDLE_WAIT_S)  # waits for one SR only: a lone SR is never held back
     assert rest == ([] if queued == 0 else [(999, 0.0)])  # the rest: no waiting by default
+
+
+def test_exactly_once_waits_50_ms_to_fill_a_transaction_unless_told_otherwise():
+    assert processor(processing_guarantee="exactly_once").settings.batch_wait_s == 0.05
+    assert processor(processing_guarantee="exactly_once", batch_timeout_ms=0).settings.batch_wait_s == 0.0
+    assert processor().settings.batch_wait_s == 0.0
 
 
 def test_batch_timeout_lets_a_batch_wait_to_fill():
