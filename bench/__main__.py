@@ -75,6 +75,17 @@ def _markdown(results: dict) -> str:
             "",
         ),
     ]
+    hop = s["broker_hop_latency"]
+    rows.append(
+        (
+            f"latency at {stream.LATENCY_RATE:,}/s for {stream.LATENCY_SECONDS:.0f}s, the broker alone (one hop)",
+            f"p50 {hop['p50_ms']:.1f} / p99 {hop['p99_ms']:.1f} / max {hop['max_ms']:.1f} ms",
+            f"p50/p99 per {stream.LATENCY_WINDOW_S}s: "
+            + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in hop["windows"])
+            + f"; CPU cores {hop['cpu_cores']}",
+            "",
+        )
+    )
     for guarantee, goal in (("at_least_once", "p99 <= 50 ms"), ("exactly_once", "p99 <= 250 ms")):
         for stage, key in (
             ("srguard", f"latency_{guarantee}"),
@@ -89,7 +100,8 @@ def _markdown(results: dict) -> str:
                     f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
                     f"{lat['decisions']:,} decisions; input -> output produced p50 {lat['p50_to_decision_ms']:.0f}"
                     f" / p99 {lat['p99_to_decision_ms']:.0f} ms; output -> reader p50 "
-                    f"{lat['p50_decision_to_reader_ms']:.0f} ms; p50/p99 per {stream.LATENCY_WINDOW_S}s: {windows}",
+                    f"{lat['p50_decision_to_reader_ms']:.0f} ms; p50/p99 per {stream.LATENCY_WINDOW_S}s: {windows}; "
+                    f"CPU cores {lat['cpu_cores']}",
                     goal if stage == "srguard" else "the broker's floor",
                 )
             )
@@ -126,7 +138,8 @@ def _markdown(results: dict) -> str:
         rows.append((f"decide(), {name}", f"{value:.2f} µs/SR", "warm certificate cache", ""))
     table = "| figure | median | spread / detail | goal |\n|---|---|---|---|\n"
     table += "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
-    return f"Measured {results['date']} on {results['machine']}; broker tansu 0.6.0, redis-server 7.0.\n\n{table}"
+    broker = f"Kafka at {stream.EXTERNAL_BROKER}" if stream.EXTERNAL_BROKER else "tansu 0.6.0 (embedded)"
+    return f"Measured {results['date']} on {results['machine']}; broker {broker}, redis-server 7.0.\n\n{table}"
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ BATCH = 1000
 SRS = int(os.environ.get("BENCH_SRS", "200000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
 LATENCY_RATE = 5000
+# A broker of the user's (Apache Kafka) instead of the embedded tansu; its CPU is then not measured.
+EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
 LATENCY_WINDOW_S = 10
 # Consumer settings of the stage under test (srguard, or the relay) and of the reader, in the latency runs.
 # tansu answers a fetch that finds nothing new only after fetch.wait.max.ms (Apache Kafka answers when
@@ -68,17 +70,18 @@ def _cpu_seconds(pid: int) -> float:
 class World:
     def __init__(self, stack: EmbeddedStack, workdir: Path) -> None:
         self.stack = stack
+        self.bootstrap = EXTERNAL_BROKER or stack.kafka_bootstrap
         self.population = build_population(seed=3, meter_points=20_000)
         self.workdir = workdir
         self.trust = workdir / "oca.pem"
         self.trust.write_bytes(self.population.pki.oca_pem())
         self.unique = uuid.uuid4().hex[:6]
         self.topics = Topics(**{k: f"{v}.{self.unique}" for k, v in Topics().model_dump().items()})
-        self.admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
+        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
         create_topics(self.admin, topic_layout(self.topics), PARTITIONS, 1)
         self.producer = Producer(
             {
-                "bootstrap.servers": stack.kafka_bootstrap,
+                "bootstrap.servers": self.bootstrap,
                 "linger.ms": 20,
                 "enable.idempotence": True,
                 "queue.buffering.max.messages": 1_000_000,
@@ -90,7 +93,7 @@ class World:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
-            "SRGUARD_BOOTSTRAP_SERVERS": self.stack.kafka_bootstrap,
+            "SRGUARD_BOOTSTRAP_SERVERS": self.bootstrap,
             "SRGUARD_REDIS_URL": self.stack.redis_url,
             "SRGUARD_REDIS_KEY_PREFIX": f"b{self.unique}",
             "SRGUARD_REGISTRATION_BUCKETS": "1024",
@@ -104,7 +107,7 @@ class World:
 
     def settings(self, **flags: object):
         return load_settings(
-            bootstrap_servers=self.stack.kafka_bootstrap,
+            bootstrap_servers=self.bootstrap,
             redis_url=self.stack.redis_url,
             redis_key_prefix=f"b{self.unique}",
             registration_buckets=1024,
@@ -182,7 +185,7 @@ def processor_rate(world: World, guarantee: str) -> float:
 def copy_loop_rate(world: World, guarantee: str) -> float:
     """The physical limit here: srguard's loop with nothing decided, on the same input, in the same run."""
     source, target = world.topics.requests, world.topics.accepted + ".copy"
-    relay = Relay(world.stack.kafka_bootstrap, source, target, guarantee, BATCH, FAST_GROUP)
+    relay = Relay(world.bootstrap, source, target, guarantee, BATCH, FAST_GROUP)
     relay.run(lambda copied: copied >= SRS)
     return SRS / (time.perf_counter() - (relay.started or time.perf_counter()))
 
@@ -207,7 +210,7 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: int) -> dict[str, object]:
+def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: int | None) -> dict[str, object]:
     """Produce at LATENCY_RATE SR/s to topics.requests; latency = produce call -> the SR's decision
     (accepted or rejected) received by a read_committed consumer. ``ready``: the stage under test has
     its partitions (a first probe SR is sent until it answers). Also the CPU each process used meanwhile
@@ -216,7 +219,7 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
     seen: list[tuple[float, float, float]] = []  # (sent at, produce -> decision produced, -> received)
     reader = Consumer(
         {
-            "bootstrap.servers": world.stack.kafka_bootstrap,
+            "bootstrap.servers": world.bootstrap,
             "group.id": f"r-{uuid.uuid4().hex[:6]}",
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
@@ -225,8 +228,11 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
         }
     )
     reader.subscribe([topics.accepted, topics.rejected])
+    joined = time.perf_counter() + 30
+    while not reader.assignment() and time.perf_counter() < joined:  # a group join takes seconds
+        reader.poll(0.1)
     # The upstream producer keeps librdkafka's defaults (linger.ms 5): the DCC's SR producer is not ours to tune.
-    producer = Producer({"bootstrap.servers": world.stack.kafka_bootstrap})
+    producer = Producer({"bootstrap.servers": world.bootstrap})
     items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
     warm = time.perf_counter() + 30
@@ -251,7 +257,9 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
 
     thread = threading.Thread(target=read)
     thread.start()
-    pids = {s.name: s.pid for s in world.stack.state.services} | {"stage": stage_pid, "driver": os.getpid()}
+    pids = {s.name: s.pid for s in world.stack.state.services} | {"driver": os.getpid()}
+    if stage_pid is not None:
+        pids["stage"] = stage_pid
     cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     interval = 1.0 / LATENCY_RATE
     start = time.perf_counter()
@@ -297,6 +305,12 @@ def _latency_figures(sent: dict[str, float], seen: list[tuple[float, float, floa
     }
 
 
+def broker_hop_latency(world: World) -> dict[str, object]:
+    """The broker alone: the reader consumes the input topic itself (one hop, no stage between)."""
+    topics = _latency_topics(world, "hop")
+    return _drive(world, topics.model_copy(update={"accepted": topics.requests}), lambda: True, None)
+
+
 def latency(world: World, guarantee: str) -> dict[str, object]:
     """srguard (``srguard run``) between the input and the reader."""
     topics = _latency_topics(world, f"lat{guarantee[:3]}")
@@ -319,7 +333,7 @@ def relay_latency(world: World, guarantee: str) -> dict[str, object]:
             sys.executable,
             "-m",
             "bench.relay",
-            world.stack.kafka_bootstrap,
+            world.bootstrap,
             topics.requests,
             topics.accepted,
             guarantee,
@@ -333,7 +347,7 @@ def relay_latency(world: World, guarantee: str) -> dict[str, object]:
         if not ready.is_set():
             probe = Consumer(
                 {
-                    "bootstrap.servers": world.stack.kafka_bootstrap,
+                    "bootstrap.servers": world.bootstrap,
                     "group.id": f"p-{uuid.uuid4().hex[:6]}",
                     "auto.offset.reset": "earliest",
                 }
@@ -383,7 +397,7 @@ def scale_out(world: World) -> dict[str, object]:
 
 def run() -> dict[str, object]:
     results: dict[str, object] = {"srs": SRS, "partitions": PARTITIONS, "batch": BATCH}
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedStack() as stack:
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStack(kafka=not EXTERNAL_BROKER) as stack:
         started = time.perf_counter()
         world = World(stack, Path(tmp))
         print(
@@ -416,6 +430,13 @@ def run() -> dict[str, object]:
         print(
             f"replay topic (audit): median {statistics.median(rates):,.0f} SR/s "
             f"(spread {min(rates):,.0f}-{max(rates):,.0f})"
+        )
+        hop = results["broker_hop_latency"] = broker_hop_latency(world)
+        print(
+            f"latency of the broker alone (one hop) at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: "
+            f"p50 {hop['p50_ms']:.1f} ms, p99 {hop['p99_ms']:.1f} ms; p50/p99 per {LATENCY_WINDOW_S}s: "
+            + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in hop["windows"])  # type: ignore[union-attr]
+            + f"; CPU cores {hop['cpu_cores']}"
         )
         for guarantee in ("at_least_once", "exactly_once"):
             for stage, measure in (("relay", relay_latency), ("srguard", latency)):
