@@ -24,6 +24,7 @@ from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
+from processor.registration.records import merge_entry
 from processor.registration.store import RegistrationStore, Withdrawal
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,11 @@ def registration_change(
             raise DecodeError("tombstone without a key")
         return Withdrawal(key.decode())
     r = serde.decode("RegistrationChange", value, topic)
-    return Registration(
+    record = Registration(
         r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
     )
+    merge_entry(record)  # what cannot be stored is rejected here, not when its whole batch is applied
+    return record
 
 
 def party_credential(

@@ -40,6 +40,15 @@ def pack(record: Registration) -> bytes:
     )
 
 
+def merge_entry(record: Registration) -> bytes:
+    """The record as merge.lua takes it: 1 byte n, the MPxN (n ASCII bytes), then pack(record).
+    Raises ValueError for what cannot be stored (callers reject the record, never the batch)."""
+    mpxn = record.mpxn.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if not 0 < len(mpxn) < _NONE:
+        raise ValueError(f"MPxN of {len(mpxn)} characters cannot be stored")
+    return bytes((len(mpxn),)) + mpxn + pack(record)
+
+
 def _read_text(data: bytes, pos: int) -> tuple[str | None, int]:
     size = data[pos]
     if size == _NONE:

@@ -22,7 +22,7 @@ from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
 from processor.registration.buckets import HashBuckets, RedisClient
-from processor.registration.records import in_force, pack, unpack
+from processor.registration.records import in_force, merge_entry, unpack
 
 log = logging.getLogger(__name__)
 DEFAULT_BUCKETS = 1 << 19
@@ -103,8 +103,7 @@ class RegistrationStore:
             if isinstance(change, Withdrawal):
                 withdrawals.append(change.mpxn)
             else:
-                mpxn = change.mpxn.encode("ascii")
-                per_bucket.setdefault(self.key_of(change.mpxn), []).append(bytes((len(mpxn),)) + mpxn + pack(change))
+                per_bucket.setdefault(self.key_of(change.mpxn), []).append(merge_entry(change))
         if self.is_cluster:
             merges, replies = len(per_bucket), self._apply_on_cluster(per_bucket, withdrawals, offsets)
         else:

@@ -6,8 +6,10 @@ from hypothesis import strategies as st
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
+from processor.registration.feed import registration_change
 from processor.registration.loader import parse_time
-from processor.registration.records import in_force, pack, unpack
+from processor.registration.publish import encode_registration
+from processor.registration.records import in_force, merge_entry, pack, unpack
 
 ids = st.one_of(st.none(), st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=12))
 records = st.builds(
@@ -59,3 +61,20 @@ def test_parse_time(text, ms):
 def test_parse_time_rejects_garbage():
     with pytest.raises(ValueError, match="not a time"):
         parse_time("next tuesday")
+
+
+@pytest.mark.parametrize(
+    ("mpxn", "effective_from"),
+    [("१२००००००००००२०", 0), ("9" * 256, 0), ("", 0), ("1200000000020", -1)],
+)
+def test_what_cannot_be_stored_is_rejected_when_the_feed_decodes_it(mpxn, effective_from):
+    record = Registration(mpxn, Fuel.ELECTRICITY, "LOND", None, effective_from, 1)
+    with pytest.raises(ValueError):
+        merge_entry(record)
+    with pytest.raises(ValueError):  # the feed keeps such a record in its rejected list and goes on
+        registration_change(b"k", encode_registration(record))
+
+
+def test_a_merge_entry_is_the_mpxn_then_the_packed_record():
+    record = Registration("1200000000020", Fuel.ELECTRICITY, "LOND", "BGAS", 5, 6)
+    assert merge_entry(record) == b"\x0d1200000000020" + pack(record)
