@@ -39,13 +39,13 @@ def _markdown(results: dict) -> str:
             ">= 50,000 SR/s",
         ),
         (
-            "copy loop, at-least-once",
+            "relay (copy loop), at-least-once",
             f"{alos['copy_loop']['median']:,.0f} SR/s",
             f"{alos['copy_loop']['low']:,.0f}-{alos['copy_loop']['high']:,.0f}",
             "the physical limit here",
         ),
         (
-            "ratio processor / copy loop, at-least-once",
+            "ratio processor / relay, at-least-once",
             f"{alos['ratio']['median']:.2f}",
             f"{alos['ratio']['low']:.2f}-{alos['ratio']['high']:.2f}",
             ">= 0.5",
@@ -57,13 +57,13 @@ def _markdown(results: dict) -> str:
             "",
         ),
         (
-            "copy loop, exactly-once",
+            "relay (copy loop), exactly-once",
             f"{eos['copy_loop']['median']:,.0f} SR/s",
             f"{eos['copy_loop']['low']:,.0f}-{eos['copy_loop']['high']:,.0f}",
             "",
         ),
         (
-            "ratio processor / copy loop, exactly-once",
+            "ratio processor / relay, exactly-once",
             f"{eos['ratio']['median']:.2f}",
             f"{eos['ratio']['low']:.2f}-{eos['ratio']['high']:.2f}",
             ">= 0.5",
