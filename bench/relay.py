@@ -5,7 +5,7 @@ same guarantee (flush then synchronous commit, or one transaction per batch), th
 gap between this loop and srguard is what deciding costs; this loop itself is what the broker allows.
 
 ``python -m bench.relay BOOTSTRAP SOURCE TARGET GUARANTEE BATCH [CONFIG_JSON]`` relays until SIGTERM.
-It waits for a batch to fill as long as srguard does by default for the guarantee.
+Its batches are taken by srguard's own take_batch, waiting as long as srguard does by default.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from processor.config import Settings
+from processor.stream.processor import take_batch
 
 
 class Relay:
@@ -55,10 +56,7 @@ class Relay:
         copied = 0
         try:
             while not done(copied):
-                messages = self.consumer.consume(1, 0.1)
-                if messages:
-                    messages += self.consumer.consume(self.batch - 1, self.batch_wait_s)
-                messages = [m for m in messages if not m.error()]
+                messages = [m for m in take_batch(self.consumer, self.batch, self.batch_wait_s) if not m.error()]
                 if messages:
                     self.started = self.started or time.perf_counter()
                     self._copy(messages)

@@ -25,7 +25,7 @@ from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import IO
 
-from processor.domain.identifiers import InvalidIdentifier, canonical_eui64, check_digits_ok, fuel_of
+from processor.domain.identifiers import canonical_eui64, check_digits_ok, fuel_of
 from processor.domain.model import Party, Registration
 from processor.registration.parties import PartyCredential, PartyStore
 from processor.registration.store import RegistrationStore
@@ -215,7 +215,7 @@ class _RegistrationLoad:
             summary.lines += 1
             try:
                 records.append(_registration(fields(row), self.default_sequence, line, summary))
-            except (ValueError, InvalidIdentifier) as exc:
+            except ValueError as exc:  # InvalidIdentifier too
                 summary.reject(line, str(exc))
         summary.counts.update(self.store.apply(records).counts)
         return summary
@@ -280,13 +280,13 @@ def load_parties(path: Path, store: PartyStore) -> LoadSummary:
     summary, credentials = LoadSummary(), []
     started = time.perf_counter()
     source = CsvSource(path, PARTY_COLUMNS)
+    fields = source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
     for chunk in source.chunks(CHUNK):
-        fields = source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
         for line, row in source.rows(chunk):
             summary.lines += 1
             try:
                 credentials.append(_party(fields(row)))
-            except (ValueError, InvalidIdentifier) as exc:
+            except ValueError as exc:  # InvalidIdentifier too
                 summary.reject(line, str(exc))
     summary.counts["entities changed"] = store.apply(credentials)
     summary.counts["credentials"] = len(credentials)

@@ -109,10 +109,10 @@ class RegistrationStore:
         else:
             pipe = self.client.pipeline(transaction=True)
             buckets = list(per_bucket.items())
-            merges = 0
-            for start in range(0, len(buckets), BUCKETS_PER_MERGE):
-                self._merge_buckets(buckets[start : start + BUCKETS_PER_MERGE], pipe)
-                merges += 1
+            groups = [buckets[start : start + BUCKETS_PER_MERGE] for start in range(0, len(buckets), BUCKETS_PER_MERGE)]
+            for group in groups:
+                self._merge_buckets(group, pipe)
+            merges = len(groups)
             for mpxn in withdrawals:
                 pipe.hdel(self.key_of(mpxn), mpxn)
             if offsets:

@@ -41,6 +41,20 @@ IDLE_WAIT_S = 0.1
 CRASH_BEFORE_COMMIT_ENV = "SRGUARD_FAULT_CRASH_BEFORE_COMMIT"
 
 
+def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
+    """Wait (up to IDLE_WAIT_S) for a first message, then take what has arrived behind it, waiting at
+    most ``wait_s`` for the batch to fill.
+
+    consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
+    hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
+    quiet stream sees per-SR latency and a busy one sees full batches.
+    """
+    first = consumer.consume(1, IDLE_WAIT_S)
+    if not first or size == 1:
+        return first
+    return first + consumer.consume(size - 1, wait_s)
+
+
 class DlqFlood(RuntimeError):
     """Too much of the input is undecodable: stop rather than silently drain a broken stream."""
 
@@ -204,16 +218,7 @@ class SrProcessor:
             self.close()
 
     def _next_messages(self) -> list[Message]:
-        """Wait for the first SR, then take what has arrived behind it (waiting at most batch_wait_s).
-
-        consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
-        hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
-        quiet stream sees per-SR latency and a busy one sees full batches.
-        """
-        first = self._consumer.consume(1, IDLE_WAIT_S)
-        if not first or self.settings.batch_size == 1:
-            return first
-        return first + self._consumer.consume(self.settings.batch_size - 1, self.settings.batch_wait_s)
+        return take_batch(self._consumer, self.settings.batch_size, self.settings.batch_wait_s)
 
     def _inputs(self, messages: list[Message]) -> list[Input]:
         for msg in messages:  # errors are rare: look for them first, then build the batch in one pass
