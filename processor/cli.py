@@ -49,11 +49,13 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
-from processor.stream.app import FeedNotReady, reference_feed, serde_from
+from processor.stream.app import FeedNotReady, reference_feed
 from processor.stream.app import run as run_processor
-from processor.stream.processor import DlqFlood, ProducerFenced
+from processor.stream.dlq import DlqFlood
+from processor.stream.processor import FeedStopped, ProducerFenced
 from processor.stream.reading import TopicMissing
 from processor.stream.topics import create_topics, topic_layout
+from processor.wiring import serde_from
 
 app = typer.Typer(
     help="SECMP0063 Network Operator certificate guard for DCC Service Requests.",
@@ -445,6 +447,7 @@ class _Exit:
     FENCED = 4
     NOT_READY = 5
     SHUTDOWN_TIMEOUT = 6
+    FEED_STOPPED = 7
 
 
 @app.command()
@@ -499,6 +502,8 @@ def run(
         ) from exc
     except FeedNotReady as exc:
         raise fail(str(exc), code=_Exit.NOT_READY) from exc
+    except FeedStopped as exc:
+        raise fail(str(exc), code=_Exit.FEED_STOPPED) from exc
     except (RedisError, KafkaException, OSError) as exc:
         raise fail(f"srguard stopped: {exc}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -47,6 +47,9 @@ class Topics(BaseModel):
     audit: str = "dcc.sr.audit"
     dlq: str = "dcc.sr.dlq"
 
+    def outputs(self) -> tuple[str, ...]:
+        return (self.accepted, self.rejected, self.audit, self.dlq)
+
 
 class Settings(BaseSettings):
     """Frozen: a command builds it once and hands it to the rooms it calls."""
@@ -64,15 +67,20 @@ class Settings(BaseSettings):
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
     on_missing_registration: MissingRegistration = MissingRegistration.REJECT
     metrics_port: int = Field(9108, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # the HTTP endpoint's bind address; 127.0.0.1 keeps it local
+    http_max_connections: int = Field(16, ge=1)  # more at once are refused (503) without a thread each
+    http_read_timeout_s: float = Field(5.0, gt=0)  # a client that sends its request slower is dropped
+    # /healthz fails when the processing loop or the reference feed has not moved for this long.
+    liveness_timeout_s: float = Field(60.0, gt=0)
+    redis_socket_timeout_s: float = Field(10.0, gt=0)  # a hung Redis is a Redis error (pause), not a hang
     topics: Topics = Topics()
-    transactional_id: str | None = None  # default: <group_id>-<hostname>
+    transactional_id: str | None = None  # default: <group_id>-<hostname>-<pid>
     batch_size: int = Field(1000, ge=1, le=100_000)
     # After a batch's first SR: how long to wait for more (0: only what has already arrived). Unset: 0
     # at-least-once; 50 exactly-once, where each batch is a transaction costing the broker several
     # requests, so a busy stream wants fewer, fuller ones (Kafka Streams commits EOS every 100 ms).
     batch_timeout_ms: int | None = Field(None, ge=0)
     statistics_interval_ms: int = Field(5000, ge=0)
-    max_value_bytes: int = Field(1 << 20, ge=1024)
     dlq_max_consecutive: int = Field(1000, ge=1)
     dlq_max_ratio: float = Field(0.5, gt=0, le=1)
     dlq_window: int = Field(10_000, ge=1)
@@ -86,6 +94,7 @@ class Settings(BaseSettings):
     schema_registry: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. basic.auth.user.info
     trust_store: Path | None = None
     certificate_cache_size: int = Field(4096, ge=1)
+    certificate_cache_bytes: int = Field(16 << 20, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password
 
     def schema_registry_config(self) -> dict[str, str] | None:

@@ -2,21 +2,23 @@
 
 A certificate's Remote Party Role is its subject OU (two hex digits, 03 = network operator) and its
 owner is the subject x500UniqueIdentifier (2.5.4.45), a 64-bit BIT STRING holding the entity EUI-64.
-The same few hundred NO certificates recur on millions of SRs, so parsed results (and failures) are
-cached in a bounded LRU keyed by the DER bytes.
+The same few hundred NO certificates recur on millions of SRs, so parsed results (and the reasons of
+failures) are cached in an LRU bounded by entries and by bytes, keyed by the DER bytes.
+
+Whatever the bytes are, reading never raises anything but CertificateError: one hostile certificate
+must cost its own SR a rejection, never the batch or the process.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
@@ -53,6 +55,9 @@ class CertificateError(ValueError):
 
 MALFORMED = "malformed_certificate"
 UNTRUSTED = "untrusted_issuer"
+# An SMKI Organisation Certificate is a few hundred bytes; anything near this is not one, and is
+# refused before any parsing (nor is it cached).
+MAX_CERTIFICATE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,26 +184,32 @@ def _ms(moment: datetime) -> int:
 
 
 def parse_certificate(der: bytes) -> tuple[SmkiCertificate, x509.Certificate, bytes]:
-    """The SMKI view, the cryptography object and the signed TBS bytes; raises CertificateError."""
-    cert, tbs = _load(der)
+    """The SMKI view, the cryptography object and the signed TBS bytes; raises CertificateError only."""
+    if len(der) > MAX_CERTIFICATE_BYTES:
+        raise CertificateError(MALFORMED, f"{len(der)} bytes: larger than any SMKI certificate")
     try:
-        role = _single(cert, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU").value
-        if not isinstance(role, str) or len(role) != 2:
-            raise CertificateError(MALFORMED, f"subject OU {role!r} is not a two-hex-digit Remote Party Role")
-        parsed = SmkiCertificate(
-            role_code=role.upper(),
-            entity_id=_entity_id(_single(cert, NameOID.X500_UNIQUE_IDENTIFIER, "x500UniqueIdentifier")),
-            key_usage=_key_usage(cert),
-            not_before=_ms(cert.not_valid_before_utc),
-            not_after=_ms(cert.not_valid_after_utc),
-            issuer=cert.issuer.rfc4514_string(),
-            serial=cert.serial_number,
-            fingerprint=hashlib.sha256(der).hexdigest(),
-        )
+        return _parse(der)
     except CertificateError:
         raise
-    except (ValueError, TypeError) as exc:  # cryptography parses extensions lazily
-        raise CertificateError(MALFORMED, f"unreadable certificate field: {exc}") from exc
+    except Exception as exc:  # cryptography raises its own classes (InvalidVersion, ...) and parses lazily
+        raise CertificateError(MALFORMED, f"unreadable certificate: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(der: bytes) -> tuple[SmkiCertificate, x509.Certificate, bytes]:
+    cert, tbs = _load(der)
+    role = _single(cert, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU").value
+    if not isinstance(role, str) or len(role) != 2:
+        raise CertificateError(MALFORMED, f"subject OU {role!r} is not a two-hex-digit Remote Party Role")
+    parsed = SmkiCertificate(
+        role_code=role.upper(),
+        entity_id=_entity_id(_single(cert, NameOID.X500_UNIQUE_IDENTIFIER, "x500UniqueIdentifier")),
+        key_usage=_key_usage(cert),
+        not_before=_ms(cert.not_valid_before_utc),
+        not_after=_ms(cert.not_valid_after_utc),
+        issuer=cert.issuer.rfc4514_string(),
+        serial=cert.serial_number,
+        fingerprint=hashlib.sha256(der).hexdigest(),
+    )
     return parsed, cert, tbs
 
 
@@ -219,39 +230,89 @@ class TrustStore:
         return sum(len(v) for v in self._by_subject.values())
 
     def signed_by_authority(self, cert: x509.Certificate, tbs: bytes) -> bool:
-        for authority in self._by_subject.get(cert.issuer.public_bytes(), ()):
-            key = authority.public_key()
-            if not isinstance(key, ec.EllipticCurvePublicKey) or cert.signature_hash_algorithm is None:
-                continue
+        """False for anything that is not a valid signature by a trusted authority, whatever the fault."""
+        try:
+            authorities = self._by_subject.get(cert.issuer.public_bytes(), ())
+        except Exception:  # an issuer name cryptography cannot re-encode
+            return False
+        for authority in authorities:
             try:
-                key.verify(cert.signature, tbs, ec.ECDSA(cert.signature_hash_algorithm))
+                key = authority.public_key()
+                algorithm = cert.signature_hash_algorithm  # raises for an unknown signature OID
+                if not isinstance(key, ec.EllipticCurvePublicKey) or algorithm is None:
+                    continue
+                key.verify(cert.signature, tbs, ec.ECDSA(algorithm))
                 return True
-            except (InvalidSignature, UnsupportedAlgorithm):
+            except Exception:  # InvalidSignature, UnsupportedAlgorithm, or a hostile field's own error
                 continue
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why a certificate was refused. Cached instead of the exception: a re-raised exception object
+    keeps every traceback it was raised through, and with them whole batches."""
+
+    reason: str
+    detail: str
+
+
+# What one cached entry costs besides its DER key: the entry, the parsed view or failure, its strings.
+_ENTRY_OVERHEAD_BYTES = 512
+
+
+@dataclass(frozen=True, slots=True)
+class CacheInfo:
+    hits: int
+    misses: int
+    currsize: int
+    bytes: int
+
+
 class CertificateReader:
-    """Parses (and, with a trust store, verifies) certificates once; later reads hit a bounded LRU."""
+    """Parses (and, with a trust store, verifies) certificates once; later reads hit an LRU bounded by
+    ``cache_size`` entries and ``cache_bytes`` (DER plus a fixed overhead per entry)."""
 
-    def __init__(self, cache_size: int = 4096, trust_store: TrustStore | None = None) -> None:
+    def __init__(
+        self, cache_size: int = 4096, trust_store: TrustStore | None = None, cache_bytes: int = 16 << 20
+    ) -> None:
         self.trust_store = trust_store
-        self._cached = lru_cache(maxsize=cache_size)(self._read_uncached)
+        self._max_entries = cache_size
+        self._max_bytes = cache_bytes
+        self._cache: OrderedDict[bytes, SmkiCertificate | _Failure] = OrderedDict()
+        self._bytes = self._hits = self._misses = 0
 
-    def _read_uncached(self, der: bytes) -> SmkiCertificate | CertificateError:
+    def _read_uncached(self, der: bytes) -> SmkiCertificate | _Failure:
         try:
             parsed, cert, tbs = parse_certificate(der)
         except CertificateError as exc:
-            return exc
+            return _Failure(exc.reason, exc.detail)
         if self.trust_store is not None and not self.trust_store.signed_by_authority(cert, tbs):
-            return CertificateError(UNTRUSTED, f"{parsed.entity_id} certificate is not signed by a trusted SMKI OCA")
+            return _Failure(UNTRUSTED, f"{parsed.entity_id} certificate is not signed by a trusted SMKI OCA")
         return parsed
 
-    def read(self, der: bytes) -> SmkiCertificate:
-        result = self._cached(der)
-        if isinstance(result, CertificateError):
-            raise result
+    def _lookup(self, der: bytes) -> SmkiCertificate | _Failure:
+        cached = self._cache.get(der)
+        if cached is not None:
+            self._hits += 1
+            self._cache.move_to_end(der)
+            return cached
+        self._misses += 1
+        result = self._read_uncached(der)
+        cost = len(der) + _ENTRY_OVERHEAD_BYTES
+        if cost <= self._max_bytes:
+            self._cache[der] = result
+            self._bytes += cost
+            while len(self._cache) > self._max_entries or self._bytes > self._max_bytes:
+                evicted, _ = self._cache.popitem(last=False)
+                self._bytes -= len(evicted) + _ENTRY_OVERHEAD_BYTES
         return result
 
-    def cache_info(self) -> object:
-        return self._cached.cache_info()
+    def read(self, der: bytes) -> SmkiCertificate:
+        result = self._lookup(der)
+        if isinstance(result, _Failure):
+            raise CertificateError(result.reason, result.detail)  # a fresh exception: no traceback carried over
+        return result
+
+    def cache_info(self) -> CacheInfo:
+        return CacheInfo(self._hits, self._misses, len(self._cache), self._bytes)

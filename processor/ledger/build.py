@@ -8,14 +8,13 @@ from dataclasses import dataclass
 
 from processor.avro import DecodeError
 from processor.config import Settings
-from processor.domain.certificates import CertificateReader, TrustStore
 from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
 from processor.ledger.store import LedgerStore
 from processor.registration.connect import redis_client
 from processor.registration.parties import DirectoryCache, PartyStore
-from processor.stream.app import serde_from
 from processor.stream.reading import read_history
 from processor.stream.serde import decode_service_request, peek
+from processor.wiring import certificate_reader, serde_from
 
 LEDGER_VARIANTS = COMMISSIONING_VARIANTS | PLACEMENT_VARIANTS
 
@@ -36,8 +35,7 @@ def ledger_store(settings: Settings) -> LedgerStore:
 def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None] | None = None) -> BuildSummary:
     store = ledger_store(settings)
     directory = DirectoryCache(PartyStore(store.client, settings.redis_key_prefix))
-    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
-    reader = CertificateReader(settings.certificate_cache_size, trust)
+    reader = certificate_reader(settings)
     serde = serde_from(settings)
     stored = store.stored_offsets()
     resume = {int(name.rsplit(":", 1)[1]): offset for name, offset in stored.items() if name.rsplit(":", 1)[0] == topic}

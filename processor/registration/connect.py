@@ -13,9 +13,13 @@ from processor.registration.store import RegistrationStore
 
 def redis_client(settings: Settings) -> RedisClient:
     url = settings.redis_url.get_secret_value()
+    timeouts = {
+        "socket_timeout": settings.redis_socket_timeout_s,
+        "socket_connect_timeout": settings.redis_socket_timeout_s,
+    }
     if settings.redis_cluster:
-        return RedisCluster.from_url(url)
-    return redis.Redis.from_url(url)
+        return RedisCluster.from_url(url, **timeouts)
+    return redis.Redis.from_url(url, **timeouts)
 
 
 def stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:

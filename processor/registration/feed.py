@@ -5,6 +5,11 @@ batch is applied to Redis together with the next offset per partition (processor
 explains the atomicity), so a restart resumes exactly where the last applied batch ended and a
 re-applied record changes nothing. Readiness: every partition has reached the end of the topic
 (librdkafka's partition-EOF event, which comes from the broker's fetch response) since start-up.
+
+No record stops the feed: one that cannot be decoded or applied is set aside in Redis
+(``<prefix>:feed:rejected``, raw bytes and error), logged with topic/partition/offset and counted, and
+the feed goes on. Anything else that ends the feed's loop is recorded in ``status.failed``; the
+processor then stops deciding (a frozen registration view must never look ready).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, DecodeError, Serde
-from processor.domain.identifiers import Fuel
+from processor.domain.identifiers import Fuel, canonical_eui64
 from processor.domain.model import Party, Registration
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
 from processor.registration.records import merge_entry
@@ -39,7 +44,7 @@ def registration_change(
     if value is None:
         if not key:
             raise DecodeError("tombstone without a key")
-        return Withdrawal(key.decode())
+        return Withdrawal(key.decode("utf-8"))
     r = serde.decode("RegistrationChange", value, topic)
     record = Registration(
         r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
@@ -54,9 +59,12 @@ def party_credential(
     if value is None:
         if not key:
             raise DecodeError("tombstone without a key")
-        return EntityWithdrawal(key.decode())
+        return EntityWithdrawal(canonical_eui64(key.decode()))
     r = serde.decode("PartyCredential", value, topic)
-    return PartyCredential(r["entity_id"], Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"]))
+    # Canonical form checked here, so that a record the store cannot take never reaches its batch.
+    return PartyCredential(
+        canonical_eui64(r["entity_id"]), Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"])
+    )
 
 
 @dataclass
@@ -69,6 +77,8 @@ class FeedStatus:
     partitions: int = 0
     waiting_for: list[str] = field(default_factory=list)
     paused_cause: str | None = None  # set while Redis refuses the writes; the batch is re-read later
+    failed: str | None = None  # set when the feed's loop ended on an error: the view is frozen
+    heartbeat: float = 0.0  # time.monotonic() at the end of the last poll
 
 
 class ReferenceFeed:
@@ -122,6 +132,7 @@ class ReferenceFeed:
     def poll(self, timeout: float = 0.5) -> int:
         """Consume and apply one batch; returns how many records were applied."""
         assert self._consumer is not None, "start() first"
+        self.status.heartbeat = time.monotonic()  # alive: read by the processor's liveness check
         messages = self._consumer.consume(self._batch_size, timeout)
         changes: dict[str, list[Any]] = {"registrations": [], "parties": []}
         offsets: dict[str, dict[str, int]] = {"registrations": {}, "parties": {}}
@@ -142,14 +153,14 @@ class ReferenceFeed:
             self._last_timestamp[name] = msg.timestamp()[1]
             try:
                 decode = registration_change if kind == "registrations" else party_credential
-                changes[kind].append(decode(msg.key(), msg.value(), self.serde, msg.topic()))
-            except (DecodeError, ValueError) as exc:
+                changes[kind].append((msg, decode(msg.key(), msg.value(), self.serde, msg.topic())))
+            except Exception as exc:  # whatever a record holds, it is set aside: never the feed's end
                 rejected.append(self._rejection(msg, exc))
         try:
-            if changes["registrations"] or offsets["registrations"]:
-                self.registrations.apply(changes["registrations"], offsets["registrations"])
-            if changes["parties"] or offsets["parties"]:
-                self.parties.apply(changes["parties"], offsets["parties"])
+            applied = 0
+            for kind, store in (("registrations", self.registrations), ("parties", self.parties)):
+                if changes[kind] or offsets[kind]:
+                    applied += self._apply(store, changes[kind], offsets[kind], rejected)
             if rejected:
                 self._keep_rejected(rejected)
         except RedisError as exc:
@@ -164,18 +175,46 @@ class ReferenceFeed:
             log.info("feed resumed after: %s", self.status.paused_cause)
             self.status.paused_cause = None
         self._positions.update({n: o for kind in offsets.values() for n, o in kind.items()})
-        applied = len(changes["registrations"]) + len(changes["parties"])
         self._update_status(applied, len(rejected))
         return applied
 
+    def _apply(
+        self,
+        store: RegistrationStore | PartyStore,
+        changes: list[tuple[Message, Any]],
+        offsets: dict[str, int],
+        rejected: list[bytes],
+    ) -> int:
+        """Apply the batch in one round trip; should the store refuse it for anything but Redis itself,
+        apply record by record so that only the records at fault are set aside. Returns records applied."""
+        try:
+            store.apply([change for _, change in changes], offsets)
+            return len(changes)
+        except RedisError:
+            raise
+        except Exception:
+            log.warning("feed batch refused by the %s store: applying its %d records one by one", store, len(changes))
+        applied = 0
+        for msg, change in changes:
+            try:
+                store.apply([change])
+                applied += 1
+            except RedisError:
+                raise
+            except Exception as exc:
+                rejected.append(self._rejection(msg, exc))
+        store.apply([], offsets)
+        return applied
+
     def _rejection(self, msg: Message, exc: Exception) -> bytes:
-        log.error("feed record %s[%d]@%d is not valid: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+        error = str(exc) if isinstance(exc, DecodeError | ValueError) else f"{type(exc).__name__}: {exc}"
+        log.error("feed record %s[%d]@%d set aside: %s", msg.topic(), msg.partition(), msg.offset(), error)
         return json.dumps(
             {
                 "topic": msg.topic(),
                 "partition": msg.partition(),
                 "offset": msg.offset(),
-                "error": str(exc),
+                "error": error,
                 "key": (msg.key() or b"").hex(),
                 "value": (msg.value() or b"").hex(),
             }
@@ -223,6 +262,11 @@ class ReferenceFeed:
                     backoff = min(backoff * 2, 10.0)
                 else:
                     backoff = 0.5
+        except Exception as exc:
+            self.status.failed = f"{type(exc).__name__}: {exc}"
+            log.exception("reference feed stopped: %s", self.status.failed)
+            if self.on_batch:
+                self.on_batch(self.status)
         finally:
             self.close()
 

@@ -8,6 +8,7 @@ from confluent_kafka import Producer
 
 from processor.avro import PLAIN, Serde
 from processor.domain.model import Party, Registration
+from processor.stream.edge import produce
 
 
 def encode_registration(record: Registration, serde: Serde = PLAIN, topic: str = "") -> bytes:
@@ -43,12 +44,7 @@ def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes
     """Produce (key, value) pairs, serving delivery callbacks as it goes; returns how many were sent."""
     sent = 0
     for key, value in records:
-        while True:
-            try:
-                producer.produce(topic, value, key)
-                break
-            except BufferError:  # local queue full: let deliveries drain
-                producer.poll(0.1)
+        produce(producer, topic, value, key)
         sent += 1
         if sent % 10_000 == 0:
             producer.poll(0)

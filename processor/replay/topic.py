@@ -16,14 +16,14 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Mode, Settings, Topics
-from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Policy
 from processor.registration.connect import stores
 from processor.registration.parties import DirectoryCache
-from processor.stream.app import serde_from
-from processor.stream.judge import BatchResult, Judge, produce_outputs, to_inputs
+from processor.stream.edge import produce_outputs, record_limit, to_inputs
+from processor.stream.judge import BatchResult, Judge
 from processor.stream.reading import read_history
 from processor.stream.topics import TopicSpec, create_topics
+from processor.wiring import certificate_reader, serde_from
 
 OUTPUT_ROLES = ("accepted", "rejected", "audit", "dlq")
 
@@ -63,18 +63,20 @@ def replay_topic(
         admin, [TopicSpec(getattr(topics, role), f"replay {role}") for role in OUTPUT_ROLES], max(partitions, 1), 1
     )
     registrations, parties = stores(settings)
-    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
+    limit = record_limit(settings.kafka_config(), [getattr(topics, role) for role in OUTPUT_ROLES])
     judge = Judge(
         topics,
         mode,
         Policy(settings.on_missing_registration),
-        CertificateReader(settings.certificate_cache_size, trust),
+        certificate_reader(settings),
         registrations.lookup_many,
         DirectoryCache(parties).refresh,
-        settings.max_value_bytes,
+        limit,
         serde_from(settings),
     )
-    producer = Producer(settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20}))
+    producer = Producer(
+        settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20, "message.max.bytes": limit})
+    )
     summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
     started = time.perf_counter()
     reader_config = settings.kafka_config(**{"group.id": f"{settings.group_id}-replay-{uuid.uuid4().hex[:8]}"})

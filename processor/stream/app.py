@@ -6,9 +6,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from processor.avro import PLAIN, RegistryAvro, Serde
+from processor.avro import Serde
 from processor.config import Settings
-from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Policy
 from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
@@ -16,8 +15,11 @@ from processor.registration.connect import stores
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
+from processor.stream.dlq import DlqPolicy
+from processor.stream.edge import record_limit
 from processor.stream.judge import Judge
-from processor.stream.processor import DlqPolicy, SrProcessor
+from processor.stream.processor import SrProcessor
+from processor.wiring import certificate_reader, serde_from
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +29,6 @@ class App:
     processor: SrProcessor
     feed: ReferenceFeed
     endpoint: HealthEndpoint
-
-
-def serde_from(settings: Settings) -> Serde:
-    registry = settings.schema_registry_config()
-    return RegistryAvro(registry) if registry else PLAIN
 
 
 def reference_feed(
@@ -52,8 +49,7 @@ def reference_feed(
 def build(settings: Settings, metrics: Metrics | None = None) -> App:
     metrics = metrics or Metrics()
     registrations, parties = stores(settings)
-    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
-    reader = CertificateReader(settings.certificate_cache_size, trust)
+    reader = certificate_reader(settings)
     directory = DirectoryCache(parties)
     serde = serde_from(settings)
     judge = Judge(
@@ -63,14 +59,22 @@ def build(settings: Settings, metrics: Metrics | None = None) -> App:
         reader,
         registrations.lookup_many,
         directory.refresh,
-        settings.max_value_bytes,
+        record_limit(settings.kafka_config(), list(settings.topics.outputs())),
         serde,
     )
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
     feed = reference_feed(settings, registrations, parties, serde)  # one registry client per process
     processor = SrProcessor(settings, judge, metrics, dlq, feed)
     feed.on_batch = processor.observe_feed
-    endpoint = HealthEndpoint(settings.metrics_port, metrics.registry, processor.readiness)
+    endpoint = HealthEndpoint(
+        settings.metrics_port,
+        metrics.registry,
+        processor.readiness,
+        processor.liveness,
+        settings.metrics_host,
+        settings.http_max_connections,
+        settings.http_read_timeout_s,
+    )
     return App(processor, feed, endpoint)
 
 

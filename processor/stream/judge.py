@@ -1,8 +1,12 @@
 """One batch through the rule, with no Kafka: decode -> look up -> decide -> encode.
 
-This is the processing step of ``srguard run`` and its test hook: feed it ``Input`` records and it
-returns the ``Output`` records to produce, with the counts for the metrics. Infrastructure errors
-(Redis) propagate to the caller, which pauses and retries: they never become rejections.
+This is the processing step of ``srguard run`` and ``replay topic``, and their test hook: feed it
+``Input`` records and it returns the ``Output`` records to produce, with the counts for the metrics.
+
+Per-record isolation: whatever one SR's bytes or certificates are, a fault while reading, deciding
+or encoding it makes that SR a dead letter, never a failed batch. Every output fits the record limit.
+Infrastructure errors (Redis) propagate to the caller, which pauses and retries: they never become
+rejections.
 """
 
 from __future__ import annotations
@@ -12,57 +16,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from confluent_kafka import Message, Producer
-
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode, Topics
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
 from processor.domain.rule import Branch, Decision, Policy, decide, is_candidate
-from processor.stream.serde import Source, decode_service_request, encode_rejection, peek
-
-Headers = list[tuple[str, bytes]]
-OUTCOME_HEADER = "srguard-outcome"
-FLAG_HEADER = "srguard-flag"
-
-
-# Not frozen: a frozen dataclass's __init__ costs several times more, and these are made per record.
-@dataclass(slots=True)
-class Input:
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-    source: Source
-
-
-def to_inputs(messages: Sequence[Message]) -> list[Input]:
-    """The batch's records (events such as partition EOF are skipped), in one pass: this runs per record."""
-    return [
-        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()))
-        for m in messages
-        if m.error() is None
-    ]
-
-
-@dataclass(slots=True)
-class Output:
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: Headers
-
-
-def produce_outputs(
-    producer: Producer, outputs: Sequence[Output], on_delivery: Callable[..., None] | None = None
-) -> None:
-    """Produce every output, waiting for room in librdkafka's queue when it is full."""
-    for out in outputs:
-        while True:
-            try:
-                producer.produce(out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.05)
+from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
+from processor.stream.records import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Input, Output
+from processor.stream.serde import decode_service_request, encode_rejection, peek
 
 
 @dataclass
@@ -91,6 +52,14 @@ class BatchResult:
         self.misses += other.misses
 
 
+class _Dead(Exception):
+    """One SR that cannot be judged or sent: it becomes a dead letter with this class and message."""
+
+    def __init__(self, message: str, error_class: str) -> None:
+        super().__init__(message)
+        self.error_class = error_class
+
+
 class Judge:
     def __init__(
         self,
@@ -100,7 +69,7 @@ class Judge:
         reader: CertificateReader,
         lookup_many: Callable[[Sequence[tuple[str | None, int]]], list[Registration | None]],
         directory: Callable[[], PartyDirectory],
-        max_value_bytes: int = 1 << 20,
+        max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         serde: Serde = PLAIN,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -110,7 +79,7 @@ class Judge:
         self.reader = reader
         self.lookup_many = lookup_many
         self.directory = directory
-        self.max_value_bytes = max_value_bytes
+        self.max_record_bytes = max_record_bytes  # every output fits: key, value and headers counted
         self.serde = serde
         self.clock = clock
 
@@ -121,56 +90,81 @@ class Judge:
         for item in inputs:
             try:
                 sr = self._candidate(item)
-            except DecodeError as exc:
+                slots.append(self._accepted(item, Branch.OUT_OF_SCOPE, result) if sr is None else None)
+            except Exception as exc:
                 slots.append(self._dead_letter(item, exc, result))
                 result.dead.append(True)
                 continue
             result.dead.append(False)
-            if sr is None:
-                slots.append(self._accepted(item, Branch.OUT_OF_SCOPE, result))
-            else:
-                candidates.append((len(slots), item, sr))
-                slots.append(None)
+            if sr is not None:
+                candidates.append((len(slots) - 1, item, sr))
         if candidates:
-            registrations = self.lookup_many([(sr.mpxn, sr.as_of) for _, _, sr in candidates])
-            directory = self.directory()
-            result.lookups += sum(1 for _, _, sr in candidates if sr.mpxn)
-            result.misses += sum(
-                1 for (_, _, sr), reg in zip(candidates, registrations, strict=True) if sr.mpxn and reg is None
-            )
-            decided_at = int(self.clock() * 1000)
-            extra: list[Output] = []
-            for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
-                decision = decide(sr, registration, directory, self.reader, self.policy)
-                if not decision.accepted:
-                    supplier = directory.owner(sr.originator_id, sr.as_of)
-                    result.incidents_by_network_operator[decision.registered_network_operator_id or "none"] += 1
-                    result.incidents_by_supplier[supplier.party_id if supplier else "unknown"] += 1
-                slots[slot], audit = self._judged(item, sr, decision, decided_at, result)
-                if audit is not None:
-                    extra.append(audit)
-            result.outputs.extend(extra)
+            self._decide(candidates, slots, result)
         result.outputs[:0] = [s for s in slots if s is not None]
         return result
+
+    def _decide(
+        self, candidates: list[tuple[int, Input, ServiceRequest]], slots: list[Output | None], result: BatchResult
+    ) -> None:
+        # Redis faults propagate from here: the batch is retried, nothing is decided on missing data.
+        registrations = self.lookup_many([(sr.mpxn, sr.as_of) for _, _, sr in candidates])
+        directory = self.directory()
+        result.lookups += sum(1 for _, _, sr in candidates if sr.mpxn)
+        result.misses += sum(
+            1 for (_, _, sr), reg in zip(candidates, registrations, strict=True) if sr.mpxn and reg is None
+        )
+        decided_at = int(self.clock() * 1000)
+        audits: list[Output] = []
+        for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
+            try:
+                decision = decide(sr, registration, directory, self.reader, self.policy)
+                slots[slot], audit = self._judged(item, sr, decision, decided_at, result)
+            except Exception as exc:
+                slots[slot] = self._dead_letter(item, exc, result)
+                result.dead[slot] = True
+                continue
+            if not decision.accepted:
+                supplier = directory.owner(sr.originator_id, sr.as_of)
+                result.incidents_by_network_operator[decision.registered_network_operator_id or "none"] += 1
+                result.incidents_by_supplier[supplier.party_id if supplier else "unknown"] += 1
+            if audit is not None:
+                audits.append(audit)
+        result.outputs.extend(audits)
 
     def _candidate(self, item: Input) -> ServiceRequest | None:
         if item.value is None:
             raise DecodeError("tombstone (null value) on the SR topic", "empty")
-        if len(item.value) > self.max_value_bytes:
-            raise DecodeError(
-                f"value of {len(item.value)} bytes exceeds the {self.max_value_bytes}-byte limit", "too_large"
-            )
         head = peek(self.serde.avro_body(item.value))
         if not is_candidate(head.variant, head.user_role, head.device_type):
             return None
         return decode_service_request(item.value, self.serde, item.source.topic)
 
+    def _fitting(self, output: Output) -> Output:
+        size = record_size(output.key, output.value, output.headers)
+        if size > self.max_record_bytes:
+            limit = self.max_record_bytes
+            raise _Dead(f"{output.topic} record of {size} bytes exceeds the {limit}-byte limit", TOO_LARGE)
+        return output
+
     def _accepted(self, item: Input, branch: Branch, result: BatchResult, flag: str | None = None) -> Output:
-        result.accepted[branch.value] += 1
         headers = [*item.headers, (OUTCOME_HEADER, b"accepted")]
         if flag:
             headers.append((FLAG_HEADER, flag.encode()))
-        return Output(self.topics.accepted, item.key, item.value, headers)
+        output = self._fitting(Output(self.topics.accepted, item.key, item.value, headers))
+        result.accepted[branch.value] += 1
+        return output
+
+    def _rejection(self, topic: str, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int) -> Output:
+        """The rejection record; ``original`` is cut to what fits (the source coordinates name the whole)."""
+        assert item.value is not None
+        headers = [(OUTCOME_HEADER, b"rejected" if topic == self.topics.rejected else b"audit")]
+        value = encode_rejection(sr, decision, decided_at, item.source, item.value, self.serde, topic)
+        if record_size(item.key, value, headers) > self.max_record_bytes:
+            headers.append((ORIGINAL_TRUNCATED_HEADER, str(len(item.value)).encode()))
+            excess = record_size(item.key, value, headers) - self.max_record_bytes
+            kept = item.value[: max(0, len(item.value) - excess - 16)]  # 16: the length prefix may shrink
+            value = encode_rejection(sr, decision, decided_at, item.source, kept, self.serde, topic)
+        return self._fitting(Output(topic, item.key, value, headers))
 
     def _judged(
         self, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int, result: BatchResult
@@ -178,26 +172,21 @@ class Judge:
         if decision.accepted:
             flag = decision.reason.value if decision.flagged and decision.reason else None
             return self._accepted(item, decision.branch, result, flag), None
-        assert decision.code and decision.reason and item.value is not None
+        assert decision.code and decision.reason
         label = (decision.code, decision.reason.value)
-        target = self.topics.audit if self.mode is Mode.AUDIT else self.topics.rejected
-        rejection = encode_rejection(sr, decision, decided_at, item.source, item.value, self.serde, target)
         if self.mode is Mode.AUDIT:
+            audit = self._rejection(self.topics.audit, item, sr, decision, decided_at)
+            accepted = self._accepted(item, decision.branch, result)
             result.audited[label] += 1
-            audit = Output(self.topics.audit, item.key, rejection, [(OUTCOME_HEADER, b"audit")])
-            return self._accepted(item, decision.branch, result), audit
+            return accepted, audit
+        rejection = self._rejection(self.topics.rejected, item, sr, decision, decided_at)
         result.rejected[label] += 1
-        return Output(self.topics.rejected, item.key, rejection, [(OUTCOME_HEADER, b"rejected")]), None
+        return rejection, None
 
-    def _dead_letter(self, item: Input, exc: DecodeError, result: BatchResult) -> Output:
-        error_class = exc.error_class
+    def _dead_letter(self, item: Input, exc: Exception, result: BatchResult) -> Output:
+        if isinstance(exc, DecodeError | _Dead):
+            error_class, message = exc.error_class, str(exc)
+        else:  # a fault of srguard's own while judging this SR: kept with its class for the report
+            error_class, message = UNEXPECTED, f"{type(exc).__name__}: {exc}"
         result.dlq[error_class] += 1
-        headers = [
-            *item.headers,
-            ("srguard-error", str(exc).encode()),
-            ("srguard-error-class", error_class.encode()),
-            ("srguard-source-topic", item.source.topic.encode()),
-            ("srguard-source-partition", str(item.source.partition).encode()),
-            ("srguard-source-offset", str(item.source.offset).encode()),
-        ]
-        return Output(self.topics.dlq, item.key, item.value, headers)
+        return dead_letter(self.topics.dlq, item, message, error_class, self.max_record_bytes)

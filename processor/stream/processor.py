@@ -6,7 +6,12 @@ stops the process (a newer instance owns the work). at_least_once: outputs are f
 batch's offsets are committed synchronously; a failed delivery rewinds the batch.
 
 Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound, the
-partitions are paused, and the loop retries with backoff until the dependency answers again.
+partitions are paused, and the loop retries with backoff until the dependency answers again. Any
+failure inside a transaction aborts it before the rewind, so nothing is left open.
+
+Liveness: the loop and the reference feed each leave a heartbeat; /healthz and /readyz fail when
+either is older than ``liveness_timeout_s``, and a feed that has stopped stops the processor
+(FeedStopped, a documented exit code): nothing is ever decided on a frozen registration view.
 """
 
 from __future__ import annotations
@@ -19,8 +24,6 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -29,7 +32,10 @@ from redis.exceptions import RedisError
 from processor.config import ProcessingGuarantee, Settings
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
-from processor.stream.judge import BatchResult, Input, Judge, Output, produce_outputs, to_inputs
+from processor.stream.dlq import DlqGuard, DlqPolicy
+from processor.stream.edge import produce_outputs, to_inputs
+from processor.stream.judge import BatchResult, Judge
+from processor.stream.records import Input, Output
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +61,8 @@ def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
     return first + consumer.consume(size - 1, wait_s)
 
 
-class DlqFlood(RuntimeError):
-    """Too much of the input is undecodable: stop rather than silently drain a broken stream."""
+class FeedStopped(RuntimeError):
+    """The reference feed's loop ended: the registration view no longer moves, so nothing may be decided."""
 
 
 class ProducerFenced(RuntimeError):
@@ -65,46 +71,6 @@ class ProducerFenced(RuntimeError):
 
 def _is_fatal(error: KafkaError) -> bool:
     return error.fatal() or error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError._FATAL)
-
-
-@dataclass(frozen=True)
-class DlqPolicy:
-    max_consecutive: int = 1000  # this many undecodable SRs in a row stop the process
-    max_ratio: float = 0.5  # ... as does this share of undecodable SRs among the last `window`
-    window: int = 10_000
-
-
-class DlqGuard:
-    def __init__(self, policy: DlqPolicy) -> None:
-        self.policy = policy
-        self.consecutive = 0
-        self._recent: deque[tuple[int, int]] = deque()  # (SRs, dead letters) per batch
-        self._seen = self._dead = 0
-
-    def observe(self, outcomes: list[bool]) -> None:
-        """``outcomes``: per SR of a batch, in order, True when it went to the DLQ. Raises DlqFlood."""
-        size, dead_count = len(outcomes), sum(outcomes)
-        if not dead_count:  # the usual batch: nothing to walk through
-            self.consecutive = 0
-            outcomes = []
-        for dead in outcomes:
-            self.consecutive = self.consecutive + 1 if dead else 0
-            if self.consecutive >= self.policy.max_consecutive:
-                raise DlqFlood(
-                    f"{self.consecutive} consecutive SRs were undecodable "
-                    f"(limit {self.policy.max_consecutive}): is the producer writing another format?"
-                )
-        self._recent.append((size, dead_count))
-        self._seen += size
-        self._dead += dead_count
-        while self._recent and self._seen - self._recent[0][0] >= self.policy.window:
-            seen, dead = self._recent.popleft()
-            self._seen -= seen
-            self._dead -= dead
-        if self._seen >= self.policy.window and self._dead / self._seen > self.policy.max_ratio:
-            raise DlqFlood(
-                f"{self._dead} of the last {self._seen} SRs were undecodable (limit {self.policy.max_ratio:.0%})"
-            )
 
 
 class SrProcessor:
@@ -116,6 +82,7 @@ class SrProcessor:
         dlq_policy: DlqPolicy,
         feed: ReferenceFeed | None = None,
     ) -> None:
+        """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both."""
         self.settings = settings
         self.judge = judge
         self.metrics = metrics
@@ -125,6 +92,8 @@ class SrProcessor:
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
         self.batches = 0
+        self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
+        self._open_transaction = False  # begun, not yet committed or aborted
         self._crash_before_commit = int(os.environ.get(CRASH_BEFORE_COMMIT_ENV, "0"))
         self._consumer = Consumer(
             settings.kafka_config(
@@ -138,7 +107,12 @@ class SrProcessor:
                 }
             )
         )
-        producer_config: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "linger.ms": 5}
+        producer_config: dict[str, Any] = {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.max.bytes": judge.max_record_bytes,
+        }
         if self.exactly_once:
             # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be
             # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
@@ -149,7 +123,25 @@ class SrProcessor:
         self._producer = Producer(settings.kafka_config(**producer_config))
 
     # -- readiness -------------------------------------------------------------------------------
+    def liveness(self) -> tuple[bool, str]:
+        """Whether the loop and the feed still move: /healthz, for an orchestrator to restart a stuck process."""
+        bound = self.settings.liveness_timeout_s
+        stalled = time.monotonic() - self.heartbeat
+        if stalled > bound:
+            return False, f"processing loop stalled for {stalled:.0f}s (bound {bound:.0f}s)"
+        if self.feed is not None:
+            status = self.feed.status
+            if status.failed:
+                return False, f"reference feed stopped: {status.failed}"
+            feed_stalled = time.monotonic() - status.heartbeat
+            if status.heartbeat and feed_stalled > bound:
+                return False, f"reference feed stalled for {feed_stalled:.0f}s (bound {bound:.0f}s)"
+        return True, "ok"
+
     def readiness(self) -> tuple[bool, str]:
+        alive, why = self.liveness()
+        if not alive:
+            return False, why
         if self.feed is not None and not self.feed.status.ready:
             return False, f"reference feed catching up: waiting for {', '.join(self.feed.status.waiting_for)}"
         if self.paused_cause:
@@ -194,6 +186,7 @@ class SrProcessor:
         backoff = 0.5
         try:
             while not stop.is_set():
+                self.heartbeat = time.monotonic()
                 batch = self._inputs(self._next_messages())
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
@@ -248,23 +241,49 @@ class SrProcessor:
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
     def _transact(self, outputs: list[Output], positions: list[TopicPartition], batch: list[Input]) -> None:
+        if self._open_transaction:  # a failed abort of an earlier batch: finish it before anything else
+            self._abort()
         self._producer.begin_transaction()
+        self._open_transaction = True
         try:
             produce_outputs(self._producer, outputs)
             if self._crash_before_commit == self.batches + 1:
                 self._producer.flush(30)  # the outputs are in the open transaction on the broker
                 os.kill(os.getpid(), signal.SIGKILL)
             self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
-            self._producer.commit_transaction(60)
-        except KafkaException as exc:
-            error: KafkaError = exc.args[0]
-            if _is_fatal(error):
-                raise ProducerFenced(f"fatal Kafka error: {error.str()}") from exc
-            if error.txn_requires_abort():
-                self._producer.abort_transaction(30)
-                self.metrics.transactions.labels("aborted").inc()
-            raise
+            self._commit()
+        except Exception as exc:
+            # Whatever failed (a refused record, a timeout, a broker error), the open transaction is
+            # aborted before the batch is rewound: a transaction left open wedges every later batch.
+            if isinstance(exc, KafkaException) and _is_fatal(exc.args[0]):
+                raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
+            self._abort()
+            if isinstance(exc, KafkaException):
+                raise
+            raise KafkaException(KafkaError(KafkaError._FAIL, f"batch failed in its transaction: {exc!r}")) from exc
+        self._open_transaction = False
         self.metrics.transactions.labels("committed").inc()
+
+    def _commit(self) -> None:
+        """commit_transaction, retried while librdkafka says the error is retriable (its documented use)."""
+        for attempt in range(3):
+            try:
+                self._producer.commit_transaction(60)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or attempt == 2:
+                    raise
+
+    def _abort(self) -> None:
+        try:
+            self._producer.abort_transaction(30)
+        except KafkaException as exc:
+            if _is_fatal(exc.args[0]):
+                raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
+            if exc.args[0].code() != KafkaError._STATE:  # _STATE: nothing open any more
+                raise  # still open: the next batch aborts it first
+        self._open_transaction = False
+        self.metrics.transactions.labels("aborted").inc()
 
     def _deliver_then_commit(self, outputs: list[Output], positions: list[TopicPartition]) -> None:
         failures: list[KafkaError] = []
@@ -279,10 +298,15 @@ class SrProcessor:
         self._consumer.commit(offsets=positions, asynchronous=False)
 
     def _stale_feed(self) -> str | None:
-        """Why the registration view is too stale to judge by, or None."""
+        """Why the registration view is too stale to judge by, or None. Raises FeedStopped."""
         if self.feed is None:
             return None
         status, s = self.feed.status, self.settings
+        if status.failed:
+            raise FeedStopped(f"the reference feed stopped ({status.failed}): restart srguard")
+        feed_stalled = time.monotonic() - status.heartbeat
+        if status.heartbeat and feed_stalled > s.liveness_timeout_s:
+            return f"reference feed stalled for {feed_stalled:.0f}s"
         if status.lag_seconds > s.feed_max_lag_seconds or status.lag_records > s.feed_max_lag_records:
             return (
                 f"reference feed is {status.lag_records} records / {status.lag_seconds:.0f}s behind "

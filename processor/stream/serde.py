@@ -20,6 +20,7 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.domain.rule import Decision
+from processor.stream.records import Source
 
 MAX_STRING = 1 << 20  # no leading SR field is anywhere near this; a larger length is garbage
 
@@ -156,13 +157,6 @@ def encode_service_request(sr: ServiceRequest, serde: Serde = PLAIN, topic: str 
         },
         topic,
     )
-
-
-@dataclass(slots=True)
-class Source:
-    topic: str
-    partition: int
-    offset: int
 
 
 def encode_rejection(

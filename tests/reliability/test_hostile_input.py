@@ -19,8 +19,9 @@ from processor.domain.model import (
 from processor.domain.rule import Policy, Reason
 from processor.registration.publish import encode_registration
 from processor.simulate.population import build_population
-from processor.stream.judge import Input, Judge
-from processor.stream.serde import Source, encode_service_request
+from processor.stream.judge import Judge
+from processor.stream.records import Input, Source
+from processor.stream.serde import encode_service_request
 from tests.certificates import web_certificate_der
 
 POPULATION = build_population(seed=21, meter_points=200)
@@ -38,7 +39,7 @@ JUDGE = Judge(
     CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
     lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
     POPULATION.directory,
-    max_value_bytes=LIMIT,
+    max_record_bytes=LIMIT,
 )
 
 certificate_bytes = st.one_of(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from processor.config import Settings
 from processor.observability.metrics import Metrics
-from processor.stream.processor import IDLE_WAIT_S, DlqPolicy, SrProcessor
+from processor.stream.dlq import DlqPolicy
+from processor.stream.processor import IDLE_WAIT_S, SrProcessor
 
 
 class Queue:
@@ -24,7 +27,8 @@ class Queue:
 
 def processor(**settings: object) -> SrProcessor:
     s = Settings(bootstrap_servers="127.0.0.1:1", **{"processing_guarantee": "at_least_once", **settings})
-    return SrProcessor(s, judge=None, metrics=Metrics(), dlq_policy=DlqPolicy())  # type: ignore[arg-type]
+    judge = SimpleNamespace(max_record_bytes=1_000_000)  # the loop's batching needs no judging
+    return SrProcessor(s, judge=judge, metrics=Metrics(), dlq_policy=DlqPolicy())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("queued", "expected"), [(0, 0), (1, 1), (40, 40), (2500, 1000)])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,12 +14,12 @@ from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Branch, Policy, Reason
 from processor.simulate.population import build_population
 from processor.simulate.traffic import TrafficGenerator, TrafficMix
-from processor.stream.judge import Input, Judge
-from processor.stream.processor import DlqFlood, DlqGuard, DlqPolicy
+from processor.stream.dlq import DlqFlood, DlqGuard, DlqPolicy, record_size
+from processor.stream.judge import Judge
+from processor.stream.records import Input, Source
 from processor.stream.serde import (
     DEVICE_TYPES,
     USER_ROLES,
-    Source,
     decode_service_request,
     encode_service_request,
     peek,
@@ -38,7 +40,7 @@ class CountingLookup:
         return [POINTS[m].registration_at(at) if m in POINTS else None for m, at in queries]
 
 
-def judge(mode=Mode.ENFORCE, lookup=None, max_value_bytes=1 << 20):
+def judge(mode=Mode.ENFORCE, lookup=None, max_record_bytes=1 << 20):
     return Judge(
         TOPICS,
         mode,
@@ -46,7 +48,7 @@ def judge(mode=Mode.ENFORCE, lookup=None, max_value_bytes=1 << 20):
         CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
         lookup or CountingLookup(),
         POPULATION.directory,
-        max_value_bytes,
+        max_record_bytes,
         clock=lambda: 1234.5,
     )
 
@@ -106,11 +108,11 @@ def test_out_of_scope_batch_needs_no_lookup():
 
 @pytest.mark.parametrize(
     ("value", "error_class"),
-    [(b"\x00\x01garbage", "undecodable"), (None, "empty"), (b"", "empty"), (b"x" * 5000, "too_large")],
+    [(b"\x00\x01garbage", "undecodable"), (None, "empty"), (b"", "empty"), (b"x" * 3000, "undecodable")],
 )
 def test_bad_input_goes_to_the_dlq_with_its_bytes_and_headers(value, error_class):
     item = Input(b"k", value, [("trace", b"t")], Source("in", 2, 41))
-    result = judge(max_value_bytes=4096)([item])
+    result = judge(max_record_bytes=4096)([item])
     (out,) = result.outputs
     assert out.topic == TOPICS.dlq and out.value == value and out.key == b"k"
     headers = dict(out.headers)
@@ -121,6 +123,50 @@ def test_bad_input_goes_to_the_dlq_with_its_bytes_and_headers(value, error_class
         b"41",
     )
     assert headers["trace"] == b"t" and result.dead == [True]
+
+
+def test_an_sr_too_large_to_forward_is_a_dead_letter_cut_to_the_limit():
+    candidate = next(i for i in TRAFFIC if i.branch is Branch.OUT_OF_SCOPE)
+    value = encode_service_request(candidate.sr)
+    big = Input(b"k", value, [("trace", b"t" * 5000)], Source("in", 2, 41))
+    result = judge(max_record_bytes=4096)([big])
+    (out,) = result.outputs
+    headers = dict(out.headers)
+    assert out.topic == TOPICS.dlq and headers["srguard-error-class"] == b"too_large"
+    assert record_size(out.key, out.value, out.headers) <= 4096
+    assert "trace" not in headers and headers["srguard-truncated"] == str(len(value)).encode()
+    assert value.startswith(out.value) and headers["srguard-source-offset"] == b"41"
+
+
+def test_a_rejection_embeds_only_as_much_of_the_original_as_fits():
+    candidate = next(i for i in TRAFFIC if i.branch is Branch.FOREIGN_OWNER)
+    padded = replace(candidate.sr, payload=b"p" * 20_000)
+    value = encode_service_request(padded)
+    result = judge(max_record_bytes=8192)([Input(b"k", value, [], Source("in", 0, 7))])
+    (out,) = result.outputs
+    assert out.topic == TOPICS.rejected, out.headers
+    assert record_size(out.key, out.value, out.headers) <= 8192
+    rejection = codec("SrRejection").decode(out.value)
+    assert rejection["reason"] == Reason.FOREIGN_NETWORK_OPERATOR.value
+    assert value.startswith(rejection["original"]) and 0 < len(rejection["original"]) < len(value)
+    assert dict(out.headers)["srguard-original-truncated"] == str(len(value)).encode()
+    assert (rejection["source_topic"], rejection["source_offset"]) == ("in", 7)
+
+
+def test_a_fault_while_deciding_one_sr_dead_letters_that_sr_alone():
+    class Exploding(CertificateReader):
+        def read(self, der):
+            raise RuntimeError("boom")
+
+    candidates = [i for i in TRAFFIC if i.branch is Branch.REGISTERED_OWNER][:3]
+    others = [i for i in TRAFFIC if i.branch is Branch.OUT_OF_SCOPE][:3]
+    step = judge()
+    step.reader = Exploding()
+    result = step(inputs([*others, *candidates]))
+    assert result.dead == [False] * 3 + [True] * 3
+    assert [o.topic for o in result.outputs] == [TOPICS.accepted] * 3 + [TOPICS.dlq] * 3
+    assert dict(result.outputs[-1].headers)["srguard-error"] == b"RuntimeError: boom"
+    assert result.dlq == {"unexpected": 3}
 
 
 def test_candidate_with_a_broken_tail_goes_to_the_dlq():

@@ -15,8 +15,9 @@ from processor.registration.feed import registration_change
 from processor.registration.publish import encode_registration
 from processor.simulate.population import build_population
 from processor.simulate.traffic import TrafficGenerator, TrafficMix
-from processor.stream.judge import Input, Judge
-from processor.stream.serde import Source, encode_service_request
+from processor.stream.judge import Judge
+from processor.stream.records import Input, Source
+from processor.stream.serde import encode_service_request
 
 POPULATION = build_population(seed=12, meter_points=300)
 POINTS = {p.mpxn: p for p in POPULATION.meter_points}
@@ -65,11 +66,14 @@ def test_run_uses_the_registry_format_when_configured(monkeypatch):
 
     store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
     monkeypatch.setattr(app_module, "stores", lambda settings: (store, store))
+    monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)  # no broker here
     captured = {}
 
     def fake_processor(settings, judge, metrics, dlq, feed):
         captured["judge"] = judge
-        return SimpleNamespace(observe_feed=lambda status: None, readiness=lambda: (True, "fake"))
+        return SimpleNamespace(
+            observe_feed=lambda status: None, readiness=lambda: (True, "fake"), liveness=lambda: (True, "fake")
+        )
 
     monkeypatch.setattr(app_module, "SrProcessor", fake_processor)
     built = app_module.build(load_settings(schema_registry_url=f"mock://{uuid.uuid4().hex}", metrics_port=0))

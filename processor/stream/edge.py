@@ -1,0 +1,61 @@
+"""The Kafka edge of a processing step: messages in as Input records, Output records produced."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from confluent_kafka import Message, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES
+from processor.stream.records import Input, Output, Source
+
+log = logging.getLogger(__name__)
+# Client settings an AdminClient accepts from a processor's config: connection and security only.
+_ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms"}
+_ADMIN_PREFIXES = ("security.", "ssl.", "sasl.")
+
+
+def to_inputs(messages: Sequence[Message]) -> list[Input]:
+    """The batch's records (events such as partition EOF are skipped), in one pass: this runs per record."""
+    return [
+        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()))
+        for m in messages
+        if m.error() is None
+    ]
+
+
+def produce(producer: Producer, topic: str, value: bytes | None, key: bytes | None = None, **kwargs: object) -> None:
+    """Produce one record, waiting for room in librdkafka's queue when it is full."""
+    while True:
+        try:
+            producer.produce(topic, value, key, **kwargs)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
+def produce_outputs(
+    producer: Producer, outputs: Sequence[Output], on_delivery: Callable[..., None] | None = None
+) -> None:
+    for out in outputs:
+        produce(producer, out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
+
+
+def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s: float = 10.0) -> int:
+    """The largest record srguard may write to ``topics``: the producer's ``message.max.bytes`` (librdkafka
+    counts key, value and headers against it), lowered to any topic's ``max.message.bytes`` the broker
+    reports. Where the broker will not say (ACLs, timeout), the producer's limit stands."""
+    limit = int(kafka_config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES))
+    admin = AdminClient({k: v for k, v in kafka_config.items() if k in _ADMIN_KEYS or k.startswith(_ADMIN_PREFIXES)})
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in dict.fromkeys(topics)]
+    try:
+        for future in admin.describe_configs(resources, request_timeout=timeout_s).values():
+            entry = future.result(timeout_s).get("max.message.bytes")
+            if entry is not None and entry.value:
+                limit = min(limit, int(entry.value))
+    except Exception as exc:  # not knowing is fine: the producer's limit still holds
+        log.warning("could not read the output topics' max.message.bytes (%s): using message.max.bytes", exc)
+    return limit

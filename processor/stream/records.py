@@ -1,0 +1,34 @@
+"""The records a processing step takes and gives: plain data, no Kafka objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Headers = list[tuple[str, bytes]]
+OUTCOME_HEADER = "srguard-outcome"
+FLAG_HEADER = "srguard-flag"
+ORIGINAL_TRUNCATED_HEADER = "srguard-original-truncated"  # a rejection's `original` was cut: its full size
+
+
+@dataclass(slots=True)
+class Source:
+    topic: str
+    partition: int
+    offset: int
+
+
+# Not frozen: a frozen dataclass's __init__ costs several times more, and these are made per record.
+@dataclass(slots=True)
+class Input:
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
+    source: Source
+
+
+@dataclass(slots=True)
+class Output:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: Headers
