@@ -19,6 +19,7 @@ from processor.domain.model import (
 from processor.domain.rule import Policy, Reason
 from processor.registration.publish import encode_registration
 from processor.simulate.population import build_population
+from processor.stream.dlq import record_size
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
@@ -88,8 +89,15 @@ def _check(values: list[bytes | None]) -> None:
     for item, out in zip(inputs, primary, strict=True):
         if out.topic == TOPICS.dlq:
             headers = dict(out.headers)
-            assert out.value == item.value and headers["srguard-error"] and headers["srguard-error-class"]
-        elif out.topic == TOPICS.accepted:
+            assert headers["srguard-error"] and headers["srguard-error-class"]
+            if "srguard-truncated" in headers:  # too large to keep whole: cut, and says so
+                assert item.value is not None and item.value.startswith(out.value)
+                assert headers["srguard-truncated"] == str(len(item.value)).encode()
+            else:
+                assert out.value == item.value
+            continue
+        assert record_size(out.key, out.value, out.headers) <= LIMIT
+        if out.topic == TOPICS.accepted:
             assert out.value == item.value
         else:
             assert out.topic == TOPICS.rejected
