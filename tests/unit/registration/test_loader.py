@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+
+import pytest
+
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
-from processor.registration.loader import load_parties, load_registrations
+from processor.registration.loader import LoadError, load_parties, load_registrations
 from processor.registration.store import ApplyStats
 
 
@@ -111,3 +115,64 @@ def test_chunks_never_cut_a_quoted_field_and_line_numbers_run_on(tmp_path, monke
     assert summary.rejected == [(6, "not an MPAN core or MPRN: '12345'")]
     assert [r.effective_from % 10 for r in store.applied] == [0, 1, 2, 4]
     assert store.applied[1].supplier_id == "a supplier\nnamed on two lines"
+
+
+def test_one_bad_line_of_any_kind_costs_only_itself(tmp_path, monkeypatch):
+    monkeypatch.setattr("processor.registration.loader.MAX_LINE_BYTES", 4096)
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        b"mpxn,network_operator_id,effective_from,supplier_id\n"
+        b"1200000000020,LOND,1546300800000,BGAS\n"  # line 2
+        b'1200000000020,LOND,1546300800001,"stray quote\n'  # line 3: never closed
+        b"1200000000020,LOND,1546300800002,BGAS\n"  # line 4
+        b"1200000000020,LOND,1546300800003," + b"x" * 10_000 + b"\n"  # line 5: over the line limit
+        b"1200000000020,LOND,1546300800004,B\xffAS\n"  # line 6: not UTF-8
+        b'1200000000020,LOND,1546300800005,"a"b\n'  # line 7: text after a closing quote
+        b"1200000000020,LOND,1546300800006,BGAS\n"  # line 8
+    )
+    store = Collecting()
+    summary = load_registrations(path, store)
+    assert [r.effective_from % 10 for r in store.applied] == [0, 2, 6]
+    assert sorted(line for line, _ in summary.rejected) == [3, 5, 6, 7]
+    reasons = dict(summary.rejected)
+    assert "not a CSV row" in reasons[3] and "10034 bytes is over the 4096-byte limit" in reasons[5]
+    assert "not UTF-8" in reasons[6] and "not a CSV row" in reasons[7]
+    assert summary.lines == 7 and summary.rejected_total == 4
+
+
+def test_an_over_long_field_is_a_bad_line(tmp_path):
+    path = tmp_path / "p.csv"
+    long = "L" * 50_000  # each line under the line limit, the quoted field over csv's field limit
+    path.write_text(
+        "entity_id,party_id,role\n"
+        f'90-B3-D5-1F-30-02-00-00,"{long}\n{long}\n{long}",ED\n'  # lines 2-4
+        "90-B3-D5-1F-30-02-00-01,LOND,ED\n"  # line 5
+    )
+
+    class Parties:
+        def apply(self, credentials):
+            self.credentials = credentials
+            return len(credentials)
+
+    parties = Parties()
+    summary = load_parties(path, parties)
+    assert [line for line, _ in summary.rejected] == [2, 3, 4]
+    assert [c.party.party_id for c in parties.credentials] == ["LOND"]
+
+
+def test_a_gzip_bomb_is_refused_clearly_without_exhausting_memory(tmp_path, monkeypatch):
+    monkeypatch.setattr("processor.registration.loader.MIN_BOMB_BYTES", 1 << 20)
+    path = tmp_path / "bomb.csv.gz"
+    with gzip.open(path, "wb") as out:
+        out.write(b"mpxn,network_operator_id,effective_from\n")
+        for _ in range(64):
+            out.write(b"1" * (1 << 20))  # one 64 MiB line, ~64 kB compressed
+    with pytest.raises(LoadError, match="compression bomb"):
+        load_registrations(path, Collecting())
+
+
+def test_a_header_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"mpxn,network_\xffoperator_id,effective_from\n")
+    with pytest.raises(LoadError, match=r"line 1 \(the header\) is not UTF-8"):
+        load_registrations(path, Collecting())
