@@ -62,7 +62,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-stack_app = typer.Typer(help="The embedded broker (tansu) and Redis on loopback.", no_args_is_help=True)
+stack_app = typer.Typer(
+    help="The embedded broker (Apache Kafka; tansu where no JVM) and Redis on loopback.", no_args_is_help=True
+)
 app.add_typer(stack_app, name="stack")
 
 console = Console()
@@ -101,6 +103,8 @@ def _print_stack(state: StackState) -> None:
             service.log,
         )
     console.print(table)
+    if state.broker:
+        console.print(f"broker: {state.broker} (answered after {state.broker_start_seconds:.1f}s)")
     kafka = next((s for s in state.services if s.name == "kafka"), None)
     if kafka:
         print(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.address} SRGUARD_BOOTSTRAP_SERVERS={kafka.address}")
@@ -112,20 +116,39 @@ def _print_stack(state: StackState) -> None:
 def stack_up(
     state_file: StateFile = None,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops the stack.")] = False,
-    persist: Annotated[bool, typer.Option(help="Redis keeps its data (AOF) in the stack's folder.")] = False,
+    persist: Annotated[
+        bool, typer.Option(help="Kafka and Redis keep their data in the stack's folder across restarts.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the addresses as JSON.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            help="kafka (Apache Kafka, no fallback), tansu, or auto: Apache Kafka where Java and Maven allow.",
+            envvar="SRGUARD_STACK_BROKER",
+            show_default="auto",
+        ),
+    ] = None,
 ) -> None:
-    """Start tansu and redis-server on free loopback ports and print their addresses."""
+    """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
     state_file = state_file or default_state_file()
     if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
         raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
-    stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist)
     try:
+        stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker)
         state = stack.start()
     except StackError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        console.print_json(json.dumps({"kafka_bootstrap": state.kafka_bootstrap, "redis_url": state.redis_url}))
+        console.print_json(
+            json.dumps(
+                {
+                    "kafka_bootstrap": state.kafka_bootstrap,
+                    "redis_url": state.redis_url,
+                    "broker": state.broker,
+                    "broker_start_seconds": state.broker_start_seconds,
+                }
+            )
+        )
     else:
         _print_stack(state)
     if not foreground:

@@ -1,4 +1,9 @@
-"""The embedded stack: a real Kafka-protocol broker (tansu) and a real Redis on loopback.
+"""The embedded stack: Apache Kafka (or, where it cannot run, tansu) and a real Redis on loopback.
+
+The broker is Apache Kafka in KRaft mode (``processor.stack.apache_kafka``) when a Java 17+ runtime
+and Maven (or the jar cache) are there; otherwise the stack says why in one line and uses tansu,
+a Kafka-protocol broker shipped in a wheel. ``broker="kafka"`` (``--broker kafka``,
+``SRGUARD_STACK_BROKER=kafka``) refuses the fallback; ``broker="tansu"`` skips Apache Kafka.
 
 Used by ``make demo``, the tests, the benchmarks, and by users as ``srguard stack up|down|status``.
 Attached stacks (context manager, test fixtures) die with their parent: the children get
@@ -10,22 +15,30 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import importlib.util
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from processor.stack import apache_kafka
+
+log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 10.0
+KAFKA_START_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+BROKERS = ("auto", "kafka", "tansu")
 
 
 class StackError(RuntimeError):
@@ -82,6 +95,8 @@ class Service:
 class StackState:
     services: list[Service] = field(default_factory=list)
     workdir: str = ""
+    broker: str = ""  # "apache-kafka <version>" or "tansu"
+    broker_start_seconds: float = 0.0
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -104,7 +119,12 @@ class StackState:
     @classmethod
     def load(cls, path: Path) -> StackState:
         data = json.loads(path.read_text())
-        return cls(services=[Service(**s) for s in data["services"]], workdir=data["workdir"])
+        return cls(
+            services=[Service(**s) for s in data["services"]],
+            workdir=data["workdir"],
+            broker=data.get("broker", ""),
+            broker_start_seconds=data.get("broker_start_seconds", 0.0),
+        )
 
 
 def default_state_file() -> Path:
@@ -112,22 +132,27 @@ def default_state_file() -> Path:
     return Path(base) / "srguard" / "stack.json"
 
 
-def _wait_until(check: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def _wait_until(
+    check: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT_S
+) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(f"{what} exited with {process.returncode}; see {log}")
+            raise StackError(f"{what} exited with {process.returncode} while starting; see {log}")
         with contextlib.suppress(Exception):
             if check():
                 return
         time.sleep(0.1)
-    raise StackError(f"{what} did not answer within {START_TIMEOUT_S:.0f}s; see {log}")
+    raise StackError(f"{what} did not answer within {timeout:.0f}s; see {log}")
 
 
 def _kafka_answers(bootstrap: str) -> bool:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 1000})
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=1):  # listening yet? (quietly)
+        pass
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 1000, "log_level": 0})
     admin.list_topics(timeout=1)
     return True
 
@@ -160,7 +185,11 @@ class EmbeddedStack:
         persist: bool = False,
         kafka: bool = True,
         redis: bool = True,
+        broker: str | None = None,
     ) -> None:
+        self.broker = broker or os.environ.get("SRGUARD_STACK_BROKER", "auto")
+        if self.broker not in BROKERS:
+            raise StackError(f"broker {self.broker!r} is not one of {', '.join(BROKERS)} (SRGUARD_STACK_BROKER)")
         self._own_workdir = workdir is None
         self._wanted = {"kafka": kafka, "redis": redis}
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="srguard-stack-"))
@@ -233,6 +262,33 @@ class EmbeddedStack:
         _wait_until(lambda: _redis_answers(f"redis://{address}/0"), "redis-server", process, self.workdir / "redis.log")
 
     def _start_kafka(self) -> None:
+        started = time.monotonic()
+        if self.broker != "tansu":
+            try:
+                self._start_apache_kafka()
+                self.state.broker = f"apache-kafka {apache_kafka.version()}"
+            except apache_kafka.KafkaUnavailable as exc:
+                if self.broker == "kafka":
+                    raise StackError(f"Apache Kafka cannot start: {exc}") from exc
+                print(f"srguard stack: Apache Kafka unavailable ({exc}); using tansu instead", file=sys.stderr)
+        if not self.state.broker:
+            self._start_tansu()
+            self.state.broker = "tansu"
+        self.state.broker_start_seconds = round(time.monotonic() - started, 2)
+        log.info("%s answered after %.1fs", self.state.broker, self.state.broker_start_seconds)
+
+    def _start_apache_kafka(self) -> None:
+        port, controller_port = free_port(), free_port()
+        if not self.persist:  # a fresh broker each time, as tansu's memory storage is
+            shutil.rmtree(self.workdir / "kafka-data", ignore_errors=True)
+        argv = apache_kafka.prepare(self.workdir, port, controller_port)
+        address = f"127.0.0.1:{port}"
+        process = self._spawn("kafka", argv, address)
+        server_log = self.workdir / "kafka-server.log"  # the broker's own log; kafka.log has only its stdout
+        self.state.services[-1] = dataclasses.replace(self.state.services[-1], log=str(server_log))
+        _wait_until(lambda: _kafka_answers(address), "Apache Kafka", process, server_log, KAFKA_START_TIMEOUT_S)
+
+    def _start_tansu(self) -> None:
         port = free_port()
         url = f"tcp://127.0.0.1:{port}"
         argv = [

@@ -1,0 +1,180 @@
+"""A single-node Apache Kafka (KRaft, combined broker and controller) for the embedded stack.
+
+The broker's jars come from Maven Central, resolved once by Maven from the pom beside this file into
+``$XDG_CACHE_HOME/srguard/kafka-<version>/``; later starts use the cache and never call Maven. The
+storage is formatted in the stack's folder; the broker's own log goes to ``kafka-server.log`` there.
+Everything that can go wrong before the broker answers (no Java, Java too old, Maven missing or
+unable to reach Maven Central, a corrupt cache) raises KafkaUnavailable with one line saying what
+failed and what to do; the stack then falls back to tansu unless Apache Kafka was asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import subprocess
+import uuid
+import zipfile
+from pathlib import Path
+
+DEFAULT_VERSION = "4.1.1"  # docker-compose.yml and deploy/ name the same version
+POM = Path(__file__).with_name("kafka-pom.xml")
+MIN_JAVA = 17  # Kafka 4.x brokers need Java 17
+RESOLVE_TIMEOUT_S = 600
+# One node on a 2-core machine: a heap that leaves room for the rest of the stack and the tests.
+HEAP = ("-Xms256m", "-Xmx1g")
+JVM_OPTIONS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", "-XX:+ExitOnOutOfMemoryError")
+
+
+class KafkaUnavailable(RuntimeError):
+    """Apache Kafka cannot be started here; the message says why and what to do."""
+
+
+def version() -> str:
+    return os.environ.get("SRGUARD_KAFKA_VERSION", DEFAULT_VERSION)
+
+
+def cache_dir(kafka_version: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "srguard" / f"kafka-{kafka_version}"
+
+
+def java_binary() -> Path:
+    """``java`` on PATH (or $JAVA_HOME/bin/java), checked to be Java 17 or newer."""
+    home = os.environ.get("JAVA_HOME")
+    found = Path(home, "bin", "java") if home and Path(home, "bin", "java").is_file() else None
+    found = found or (Path(p) if (p := shutil.which("java")) else None)
+    if found is None:
+        raise KafkaUnavailable("no Java runtime: install one (apt-get install default-jre-headless) or set JAVA_HOME")
+    try:
+        probe = subprocess.run([str(found), "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KafkaUnavailable(f"{found} -version failed: {exc}") from exc
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', probe.stderr + probe.stdout)
+    major = int(match.group(1)) if match else 0
+    major = int(match.group(2)) if match and major == 1 and match.group(2) else major  # "1.8" is Java 8
+    if major < MIN_JAVA:
+        raise KafkaUnavailable(f"{found} is Java {major or '?'}; Apache Kafka {version()} needs Java {MIN_JAVA}+")
+    return found
+
+
+def _cache_is_whole(libs: Path) -> bool:
+    marker = libs.parent / "complete"
+    if not marker.is_file():
+        return False
+    names = marker.read_text().split()
+    try:
+        return bool(names) and all(zipfile.is_zipfile(libs / name) for name in names)
+    except OSError:
+        return False
+
+
+def resolve_jars(kafka_version: str | None = None) -> Path:
+    """The folder of the broker's jars, resolved by Maven on first use; a corrupt cache is resolved again."""
+    kafka_version = kafka_version or version()
+    libs = cache_dir(kafka_version) / "libs"
+    if _cache_is_whole(libs):
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise KafkaUnavailable(f"no Maven to resolve Apache Kafka {kafka_version}: apt-get install maven")
+    shutil.rmtree(libs.parent, ignore_errors=True)
+    libs.mkdir(parents=True)
+    command = [
+        mvn,
+        "-q",
+        "-B",
+        "-f",
+        str(POM),
+        "dependency:copy-dependencies",
+        f"-Dkafka.version={kafka_version}",
+        f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+    ]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=RESOLVE_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        shutil.rmtree(libs.parent, ignore_errors=True)
+        raise KafkaUnavailable(f"Maven took over {RESOLVE_TIMEOUT_S}s to resolve Apache Kafka {kafka_version}") from exc
+    jars = sorted(p.name for p in libs.glob("*.jar"))
+    if done.returncode != 0 or not any(name.startswith("kafka_2.13-") for name in jars):
+        shutil.rmtree(libs.parent, ignore_errors=True)
+        said = " ".join((done.stdout + done.stderr).split())[-300:]
+        raise KafkaUnavailable(
+            f"Maven could not resolve org.apache.kafka:kafka_2.13:{kafka_version} (is Maven Central reachable?): {said}"
+        )
+    (libs.parent / "complete").write_text("\n".join(jars) + "\n")
+    return libs
+
+
+def cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as kafka-storage random-uuid)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def server_properties(workdir: Path, port: int, controller_port: int) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(workdir / "kafka-data"),
+        "num.partitions": "1",
+        # One node: every internal topic has one replica, and one in-sync replica is enough.
+        "offsets.topic.replication.factor": "1",
+        "offsets.topic.num.partitions": "10",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "10",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        # A consumer group forms at once instead of waiting 3 s for more members.
+        "group.initial.rebalance.delay.ms": "0",
+        # Transactions left open by a killed producer are aborted soon after their timeout.
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms": "2000",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def log4j_properties(log: Path) -> str:
+    return (
+        "status = error\n"
+        "appender.file.type = File\n"
+        "appender.file.name = file\n"
+        f"appender.file.fileName = {log}\n"
+        "appender.file.layout.type = PatternLayout\n"
+        "appender.file.layout.pattern = [%d] %p %m (%c)%n\n"
+        "rootLogger.level = INFO\n"
+        "rootLogger.appenderRef.file.ref = file\n"
+    )
+
+
+def prepare(workdir: Path, port: int, controller_port: int) -> list[str]:
+    """Config written and storage formatted (kept when already formatted): the broker's command line."""
+    java = java_binary()
+    libs = resolve_jars()
+    config = workdir / "kafka-server.properties"
+    config.write_text(server_properties(workdir, port, controller_port))
+    (workdir / "kafka-log4j2.properties").write_text(log4j_properties(workdir / "kafka-server.log"))
+    classpath = f"{libs}/*"
+    base = [str(java), *HEAP, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={workdir / 'kafka-log4j2.properties'}"]
+    if not (workdir / "kafka-data" / "meta.properties").is_file():
+        formatted = subprocess.run(
+            [*base, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if formatted.returncode != 0:
+            said = " ".join((formatted.stdout + formatted.stderr).split())[-300:]
+            if "ClassNotFound" in said or "Could not find or load main class" in said:
+                shutil.rmtree(libs.parent, ignore_errors=True)  # a broken cache: resolved again next time
+                raise KafkaUnavailable(f"the Apache Kafka jar cache {libs} is broken; it was removed, start again")
+            raise KafkaUnavailable(f"formatting Kafka storage failed: {said}")
+    return [*base, "-cp", classpath, "kafka.Kafka", str(config)]
