@@ -72,6 +72,14 @@ class Metrics:
         self.feed_ready = Gauge(
             "srguard_feed_ready", "1 once the reference feed has caught up since start-up.", registry=r
         )
+        self.feed_rejected = Counter(
+            "srguard_feed_rejected_records",
+            "Reference records set aside (undecodable or refused by the store): see <prefix>:feed:rejected.",
+            registry=r,
+        )
+        self.feed_stopped = Gauge(
+            "srguard_feed_stopped", "1 when the reference feed's loop has ended: srguard stops deciding.", registry=r
+        )
         self.consumer_lag = Gauge(
             "srguard_consumer_lag_records",
             "SR consumer lag per assigned partition.",

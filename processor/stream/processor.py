@@ -94,6 +94,7 @@ class SrProcessor:
         self.batches = 0
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
         self._open_transaction = False  # begun, not yet committed or aborted
+        self._feed_rejected_seen = 0
         self._crash_before_commit = int(os.environ.get(CRASH_BEFORE_COMMIT_ENV, "0"))
         self._consumer = Consumer(
             settings.kafka_config(
@@ -187,6 +188,8 @@ class SrProcessor:
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
+                if self.feed is not None and self.feed.status.failed:
+                    raise FeedStopped(f"the reference feed stopped ({self.feed.status.failed}): restart srguard")
                 batch = self._inputs(self._next_messages())
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
@@ -302,8 +305,6 @@ class SrProcessor:
         if self.feed is None:
             return None
         status, s = self.feed.status, self.settings
-        if status.failed:
-            raise FeedStopped(f"the reference feed stopped ({status.failed}): restart srguard")
         feed_stalled = time.monotonic() - status.heartbeat
         if status.heartbeat and feed_stalled > s.liveness_timeout_s:
             return f"reference feed stalled for {feed_stalled:.0f}s"
@@ -357,6 +358,9 @@ class SrProcessor:
         m.sr_seconds.observe(elapsed / size)
 
     def observe_feed(self, status: FeedStatus) -> None:
+        self.metrics.feed_rejected.inc(status.rejected - self._feed_rejected_seen)
+        self._feed_rejected_seen = status.rejected
+        self.metrics.feed_stopped.set(1 if status.failed else 0)
         self.metrics.feed_ready.set(1 if status.ready else 0)
         self.metrics.feed_lag_records.set(status.lag_records)
         self.metrics.feed_lag_seconds.set(status.lag_seconds)

@@ -69,8 +69,10 @@ def test_readiness_flips_only_when_caught_up(world):
     while not feed.status.ready:
         feed.poll(1.0)
         observed.append((feed.status.ready, feed.status.applied))
+    # Each observation is one snapshot taken after a poll. Readiness comes from the end-of-partition
+    # events, which arrive with or after the last records: never before them, possibly a poll later.
     assert observed[-1] == (True, 300), observed[-3:]
-    assert all(applied < 300 for ready, applied in observed if not ready)
+    assert all(applied == 300 for ready, applied in observed if ready), "ready before every record was applied"
     assert any(not ready for ready, _ in observed), "never observed a not-ready state"
     feed.close()
 
@@ -109,4 +111,49 @@ def test_tombstone_withdraws_the_meter_point(world):
     assert feed.wait_ready(60)
     assert feed.registrations.history("1200000000001") == []
     assert feed.registrations.lookup("1200000000002", T0 + 2) is not None
+    feed.close()
+
+
+ENTITY = "90-B3-D5-1F-30-02-00-00"
+
+
+def test_a_directory_record_the_store_cannot_take_is_set_aside_and_later_changes_apply(world):
+    # "not-an-eui" decodes as Avro but no store can key it: it used to kill the feed thread silently.
+    publish_parties(world["producer"], world["parties"], [("not-an-eui", Party("LOND", "ED"))])
+    publish_parties(world["producer"], world["parties"], [(ENTITY, Party("LOND", "ED", T0, T0 + DAY))])
+    publish_registrations(world["producer"], world["regs"], records(3))
+    feed = world["feed"]()
+    assert feed.wait_ready(60)
+    assert (feed.status.applied, feed.status.rejected, feed.status.failed) == (4, 1, None)
+    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    assert len(kept) == 1 and b"not-an-eui" in b"".join(kept) and world["parties"].encode() in kept[0]
+    # a change of Network Operator after the poison record still lands
+    publish_parties(world["producer"], world["parties"], [(ENTITY, Party("SEEB", "ED", T0 + DAY, None))])
+    while feed.poll(1.0) == 0:
+        pass
+    assert DirectoryCache(feed.parties).refresh().owner(ENTITY, T0 + 2 * DAY).party_id == "SEEB"
+    feed.close()
+
+
+def test_a_record_the_store_refuses_costs_only_itself(world):
+    class Refusing(PartyStore):
+        def apply(self, changes, offsets=None):
+            changes = list(changes)
+            if any(getattr(c, "party", None) and c.party.party_id == "BAD" for c in changes):
+                raise TypeError("this store cannot take BAD")
+            return super().apply(changes, offsets)
+
+    publish_parties(
+        world["producer"],
+        world["parties"],
+        [(ENTITY, Party("LOND", "ED")), ("90-B3-D5-1F-30-02-00-01", Party("BAD", "ED"))],
+    )
+    publish_parties(world["producer"], world["parties"], [("90-B3-D5-1F-30-02-00-02", Party("SEEB", "ED"))])
+    feed = world["feed"]()
+    feed.parties = Refusing(world["client"], feed.parties.entities_key.split(":")[0].strip("{"))
+    assert feed.wait_ready(60)
+    assert (feed.status.applied, feed.status.rejected) == (2, 1)
+    directory = DirectoryCache(feed.parties).refresh()
+    assert directory.owner(ENTITY, T0).party_id == "LOND" and directory.owner("90-B3-D5-1F-30-02-00-02", T0)
+    assert feed.parties.stored_offsets() == {f"{world['parties']}:0": 3}  # the offsets moved past all three
     feed.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -57,3 +58,12 @@ class RestartableRedis:
             self.process.terminate()
             self.process.wait(20)
             self.process = None
+
+    def freeze(self) -> None:
+        """Hung, not stopped: the socket stays open and nothing answers (SIGSTOP)."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
