@@ -147,6 +147,10 @@ class BrokerCapabilities:
             self.admin.create_partitions([NewPartitions(topic, 2)])[topic].result(timeout=15)
         except KafkaException as exc:
             return Verdict(False, f"CreatePartitions failed: {exc.args[0]}")
-        metadata = self.admin.list_topics(topic, timeout=10)
-        count = len(metadata.topics[topic].partitions)
+        # The new partition reaches the metadata a moment after the call returns: look a few times.
+        for _ in range(20):
+            count = len(self.admin.list_topics(topic, timeout=10).topics[topic].partitions)
+            if count == 2:
+                break
+            time.sleep(0.25)
         return Verdict(count == 2, f"after CreatePartitions(2) the topic has {count} partition(s)")
