@@ -68,7 +68,10 @@ def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 3
 
 def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, seed: int = 1) -> DemoResult:
     with tempfile.TemporaryDirectory(prefix="srguard-demo-") as tmp, EmbeddedStack() as stack:
-        console.print(f"embedded stack: Kafka (tansu) at {stack.kafka_bootstrap}, Redis at {stack.redis_url}")
+        console.print(
+            f"embedded stack: {stack.state.broker} at {stack.kafka_bootstrap} (answered after "
+            f"{stack.state.broker_start_seconds:.1f}s), Redis at {stack.redis_url}"
+        )
         started = time.perf_counter()
         population = build_population(seed, meter_points)
         trust = Path(tmp) / "smki-oca.pem"

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from processor.stack import free_port
+from processor.stack.apache_kafka import DEFAULT_VERSION
 
-KAFKA_IMAGE = "apache/kafka:3.9.1"
+KAFKA_IMAGE = f"apache/kafka:{DEFAULT_VERSION}"  # the embedded stack's version
 REDIS_IMAGE = "redis:7.4"
 
 

@@ -188,9 +188,10 @@ class SrProcessor:
         try:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
+                batch = self._inputs(self._next_messages())
+                # After taking the batch: a feed that stopped while we waited must not see it decided.
                 if self.feed is not None and self.feed.status.failed:
                     raise FeedStopped(f"the reference feed stopped ({self.feed.status.failed}): restart srguard")
-                batch = self._inputs(self._next_messages())
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
                     continue

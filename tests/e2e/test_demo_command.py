@@ -24,8 +24,15 @@ def _live_children_named(*names: str) -> set[int]:
     return found
 
 
-def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path):
-    before = _live_children_named("tansu", "redis-server")
+SERVICES = ("tansu", "java", "redis-server")
+
+
+@pytest.mark.parametrize(
+    ("broker", "meter_points", "srs"),
+    [("kafka", "2000", "8000"), ("tansu", "500", "2000")],  # tansu: a smoke test that the fallback still works
+)
+def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_points, srs):
+    before = _live_children_named(*SERVICES)
     result = subprocess.run(
         [
             sys.executable,
@@ -33,24 +40,25 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path):
             "processor",
             "demo",
             "--meter-points",
-            "2000",
+            meter_points,
             "--srs",
-            "8000",
+            srs,
             "--report-dir",
             str(tmp_path),
         ],
         capture_output=True,
         text=True,
         timeout=180,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "SRGUARD_STACK_BROKER": broker},
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     out = result.stdout
-    assert "8,000 SRs judged" in out and "SR/s" in out
+    assert f"{int(srs):,} SRs judged" in out and "SR/s" in out
+    assert ("apache-kafka" if broker == "kafka" else "tansu") in out
     assert "which matches the" in out and "Top incident pairs" in out and "/metrics was served at http://" in out
     assert "report: " in out and "incidence.html" in out
     pairs = out[out.index("Top incident pairs") :].split("rejections:")[0]
     assert " -> " in pairs and "(none" not in pairs and "?" not in pairs, "pairs must be wrong-owner incidents"
 
     assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html"}
-    assert _live_children_named("tansu", "redis-server") <= before, "the demo left a broker or Redis running"
+    assert _live_children_named(*SERVICES) <= before, "the demo left a broker or Redis running"

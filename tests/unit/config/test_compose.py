@@ -57,3 +57,9 @@ def test_processor_waits_for_its_dependencies(compose):
     assert depends["kafka"]["condition"] == "service_healthy"
     assert depends["redis"]["condition"] == "service_healthy"
     assert depends["topics"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_runs_the_embedded_stacks_kafka_version(compose):
+    from processor.stack.apache_kafka import DEFAULT_VERSION
+
+    assert compose["services"]["kafka"]["image"] == f"apache/kafka:{DEFAULT_VERSION}"
