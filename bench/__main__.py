@@ -138,7 +138,7 @@ def _markdown(results: dict) -> str:
         rows.append((f"decide(), {name}", f"{value:.2f} µs/SR", "warm certificate cache", ""))
     table = "| figure | median | spread / detail | goal |\n|---|---|---|---|\n"
     table += "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
-    broker = f"Kafka at {stream.EXTERNAL_BROKER}" if stream.EXTERNAL_BROKER else "tansu 0.6.0 (embedded)"
+    broker = results["stream"]["broker"]
     return f"Measured {results['date']} on {results['machine']}; broker {broker}, redis-server 7.0.\n\n{table}"
 
 

@@ -180,3 +180,76 @@ def test_a_hung_redis_pauses_and_fails_liveness_instead_of_hanging(kafka_bootstr
         server.thaw() if server.process else None
         server.stop()
     assert paused, f"a hung Redis was never reported (last /readyz: {why!r})"
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
+
+
+def test_rss_of_the_process_stays_flat_with_a_recurring_bad_certificate(world):
+    """The same truncated certificate on one SR in five: each failure used to keep its batch alive."""
+    point = next(p for p in world.population.meter_points if p.registrations and p.device_type.value == "ESME")
+    registered = point.registration_at(2_000_000_000_000).network_operator_id
+    sr = world.handover(point, registered, 1_700_000_000_000, 0)
+    cut = tuple(replace(c, der=c.der[: len(c.der) // 2]) for c in sr.certificates)
+    normal = world.traffic(2000, seed=9)
+
+    def chunk(start: int, count: int) -> list[LabelledSR]:
+        return [
+            LabelledSR(replace(sr, request_id=f"bad-{n}", certificates=cut), None, None)  # type: ignore[arg-type]
+            if n % 5 == 0
+            else normal[n % len(normal)]
+            for n in range(start, start + count)
+        ]
+
+    run = SrguardRun(world, SRGUARD_PROCESSING_GUARANTEE="at_least_once", SRGUARD_BATCH_SIZE="50")
+    try:
+        run.wait_ready()
+        world.publish(chunk(0, 10_000))
+        run.wait_consumed(10_000, timeout=120)
+        before = _rss_mb(run.process.pid)
+        world.publish(chunk(10_000, 40_000))
+        run.wait_consumed(50_000, timeout=300)
+        after = _rss_mb(run.process.pid)
+        rejected = run.metric('srguard_sr_rejected_total{code="E062106",reason="malformed_certificate"}')
+    finally:
+        assert run.stop() == 0, run.log.read_text()[-3000:]
+    print(f"srguard RSS {before:.0f} -> {after:.0f} MB over 40,000 SRs")
+    assert rejected >= 10_000
+    assert after - before < 30, f"RSS grew {after - before:.0f} MB over 40,000 SRs"
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return int(next(line for line in status if line.startswith("Threads:")).split()[1])
+
+
+def test_trickling_http_clients_cost_neither_threads_nor_the_endpoint(world):
+    import socket
+
+    run = SrguardRun(world, SRGUARD_HTTP_READ_TIMEOUT_S="1", SRGUARD_HTTP_MAX_CONNECTIONS="8")
+    try:
+        run.wait_ready()
+        baseline = _threads(run.process.pid)
+        slow = [socket.create_connection(("127.0.0.1", run.port)) for _ in range(40)]
+        for sock in slow:
+            sock.sendall(b"GET /metr")  # and never the rest
+        time.sleep(0.5)
+        during = _threads(run.process.pid)
+        time.sleep(2)  # past the read timeout
+        closed = 0  # by the server: dropped after the read timeout (EOF), or refused over the cap (503)
+        for sock in slow:
+            sock.settimeout(1)
+            try:
+                answer = sock.recv(200)
+                closed += answer == b"" or answer.startswith(b"HTTP/1.1 503")
+            except TimeoutError:  # still open: the server holds it
+                pass
+            sock.close()
+        after = _threads(run.process.pid)
+        status = run.get("/readyz")[0]
+    finally:
+        assert run.stop() == 0, run.log.read_text()[-3000:]
+    assert during <= baseline + 8, f"{during - baseline} threads for 40 slow clients (cap 8)"
+    assert after <= baseline + 1 and closed == 40 and status == 200

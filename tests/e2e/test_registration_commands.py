@@ -75,6 +75,23 @@ def test_registrations_load_reports_every_bad_line_and_loses_nothing_else(tmp_pa
     assert missing.returncode == 1 and "no registration" in missing.stderr
 
 
+def test_stray_quotes_long_lines_and_bad_bytes_cost_only_their_own_lines(tmp_path, env):
+    path = tmp_path / "refresh.csv"
+    path.write_bytes(
+        b"mpxn,network_operator_id,supplier_id,effective_from,sequence\n"
+        b'1200000000020,LOND,"BGAS,2019-01-01,1\n'  # line 2: a stray quote
+        b"1200000000038,LOND,BGAS,2019-01-01,1\n"
+        b"1200000000047,LOND,B\xffGAS,2019-01-01,1\n"  # line 4: not UTF-8
+        b"1200000000056,LOND," + b"S" * 200_000 + b",2019-01-01,1\n"  # line 5: 200 kB
+        b"3938424403,CADT,BGAS,1546300800000,1\n"
+    )
+    loaded = srguard("registrations", "load", str(path), env=env)
+    assert loaded.returncode == 1 and "Traceback" not in loaded.stderr
+    assert "2 inserted" in loaded.stdout and "3 rejected" in loaded.stdout, loaded.stdout
+    assert "line 2: rejected: not a CSV row" in loaded.stderr
+    assert "line 4: rejected: not UTF-8" in loaded.stderr and "line 5: rejected: line of" in loaded.stderr
+
+
 @pytest.mark.parametrize("workers", ["1", "3"])
 def test_a_large_load_gives_the_same_store_and_report_with_any_number_of_workers(tmp_path, env, workers, unique):
     """70,000 lines: several chunks, so parallel workers really share the file."""
