@@ -20,6 +20,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
 from processor.domain.identifiers import InvalidIdentifier, eui64_from_bytes
@@ -156,13 +157,19 @@ def _single(cert: x509.Certificate, oid: x509.ObjectIdentifier, what: str) -> x5
 
 
 def _entity_id(attribute: x509.NameAttribute) -> str:
+    """The entity EUI-64: exactly the DER ``03 09 00`` + 8 bytes (a BIT STRING of 64 bits, none unused).
+
+    Anything else is refused: read loosely, a 56-bit string's unused-bits octet would become the EUI-64's
+    first byte, and chosen bytes would then match a registered Network Operator.
+    """
     value = attribute.value
-    raw = value if isinstance(value, bytes) else value.encode("latin-1")
-    # A DER BIT STRING's content is an unused-bits byte (0) then the 64 bits.
-    if len(raw) == 9 and raw[0] == 0:
-        raw = raw[1:]
+    raw = value if isinstance(value, bytes) else value.encode("latin-1", "replace")
+    if attribute._type is not _ASN1Type.BitString or len(raw) != 9 or raw[0] != 0:
+        raise CertificateError(
+            MALFORMED, f"x500UniqueIdentifier is not a 64-bit BIT STRING (content {raw.hex()}, type {attribute._type})"
+        )
     try:
-        return eui64_from_bytes(raw)
+        return eui64_from_bytes(raw[1:])
     except InvalidIdentifier as exc:
         raise CertificateError(MALFORMED, f"x500UniqueIdentifier is not an EUI-64 ({raw.hex()})") from exc
 

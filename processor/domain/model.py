@@ -111,12 +111,23 @@ class PartyDirectory:
 
     def __init__(self, holders: dict[str, tuple[Party, ...]] | None = None) -> None:
         self._holders = holders or {}
+        self._entities: dict[str, list[tuple[str, Party]]] = {}  # party id -> (entity, holding)
+        for entity, parties in self._holders.items():
+            for party in parties:
+                self._entities.setdefault(party.party_id, []).append((entity, party))
+
+    def holders(self, entity_id: str, at: int) -> tuple[Party, ...]:
+        """Every party holding the entity at ``at``: one, or none; more is a directory fault."""
+        return tuple(party for party in self._holders.get(entity_id, ()) if party.valid_at(at))
 
     def owner(self, entity_id: str, at: int) -> Party | None:
-        for party in self._holders.get(entity_id, ()):
-            if party.valid_at(at):
-                return party
-        return None
+        """The one party holding the entity at ``at``; None when none does, or when several do."""
+        found = self.holders(entity_id, at)
+        return found[0] if len(found) == 1 else None
+
+    def has_credentials(self, party_id: str, at: int) -> bool:
+        """Whether the party holds any entity (has SMKI credentials in the directory) at ``at``."""
+        return any(party.valid_at(at) for _, party in self._entities.get(party_id, ()))
 
     def owner_history(self, entity_id: str) -> tuple[Party, ...]:
         return self._holders.get(entity_id, ())

@@ -54,22 +54,30 @@ class Outcome(StrEnum):
 class Reason(StrEnum):
     """Machine-readable reject reasons (most severe first within the certificate checks)."""
 
+    MISSING_REMOTE_PARTY_ROLE = "missing_remote_party_role"
     MALFORMED_CERTIFICATE = MALFORMED
     UNTRUSTED_ISSUER = UNTRUSTED
     NOT_NETWORK_OPERATOR_CERTIFICATE = "not_network_operator_certificate"
     UNKNOWN_ENTITY = "unknown_entity"
+    AMBIGUOUS_CERTIFICATE_OWNER = "ambiguous_certificate_owner"
     FOREIGN_NETWORK_OPERATOR = "foreign_network_operator"
+    REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS = "registered_network_operator_has_no_credentials"
     NO_REGISTRATION = "no_registration"
     NO_MPXN = "no_mpxn"
 
 
-_SEVERITY = [
-    Reason.MALFORMED_CERTIFICATE,
-    Reason.UNTRUSTED_ISSUER,
-    Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
-    Reason.UNKNOWN_ENTITY,
-    Reason.FOREIGN_NETWORK_OPERATOR,
-]
+_SEVERITY = {
+    reason: rank
+    for rank, reason in enumerate(
+        [
+            Reason.MALFORMED_CERTIFICATE,
+            Reason.UNTRUSTED_ISSUER,
+            Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
+            Reason.UNKNOWN_ENTITY,
+            Reason.AMBIGUOUS_CERTIFICATE_OWNER,
+        ]
+    )
+}
 
 
 class Branch(StrEnum):
@@ -112,12 +120,17 @@ class Decision:
         return self.outcome is Outcome.ACCEPTED
 
 
+def is_exempt(variant: str, user_role: str) -> bool:
+    """An SR 6.15.1 sent by a Network Operator itself: never blocked (SECMP0063)."""
+    return variant == SR_UPDATE_SECURITY_CREDENTIALS and user_role in NETWORK_OPERATOR_ROLES
+
+
 def is_candidate(variant: str, user_role: str, device_type: str) -> bool:
     """Whether an SR can need more than a pass-through: the cheap test made before decoding certificates."""
     targets = _IN_SCOPE_TARGETS.get(variant)
     if targets is None:
         return False
-    if variant == SR_UPDATE_SECURITY_CREDENTIALS and user_role in NETWORK_OPERATOR_ROLES:
+    if is_exempt(variant, user_role):
         return True  # exempt, but recorded as such
     return user_role in SUPPLIER_ROLES and device_type in targets
 
@@ -135,7 +148,8 @@ def _check_certificate(der: bytes, at: int, directory: PartyDirectory, reader: C
         cert = reader.read(der)
     except CertificateError as exc:
         return _Checked("", "", Reason(exc.reason), exc.detail)
-    owner = directory.owner(cert.entity_id, at)
+    holders = directory.holders(cert.entity_id, at)
+    owner = holders[0] if len(holders) == 1 else None
     party_id = owner.party_id if owner else ""
     if not cert.is_network_operator:
         return _Checked(
@@ -144,6 +158,10 @@ def _check_certificate(der: bytes, at: int, directory: PartyDirectory, reader: C
             Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
             f"certificate of {cert.entity_id} has Remote Party Role {cert.role_code}, not 03 (NO)",
         )
+    if len(holders) > 1:  # the directory must not allow this; never decide by the holders' order
+        names = ", ".join(sorted(p.party_id for p in holders))
+        detail = f"entity {cert.entity_id} is held by {names} at once"
+        return _Checked(cert.entity_id, "", Reason.AMBIGUOUS_CERTIFICATE_OWNER, detail)
     if owner is None:
         return _Checked(
             cert.entity_id, "", Reason.UNKNOWN_ENTITY, f"no party in the directory holds entity {cert.entity_id}"
@@ -159,21 +177,41 @@ def decide(
     policy: Policy = Policy(),
 ) -> Decision:
     """Judge one SR. ``registration`` must be the record in force for ``sr.mpxn`` at ``sr.as_of``."""
+    if not is_candidate(sr.service_reference_variant, sr.user_role, sr.target_device_type):
+        return Decision(Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, sr.as_of)
+    return decide_candidate(sr, registration, directory, reader, policy)
+
+
+def decide_candidate(
+    sr: ServiceRequest,
+    registration: Registration | None,
+    directory: PartyDirectory,
+    reader: CertificateReader,
+    policy: Policy = Policy(),
+) -> Decision:
+    """``decide`` for an SR already known to be a candidate (``is_candidate``): the scope test is not repeated."""
     at = sr.as_of
     variant = sr.service_reference_variant
-    if variant == SR_UPDATE_SECURITY_CREDENTIALS and sr.user_role in NETWORK_OPERATOR_ROLES:
+    if is_exempt(variant, sr.user_role):
         return Decision(
             Outcome.ACCEPTED,
             Branch.EXEMPT_NETWORK_OPERATOR,
             at,
             detail=f"SR 6.15.1 sent by a Network Operator ({sr.user_role}) is never blocked",
         )
-    if not is_candidate(variant, sr.user_role, sr.target_device_type):
-        return Decision(Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, at)
+    wrong_owner_code, missing_code = CODES[variant]
+    if sr.remote_party_role is None:  # mandatory in DUIS for both SRs: broken input never passes unchecked
+        return Decision(
+            Outcome.REJECTED,
+            Branch.CERTIFICATE_FAULT,
+            at,
+            wrong_owner_code,
+            Reason.MISSING_REMOTE_PARTY_ROLE,
+            "RemotePartyRole is missing: the certificates' cells cannot be known, so they are not let through",
+        )
     if sr.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR:
         return Decision(Outcome.ACCEPTED, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, at)
 
-    wrong_owner_code, missing_code = CODES[variant]
     registered = registration.network_operator_id if registration else None
     checked = [_check_certificate(c.der, at, directory, reader) for c in sr.certificates]
     evidence = {
@@ -192,8 +230,8 @@ def decide(
             **evidence,
         )
     faults = [c for c in checked if c.fault is not None]
-    if faults:
-        worst = min(faults, key=lambda c: _SEVERITY.index(c.fault))  # type: ignore[arg-type]
+    if faults:  # the worst fault, ties broken by entity and detail: never by the certificates' order
+        worst = min(faults, key=lambda c: (_SEVERITY[c.fault], c.entity_id, c.detail))  # type: ignore[index]
         return Decision(
             Outcome.REJECTED, Branch.CERTIFICATE_FAULT, at, wrong_owner_code, worst.fault, worst.detail, **evidence
         )
@@ -207,9 +245,21 @@ def decide(
             )
         return Decision(Outcome.REJECTED, Branch.MISSING_REGISTRATION, at, missing_code, reason, detail, **evidence)
 
-    foreign = [c for c in checked if c.party_id != registered]
+    foreign = sorted((c for c in checked if c.party_id != registered), key=lambda c: c.entity_id)
     if foreign:
         first = foreign[0]
+        if not directory.has_credentials(registered, at):
+            # Some IDNOs never created SMKI credentials: no Supplier could place the right certificates.
+            return Decision(
+                Outcome.REJECTED,
+                Branch.FOREIGN_OWNER,
+                at,
+                wrong_owner_code,
+                Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS,
+                f"{sr.mpxn} is registered to {registered}, which holds no SMKI credentials in the party directory "
+                f"at {at} ms (certificate of {first.entity_id} belongs to {first.party_id})",
+                **evidence,
+            )
         return Decision(
             Outcome.REJECTED,
             Branch.FOREIGN_OWNER,

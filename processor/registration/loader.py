@@ -357,10 +357,20 @@ def load_parties(path: Path, store: PartyStore) -> LoadSummary:
         for line, row in source.rows(chunk, summary):
             summary.lines += 1
             try:
-                credentials.append(_party(fields(row)))
+                credentials.append((line, _party(fields(row))))
             except ValueError as exc:  # InvalidIdentifier too
                 summary.reject(line, str(exc))
-    summary.counts["entities changed"] = store.apply(credentials)
-    summary.counts["credentials"] = len(credentials)
+    try:
+        changed, loaded = store.apply([credential for _, credential in credentials]), len(credentials)
+    except ValueError:  # e.g. two parties holding one entity at once: find the lines, load the rest
+        changed = loaded = 0
+        for line, credential in credentials:
+            try:
+                changed += store.apply([credential])
+                loaded += 1
+            except ValueError as exc:
+                summary.reject(line, str(exc))
+    summary.counts["entities changed"] = changed
+    summary.counts["credentials"] = loaded
     summary.seconds = time.perf_counter() - started
     return summary

@@ -31,9 +31,26 @@ class EntityWithdrawal:
     entity_id: str
 
 
-def _merge(held: list[Party], new: Party) -> list[Party]:
-    """Same party and valid_from: the new record replaces the old one (a correction)."""
+class OverlappingHolders(ValueError):
+    """Two parties would hold one entity at the same time: the rule could not say whose it is."""
+
+
+def _overlap(a: Party, b: Party) -> bool:
+    a_from, b_from = a.valid_from or -(2**63), b.valid_from or -(2**63)
+    a_to, b_to = a.valid_to or 2**63, b.valid_to or 2**63
+    return a_from < b_to and b_from < a_to
+
+
+def _merge(entity: str, held: list[Party], new: Party) -> list[Party]:
+    """Same party and valid_from: the new record replaces the old one (a correction). Refuses a holding
+    that overlaps another party's: a party taking an entity over needs the old holding to end first."""
     kept = [p for p in held if (p.party_id, p.valid_from) != (new.party_id, new.valid_from)]
+    for other in kept:
+        if other.party_id != new.party_id and _overlap(other, new):
+            raise OverlappingHolders(
+                f"entity {entity}: {new.party_id} from {new.valid_from} to {new.valid_to} overlaps "
+                f"{other.party_id} from {other.valid_from} to {other.valid_to}; end the earlier holding first"
+            )
     return sorted([*kept, new], key=lambda p: (p.valid_from or 0, p.party_id))
 
 
@@ -59,7 +76,8 @@ class PartyStore:
             held = {e: [Party(**p) for p in json.loads(raw)] if raw else [] for e, raw in current.items()}
             for change in batch:
                 entity = canonical_eui64(change.entity_id)
-                held[entity] = [] if isinstance(change, EntityWithdrawal) else _merge(held[entity], change.party)
+                withdrawn = isinstance(change, EntityWithdrawal)
+                held[entity] = [] if withdrawn else _merge(entity, held[entity], change.party)
             pipe.multi()
             changed = 0
             for entity, parties in held.items():

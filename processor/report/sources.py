@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from processor.avro import DecodeError, Serde
-from processor.domain.model import NETWORK_OPERATOR_ROLES, RemotePartyRole
-from processor.domain.rule import SR_UPDATE_SECURITY_CREDENTIALS, is_candidate
+from processor.domain.model import RemotePartyRole
+from processor.domain.rule import is_candidate, is_exempt
 from processor.replay.archive import read_archive
 from processor.stream.reading import read_history
 from processor.stream.serde import peek
@@ -16,9 +16,10 @@ from processor.stream.serde import peek
 
 def checked_by_secmp0063(variant: str, user_role: str, device_type: str, remote_party_role: str | None) -> bool:
     """The SRs whose NO certificates the rule checks: the denominator of the incidence rate."""
-    if variant == SR_UPDATE_SECURITY_CREDENTIALS and user_role in NETWORK_OPERATOR_ROLES:
+    if is_exempt(variant, user_role) or not is_candidate(variant, user_role, device_type):
         return False
-    return is_candidate(variant, user_role, device_type) and remote_party_role == RemotePartyRole.NETWORK_OPERATOR
+    # a missing RemotePartyRole is checked (and rejected) too
+    return remote_party_role in (RemotePartyRole.NETWORK_OPERATOR, None)
 
 
 def rejections_from_topic(

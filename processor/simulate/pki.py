@@ -76,7 +76,6 @@ class SmkiPki:
 
     def issue(self, entity_id: str, role: OrganisationRole, usage: KeyUsage) -> bytes:
         """An Organisation Certificate (DER) for ``entity_id`` in ``role``."""
-        key = _deterministic_key(self._rng).public_key()
         eui = bytes.fromhex(canonical_eui64(entity_id).replace("-", ""))
         subject = x509.Name(
             [
@@ -84,6 +83,11 @@ class SmkiPki:
                 x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, b"\x00" + eui, _ASN1Type.BitString),
             ]
         )
+        return self.issue_with_subject(subject, usage)
+
+    def issue_with_subject(self, subject: x509.Name, usage: KeyUsage) -> bytes:
+        """A certificate with any subject, signed by this PKI's OCA: for tests of what the reader refuses."""
+        key = _deterministic_key(self._rng).public_key()
         signing = usage is KeyUsage.DIGITAL_SIGNATURE
         cert = (
             x509.CertificateBuilder()

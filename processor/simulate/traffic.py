@@ -24,7 +24,13 @@ from processor.domain.rule import Branch, Reason
 from processor.simulate.population import MeterPoint, Organisation, Population
 
 OUT_OF_SCOPE_VARIANTS = ["1.1.1", "1.2.1", "2.1", "4.1.1", "4.4.2", "6.2.7", "6.15.2", "6.23", "8.1.1", "8.2", "11.2"]
-INCIDENT_REASONS = list(Reason)
+# Incidents the traffic itself can carry; an ambiguous owner or a registered NO without credentials is a
+# fault of the party directory, made by tests that build such a directory.
+INCIDENT_REASONS = [
+    r
+    for r in Reason
+    if r not in (Reason.AMBIGUOUS_CERTIFICATE_OWNER, Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS)
+]
 _USAGE = {
     KeyUsage.DIGITAL_SIGNATURE: CertificateUsage.DIGITAL_SIGNING,
     KeyUsage.KEY_AGREEMENT: CertificateUsage.KEY_AGREEMENT,
@@ -184,7 +190,11 @@ class TrafficGenerator:
             )
             return LabelledSR(sr, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, None)
         certs, mpxn, branch = _certs(registered) if registered else (), "", Branch.REGISTERED_OWNER
-        if reason is Reason.FOREIGN_NETWORK_OPERATOR:
+        party_role: RemotePartyRole | None = RemotePartyRole.NETWORK_OPERATOR
+        if reason is Reason.MISSING_REMOTE_PARTY_ROLE:
+            party_role, branch = None, Branch.CERTIFICATE_FAULT
+            certs = certs or _certs(pop.operators_of(point.fuel)[0])
+        elif reason is Reason.FOREIGN_NETWORK_OPERATOR:
             other = rng.choice([o for o in pop.operators_of(point.fuel) if o is not registered])
             certs, branch = _certs(other), Branch.FOREIGN_OWNER
         elif reason is Reason.NOT_NETWORK_OPERATOR_CERTIFICATE:
@@ -212,7 +222,7 @@ class TrafficGenerator:
             variant,
             self._supplier(),
             role,
-            RemotePartyRole.NETWORK_OPERATOR,
+            party_role,
             certs,
             mpxn=mpxn,
             execution=execution,

@@ -20,7 +20,7 @@ from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode, Topics
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
-from processor.domain.rule import Branch, Decision, Policy, decide, is_candidate
+from processor.domain.rule import Branch, Decision, Policy, decide_candidate, is_candidate
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Input, Output
 from processor.stream.serde import decode_service_request, encode_rejection, peek
@@ -117,7 +117,7 @@ class Judge:
         audits: list[Output] = []
         for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
             try:
-                decision = decide(sr, registration, directory, self.reader, self.policy)
+                decision = decide_candidate(sr, registration, directory, self.reader, self.policy)
                 slots[slot], audit = self._judged(item, sr, decision, decided_at, result)
             except Exception as exc:
                 slots[slot] = self._dead_letter(item, exc, result)

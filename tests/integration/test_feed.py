@@ -157,3 +157,17 @@ def test_a_record_the_store_refuses_costs_only_itself(world):
     assert directory.owner(ENTITY, T0).party_id == "LOND" and directory.owner("90-B3-D5-1F-30-02-00-02", T0)
     assert feed.parties.stored_offsets() == {f"{world['parties']}:0": 3}  # the offsets moved past all three
     feed.close()
+
+
+def test_a_credential_overlapping_another_partys_is_set_aside_with_a_clear_reason(world):
+    publish_parties(world["producer"], world["parties"], [(ENTITY, Party("LOND", "ED", None, T0 + DAY))])
+    publish_parties(world["producer"], world["parties"], [(ENTITY, Party("NEWCO", "ED", T0, None))])  # overlaps
+    publish_parties(world["producer"], world["parties"], [(ENTITY, Party("NEWCO", "ED", T0 + DAY, None))])
+    feed = world["feed"]()
+    assert feed.wait_ready(60)
+    assert (feed.status.applied, feed.status.rejected) == (2, 1)
+    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    assert b"overlaps LOND" in kept[0] and b"end the earlier holding first" in kept[0]
+    directory = DirectoryCache(feed.parties).refresh()
+    assert directory.owner(ENTITY, T0).party_id == "LOND" and directory.owner(ENTITY, T0 + DAY).party_id == "NEWCO"
+    feed.close()

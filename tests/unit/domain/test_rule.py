@@ -396,3 +396,100 @@ def test_decision_does_not_depend_on_request_identity(request_, counter):
     renamed = replace(request_, request_id=f"x:y:{counter}", target_device_id="00-00-00-00-00-00-00-09")
     a, b = judge(request_), judge(renamed)
     assert (a.outcome, a.branch, a.reason) == (b.outcome, b.branch, b.reason)
+
+
+# -- fail-open gaps (rule fidelity) ---------------------------------------------------------------
+
+
+def test_a_missing_remote_party_role_is_never_accepted():
+    for placed in (("SEEB",), ("LOND",), ()):
+        decision = judge(sr(party=None, placed=placed))
+        assert (decision.outcome, decision.code, decision.reason) == (
+            Outcome.REJECTED,
+            "E062106",
+            Reason.MISSING_REMOTE_PARTY_ROLE,
+        )
+    assert judge(sr("6.15.1", party=None)).code == "E061510"
+    # ... but a Network Operator's own 6.15.1 stays exempt whatever it carries
+    assert judge(sr("6.15.1", role=UserRole.ED, party=None)).branch is Branch.EXEMPT_NETWORK_OPERATOR
+
+
+def _with_holders(entity: str, holders: tuple[Party, ...]) -> PartyDirectory:
+    table = {e: DIRECTORY.holders(e, T0) for e in ("90-B3-D5-1F-30-02-00-01", "90-B3-D5-1F-30-01-00-01")}
+    table[entity] = holders
+    return PartyDirectory(table)
+
+
+def test_an_entity_held_by_two_parties_at_once_is_ambiguous_whatever_their_order():
+    lond_entity = "90-B3-D5-1F-30-02-00-01"
+    both = (Party("LOND", "ED", T0 - DAY, None), Party("SEEB", "ED", T0 - 2 * DAY, None))
+    for holders in (both, both[::-1]):
+        directory = _with_holders(lond_entity, holders)
+        request = sr(placed=("LOND",))
+        decision = decide(request, registration_at(MPAN, T0), directory, READER)
+        assert (decision.outcome, decision.reason) == (Outcome.REJECTED, Reason.AMBIGUOUS_CERTIFICATE_OWNER)
+        assert "LOND, SEEB" in decision.detail
+
+
+def test_a_registered_network_operator_without_credentials_is_its_own_reason():
+    # SEEB holds no entity in this directory: no Supplier could place SEEB's certificates.
+    directory = _with_holders("90-B3-D5-1F-30-02-00-01", (Party("LOND", "ED"),))
+    request = sr(placed=("LOND",), submitted=CHANGE + DAY)  # registered to SEEB by then
+    decision = decide(request, registration_at(MPAN, request.as_of), directory, READER)
+    assert (decision.outcome, decision.reason, decision.registered_network_operator_id) == (
+        Outcome.REJECTED,
+        Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS,
+        "SEEB",
+    )
+    assert judge(request).reason is Reason.FOREIGN_NETWORK_OPERATOR  # SEEB has credentials in the full directory
+
+
+def _x500_unique_identifier_bits(bits: bytes) -> bytes:
+    """A NO certificate for LOND whose x500UniqueIdentifier BIT STRING content is ``bits`` (DER re-signed)."""
+    from cryptography import x509
+    from cryptography.x509.name import _ASN1Type
+    from cryptography.x509.oid import NameOID
+
+    return PKI.issue_with_subject(
+        x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "03"),
+                x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, bits, _ASN1Type.BitString),
+            ]
+        ),
+        KeyUsage.DIGITAL_SIGNATURE,
+    )
+
+
+def test_an_x500_unique_identifier_that_is_not_exactly_64_bits_is_malformed():
+    lond = bytes.fromhex(ENTITY["LOND"])
+    exact = _x500_unique_identifier_bits(b"\x00" + lond)
+    assert READER.read(exact).entity_id == "90-B3-D5-1F-30-02-00-01"
+    # 56 bits whose unused-bits octet and 7 bytes spell LOND's EUI-64 when read loosely
+    for bits in (lond, b"\x00" + lond[:7], b"\x01" + lond, b"\x00" + lond + b"\x00"):
+        certificate = _x500_unique_identifier_bits(bits)
+        placed = (ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, certificate),)
+        decision = judge(sr(placed=placed))
+        assert (decision.outcome, decision.reason) == (Outcome.REJECTED, Reason.MALFORMED_CERTIFICATE), bits.hex()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([c[1] for c in CASES]), st.randoms(use_true_random=False))
+def test_the_decision_never_depends_on_the_order_of_certificates(request_, rng):
+    shuffled = list(request_.certificates)
+    rng.shuffle(shuffled)
+    a, b = judge(request_), judge(replace(request_, certificates=tuple(shuffled)))
+    assert (a.outcome, a.branch, a.code, a.reason, a.detail) == (b.outcome, b.branch, b.code, b.reason, b.detail)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([c[1] for c in CASES if c[2] is Outcome.ACCEPTED]), st.sampled_from(["mpxn", "party"]))
+def test_a_missing_mandatory_field_never_yields_accepted_for_an_in_scope_sr(request_, field):
+    if request_.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR or not is_candidate(
+        request_.service_reference_variant, request_.user_role, request_.target_device_type
+    ):
+        return
+    if request_.user_role in (UserRole.ED, UserRole.GT) and request_.service_reference_variant == "6.15.1":
+        return  # exempt: never blocked, whatever it carries
+    broken = replace(request_, mpxn=None) if field == "mpxn" else replace(request_, remote_party_role=None)
+    assert judge(broken).outcome is Outcome.REJECTED

@@ -78,3 +78,17 @@ def test_what_cannot_be_stored_is_rejected_when_the_feed_decodes_it(mpxn, effect
 def test_a_merge_entry_is_the_mpxn_then_the_packed_record():
     record = Registration("1200000000020", Fuel.ELECTRICITY, "LOND", "BGAS", 5, 6)
     assert merge_entry(record) == b"\x0d1200000000020" + pack(record)
+
+
+def test_a_holding_that_overlaps_another_partys_is_refused_and_a_handover_is_not():
+    from processor.domain.model import Party
+    from processor.registration.parties import OverlappingHolders, _merge
+
+    entity = "90-B3-D5-1F-30-02-00-00"
+    old = [Party("LOND", "ED", None, 2_000)]
+    assert [p.party_id for p in _merge(entity, old, Party("NEWCO", "ED", 2_000, None))] == ["LOND", "NEWCO"]
+    with pytest.raises(OverlappingHolders, match="NEWCO from 1999 to None overlaps LOND"):
+        _merge(entity, old, Party("NEWCO", "ED", 1_999, None))
+    with pytest.raises(OverlappingHolders):
+        _merge(entity, [Party("LOND", "ED")], Party("SEEB", "ED", 5, 6))  # open-ended on both sides
+    assert len(_merge(entity, [Party("LOND", "ED", 0, 10)], Party("LOND", "ED", 5, 20))) == 2  # same party
