@@ -49,7 +49,7 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
-from processor.stream.app import FeedNotReady, reference_feed
+from processor.stream.app import FeedNotReady, UntrustedCertificatesRefused, reference_feed
 from processor.stream.app import run as run_processor
 from processor.stream.dlq import DlqFlood
 from processor.stream.processor import FeedStopped, ProducerFenced
@@ -82,7 +82,7 @@ StateFile = Annotated[
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, however narrow the terminal
     return typer.Exit(code)
 
 
@@ -489,6 +489,14 @@ def run(
     trust_store: Annotated[
         Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.", show_default=False)
     ] = None,
+    allow_untrusted_certificates: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-untrusted-certificates",
+            help="Enforce without a trust store (issuers unchecked; said in /readyz and a metric).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Judge Service Requests: consume dcc.sr.requests, decide, produce accepted/rejected/audit/DLQ."""
     settings = settings_from(
@@ -501,6 +509,7 @@ def run(
         metrics_port=metrics_port,
         on_missing_registration=on_missing_registration,
         trust_store=trust_store,
+        allow_untrusted_certificates=allow_untrusted_certificates,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -527,6 +536,8 @@ def run(
         raise fail(str(exc), code=_Exit.NOT_READY) from exc
     except FeedStopped as exc:
         raise fail(str(exc), code=_Exit.FEED_STOPPED) from exc
+    except UntrustedCertificatesRefused as exc:
+        raise fail(str(exc)) from exc
     except (RedisError, KafkaException, OSError) as exc:
         raise fail(f"srguard stopped: {exc}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     schema_registry_url: str | None = None  # set: Confluent wire format through the registry
     schema_registry: dict[str, SecretStr] = Field(default_factory=dict)  # e.g. basic.auth.user.info
     trust_store: Path | None = None
+    # Enforce mode without a trust anchor would accept a certificate minted by anyone with OU 03 and the
+    # registered NO's EUI-64: srguard refuses to start so unless this says it is meant.
+    allow_untrusted_certificates: bool = False
     certificate_cache_size: int = Field(4096, ge=1)
     certificate_cache_bytes: int = Field(16 << 20, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password

@@ -72,6 +72,11 @@ class Metrics:
         self.feed_ready = Gauge(
             "srguard_feed_ready", "1 once the reference feed has caught up since start-up.", registry=r
         )
+        self.untrusted_certificates = Gauge(
+            "srguard_untrusted_certificates_allowed",
+            "1 when enforce mode runs without a trust store (allow_untrusted_certificates): issuers unchecked.",
+            registry=r,
+        )
         self.feed_rejected = Counter(
             "srguard_feed_rejected_records",
             "Reference records set aside (undecodable or refused by the store): see <prefix>:feed:rejected.",

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from processor.avro import Serde
-from processor.config import Settings
+from processor.config import Mode, Settings
 from processor.domain.rule import Policy
 from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
@@ -46,8 +46,22 @@ def reference_feed(
     )
 
 
+class UntrustedCertificatesRefused(ValueError):
+    """Enforce mode without a trust store, and the user did not say that is meant."""
+
+
 def build(settings: Settings, metrics: Metrics | None = None) -> App:
+    untrusted = settings.trust_store is None and settings.mode is Mode.ENFORCE
+    if untrusted and not settings.allow_untrusted_certificates:
+        raise UntrustedCertificatesRefused(
+            "enforce mode needs a trust store of SMKI Organisation CA certificates (--trust-store / "
+            "SRGUARD_TRUST_STORE): without one any certificate with OU 03 and the right EUI-64 passes; "
+            "--allow-untrusted-certificates (SRGUARD_ALLOW_UNTRUSTED_CERTIFICATES=true) runs without it"
+        )
     metrics = metrics or Metrics()
+    metrics.untrusted_certificates.set(1 if untrusted else 0)
+    if untrusted:
+        log.warning("certificates are NOT checked against a trust anchor (allow_untrusted_certificates)")
     registrations, parties = stores(settings)
     reader = certificate_reader(settings)
     directory = DirectoryCache(parties)

@@ -29,7 +29,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from redis.exceptions import RedisError
 
-from processor.config import ProcessingGuarantee, Settings
+from processor.config import Mode, ProcessingGuarantee, Settings
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
 from processor.stream.dlq import DlqGuard, DlqPolicy
@@ -149,7 +149,10 @@ class SrProcessor:
             return False, f"paused: {self.paused_cause}"
         if not self.assigned:
             return False, "no partitions assigned"
-        return True, f"ready: {len(self.assigned)} partitions assigned"
+        caveat = ""
+        if self.settings.trust_store is None and self.settings.mode is Mode.ENFORCE:
+            caveat = "; certificate issuers are NOT checked (allow_untrusted_certificates)"
+        return True, f"ready: {len(self.assigned)} partitions assigned{caveat}"
 
     # -- callbacks -------------------------------------------------------------------------------
     def _on_stats(self, raw: str) -> None:

@@ -168,6 +168,7 @@ def test_librdkafka_ssl_settings_reach_the_clients(kafka_bootstrap, redis_url, t
         "0",
         SRGUARD_BOOTSTRAP_SERVERS=kafka_bootstrap,
         SRGUARD_REDIS_URL=redis_url,
+        SRGUARD_ALLOW_UNTRUSTED_CERTIFICATES="true",
         SRGUARD_KAFKA_SECURITY_PROTOCOL="SSL",
         SRGUARD_KAFKA_SSL_CA_LOCATION=str(tmp_path / "no-such-ca.pem"),
     )
@@ -184,6 +185,7 @@ def test_sasl_password_never_appears_in_output(kafka_bootstrap, redis_url, uniqu
         SRGUARD_BOOTSTRAP_SERVERS=kafka_bootstrap,
         SRGUARD_REDIS_URL=redis_url,
         SRGUARD_GROUP_ID=f"sasl-{unique}",
+        SRGUARD_ALLOW_UNTRUSTED_CERTIFICATES="true",
         SRGUARD_KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT",
         SRGUARD_KAFKA_SASL_MECHANISM="PLAIN",
         SRGUARD_KAFKA_SASL_USERNAME="srguard",

@@ -76,10 +76,41 @@ def test_run_uses_the_registry_format_when_configured(monkeypatch):
         )
 
     monkeypatch.setattr(app_module, "SrProcessor", fake_processor)
-    built = app_module.build(load_settings(schema_registry_url=f"mock://{uuid.uuid4().hex}", metrics_port=0))
+    built = app_module.build(
+        load_settings(
+            schema_registry_url=f"mock://{uuid.uuid4().hex}", metrics_port=0, allow_untrusted_certificates=True
+        )
+    )
     built.endpoint.server.server_close()
     assert isinstance(built.feed.serde, RegistryAvro)
     assert isinstance(captured["judge"].serde, RegistryAvro)
-    plain = app_module.build(load_settings(metrics_port=0))
+    plain = app_module.build(load_settings(metrics_port=0, allow_untrusted_certificates=True))
     plain.endpoint.server.server_close()
     assert not isinstance(plain.feed.serde, RegistryAvro) and not isinstance(captured["judge"].serde, RegistryAvro)
+
+
+def test_enforce_mode_without_a_trust_store_refuses_to_build_unless_told(monkeypatch):
+    from types import SimpleNamespace
+
+    import pytest
+
+    from processor.config import load_settings
+    from processor.stream import app as app_module
+
+    with pytest.raises(app_module.UntrustedCertificatesRefused, match="enforce mode needs a trust store"):
+        app_module.build(load_settings(metrics_port=0))
+    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
+    monkeypatch.setattr(app_module, "stores", lambda settings: (store, store))
+    monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)
+    audit = app_module.build(load_settings(metrics_port=0, mode="audit"))  # audit rejects nothing: allowed
+    audit.endpoint.server.server_close()
+    assert audit.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 0
+    allowed = app_module.build(load_settings(metrics_port=0, allow_untrusted_certificates=True))
+    allowed.endpoint.server.server_close()
+    assert allowed.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 1
+    allowed.processor.assigned.add(("t", 0))
+    allowed.feed.status.ready = True
+    ready, why = allowed.processor.readiness()
+    for built in (audit, allowed):
+        built.processor.close()
+    assert ready and "certificate issuers are NOT checked" in why
