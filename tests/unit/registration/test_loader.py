@@ -27,6 +27,14 @@ class Collecting:
         return stats
 
 
+class Parties:
+    """Stands in for the party store: keeps the credentials it was handed."""
+
+    def apply(self, credentials):
+        self.credentials = credentials
+        return len(credentials)
+
+
 def test_columns_in_any_order_optional_ones_absent_short_rows_and_blank_lines(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text(
@@ -83,11 +91,6 @@ def test_parties_with_optional_validity(tmp_path):
         "no,90-b3-d5-1f-30-02-00-00,LOND,2030-01-01\n"
         "DNO,90-B3-D5-1F-30-02-00-01,,\n"  # empty party_id: rejected
     )
-
-    class Parties:
-        def apply(self, credentials):
-            self.credentials = credentials
-            return len(credentials)
 
     parties = Parties()
     summary = load_parties(path, parties)
@@ -148,11 +151,6 @@ def test_an_over_long_field_is_a_bad_line(tmp_path):
         f'90-B3-D5-1F-30-02-00-00,"{long}\n{long}\n{long}",ED\n'  # lines 2-4
         "90-B3-D5-1F-30-02-00-01,LOND,ED\n"  # line 5
     )
-
-    class Parties:
-        def apply(self, credentials):
-            self.credentials = credentials
-            return len(credentials)
 
     parties = Parties()
     summary = load_parties(path, parties)
