@@ -4,6 +4,7 @@ latency at a fixed rate, and scale-out. Every figure is measured in this run; me
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -15,6 +16,8 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
@@ -210,16 +213,13 @@ def _percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: int | None) -> dict[str, object]:
-    """Produce at LATENCY_RATE SR/s to topics.requests; latency = produce call -> the SR's decision
-    (accepted or rejected) received by a read_committed consumer. ``ready``: the stage under test has
-    its partitions (a first probe SR is sent until it answers). Also the CPU each process used meanwhile
-    (in cores): on a small machine the broker, the stage and this driver share them."""
-    sent: dict[str, float] = {}
-    seen: list[tuple[float, float, float]] = []  # (sent at, produce -> decision produced, -> received)
+def _read_decisions(bootstrap: str, topics: list[str], joined: Event, expected: Connection, out: Connection) -> None:
+    """The latency reader, in its own process: the driver's sending loop must not hold it back (in one
+    process they share the GIL, and the reader's delays would count as the stage's). Sends back
+    (request id, the decision's CreateTime, received at) for each decision."""
     reader = Consumer(
         {
-            "bootstrap.servers": world.bootstrap,
+            "bootstrap.servers": bootstrap,
             "group.id": f"r-{uuid.uuid4().hex[:6]}",
             "isolation.level": "read_committed",
             "auto.offset.reset": "earliest",
@@ -227,37 +227,53 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
             **FAST_GROUP,
         }
     )
-    reader.subscribe([topics.accepted, topics.rejected])
-    joined = time.perf_counter() + 30
-    while not reader.assignment() and time.perf_counter() < joined:  # a group join takes seconds
+    reader.subscribe(topics)
+    until = time.perf_counter() + 30
+    while not reader.assignment() and time.perf_counter() < until:  # a group join takes seconds
         reader.poll(0.1)
+    joined.set()
+    seen: list[tuple[str, float, float]] = []
+    wanted, deadline = -1, float("inf")
+    while (wanted < 0 or len(seen) < wanted) and time.perf_counter() < deadline:
+        if wanted < 0 and expected.poll():
+            wanted, deadline = expected.recv(), time.perf_counter() + 30
+        # poll(), not consume(n, t): consume() waits for n messages or t, which would add up to t here.
+        msg = reader.poll(0.05)
+        if msg is None or msg.error():
+            continue
+        seen.append((_request_id(msg.value()), msg.timestamp()[1] / 1000, time.time()))
+    reader.close()
+    out.send(seen)
+
+
+def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: int | None) -> dict[str, object]:
+    """Produce at LATENCY_RATE SR/s to topics.requests; latency = produce call -> the SR's decision
+    (accepted or rejected) received by a read_committed consumer in another process. ``ready``: the stage
+    under test has its partitions (a first probe SR is sent until it answers). Also the CPU each process
+    used meanwhile (in cores): on a small machine the broker, the stage, this driver and the reader share them."""
+    spawn = multiprocessing.get_context("spawn")  # no librdkafka state of ours crosses into the reader
+    joined = spawn.Event()
+    expected_out, expected_in = spawn.Pipe()
+    results_in, results_out = spawn.Pipe(duplex=False)
+    reader = spawn.Process(
+        target=_read_decisions,
+        args=(world.bootstrap, [topics.accepted, topics.rejected], joined, expected_in, results_out),
+    )
+    reader.start()
+    joined.wait(60)
     # The upstream producer keeps librdkafka's defaults (linger.ms 5): the DCC's SR producer is not ours to tune.
     producer = Producer({"bootstrap.servers": world.bootstrap})
     items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
+    probes = 0
     warm = time.perf_counter() + 30
     while not ready() and time.perf_counter() < warm:
         producer.produce(topics.requests, payloads[0][2], payloads[0][1])
         producer.flush(5)
+        probes += 1
         time.sleep(0.5)
-    done = threading.Event()
-    deadline = [float("inf")]
-
-    def read() -> None:
-        while (not done.is_set() or len(seen) < len(sent)) and time.perf_counter() < deadline[0]:
-            # poll(), not consume(n, t): consume() waits for n messages or t, which would add up to t here.
-            msg = reader.poll(0.05)
-            if msg is None or msg.error():
-                continue
-            now = time.time()
-            at = sent.get(_request_id(msg.value()))
-            if at is not None:
-                decided = msg.timestamp()[1] / 1000  # CreateTime: when the stage produced the decision
-                seen.append((at, (decided - at) * 1000, (now - at) * 1000))
-
-    thread = threading.Thread(target=read)
-    thread.start()
-    pids = {s.name: s.pid for s in world.stack.state.services} | {"driver": os.getpid()}
+    sent: dict[str, float] = {}
+    pids = {s.name: s.pid for s in world.stack.state.services} | {"driver": os.getpid(), "reader": reader.pid}
     if stage_pid is not None:
         pids["stage"] = stage_pid
     cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
@@ -273,10 +289,14 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
     producer.flush(30)
     elapsed = time.perf_counter() - start
     cores = {name: round((_cpu_seconds(pid) - cpu_before[name]) / elapsed, 2) for name, pid in pids.items()}
-    deadline[0] = time.perf_counter() + 30
-    done.set()
-    thread.join()
-    reader.close()
+    expected_out.send(len(sent) + probes)
+    decisions = results_in.recv()
+    reader.join(30)
+    seen = [
+        (sent[rid], (decided - sent[rid]) * 1000, (got - sent[rid]) * 1000)
+        for rid, decided, got in decisions
+        if rid in sent
+    ]
     return _latency_figures(sent, seen) | {"cpu_cores": cores}
 
 
