@@ -24,7 +24,7 @@ from rich.table import Table
 
 from processor import __version__
 from processor.avro import DecodeError
-from processor.config import ConfigFileError, Mode, ProcessingGuarantee, Settings, load_settings
+from processor.config import ConfigFileError, Mode, ProcessingGuarantee, SettingError, Settings, load_settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
@@ -49,7 +49,7 @@ from processor.stack import (
     is_alive,
     stop_services,
 )
-from processor.stream.app import FeedNotReady, UntrustedCertificatesRefused, reference_feed
+from processor.stream.app import FeedNotReady, reference_feed
 from processor.stream.app import run as run_processor
 from processor.stream.dlq import DlqFlood
 from processor.stream.processor import FeedStopped, ProducerFenced
@@ -536,7 +536,7 @@ def run(
         raise fail(str(exc), code=_Exit.NOT_READY) from exc
     except FeedStopped as exc:
         raise fail(str(exc), code=_Exit.FEED_STOPPED) from exc
-    except UntrustedCertificatesRefused as exc:
+    except SettingError as exc:
         raise fail(str(exc)) from exc
     except (RedisError, KafkaException, OSError) as exc:
         raise fail(f"srguard stopped: {exc}") from exc

@@ -149,6 +149,10 @@ class ConfigFileError(ValueError):
     pass
 
 
+class SettingError(ValueError):
+    """Settings that validate one by one but cannot be run with: the message names the setting and the fix."""
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:

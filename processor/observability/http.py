@@ -28,6 +28,7 @@ class _BoundedServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET  # read by bind()
         super().__init__(address, handler)
         self._slots = threading.BoundedSemaphore(max_connections)
 
@@ -83,8 +84,6 @@ class HealthEndpoint:
 
         self.readiness = readiness
         self.liveness = liveness
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        _BoundedServer.address_family = family
         self.server = _BoundedServer((host, port), Handler, max_connections)
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="srguard-http", daemon=True)

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 
 from processor.avro import Serde
-from processor.config import Mode, Settings
+from processor.config import Mode, SettingError, Settings
 from processor.domain.rule import Policy
 from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
@@ -46,7 +46,7 @@ def reference_feed(
     )
 
 
-class UntrustedCertificatesRefused(ValueError):
+class UntrustedCertificatesRefused(SettingError):
     """Enforce mode without a trust store, and the user did not say that is meant."""
 
 

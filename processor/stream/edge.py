@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from processor.config import SettingError
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES
 from processor.stream.records import Input, Output, Source
 
@@ -48,7 +49,13 @@ def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s:
     """The largest record srguard may write to ``topics``: the producer's ``message.max.bytes`` (librdkafka
     counts key, value and headers against it), lowered to any topic's ``max.message.bytes`` the broker
     reports. Where the broker will not say (ACLs, timeout), the producer's limit stands."""
-    limit = int(kafka_config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES))
+    raw = kafka_config.get("message.max.bytes", DEFAULT_MAX_RECORD_BYTES)
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise SettingError(
+            f"kafka.message.max.bytes (SRGUARD_KAFKA_MESSAGE_MAX_BYTES) {raw!r} is not a number"
+        ) from None
     admin = AdminClient({k: v for k, v in kafka_config.items() if k in _ADMIN_KEYS or k.startswith(_ADMIN_PREFIXES)})
     resources = [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in dict.fromkeys(topics)]
     try:

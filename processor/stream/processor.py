@@ -130,14 +130,18 @@ class SrProcessor:
         stalled = time.monotonic() - self.heartbeat
         if stalled > bound:
             return False, f"processing loop stalled for {stalled:.0f}s (bound {bound:.0f}s)"
-        if self.feed is not None:
-            status = self.feed.status
-            if status.failed:
-                return False, f"reference feed stopped: {status.failed}"
-            feed_stalled = time.monotonic() - status.heartbeat
-            if status.heartbeat and feed_stalled > bound:
-                return False, f"reference feed stalled for {feed_stalled:.0f}s (bound {bound:.0f}s)"
-        return True, "ok"
+        if self.feed is not None and self.feed.status.failed:
+            return False, f"reference feed stopped: {self.feed.status.failed}"
+        feed_stalled = self._feed_stalled()
+        return (False, feed_stalled) if feed_stalled else (True, "ok")
+
+    def _feed_stalled(self) -> str | None:
+        """Why the feed counts as stuck (no poll for ``liveness_timeout_s``), or None."""
+        if self.feed is None or not self.feed.status.heartbeat:
+            return None
+        stalled = time.monotonic() - self.feed.status.heartbeat
+        bound = self.settings.liveness_timeout_s
+        return f"reference feed stalled for {stalled:.0f}s (bound {bound:.0f}s)" if stalled > bound else None
 
     def readiness(self) -> tuple[bool, str]:
         alive, why = self.liveness()
@@ -309,9 +313,9 @@ class SrProcessor:
         if self.feed is None:
             return None
         status, s = self.feed.status, self.settings
-        feed_stalled = time.monotonic() - status.heartbeat
-        if status.heartbeat and feed_stalled > s.liveness_timeout_s:
-            return f"reference feed stalled for {feed_stalled:.0f}s"
+        feed_stalled = self._feed_stalled()
+        if feed_stalled:
+            return feed_stalled
         if status.lag_seconds > s.feed_max_lag_seconds or status.lag_records > s.feed_max_lag_records:
             return (
                 f"reference feed is {status.lag_records} records / {status.lag_seconds:.0f}s behind "

@@ -17,6 +17,7 @@ from processor.domain.rule import Reason
 from processor.registration.publish import publish, publish_parties, publish_registrations
 from processor.simulate.traffic import LabelledSR
 from processor.stream.serde import encode_service_request
+from tests import proc
 from tests.e2e.srguard_process import SrguardRun, World, make_world
 from tests.reliability.redis_process import RestartableRedis
 
@@ -182,11 +183,6 @@ def test_a_hung_redis_pauses_and_fails_liveness_instead_of_hanging(kafka_bootstr
     assert paused, f"a hung Redis was never reported (last /readyz: {why!r})"
 
 
-def _rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        return int(next(line for line in status if line.startswith("VmRSS:")).split()[1]) / 1024
-
-
 def test_rss_of_the_process_stays_flat_with_a_recurring_bad_certificate(world):
     """The same truncated certificate on one SR in five: each failure used to keep its batch alive."""
     point = next(p for p in world.population.meter_points if p.registrations and p.device_type.value == "ESME")
@@ -208,10 +204,10 @@ def test_rss_of_the_process_stays_flat_with_a_recurring_bad_certificate(world):
         run.wait_ready()
         world.publish(chunk(0, 10_000))
         run.wait_consumed(10_000, timeout=120)
-        before = _rss_mb(run.process.pid)
+        before = proc.rss_mb(run.process.pid)
         world.publish(chunk(10_000, 40_000))
         run.wait_consumed(50_000, timeout=300)
-        after = _rss_mb(run.process.pid)
+        after = proc.rss_mb(run.process.pid)
         rejected = run.metric('srguard_sr_rejected_total{code="E062106",reason="malformed_certificate"}')
     finally:
         assert run.stop() == 0, run.log.read_text()[-3000:]
@@ -220,23 +216,18 @@ def test_rss_of_the_process_stays_flat_with_a_recurring_bad_certificate(world):
     assert after - before < 30, f"RSS grew {after - before:.0f} MB over 40,000 SRs"
 
 
-def _threads(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return int(next(line for line in status if line.startswith("Threads:")).split()[1])
-
-
 def test_trickling_http_clients_cost_neither_threads_nor_the_endpoint(world):
     import socket
 
     run = SrguardRun(world, SRGUARD_HTTP_READ_TIMEOUT_S="1", SRGUARD_HTTP_MAX_CONNECTIONS="8")
     try:
         run.wait_ready()
-        baseline = _threads(run.process.pid)
+        baseline = proc.status(run.process.pid, "Threads")
         slow = [socket.create_connection(("127.0.0.1", run.port)) for _ in range(40)]
         for sock in slow:
             sock.sendall(b"GET /metr")  # and never the rest
         time.sleep(0.5)
-        during = _threads(run.process.pid)
+        during = proc.status(run.process.pid, "Threads")
         time.sleep(2)  # past the read timeout
         closed = 0  # by the server: dropped after the read timeout (EOF), or refused over the cap (503)
         for sock in slow:
@@ -247,7 +238,7 @@ def test_trickling_http_clients_cost_neither_threads_nor_the_endpoint(world):
             except TimeoutError:  # still open: the server holds it
                 pass
             sock.close()
-        after = _threads(run.process.pid)
+        after = proc.status(run.process.pid, "Threads")
         status = run.get("/readyz")[0]
     finally:
         assert run.stop() == 0, run.log.read_text()[-3000:]

@@ -12,7 +12,7 @@ from processor.config import load_settings
 from processor.stream.app import build, run
 from processor.stream.processor import FeedStopped
 from tests.e2e.srguard_process import make_world
-from tests.reliability.test_feed_lag import wait_for
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 

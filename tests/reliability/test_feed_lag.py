@@ -20,6 +20,7 @@ from processor.registration.publish import publish_registrations
 from processor.simulate.traffic import LabelledSR
 from processor.stream.app import build, run
 from tests.e2e.srguard_process import make_world
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,13 +82,3 @@ def test_no_sr_is_judged_by_a_stale_registration_view(kafka_bootstrap, redis_url
     stale = [codec("SrRejection").decode(m.value())["detail"] for m in rejected]
     assert not stale, f"SRs judged by a stale registration view: {stale[:3]}"
     assert len(accepted) == len(srs)
-
-
-def wait_for(condition, what: str, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -18,17 +18,12 @@ from processor.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
+from tests.proc import rss_mb
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 POPULATION = build_population(seed=31, meter_points=500)
 POINTS = {p.mpxn: p for p in POPULATION.meter_points}
 TOTAL, BATCH = 100_000, 500
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        line = next(line for line in status if line.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 def test_rss_stays_flat_over_100k_srs_with_hostile_certificates():
