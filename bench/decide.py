@@ -6,10 +6,10 @@ import platform
 import statistics
 import time
 
+from processor.devkit.simulate.population import build_population
+from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import decide
-from processor.simulate.population import build_population
-from processor.simulate.traffic import TrafficGenerator, TrafficMix
 
 REPEATS = 5
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import redis
 
+from processor.devkit.stack import EmbeddedStack
 from processor.ledger.model import Kind, LedgerEvent
 from processor.ledger.store import LedgerStore
 from processor.registration.store import tune_listpacks
-from processor.stack import EmbeddedStack
 
 DEVICES = 200_000
 GB_DEVICES = 50_000_000

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import redis
 
+from processor.devkit.stack import EmbeddedStack
 from processor.domain.identifiers import mpan_check_digit, mprn_check_digits
 from processor.registration.loader import load_registrations
 from processor.registration.store import RegistrationStore, tune_listpacks
-from processor.stack import EmbeddedStack
 
 COUNT = 1_000_000
 BUCKETS = 1 << 14  # ~61 MPxNs per bucket at 1M: the sizing rule (MPxNs / 100, power of two)

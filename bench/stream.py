@@ -26,11 +26,11 @@ from confluent_kafka.admin import AdminClient
 from bench.relay import Relay
 from processor.avro import codec
 from processor.config import Mode, Topics, load_settings
+from processor.devkit.simulate.population import build_population
+from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
+from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.devkit.stack import EmbeddedStack, free_port
 from processor.replay.topic import replay_topic
-from processor.simulate.population import build_population
-from processor.simulate.publish import publish_reference_data, publish_traffic
-from processor.simulate.traffic import TrafficGenerator, TrafficMix
-from processor.stack import EmbeddedStack, free_port
 from processor.stream.serde import encode_service_request, peek
 from processor.stream.topics import TopicSpec, create_topics, topic_layout
 

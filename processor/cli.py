@@ -25,6 +25,14 @@ from rich.table import Table
 from processor import __version__
 from processor.avro import DecodeError
 from processor.config import ConfigFileError, Mode, ProcessingGuarantee, SettingError, Settings, load_settings
+from processor.devkit.stack import (
+    EmbeddedStack,
+    StackError,
+    StackState,
+    default_state_file,
+    is_alive,
+    stop_services,
+)
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.rule import MissingRegistration
 from processor.registration.connect import stores
@@ -41,14 +49,6 @@ from processor.report.sources import (
     rejections_from_topic,
 )
 from processor.report.stats import aggregate
-from processor.stack import (
-    EmbeddedStack,
-    StackError,
-    StackState,
-    default_state_file,
-    is_alive,
-    stop_services,
-)
 from processor.stream.app import FeedNotReady, reference_feed
 from processor.stream.app import run as run_processor
 from processor.stream.dlq import DlqFlood
@@ -246,7 +246,7 @@ def demo(
     ),
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
-    from processor.demo import run_demo  # matplotlib and the generators load only for commands that use them
+    from processor.devkit.demo import run_demo  # matplotlib and the generators load only for commands that use them
     from processor.report.render import to_json, write_csv, write_html
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

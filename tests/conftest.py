@@ -15,8 +15,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from processor.stack import EmbeddedStack
-from processor.stream.capabilities import BrokerCapabilities
+from processor.devkit.capabilities import BrokerCapabilities
+from processor.devkit.stack import EmbeddedStack
 from tests.containers import docker_answers, kafka_container, redis_container
 
 

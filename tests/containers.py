@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from processor.stack import free_port
-from processor.stack.apache_kafka import DEFAULT_VERSION
+from processor.devkit.stack import free_port
+from processor.devkit.stack.apache_kafka import DEFAULT_VERSION
 
 KAFKA_IMAGE = f"apache/kafka:{DEFAULT_VERSION}"  # the embedded stack's version
 REDIS_IMAGE = "redis:7.4"

@@ -12,7 +12,7 @@ from pathlib import Path
 import redis
 from redis.cluster import RedisCluster
 
-from processor.stack import free_port, redis_server_binary
+from processor.devkit.stack import free_port, redis_server_binary
 
 
 @contextmanager

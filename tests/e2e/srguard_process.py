@@ -17,6 +17,10 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Topics
+from processor.devkit.simulate.population import MeterPoint, Population, build_population
+from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
+from processor.devkit.simulate.traffic import LabelledSR, TrafficGenerator, TrafficMix
+from processor.devkit.stack import free_port
 from processor.domain.certificates import KeyUsage
 from processor.domain.model import (
     CertificateUsage,
@@ -26,10 +30,6 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.simulate.population import MeterPoint, Population, build_population
-from processor.simulate.publish import publish_reference_data, publish_traffic
-from processor.simulate.traffic import LabelledSR, TrafficGenerator, TrafficMix
-from processor.stack import free_port
 from processor.stream.topics import create_topics, topic_layout
 from tests.kafka_io import read_all
 

@@ -12,10 +12,10 @@ import pytest
 from confluent_kafka import Producer
 
 from processor.avro import codec
+from processor.devkit.simulate.traffic import LabelledSR
 from processor.domain.model import Party, Registration
 from processor.domain.rule import Reason
 from processor.registration.publish import publish, publish_parties, publish_registrations
-from processor.simulate.traffic import LabelledSR
 from processor.stream.serde import encode_service_request
 from tests import proc
 from tests.e2e.srguard_process import SrguardRun, World, make_world

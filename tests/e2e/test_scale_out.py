@@ -10,7 +10,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from processor.avro import codec
-from processor.simulate.publish import publish_traffic
+from processor.devkit.simulate.publish import publish_traffic
 from tests.e2e.srguard_process import PARTITIONS, SrguardRun, make_world
 
 pytestmark = pytest.mark.e2e

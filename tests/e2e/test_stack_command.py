@@ -57,7 +57,7 @@ def test_stack_up_status_down(tmp_path):
 
 def test_attached_stack_dies_with_a_killed_parent(tmp_path):
     script = (
-        "import json,time\nfrom processor.stack import EmbeddedStack\n"
+        "import json,time\nfrom processor.devkit.stack import EmbeddedStack\n"
         "s = EmbeddedStack().__enter__()\n"
         "print(json.dumps([x.pid for x in s.state.services]), flush=True)\ntime.sleep(600)\n"
     )

@@ -1,7 +1,7 @@
 """The Kafka behaviours srguard relies on, one test each, on whatever broker the session uses.
 
 On Apache Kafka every test runs. On tansu the known deviations are detected by a runtime probe
-(processor.stream.capabilities) and skipped with the probe's evidence; the assertions are the
+(processor.devkit.capabilities) and skipped with the probe's evidence; the assertions are the
 Apache Kafka ones, never weakened.
 """
 
@@ -21,7 +21,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from processor.stream.capabilities import BrokerCapabilities, Verdict
+from processor.devkit.capabilities import BrokerCapabilities, Verdict
 from tests.kafka_io import FAST_GROUP, create_topics, produce, read_all
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from processor.stack import free_port
+from processor.devkit.stack import free_port
 from tests.e2e.srguard_process import SrguardRun, make_world
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from processor.stack import free_port, redis_server_binary
+from processor.devkit.stack import free_port, redis_server_binary
 
 
 class RestartableRedis:

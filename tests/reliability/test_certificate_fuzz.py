@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from processor.devkit.simulate.population import build_population
 from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateError, CertificateReader, TrustStore
-from processor.simulate.population import build_population
 
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 

@@ -15,7 +15,7 @@ from collections import defaultdict
 import pytest
 
 from processor.avro import codec
-from processor.stream.capabilities import BrokerCapabilities
+from processor.devkit.capabilities import BrokerCapabilities
 from tests.e2e.srguard_process import SrguardRun, make_world
 
 pytestmark = pytest.mark.integration

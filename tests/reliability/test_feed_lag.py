@@ -13,11 +13,11 @@ from confluent_kafka import Producer
 
 from processor.avro import codec
 from processor.config import load_settings
+from processor.devkit.simulate.traffic import LabelledSR
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.domain.rule import Branch
 from processor.registration.publish import publish_registrations
-from processor.simulate.traffic import LabelledSR
 from processor.stream.app import build, run
 from tests.e2e.srguard_process import make_world
 from tests.waiting import wait_for

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from processor.config import Mode, Topics
+from processor.devkit.simulate.population import build_population
 from processor.domain.certificates import CertificateReader, KeyUsage, TrustStore
 from processor.domain.model import (
     CertificateUsage,
@@ -18,7 +19,6 @@ from processor.domain.model import (
 )
 from processor.domain.rule import Policy, Reason
 from processor.registration.publish import encode_registration
-from processor.simulate.population import build_population
 from processor.stream.dlq import record_size
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source

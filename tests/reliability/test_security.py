@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from processor.stack import free_port, redis_server_binary
+from processor.devkit.stack import free_port, redis_server_binary
 
 pytestmark = pytest.mark.integration
 PASSWORD = "s3cret-pw-4471"

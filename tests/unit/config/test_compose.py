@@ -60,6 +60,6 @@ def test_processor_waits_for_its_dependencies(compose):
 
 
 def test_compose_runs_the_embedded_stacks_kafka_version(compose):
-    from processor.stack.apache_kafka import DEFAULT_VERSION
+    from processor.devkit.stack.apache_kafka import DEFAULT_VERSION
 
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{DEFAULT_VERSION}"

@@ -8,6 +8,7 @@ import random
 
 import pytest
 
+from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import (
     MALFORMED,
     UNTRUSTED,
@@ -17,7 +18,6 @@ from processor.domain.certificates import (
     OrganisationRole,
     TrustStore,
 )
-from processor.simulate.pki import SmkiPki
 
 PKI = SmkiPki(seed=3)
 VALID = PKI.issue("90-B3-D5-1F-30-02-00-00", OrganisationRole.NETWORK_OPERATOR, KeyUsage.DIGITAL_SIGNATURE)

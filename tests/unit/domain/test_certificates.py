@@ -10,6 +10,7 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import (
     CertificateError,
     CertificateReader,
@@ -18,7 +19,6 @@ from processor.domain.certificates import (
     TrustStore,
     parse_certificate,
 )
-from processor.simulate.pki import SmkiPki
 from tests.certificates import web_certificate_der
 
 ZAZ1 = Path(__file__).resolve().parents[2] / "data" / "zaz1"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import CertificateReader, KeyUsage, OrganisationRole, TrustStore
 from processor.domain.identifiers import Fuel
 from processor.domain.model import (
@@ -22,7 +23,6 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.domain.rule import Branch, MissingRegistration, Outcome, Policy, Reason, decide, is_candidate
-from processor.simulate.pki import SmkiPki
 
 DAY = 86_400_000
 T0 = 1_600_000_000_000  # 2020-09-13

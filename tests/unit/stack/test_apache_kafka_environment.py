@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from processor.stack import EmbeddedStack, StackError, apache_kafka
-from processor.stack.apache_kafka import KafkaUnavailable
+from processor.devkit.stack import EmbeddedStack, StackError, apache_kafka
+from processor.devkit.stack.apache_kafka import KafkaUnavailable
 
 
 def _script(folder: Path, name: str, body: str) -> None:

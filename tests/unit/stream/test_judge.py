@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from processor.avro import DecodeError, codec
 from processor.config import Mode, Topics
+from processor.devkit.simulate.population import build_population
+from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Branch, Policy, Reason
-from processor.simulate.population import build_population
-from processor.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.stream.dlq import DlqFlood, DlqGuard, DlqPolicy, record_size
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source

@@ -9,12 +9,12 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from processor.avro import RegistryAvro
 from processor.config import Mode, Topics
+from processor.devkit.simulate.population import build_population
+from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.rule import Branch, Policy
 from processor.registration.feed import registration_change
 from processor.registration.publish import encode_registration
-from processor.simulate.population import build_population
-from processor.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request

@@ -1,6 +1,6 @@
 """The embedded stack: Apache Kafka (or, where it cannot run, tansu) and a real Redis on loopback.
 
-The broker is Apache Kafka in KRaft mode (``processor.stack.apache_kafka``) when a Java 17+ runtime
+The broker is Apache Kafka in KRaft mode (``processor.devkit.stack.apache_kafka``) when a Java 17+ runtime
 and Maven (or the jar cache) are there; otherwise the stack says why in one line and uses tansu,
 a Kafka-protocol broker shipped in a wheel. ``broker="kafka"`` (``--broker kafka``,
 ``SRGUARD_STACK_BROKER=kafka``) refuses the fallback; ``broker="tansu"`` skips Apache Kafka.
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from processor.stack import apache_kafka
+from processor.devkit.stack import apache_kafka
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1

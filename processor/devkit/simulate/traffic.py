@@ -11,6 +11,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from processor.devkit.simulate.population import MeterPoint, Organisation, Population
 from processor.domain.certificates import KeyUsage, OrganisationRole
 from processor.domain.model import (
     CertificateUsage,
@@ -21,7 +22,6 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.domain.rule import Branch, Reason
-from processor.simulate.population import MeterPoint, Organisation, Population
 
 OUT_OF_SCOPE_VARIANTS = ["1.1.1", "1.2.1", "2.1", "4.1.1", "4.4.2", "6.2.7", "6.15.2", "6.23", "8.1.1", "8.2", "11.2"]
 # Incidents the traffic itself can carry; an ambiguous owner or a registered NO without credentials is a

@@ -11,10 +11,10 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
+from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import KeyUsage, OrganisationRole
 from processor.domain.identifiers import Fuel, eui64_from_bytes, mpan_check_digit, mprn_check_digits
 from processor.domain.model import DeviceType, Party, PartyDirectory, Registration, UserRole
-from processor.simulate.pki import SmkiPki
 
 DISTRIBUTORS = {
     10: "EELC",

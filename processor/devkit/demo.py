@@ -17,11 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from processor.avro import codec
 from processor.config import Settings, load_settings
+from processor.devkit.simulate.population import build_population
+from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
+from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.devkit.stack import EmbeddedStack, free_port
 from processor.report.sources import checked_by_secmp0063
-from processor.simulate.population import build_population
-from processor.simulate.publish import publish_reference_data, publish_traffic
-from processor.simulate.traffic import TrafficGenerator, TrafficMix
-from processor.stack import EmbeddedStack, free_port
 from processor.stream.app import build, run
 from processor.stream.topics import create_topics, topic_layout
 
