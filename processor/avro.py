@@ -16,7 +16,9 @@ from typing import Any
 
 import fastavro
 
-SCHEMA_NAMES = ("ServiceRequest", "RegistrationChange", "PartyCredential", "SrRejection")
+from processor.names import Schema
+
+SCHEMA_NAMES = tuple(Schema)
 
 
 class DecodeError(ValueError):

@@ -14,11 +14,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from processor.domain.rule import MissingRegistration
+from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, RedisKeys, Topics
 
 ENV_PREFIX = "SRGUARD_"
 KAFKA_ENV_PREFIX = ENV_PREFIX + "KAFKA_"
@@ -34,23 +35,6 @@ class ProcessingGuarantee(StrEnum):
     AT_LEAST_ONCE = "at_least_once"
 
 
-class Topics(BaseModel):
-    """Every topic srguard reads or writes; the README's contract table documents each."""
-
-    model_config = ConfigDict(frozen=True)
-
-    requests: str = "dcc.sr.requests"
-    registrations: str = "dcc.registration.changes"
-    parties: str = "dcc.party.directory"
-    accepted: str = "dcc.sr.accepted"
-    rejected: str = "dcc.sr.rejected"
-    audit: str = "dcc.sr.audit"
-    dlq: str = "dcc.sr.dlq"
-
-    def outputs(self) -> tuple[str, ...]:
-        return (self.accepted, self.rejected, self.audit, self.dlq)
-
-
 class Settings(BaseSettings):
     """Frozen: a command builds it once and hands it to the rooms it calls."""
 
@@ -58,11 +42,11 @@ class Settings(BaseSettings):
 
     bootstrap_servers: str = "localhost:9092"
     redis_url: SecretStr = SecretStr("redis://localhost:6379/0")
-    redis_key_prefix: str = "srg"
+    redis_key_prefix: str = DEFAULT_KEY_PREFIX
     redis_cluster: bool = False
     registration_buckets: int = Field(1 << 19, ge=1, description="power of two; about MPxNs / 100")
     ledger_buckets: int = Field(1 << 19, ge=1, description="power of two; about devices / 100")
-    group_id: str = "srguard"
+    group_id: str = DEFAULT_GROUP_ID
     mode: Mode = Mode.ENFORCE
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE
     on_missing_registration: MissingRegistration = MissingRegistration.REJECT
@@ -74,7 +58,7 @@ class Settings(BaseSettings):
     liveness_timeout_s: float = Field(60.0, gt=0)
     redis_socket_timeout_s: float = Field(10.0, gt=0)  # a hung Redis is a Redis error (pause), not a hang
     topics: Topics = Topics()
-    transactional_id: str | None = None  # default: <group_id>-<hostname>-<pid>
+    transactional_id: str | None = None  # default: names.transactional_id(group_id)
     batch_size: int = Field(1000, ge=1, le=100_000)
     # After a batch's first SR: how long to wait for more (0: only what has already arrived). Unset: 0
     # at-least-once; 50 exactly-once, where each batch is a transaction costing the broker several
@@ -99,6 +83,10 @@ class Settings(BaseSettings):
     certificate_cache_size: int = Field(4096, ge=1)
     certificate_cache_bytes: int = Field(16 << 20, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password
+
+    @property
+    def redis_keys(self) -> RedisKeys:
+        return RedisKeys(self.redis_key_prefix)
 
     def schema_registry_config(self) -> dict[str, str] | None:
         if not self.schema_registry_url:

@@ -21,6 +21,7 @@ from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.names import Schema
 from processor.report.sources import checked_by_secmp0063
 from processor.stream.app import build, run
 from processor.stream.topics import create_topics, topic_layout
@@ -60,7 +61,8 @@ def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 3
     deadline = time.monotonic() + timeout
     try:
         while len(found) < expect and time.monotonic() < deadline:
-            found += [codec("SrRejection").decode(m.value()) for m in consumer.consume(1000, 0.5) if not m.error()]
+            batch = consumer.consume(1000, 0.5)
+            found += [codec(Schema.SR_REJECTION).decode(m.value()) for m in batch if not m.error()]
     finally:
         consumer.close()
     return found

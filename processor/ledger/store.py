@@ -12,16 +12,18 @@ from collections.abc import Iterator
 from redis.client import Pipeline
 
 from processor.ledger.model import LedgerEvent, decode_events, encode_events, merge_events
+from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import HashBuckets, RedisClient, optimistic
 
 DEFAULT_BUCKETS = 1 << 19  # ~50 million devices in scope at ~100 per bucket
 
 
 class LedgerStore:
-    def __init__(self, client: RedisClient, prefix: str = "srg", buckets: int = DEFAULT_BUCKETS) -> None:
+    def __init__(self, client: RedisClient, prefix: str = DEFAULT_KEY_PREFIX, buckets: int = DEFAULT_BUCKETS) -> None:
         self.client = client
-        self.buckets = HashBuckets(client, f"{prefix}:ledger", buckets)
-        self.offsets_key = f"{prefix}:ledger-offsets"
+        keys = RedisKeys(prefix)
+        self.buckets = HashBuckets(client, keys.ledger, buckets)
+        self.offsets_key = keys.ledger_offsets
 
     def history(self, device_id: str) -> list[LedgerEvent]:
         raw = self.client.hget(self.buckets.key_of(device_id), device_id)

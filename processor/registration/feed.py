@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel, canonical_eui64
 from processor.domain.model import Party, Registration
+from processor.names import DEFAULT_GROUP_ID, Schema, feed_group
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
 from processor.registration.records import merge_entry
 from processor.registration.store import RegistrationStore, Withdrawal
@@ -45,7 +46,7 @@ def registration_change(
         if not key:
             raise DecodeError("tombstone without a key")
         return Withdrawal(key.decode("utf-8"))
-    r = serde.decode("RegistrationChange", value, topic)
+    r = serde.decode(Schema.REGISTRATION_CHANGE, value, topic)
     record = Registration(
         r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
     )
@@ -60,7 +61,7 @@ def party_credential(
         if not key:
             raise DecodeError("tombstone without a key")
         return EntityWithdrawal(canonical_eui64(key.decode()))
-    r = serde.decode("PartyCredential", value, topic)
+    r = serde.decode(Schema.PARTY_CREDENTIAL, value, topic)
     # Canonical form checked here, so that a record the store cannot take never reaches its batch.
     return PartyCredential(
         canonical_eui64(r["entity_id"]), Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"])
@@ -95,7 +96,8 @@ class ReferenceFeed:
     ) -> None:
         self._config = {
             **kafka_config,
-            "group.id": kafka_config.get("group.id", "srguard-feed"),  # required by librdkafka, never joined
+            # required by librdkafka, never joined
+            "group.id": kafka_config.get("group.id", feed_group(DEFAULT_GROUP_ID)),
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
@@ -221,7 +223,7 @@ class ReferenceFeed:
         ).encode()
 
     def _keep_rejected(self, rejected: list[bytes]) -> None:
-        key = f"{self.registrations.prefix}:feed:rejected"
+        key = self.registrations.keys.feed_rejected
         pipe = self.registrations.client.pipeline(transaction=False)
         pipe.lpush(key, *rejected)
         pipe.ltrim(key, 0, REJECTED_KEEP - 1)

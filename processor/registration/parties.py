@@ -17,6 +17,7 @@ from redis.client import Pipeline
 
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory
+from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import RedisClient, optimistic
 
 
@@ -55,9 +56,9 @@ def _merge(entity: str, held: list[Party], new: Party) -> list[Party]:
 
 
 class PartyStore:
-    def __init__(self, client: RedisClient, prefix: str = "srg") -> None:
+    def __init__(self, client: RedisClient, prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self.client = client
-        tag = f"{{{prefix}:party}}"
+        tag = RedisKeys(prefix).parties
         self.entities_key = f"{tag}:entities"
         self.version_key = f"{tag}:version"
         self.offsets_key = f"{tag}:offsets"

@@ -8,12 +8,13 @@ from confluent_kafka import Producer
 
 from processor.avro import PLAIN, Serde
 from processor.domain.model import Party, Registration
+from processor.names import Schema
 from processor.stream.edge import produce
 
 
 def encode_registration(record: Registration, serde: Serde = PLAIN, topic: str = "") -> bytes:
     return serde.encode(
-        "RegistrationChange",
+        Schema.REGISTRATION_CHANGE,
         {
             "mpxn": record.mpxn,
             "fuel": record.fuel.value,
@@ -28,7 +29,7 @@ def encode_registration(record: Registration, serde: Serde = PLAIN, topic: str =
 
 def encode_party(entity_id: str, party: Party, serde: Serde = PLAIN, topic: str = "") -> bytes:
     return serde.encode(
-        "PartyCredential",
+        Schema.PARTY_CREDENTIAL,
         {
             "entity_id": entity_id,
             "party_id": party.party_id,

@@ -21,6 +21,7 @@ import redis
 from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
+from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import HashBuckets, RedisClient
 from processor.registration.records import in_force, merge_entry, unpack
 
@@ -61,13 +62,13 @@ def tune_listpacks(client: RedisClient) -> bool:
 
 
 class RegistrationStore:
-    def __init__(self, client: RedisClient, prefix: str = "srg", buckets: int | None = None) -> None:
+    def __init__(self, client: RedisClient, prefix: str = DEFAULT_KEY_PREFIX, buckets: int | None = None) -> None:
         self.client = client
-        self.prefix = prefix
+        self.keys = RedisKeys(prefix)
         self.is_cluster = isinstance(client, RedisCluster)
-        self._buckets = HashBuckets(client, f"{prefix}:reg", buckets or DEFAULT_BUCKETS)
+        self._buckets = HashBuckets(client, self.keys.registrations, buckets or DEFAULT_BUCKETS)
         self.buckets = self._buckets.count
-        self.offsets_key = f"{prefix}:feed:offsets"
+        self.offsets_key = self.keys.feed_offsets
         self._merge = client.register_script(_MERGE_LUA)
 
     def key_of(self, mpxn: str) -> str:

@@ -16,6 +16,7 @@ import fastavro
 from confluent_kafka import Producer
 
 from processor.avro import DecodeError, Serde, codec, to_millis
+from processor.names import Schema
 from processor.registration.publish import publish
 from processor.stream.reading import read_history
 
@@ -113,14 +114,14 @@ def replay_archive(
 ) -> int:
     """Publish a ServiceRequest archive to ``topic`` (key = target device id); returns the count."""
     name, records = read_archive(path)
-    if name != "ServiceRequest":
+    if name != Schema.SERVICE_REQUEST:
         raise ValueError(f"{path} holds {name or 'unknown'} records; only ServiceRequest archives can be replayed")
     limit = RateLimit(rate)
 
     def encoded() -> Iterator[tuple[bytes, bytes]]:
         for count, record in enumerate(records, 1):
             limit.wait()
-            yield record["target_device_id"].encode(), serde.encode("ServiceRequest", record, topic)
+            yield record["target_device_id"].encode(), serde.encode(Schema.SERVICE_REQUEST, record, topic)
             if progress and count % 1000 == 0:
                 progress(count)
 

@@ -8,7 +8,6 @@ the live processor's offsets are untouched. It ends at ``until`` or at the topic
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from processor.config import Mode, Settings, Topics
 from processor.domain.rule import Policy
+from processor.names import replay_group
 from processor.registration.connect import stores
 from processor.registration.parties import DirectoryCache
 from processor.stream.edge import produce_outputs, record_limit, to_inputs
@@ -79,7 +79,7 @@ def replay_topic(
     )
     summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
     started = time.perf_counter()
-    reader_config = settings.kafka_config(**{"group.id": f"{settings.group_id}-replay-{uuid.uuid4().hex[:8]}"})
+    reader_config = settings.kafka_config(**{"group.id": replay_group(settings.group_id)})
     for batch in read_history(reader_config, settings.topics.requests, since, until):
         result = judge(to_inputs(batch))
         produce_outputs(producer, result.outputs)

@@ -9,6 +9,7 @@ from typing import Any
 from processor.avro import DecodeError, Serde
 from processor.domain.model import RemotePartyRole
 from processor.domain.rule import is_candidate, is_exempt
+from processor.names import Schema
 from processor.replay.archive import read_archive
 from processor.stream.reading import read_history
 from processor.stream.serde import peek
@@ -27,12 +28,12 @@ def rejections_from_topic(
 ) -> Iterator[dict[str, Any]]:
     for batch in read_history(kafka_config, topic, since, until):
         for msg in batch:
-            yield serde.decode("SrRejection", msg.value() or b"", topic)
+            yield serde.decode(Schema.SR_REJECTION, msg.value() or b"", topic)
 
 
 def rejections_from_archive(path: Path) -> Iterator[dict[str, Any]]:
     name, records = read_archive(path)
-    if name != "SrRejection":
+    if name != Schema.SR_REJECTION:
         raise ValueError(f"{path} holds {name or 'unknown'} records, not SrRejection")
     return records
 
@@ -47,7 +48,7 @@ def in_scope_from_topic(
                 head = peek(serde.avro_body(msg.value() or b""))
                 if not is_candidate(head.variant, head.user_role, head.device_type):
                     continue
-                sr = serde.decode("ServiceRequest", msg.value() or b"", topic)
+                sr = serde.decode(Schema.SERVICE_REQUEST, msg.value() or b"", topic)
             except DecodeError:
                 continue  # the processor sent these to the DLQ: never in scope
             count += checked_by_secmp0063(
@@ -58,7 +59,7 @@ def in_scope_from_topic(
 
 def in_scope_from_archive(path: Path) -> int:
     name, records = read_archive(path)
-    if name != "ServiceRequest":
+    if name != Schema.SERVICE_REQUEST:
         raise ValueError(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
     return sum(
         checked_by_secmp0063(

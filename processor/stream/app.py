@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from processor.avro import Serde
 from processor.config import Mode, SettingError, Settings
 from processor.domain.rule import Policy
+from processor.names import feed_group
 from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
 from processor.registration.connect import stores
@@ -36,7 +37,7 @@ def reference_feed(
 ) -> ReferenceFeed:
     """The feed as both `srguard run` and `srguard feed` run it."""
     return ReferenceFeed(
-        settings.kafka_config(**{"group.id": f"{settings.group_id}-feed"}),
+        settings.kafka_config(**{"group.id": feed_group(settings.group_id)}),
         settings.topics.registrations,
         settings.topics.parties,
         registrations,

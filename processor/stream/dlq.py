@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from processor.names import (
+    ERROR_CLASS_HEADER,
+    ERROR_HEADER,
+    SOURCE_OFFSET_HEADER,
+    SOURCE_PARTITION_HEADER,
+    SOURCE_TOPIC_HEADER,
+    TRUNCATED_HEADER,
+)
 from processor.stream.records import Input, Output
 
-ERROR_HEADER = "srguard-error"
-ERROR_CLASS_HEADER = "srguard-error-class"
-SOURCE_TOPIC_HEADER = "srguard-source-topic"
-SOURCE_PARTITION_HEADER = "srguard-source-partition"
-SOURCE_OFFSET_HEADER = "srguard-source-offset"
-TRUNCATED_HEADER = "srguard-truncated"  # the original value's size in bytes, when the value was cut
 MAX_ERROR_CHARS = 1000
 
 # Error classes that are not decode errors: an output too large to send, a fault while judging.

@@ -21,8 +21,9 @@ from processor.config import Mode, Topics
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
 from processor.domain.rule import Branch, Decision, Policy, decide_candidate, is_candidate
+from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
-from processor.stream.records import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Input, Output
+from processor.stream.records import Input, Output
 from processor.stream.serde import decode_service_request, encode_rejection, peek
 
 

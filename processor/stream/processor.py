@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import threading
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from redis.exceptions import RedisError
 
 from processor.config import Mode, ProcessingGuarantee, Settings
+from processor.names import transactional_id
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
 from processor.stream.dlq import DlqGuard, DlqPolicy
@@ -118,9 +118,7 @@ class SrProcessor:
             # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be
             # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
             # pod's) to let a restart abort its predecessor's open transaction at once.
-            producer_config["transactional.id"] = (
-                settings.transactional_id or f"{settings.group_id}-{socket.gethostname()}-{os.getpid()}"
-            )
+            producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
         self._producer = Producer(settings.kafka_config(**producer_config))
 
     # -- readiness -------------------------------------------------------------------------------

@@ -8,11 +8,12 @@ beginning and the filter does the work). The end is each partition's end at the 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+
+from processor.names import history_group
 
 
 class TopicMissing(LookupError):
@@ -35,7 +36,7 @@ def read_history(
     consumer = Consumer(
         {
             **kafka_config,
-            "group.id": kafka_config.get("group.id", f"srguard-history-{uuid.uuid4().hex[:8]}"),  # never committed
+            "group.id": kafka_config.get("group.id", history_group()),  # never committed
             "enable.auto.commit": False,
             "enable.partition.eof": True,
             "isolation.level": "read_committed",

@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 Headers = list[tuple[str, bytes]]
-OUTCOME_HEADER = "srguard-outcome"
-FLAG_HEADER = "srguard-flag"
-ORIGINAL_TRUNCATED_HEADER = "srguard-original-truncated"  # a rejection's `original` was cut: its full size
 
 
 @dataclass(slots=True)

@@ -20,13 +20,14 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.domain.rule import Decision
+from processor.names import Schema
 from processor.stream.records import Source
 
 MAX_STRING = 1 << 20  # no leading SR field is anywhere near this; a larger length is garbage
 
 
 def _enum_symbols(name: str) -> list[str]:
-    for field in schema_json("ServiceRequest")["fields"]:
+    for field in schema_json(Schema.SERVICE_REQUEST)["fields"]:
         kind = field["type"]
         if isinstance(kind, dict) and kind.get("name") == name:
             return list(kind["symbols"])
@@ -118,7 +119,7 @@ def peek(data: bytes) -> Peek:
 
 
 def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:
-    r = serde.decode("ServiceRequest", data, topic)
+    r = serde.decode(Schema.SERVICE_REQUEST, data, topic)
     party = r["remote_party_role"]
     return ServiceRequest(
         request_id=r["request_id"],
@@ -139,7 +140,7 @@ def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -
 
 def encode_service_request(sr: ServiceRequest, serde: Serde = PLAIN, topic: str = "") -> bytes:
     return serde.encode(
-        "ServiceRequest",
+        Schema.SERVICE_REQUEST,
         {
             "request_id": sr.request_id,
             "service_reference_variant": sr.service_reference_variant,
@@ -170,7 +171,7 @@ def encode_rejection(
 ) -> bytes:
     assert decision.code and decision.reason, "only rejections (or would-be rejections) are encoded"
     return serde.encode(
-        "SrRejection",
+        Schema.SR_REJECTION,
         {
             "request_id": sr.request_id,
             "service_reference_variant": sr.service_reference_variant,

@@ -99,7 +99,7 @@ def test_undecodable_records_are_kept_and_the_feed_goes_on(world):
     feed = world["feed"]()
     assert feed.wait_ready(60)
     assert (feed.status.applied, feed.status.rejected) == (5, 2)
-    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    kept = world["client"].lrange(feed.registrations.keys.feed_rejected, 0, -1)
     assert len(kept) == 2 and b"garbage".hex().encode() in b"".join(kept)
     feed.close()
 
@@ -125,7 +125,7 @@ def test_a_directory_record_the_store_cannot_take_is_set_aside_and_later_changes
     feed = world["feed"]()
     assert feed.wait_ready(60)
     assert (feed.status.applied, feed.status.rejected, feed.status.failed) == (4, 1, None)
-    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    kept = world["client"].lrange(feed.registrations.keys.feed_rejected, 0, -1)
     assert len(kept) == 1 and b"not-an-eui" in b"".join(kept) and world["parties"].encode() in kept[0]
     # a change of Network Operator after the poison record still lands
     publish_parties(world["producer"], world["parties"], [(ENTITY, Party("SEEB", "ED", T0 + DAY, None))])
@@ -166,7 +166,7 @@ def test_a_credential_overlapping_another_partys_is_set_aside_with_a_clear_reaso
     feed = world["feed"]()
     assert feed.wait_ready(60)
     assert (feed.status.applied, feed.status.rejected) == (2, 1)
-    kept = world["client"].lrange(f"{feed.registrations.prefix}:feed:rejected", 0, -1)
+    kept = world["client"].lrange(feed.registrations.keys.feed_rejected, 0, -1)
     assert b"overlaps LOND" in kept[0] and b"end the earlier holding first" in kept[0]
     directory = DirectoryCache(feed.parties).refresh()
     assert directory.owner(ENTITY, T0).party_id == "LOND" and directory.owner(ENTITY, T0 + DAY).party_id == "NEWCO"

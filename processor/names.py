@@ -1,0 +1,111 @@
+"""Every name srguard gives to something outside itself, declared once.
+
+Topics, consumer groups, transactional ids, Redis key layouts, Avro schema names and record headers
+are contracts with other systems (operators' ACLs, dashboards, other consumers, a second srguard
+version during a rollout). The README's contract tables document each one; change them here only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_GROUP_ID = "srguard"
+DEFAULT_KEY_PREFIX = "srg"
+
+
+class Topics(BaseModel):
+    """Every topic srguard reads or writes; the README's contract table documents each."""
+
+    model_config = ConfigDict(frozen=True)
+
+    requests: str = "dcc.sr.requests"
+    registrations: str = "dcc.registration.changes"
+    parties: str = "dcc.party.directory"
+    accepted: str = "dcc.sr.accepted"
+    rejected: str = "dcc.sr.rejected"
+    audit: str = "dcc.sr.audit"
+    dlq: str = "dcc.sr.dlq"
+
+    def outputs(self) -> tuple[str, ...]:
+        return (self.accepted, self.rejected, self.audit, self.dlq)
+
+
+OUTPUT_ROLES = ("accepted", "rejected", "audit", "dlq")
+
+
+class Schema(StrEnum):
+    """Avro record names: one ``schemas/<name>.avsc`` each, and the registry subject's record name."""
+
+    SERVICE_REQUEST = "ServiceRequest"
+    REGISTRATION_CHANGE = "RegistrationChange"
+    PARTY_CREDENTIAL = "PartyCredential"
+    SR_REJECTION = "SrRejection"
+
+
+# Headers srguard adds to the records it writes.
+OUTCOME_HEADER = "srguard-outcome"  # accepted | rejected | audit
+FLAG_HEADER = "srguard-flag"  # an accepted SR's reason to look again (on_missing_registration = accept_and_flag)
+ORIGINAL_TRUNCATED_HEADER = "srguard-original-truncated"  # a rejection's `original` was cut: its full size
+ERROR_HEADER = "srguard-error"  # dead letters: what failed
+ERROR_CLASS_HEADER = "srguard-error-class"
+SOURCE_TOPIC_HEADER = "srguard-source-topic"
+SOURCE_PARTITION_HEADER = "srguard-source-partition"
+SOURCE_OFFSET_HEADER = "srguard-source-offset"
+TRUNCATED_HEADER = "srguard-truncated"  # a dead letter's value was cut: the original value's size
+
+
+# Consumer groups. Only the processor's own group commits offsets; the others assign partitions
+# themselves and never join or commit, so the group id only names them in the broker's logs and ACLs.
+def feed_group(group_id: str) -> str:
+    return f"{group_id}-feed"
+
+
+def replay_group(group_id: str) -> str:
+    return f"{group_id}-replay-{uuid.uuid4().hex[:8]}"
+
+
+def history_group() -> str:
+    return f"{DEFAULT_GROUP_ID}-history-{uuid.uuid4().hex[:8]}"
+
+
+def transactional_id(group_id: str) -> str:
+    """Unique per process, so two instances never fence each other; a StatefulSet sets a stable one."""
+    return f"{group_id}-{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """The Redis key layout under one prefix. The party directory shares one hash tag so its keys sit in
+    one Redis Cluster slot (it is updated in one MULTI); the bucketed stores spread over the cluster."""
+
+    prefix: str = DEFAULT_KEY_PREFIX
+
+    @property
+    def registrations(self) -> str:
+        return f"{self.prefix}:reg"  # + ":<bucket hex>" hashes of MPxN -> packed history, + ":meta"
+
+    @property
+    def feed_offsets(self) -> str:
+        return f"{self.prefix}:feed:offsets"
+
+    @property
+    def feed_rejected(self) -> str:
+        return f"{self.prefix}:feed:rejected"  # the last registration records the feed could not apply
+
+    @property
+    def parties(self) -> str:
+        return f"{{{self.prefix}:party}}"  # + ":entities", ":version", ":offsets"
+
+    @property
+    def ledger(self) -> str:
+        return f"{self.prefix}:ledger"  # + ":<bucket hex>" hashes of device id -> packed NO-cell events
+
+    @property
+    def ledger_offsets(self) -> str:
+        return f"{self.prefix}:ledger-offsets"
