@@ -1,10 +1,39 @@
-"""Builds the parts every command shares from the settings, once: serdes and the certificate reader."""
+"""The composition root: every part a command runs, built from the settings in one place.
+
+Commands and rooms ask here for serdes, stores, the certificate reader, the judge, the reference feed
+and the live processor, so a setting means the same thing in ``run``, ``feed``, ``replay``, ``ledger``
+and ``report``. Nothing here decides or moves records; it only connects the rooms that do.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
+import redis
+from confluent_kafka import Producer
+from redis.cluster import RedisCluster
+from redis.exceptions import RedisError
+
 from processor.avro import PLAIN, RegistryAvro, Serde
-from processor.config import Settings
+from processor.config import Mode, SettingError, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.rule import Policy
+from processor.ledger.store import LedgerStore
+from processor.names import Topics, feed_group
+from processor.observability.http import HealthEndpoint
+from processor.observability.metrics import Metrics
+from processor.registration.buckets import RedisClient
+from processor.registration.feed import ReferenceFeed
+from processor.registration.parties import DirectoryCache, PartyStore
+from processor.registration.store import RegistrationStore
+from processor.stream.app import App
+from processor.stream.dlq import DlqPolicy
+from processor.stream.edge import record_limit
+from processor.stream.judge import Judge
+from processor.stream.processor import SrProcessor
+
+log = logging.getLogger(__name__)
 
 
 def serde_from(settings: Settings) -> Serde:
@@ -15,3 +44,123 @@ def serde_from(settings: Settings) -> Serde:
 def certificate_reader(settings: Settings) -> CertificateReader:
     trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
     return CertificateReader(settings.certificate_cache_size, trust, settings.certificate_cache_bytes)
+
+
+def redis_client(settings: Settings) -> RedisClient:
+    url = settings.redis_url.get_secret_value()
+    timeouts = {
+        "socket_timeout": settings.redis_socket_timeout_s,
+        "socket_connect_timeout": settings.redis_socket_timeout_s,
+    }
+    if settings.redis_cluster:
+        return RedisCluster.from_url(url, **timeouts)
+    return redis.Redis.from_url(url, **timeouts)
+
+
+def stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:
+    client = redis_client(settings)
+    return (
+        RegistrationStore(client, settings.redis_key_prefix, settings.registration_buckets),
+        PartyStore(client, settings.redis_key_prefix),
+    )
+
+
+def ledger_store(settings: Settings) -> LedgerStore:
+    return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
+
+
+def reference_feed(
+    settings: Settings, registrations: RegistrationStore, parties: PartyStore, serde: Serde | None = None
+) -> ReferenceFeed:
+    """The feed as both `srguard run` and `srguard feed` run it."""
+    return ReferenceFeed(
+        settings.kafka_config(**{"group.id": feed_group(settings.group_id)}),
+        settings.topics.registrations,
+        settings.topics.parties,
+        registrations,
+        parties,
+        batch_size=settings.feed_batch_size,
+        serde=serde or serde_from(settings),
+    )
+
+
+def judge(
+    settings: Settings,
+    topics: Topics,
+    mode: Mode,
+    registrations: RegistrationStore,
+    parties: PartyStore,
+    serde: Serde,
+) -> Judge:
+    """The processing step writing to ``topics`` (the live ones, or a replay's), its limit read from them."""
+    return Judge(
+        topics,
+        mode,
+        Policy(settings.on_missing_registration),
+        certificate_reader(settings),
+        registrations.lookup_many,
+        DirectoryCache(parties).refresh,
+        record_limit(settings.kafka_config(), list(topics.outputs())),
+        serde,
+    )
+
+
+def output_producer(settings: Settings, max_record_bytes: int | None = None) -> Producer:
+    """An idempotent producer for the history commands (replay, publishing archives)."""
+    limit = {} if max_record_bytes is None else {"message.max.bytes": max_record_bytes}
+    return Producer(settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20, **limit}))
+
+
+class UntrustedCertificatesRefused(SettingError):
+    """Enforce mode without a trust store, and the user did not say that is meant."""
+
+
+# A test's fault: called with the batch number and the producer after a batch is produced, before
+# its commit. Production never passes one.
+BeforeCommit = Callable[[int, Producer], None]
+
+
+def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:
+    """``srguard run``: stores, feed, judge, processor and HTTP endpoint, sharing one serde and one metrics."""
+    untrusted = settings.trust_store is None and settings.mode is Mode.ENFORCE
+    if untrusted and not settings.allow_untrusted_certificates:
+        raise UntrustedCertificatesRefused(
+            "enforce mode needs a trust store of SMKI Organisation CA certificates (--trust-store / "
+            "SRGUARD_TRUST_STORE): without one any certificate with OU 03 and the right EUI-64 passes; "
+            "--allow-untrusted-certificates (SRGUARD_ALLOW_UNTRUSTED_CERTIFICATES=true) runs without it"
+        )
+    metrics = metrics or Metrics()
+    metrics.untrusted_certificates.set(1 if untrusted else 0)
+    if untrusted:
+        log.warning("certificates are NOT checked against a trust anchor (allow_untrusted_certificates)")
+    registrations, parties = stores(settings)
+    serde = serde_from(settings)  # one registry client per process
+    step = judge(settings, settings.topics, settings.mode, registrations, parties, serde)
+    dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
+    feed = reference_feed(settings, registrations, parties, serde)
+    processor = SrProcessor(settings, step, metrics, dlq, feed, before_commit=before_commit)
+    feed.on_batch = processor.observe_feed
+    endpoint = HealthEndpoint(
+        settings.metrics_port,
+        metrics.registry,
+        processor.readiness,
+        processor.liveness,
+        settings.metrics_host,
+        settings.http_max_connections,
+        settings.http_read_timeout_s,
+    )
+    return App(processor, feed, endpoint)
+
+
+def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
+    """Entity EUI-64 -> market id at a time, from the party directory in Redis; None when Redis is unreachable."""
+    try:
+        directory = stores(settings)[1].load()
+    except RedisError:
+        return None
+
+    def party_of(entity: str, at: int) -> str | None:
+        owner = directory.owner(entity, at)
+        return owner.party_id if owner else None
+
+    return party_of

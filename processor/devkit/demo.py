@@ -14,6 +14,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from processor.avro import codec
 from processor.config import Settings, load_settings
@@ -23,8 +24,10 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.names import Schema
 from processor.report.sources import checked_by_secmp0063
-from processor.stream.app import build, run
+from processor.report.stats import IncidenceStats
+from processor.stream.app import run
 from processor.stream.topics import create_topics, topic_layout
+from processor.wiring import processor_app
 
 PARTITIONS = 3
 
@@ -100,7 +103,7 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
         registrations, credentials = publish_reference_data(producer, settings.topics, population)
         console.print(f"published {registrations:,} registration changes and {credentials} party credentials")
 
-        app = build(settings)
+        app = processor_app(settings)
         stop = threading.Event()
         worker = threading.Thread(target=run, args=(settings, stop, app), name="srguard-demo")
         worker.start()
@@ -156,3 +159,36 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
             stop.set()
             worker.join(60)
     return result
+
+
+def print_summary(result: DemoResult, stats: IncidenceStats, report_dir: Path, console: Console) -> bool:
+    """The demo's tables and closing lines; True when the rejections match the planted incidents."""
+    table = Table(
+        "outcome",
+        "SRs",
+        title=f"{result.consumed:,} SRs judged in {result.seconds:.1f}s "
+        f"({result.rate:,.0f} SR/s, exactly-once, one process)",
+    )
+    for outcome, count in sorted(result.outcomes.items(), key=lambda kv: -kv[1]):
+        table.add_row(outcome, f"{count:,}")
+    console.print(table)
+    codes = Table("code", "reason", "SRs", title="Rejections by code (project-defined codes, see README)")
+    for (code, reason), count in result.codes.most_common():
+        codes.add_row(code, reason, f"{count:,}")
+    console.print(codes)
+    pairs = Table("supplier -> registered NO (certificates placed)", "SRs", title="Top incident pairs")
+    for pair, count in stats.pairs.most_common(8):  # wrong-owner incidents only (report.stats)
+        pairs.add_row(pair, f"{count:,}")
+    console.print(pairs)
+    matches = result.outcomes["rejected"] == result.expected_rejections
+    console.print(
+        f"rejections: {result.outcomes['rejected']:,}, which {'matches' if matches else 'DOES NOT match'} the "
+        f"{result.expected_rejections:,} incidents the generator planted"
+    )
+    console.print(
+        f"{stats.total:,} incidents among {stats.in_scope:,} in-scope SRs "
+        f"({stats.rate_per_10k or 0:.1f} per 10,000); report: {report_dir / 'incidence.html'} (+ .csv, .json)"
+    )
+    console.print(f"/metrics was served at {result.metrics_url} while the demo ran")
+    console.print("stack stopped; nothing left running")
+    return matches

@@ -6,17 +6,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from processor import wiring
 from processor.avro import DecodeError
 from processor.config import Settings
 from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
-from processor.ledger.store import LedgerStore
-from processor.registration.connect import redis_client
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.stream.reading import read_history
-from processor.stream.serde import decode_service_request, peek
-from processor.wiring import certificate_reader, serde_from
+from processor.stream.serde import Peek, candidate
 
 LEDGER_VARIANTS = COMMISSIONING_VARIANTS | PLACEMENT_VARIANTS
+
+
+def _places_or_commissions(head: Peek) -> bool:
+    return head.variant in LEDGER_VARIANTS
 
 
 @dataclass
@@ -28,15 +30,11 @@ class BuildSummary:
     seconds: float = 0.0
 
 
-def ledger_store(settings: Settings) -> LedgerStore:
-    return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
-
-
 def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None] | None = None) -> BuildSummary:
-    store = ledger_store(settings)
+    store = wiring.ledger_store(settings)
     directory = DirectoryCache(PartyStore(store.client, settings.redis_key_prefix))
-    reader = certificate_reader(settings)
-    serde = serde_from(settings)
+    reader = wiring.certificate_reader(settings)
+    serde = wiring.serde_from(settings)
     stored = store.stored_offsets()
     resume = {int(name.rsplit(":", 1)[1]): offset for name, offset in stored.items() if name.rsplit(":", 1)[0] == topic}
     summary = BuildSummary()
@@ -47,13 +45,12 @@ def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None]
         offsets: dict[str, int] = {}
         for msg in batch:
             offsets[f"{topic}:{msg.partition()}"] = msg.offset() + 1
-            value = msg.value() or b""
             try:
-                if peek(serde.avro_body(value)).variant not in LEDGER_VARIANTS:
-                    continue
-                sr = decode_service_request(value, serde, topic)
+                sr = candidate(msg.value(), _places_or_commissions, serde, topic)
             except DecodeError:
                 summary.undecodable += 1
+                continue
+            if sr is None:
                 continue
             event = event_for(sr, parties, reader)
             if event is not None:

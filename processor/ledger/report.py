@@ -10,9 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from processor.domain.model import Registration
 from processor.ledger.model import CellState, DeviceCells, LedgerEvent, current_cells
 from processor.registration.store import RegistrationStore
+from processor.times import iso_utc
 
 DAY = 86_400_000
 CHUNK = 5000
@@ -117,7 +121,57 @@ def write_csv_per_operator(report: LedgerReport, folder: Path) -> list[Path]:
             )
             for w in report.wrong:
                 if w.registered == operator:
-                    since = dt.datetime.fromtimestamp(w.since / 1000, dt.UTC).isoformat(timespec="seconds")
-                    writer.writerow([w.device_id, w.mpxn or "", w.registered, w.holder, since, w.cause])
+                    writer.writerow([w.device_id, w.mpxn or "", w.registered, w.holder, iso_utc(w.since), w.cause])
         written.append(path)
     return written
+
+
+def breakdowns(report: LedgerReport) -> list[tuple[str, Counter[str], bool]]:
+    """The report's tables for a terminal: (title, counts, chronological); others go largest first."""
+    return [
+        (
+            f"NO cells never updated {report.min_days}+ days after commissioning, by supplier",
+            report.never_updated_by_supplier,
+            False,
+        ),
+        ("... by registered network operator", report.never_updated_by_network_operator, False),
+        (
+            "NO cells holding another party's certificates, by registered network operator",
+            report.wrong_by_network_operator,
+            False,
+        ),
+        ("... by cause", report.wrong_by_cause, False),
+        ("wrong cells by month they were placed", report.wrong_since_by_month, True),
+        ("still pre-loaded, by month of commissioning", report.commissioned_still_preloaded_by_month, True),
+    ]
+
+
+def print_ledger_report(report: LedgerReport, console: Console) -> None:
+    console.print(
+        f"[bold]{report.devices:,} devices in the ledger at {iso_utc(report.at)}[/]: "
+        + ", ".join(f"{n:,} {state}" for state, n in sorted(report.by_state.items()))
+    )
+    for title, counts, chronological in breakdowns(report):
+        table = Table("key", "devices", title=title)
+        for key, count in sorted(counts.items()) if chronological else counts.most_common():
+            table.add_row(key, f"{count:,}")
+        console.print(table)
+
+
+def print_device(device_id: str, events: list[LedgerEvent], console: Console) -> None:
+    """One device's NO-cell history, then what its cells hold now."""
+    table = Table("when (UTC)", "event", "by", "NO cells hold", "MPxN", "request", title=device_id)
+    for event in events:
+        table.add_row(
+            iso_utc(event.at),
+            event.kind.value,
+            event.actor,
+            event.holder or "pre-loaded Supplier/ACB",
+            event.mpxn or "—",
+            event.request_id,
+        )
+    console.print(table)
+    cells = current_cells(device_id, events)
+    if cells is not None:
+        holder = f" ({cells.holder})" if cells.holder else ""
+        console.print(f"now: {cells.state.value}{holder} since {iso_utc(cells.since)}")

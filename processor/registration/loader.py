@@ -15,7 +15,6 @@ expand at most MAX_EXPANSION times its size (past MIN_BOMB_BYTES): more is refus
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import gzip
 import multiprocessing
 import operator
@@ -31,6 +30,7 @@ from processor.domain.identifiers import canonical_eui64, check_digits_ok, fuel_
 from processor.domain.model import Party, Registration
 from processor.registration.parties import PartyCredential, PartyStore
 from processor.registration.store import RegistrationStore
+from processor.times import parse_time
 
 CHUNK = 50_000
 MAX_LINE_BYTES = 64 * 1024  # a registration line is under 100 bytes
@@ -77,20 +77,6 @@ class LoadSummary:
     @property
     def rate(self) -> float:
         return self.lines / self.seconds if self.seconds else 0.0
-
-
-def parse_time(text: str) -> int:
-    """Epoch ms, or an ISO 8601 date / date-time (naive = UTC) -> epoch ms."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    try:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"not a time: {text!r}") from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return int(moment.timestamp() * 1000)
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from processor import wiring
 from processor.config import Mode, Settings, Topics
-from processor.domain.rule import Policy
-from processor.names import replay_group
-from processor.registration.connect import stores
-from processor.registration.parties import DirectoryCache
-from processor.stream.edge import produce_outputs, record_limit, to_inputs
-from processor.stream.judge import BatchResult, Judge
+from processor.names import OUTPUT_ROLES, replay_group
+from processor.stream.edge import produce_outputs, to_inputs
+from processor.stream.judge import BatchResult
 from processor.stream.reading import read_history
 from processor.stream.topics import TopicSpec, create_topics
-from processor.wiring import certificate_reader, serde_from
-
-OUTPUT_ROLES = ("accepted", "rejected", "audit", "dlq")
 
 
 @dataclass
@@ -62,21 +56,9 @@ def replay_topic(
     create_topics(
         admin, [TopicSpec(getattr(topics, role), f"replay {role}") for role in OUTPUT_ROLES], max(partitions, 1), 1
     )
-    registrations, parties = stores(settings)
-    limit = record_limit(settings.kafka_config(), [getattr(topics, role) for role in OUTPUT_ROLES])
-    judge = Judge(
-        topics,
-        mode,
-        Policy(settings.on_missing_registration),
-        certificate_reader(settings),
-        registrations.lookup_many,
-        DirectoryCache(parties).refresh,
-        limit,
-        serde_from(settings),
-    )
-    producer = Producer(
-        settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20, "message.max.bytes": limit})
-    )
+    registrations, parties = wiring.stores(settings)
+    judge = wiring.judge(settings, topics, mode, registrations, parties, wiring.serde_from(settings))
+    producer = wiring.output_producer(settings, judge.max_record_bytes)
     summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
     started = time.perf_counter()
     reader_config = settings.kafka_config(**{"group.id": replay_group(settings.group_id)})

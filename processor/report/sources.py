@@ -11,8 +11,9 @@ from processor.domain.model import RemotePartyRole
 from processor.domain.rule import is_candidate, is_exempt
 from processor.names import Schema
 from processor.replay.archive import read_archive
+from processor.stream.judge import in_scope
 from processor.stream.reading import read_history
-from processor.stream.serde import peek
+from processor.stream.serde import candidate
 
 
 def checked_by_secmp0063(variant: str, user_role: str, device_type: str, remote_party_role: str | None) -> bool:
@@ -45,15 +46,13 @@ def in_scope_from_topic(
     for batch in read_history(kafka_config, topic, since, until):
         for msg in batch:
             try:
-                head = peek(serde.avro_body(msg.value() or b""))
-                if not is_candidate(head.variant, head.user_role, head.device_type):
-                    continue
-                sr = serde.decode(Schema.SERVICE_REQUEST, msg.value() or b"", topic)
+                sr = candidate(msg.value(), in_scope, serde, topic)
             except DecodeError:
                 continue  # the processor sent these to the DLQ: never in scope
-            count += checked_by_secmp0063(
-                sr["service_reference_variant"], sr["user_role"], sr["target_device_type"], sr["remote_party_role"]
-            )
+            if sr is not None:
+                count += checked_by_secmp0063(
+                    sr.service_reference_variant, sr.user_role, sr.target_device_type, sr.remote_party_role
+                )
     return count
 
 
@@ -67,3 +66,25 @@ def in_scope_from_archive(path: Path) -> int:
         )
         for r in records
     )
+
+
+def rejections_and_scope(
+    kafka_config: dict[str, Any],
+    serde: Serde,
+    rejections: str | Path,
+    requests: str | Path | None,
+    since: int | None = None,
+    until: int | None = None,
+) -> tuple[Iterator[dict[str, Any]], int | None]:
+    """The report's two inputs, each a topic (by name) or an archive (a path): the rejection records, and
+    the in-scope SR count (None without a requests source)."""
+    records = (
+        rejections_from_archive(rejections)
+        if isinstance(rejections, Path)
+        else rejections_from_topic(kafka_config, rejections, serde, since, until)
+    )
+    if requests is None:
+        return records, None
+    if isinstance(requests, Path):
+        return records, in_scope_from_archive(requests)
+    return records, in_scope_from_topic(kafka_config, requests, serde, since, until)

@@ -24,7 +24,7 @@ from processor.domain.rule import Branch, Decision, Policy, decide_candidate, is
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
-from processor.stream.serde import decode_service_request, encode_rejection, peek
+from processor.stream.serde import Peek, candidate, encode_rejection
 
 
 @dataclass
@@ -51,6 +51,10 @@ class BatchResult:
         self.incidents_by_supplier.update(other.incidents_by_supplier)
         self.lookups += other.lookups
         self.misses += other.misses
+
+
+def in_scope(head: Peek) -> bool:
+    return is_candidate(head.variant, head.user_role, head.device_type)
 
 
 class _Dead(Exception):
@@ -90,7 +94,7 @@ class Judge:
         candidates: list[tuple[int, Input, ServiceRequest]] = []
         for item in inputs:
             try:
-                sr = self._candidate(item)
+                sr = candidate(item.value, in_scope, self.serde, item.source.topic)
                 slots.append(self._accepted(item, Branch.OUT_OF_SCOPE, result) if sr is None else None)
             except Exception as exc:
                 slots.append(self._dead_letter(item, exc, result))
@@ -131,14 +135,6 @@ class Judge:
             if audit is not None:
                 audits.append(audit)
         result.outputs.extend(audits)
-
-    def _candidate(self, item: Input) -> ServiceRequest | None:
-        if item.value is None:
-            raise DecodeError("tombstone (null value) on the SR topic", "empty")
-        head = peek(self.serde.avro_body(item.value))
-        if not is_candidate(head.variant, head.user_role, head.device_type):
-            return None
-        return decode_service_request(item.value, self.serde, item.source.topic)
 
     def _fitting(self, output: Output) -> Output:
         size = record_size(output.key, output.value, output.headers)

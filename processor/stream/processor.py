@@ -19,10 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -43,8 +42,6 @@ log = logging.getLogger(__name__)
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
 # How long one idle wait for the first SR of a batch lasts: the cadence of stop and readiness checks.
 IDLE_WAIT_S = 0.1
-# Fault injection for the reliability tests: SIGKILL this process after producing batch N, before its commit.
-CRASH_BEFORE_COMMIT_ENV = "SRGUARD_FAULT_CRASH_BEFORE_COMMIT"
 
 
 def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
@@ -81,8 +78,10 @@ class SrProcessor:
         metrics: Metrics,
         dlq_policy: DlqPolicy,
         feed: ReferenceFeed | None = None,
+        before_commit: Callable[[int, Producer], None] | None = None,
     ) -> None:
-        """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both."""
+        """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both.
+        ``before_commit`` is a test's fault hook, called after a batch is produced and before its commit."""
         self.settings = settings
         self.judge = judge
         self.metrics = metrics
@@ -95,7 +94,7 @@ class SrProcessor:
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
         self._open_transaction = False  # begun, not yet committed or aborted
         self._feed_rejected_seen = 0
-        self._crash_before_commit = int(os.environ.get(CRASH_BEFORE_COMMIT_ENV, "0"))
+        self._before_commit = before_commit
         self._consumer = Consumer(
             settings.kafka_config(
                 **{
@@ -256,9 +255,8 @@ class SrProcessor:
         self._open_transaction = True
         try:
             produce_outputs(self._producer, outputs)
-            if self._crash_before_commit == self.batches + 1:
-                self._producer.flush(30)  # the outputs are in the open transaction on the broker
-                os.kill(os.getpid(), signal.SIGKILL)
+            if self._before_commit:
+                self._before_commit(self.batches + 1, self._producer)
             self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
             self._commit()
         except Exception as exc:

@@ -8,6 +8,7 @@ byte-identical without decoding its certificates or payload. Candidates are deco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from processor.avro import PLAIN, DecodeError, Serde, schema_json
@@ -116,6 +117,18 @@ def peek(data: bytes) -> Peek:
         value, pos = read(data, pos, symbols) if symbols is not None else read(data, pos)
         values.append(value)
     return Peek(values[0], values[1], values[4], values[6])  # type: ignore[arg-type]
+
+
+def candidate(
+    data: bytes | None, wanted: Callable[[Peek], bool], serde: Serde = PLAIN, topic: str = ""
+) -> ServiceRequest | None:
+    """The SR in ``data`` when its leading fields are ``wanted``, else None; only those SRs are decoded
+    whole (most of a stream is out of scope, and the peek costs a fraction of a full decode)."""
+    if data is None:
+        raise DecodeError("tombstone (null value) on the SR topic", "empty")
+    if not wanted(peek(serde.avro_body(data))):
+        return None
+    return decode_service_request(data, serde, topic)
 
 
 def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:

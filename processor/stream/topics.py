@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from rich.table import Table
 
 from processor.config import Topics
 
@@ -46,3 +47,10 @@ def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, r
                 raise
             outcome[name] = "exists"
     return outcome
+
+
+def topics_table(specs: list[TopicSpec], outcome: dict[str, str]) -> Table:
+    table = Table("topic", "result", "purpose")
+    for spec in specs:
+        table.add_row(spec.name, outcome[spec.name], spec.purpose + (" (compacted)" if spec.compacted else ""))
+    return table

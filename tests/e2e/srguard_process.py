@@ -111,12 +111,13 @@ def make_world(kafka: str, redis: str, unique: str, workdir: Path, meter_points:
 
 
 class SrguardRun:
-    def __init__(self, world: World, *args: str, **env: str) -> None:
+    def __init__(self, world: World, *args: str, entry: tuple[str, ...] = ("processor",), **env: str) -> None:
+        """``entry``: the module to run with ``python -m`` and its leading arguments (a test's fault wrapper)."""
         self.port = free_port()
         self.log = world.workdir / f"srguard-{self.port}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "processor", "run", "--metrics-port", str(self.port), *args],
+            [sys.executable, "-m", *entry, "run", "--metrics-port", str(self.port), *args],
             env=world.env(**env),
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

@@ -41,7 +41,7 @@ def test_sigkill_at_random_points_loses_nothing(
         "SRGUARD_KAFKA_GROUP_INSTANCE_ID": f"crash-{unique}",
     }
     world.publish(chunks[0])
-    crashing = SrguardRun(world, SRGUARD_FAULT_CRASH_BEFORE_COMMIT="2", **env)
+    crashing = SrguardRun(world, entry=("tests.reliability.crashing_srguard", "2"), **env)
     assert crashing.process.wait(90) == -9, "the fault hook should have killed it between produce and commit"
     crashing.stop()
     kills, mid_stream = 1, 0

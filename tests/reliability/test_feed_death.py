@@ -9,8 +9,9 @@ import threading
 import pytest
 
 from processor.config import load_settings
-from processor.stream.app import build, run
+from processor.stream.app import run
 from processor.stream.processor import FeedStopped
+from processor.wiring import processor_app
 from tests.e2e.srguard_process import make_world
 from tests.waiting import wait_for
 
@@ -25,7 +26,7 @@ def test_a_stopped_feed_stops_the_processor_before_it_decides_again(
         if name.startswith("SRGUARD_"):
             monkeypatch.setenv(name, value)
     settings = load_settings()
-    app = build(settings)
+    app = processor_app(settings)
     original = app.feed.poll
 
     def poll(timeout: float = 0.5) -> int:

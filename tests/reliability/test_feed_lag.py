@@ -18,7 +18,8 @@ from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.domain.rule import Branch
 from processor.registration.publish import publish_registrations
-from processor.stream.app import build, run
+from processor.stream.app import run
+from processor.wiring import processor_app
 from tests.e2e.srguard_process import make_world
 from tests.waiting import wait_for
 
@@ -32,7 +33,7 @@ def test_no_sr_is_judged_by_a_stale_registration_view(kafka_bootstrap, redis_url
         if name.startswith("SRGUARD_"):
             monkeypatch.setenv(name, value)
     settings = load_settings()
-    app = build(settings)
+    app = processor_app(settings)
     stop = threading.Event()
     runner = threading.Thread(target=run, args=(settings, stop, app))
     runner.start()

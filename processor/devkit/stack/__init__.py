@@ -17,7 +17,6 @@ import contextlib
 import ctypes
 import dataclasses
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -28,21 +27,36 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from processor.devkit.stack import apache_kafka
+from processor.devkit.stack.state import (
+    Service,
+    StackError,
+    StackState,
+    default_state_file,
+    is_alive,
+    print_state,
+    stop_services,
+)
+
+__all__ = [
+    "EmbeddedStack",
+    "Service",
+    "StackError",
+    "StackState",
+    "default_state_file",
+    "free_port",
+    "is_alive",
+    "print_state",
+    "stop_services",
+]
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 START_TIMEOUT_S = 30.0
 KAFKA_START_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 15.0
 BROKERS = ("auto", "kafka", "tansu")
-
-
-class StackError(RuntimeError):
-    pass
 
 
 def free_port() -> int:
@@ -82,56 +96,6 @@ def _die_with_parent() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-@dataclass(frozen=True)
-class Service:
-    name: str
-    pid: int
-    address: str
-    executable: str
-    log: str
-
-
-@dataclass
-class StackState:
-    services: list[Service] = field(default_factory=list)
-    workdir: str = ""
-    broker: str = ""  # "apache-kafka <version>" or "tansu"
-    broker_start_seconds: float = 0.0
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        return self._address("kafka")
-
-    @property
-    def redis_url(self) -> str:
-        return f"redis://{self._address('redis')}/0"
-
-    def _address(self, name: str) -> str:
-        for service in self.services:
-            if service.name == name:
-                return service.address
-        raise StackError(f"no {name} in this stack")
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2))
-
-    @classmethod
-    def load(cls, path: Path) -> StackState:
-        data = json.loads(path.read_text())
-        return cls(
-            services=[Service(**s) for s in data["services"]],
-            workdir=data["workdir"],
-            broker=data.get("broker", ""),
-            broker_start_seconds=data.get("broker_start_seconds", 0.0),
-        )
-
-
-def default_state_file() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "srguard" / "stack.json"
-
-
 def _wait_until(
     check: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path, timeout: float = START_TIMEOUT_S
 ) -> None:
@@ -162,16 +126,6 @@ def _redis_answers(url: str) -> bool:
 
     with redis.Redis.from_url(url, socket_timeout=1) as client:
         return bool(client.ping())
-
-
-def is_alive(service: Service) -> bool:
-    """True when the pid still runs the executable we started (pids get reused)."""
-    try:
-        exe = os.readlink(f"/proc/{service.pid}/exe")
-    except OSError:  # gone, or a zombie waiting for its parent
-        return False
-    # Debian's redis-server is a symlink to redis-check-rdb: compare resolved paths.
-    return Path(exe) == Path(service.executable).resolve()
 
 
 class EmbeddedStack:
@@ -313,30 +267,3 @@ class EmbeddedStack:
         self._processes.clear()
         if self._own_workdir and not self.detach:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def stop_services(services: list[Service]) -> list[str]:
-    """SIGTERM every live service, SIGKILL what is still there after the bound; names stopped."""
-    live = [s for s in services if is_alive(s)]
-    for service in live:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(service.pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        for service in live:
-            _reap(service.pid)
-        if not any(is_alive(s) for s in live):
-            break
-        time.sleep(0.05)
-    for service in live:
-        if is_alive(service):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(service.pid, signal.SIGKILL)
-            _reap(service.pid)
-    return [s.name for s in live]
-
-
-def _reap(pid: int) -> None:
-    """Collect a child of ours that exited, so it does not linger as a zombie."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)

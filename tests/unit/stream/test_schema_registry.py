@@ -58,25 +58,25 @@ def test_reference_feed_records_in_registry_format():
 
 
 def test_run_uses_the_registry_format_when_configured(monkeypatch):
-    """build() must hand the registry serde to both the judge and the feed."""
+    """processor_app() must hand the registry serde to both the judge and the feed."""
     from types import SimpleNamespace
 
+    from processor import wiring as app_module
     from processor.config import load_settings
-    from processor.stream import app as app_module
 
     store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
     monkeypatch.setattr(app_module, "stores", lambda settings: (store, store))
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)  # no broker here
     captured = {}
 
-    def fake_processor(settings, judge, metrics, dlq, feed):
+    def fake_processor(settings, judge, metrics, dlq, feed, before_commit=None):
         captured["judge"] = judge
         return SimpleNamespace(
             observe_feed=lambda status: None, readiness=lambda: (True, "fake"), liveness=lambda: (True, "fake")
         )
 
     monkeypatch.setattr(app_module, "SrProcessor", fake_processor)
-    built = app_module.build(
+    built = app_module.processor_app(
         load_settings(
             schema_registry_url=f"mock://{uuid.uuid4().hex}", metrics_port=0, allow_untrusted_certificates=True
         )
@@ -84,7 +84,7 @@ def test_run_uses_the_registry_format_when_configured(monkeypatch):
     built.endpoint.server.server_close()
     assert isinstance(built.feed.serde, RegistryAvro)
     assert isinstance(captured["judge"].serde, RegistryAvro)
-    plain = app_module.build(load_settings(metrics_port=0, allow_untrusted_certificates=True))
+    plain = app_module.processor_app(load_settings(metrics_port=0, allow_untrusted_certificates=True))
     plain.endpoint.server.server_close()
     assert not isinstance(plain.feed.serde, RegistryAvro) and not isinstance(captured["judge"].serde, RegistryAvro)
 
@@ -94,18 +94,18 @@ def test_enforce_mode_without_a_trust_store_refuses_to_build_unless_told(monkeyp
 
     import pytest
 
+    from processor import wiring as app_module
     from processor.config import load_settings
-    from processor.stream import app as app_module
 
     with pytest.raises(app_module.UntrustedCertificatesRefused, match="enforce mode needs a trust store"):
-        app_module.build(load_settings(metrics_port=0))
+        app_module.processor_app(load_settings(metrics_port=0))
     store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
     monkeypatch.setattr(app_module, "stores", lambda settings: (store, store))
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)
-    audit = app_module.build(load_settings(metrics_port=0, mode="audit"))  # audit rejects nothing: allowed
+    audit = app_module.processor_app(load_settings(metrics_port=0, mode="audit"))  # audit rejects nothing: allowed
     audit.endpoint.server.server_close()
     assert audit.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 0
-    allowed = app_module.build(load_settings(metrics_port=0, allow_untrusted_certificates=True))
+    allowed = app_module.processor_app(load_settings(metrics_port=0, allow_untrusted_certificates=True))
     allowed.endpoint.server.server_close()
     assert allowed.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 1
     allowed.processor.assigned.add(("t", 0))

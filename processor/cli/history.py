@@ -1,0 +1,192 @@
+"""History: ``srguard export``, ``replay file|topic`` and the incidence ``report``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from redis.exceptions import RedisError
+
+from processor import wiring
+from processor.avro import DecodeError
+from processor.cli.common import (
+    Bootstrap,
+    ConfigFile,
+    ExitCode,
+    RedisUrl,
+    Since,
+    Until,
+    console,
+    counting_progress,
+    err,
+    fail,
+    settings_from,
+    times,
+)
+from processor.config import Mode
+from processor.names import Schema
+from processor.replay.archive import export_topic, replay_archive
+from processor.replay.topic import replay_topic
+from processor.report.sources import rejections_and_scope
+from processor.report.stats import aggregate
+from processor.stream.reading import TopicMissing
+
+replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
+ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)
+
+
+def export(
+    file: Annotated[Path, typer.Argument(help="Avro object container file to write.")],
+    topic: Annotated[str | None, typer.Option(help="Topic to export; default: the SR topic.")] = None,
+    schema: Annotated[str, typer.Option(help="ServiceRequest, or SrRejection for rejected/audit topics.")] = (
+        Schema.SERVICE_REQUEST.value
+    ),
+    since: Since = None,
+    until: Until = None,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Write a topic's records (from --since to --until or its end) to an Avro archive."""
+    if schema not in ARCHIVE_SCHEMAS:
+        raise fail(f"--schema must be ServiceRequest or SrRejection, not {schema}")
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    start, end = times(since, until)
+    name = topic or settings.topics.requests
+    with counting_progress(f"exporting {name}") as progress:
+        task = progress.add_task("export", total=None)
+        try:
+            summary = export_topic(
+                settings.kafka_config(),
+                name,
+                file,
+                schema,
+                wiring.serde_from(settings),
+                start,
+                end,
+                lambda n: progress.update(task, completed=n),
+            )
+        except (TopicMissing, KafkaException) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"exported {summary.records:,} {schema} records from {name} to {file} in {summary.seconds:.1f}s")
+    if summary.undecodable:
+        for example in summary.examples:
+            err.print(f"  not exported (undecodable): {example}")
+        raise fail(f"{summary.undecodable} undecodable records were not exported", code=ExitCode.FAILED)
+
+
+@replay_app.command("file")
+def replay_file(
+    file: Annotated[Path, typer.Argument(help="A ServiceRequest archive from 'srguard export'.", exists=True)],
+    topic: Annotated[str | None, typer.Option(help="Target topic; default: the SR topic.")] = None,
+    rate: Annotated[float | None, typer.Option(help="At most this many records a second.", min=0.001)] = None,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+) -> None:
+    """Publish an archive to the SR topic (the records keep their own times in their fields)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    target = topic or settings.topics.requests
+    producer = wiring.output_producer(settings)
+    with counting_progress(f"publishing {file.name} to {target}") as progress:
+        task = progress.add_task("replay", total=None)
+        try:
+            sent = replay_archive(
+                producer, file, target, wiring.serde_from(settings), rate, lambda n: progress.update(task, completed=n)
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"published {sent:,} records from {file} to {target}")
+
+
+@replay_app.command("topic")
+def replay_topic_command(
+    output_prefix: Annotated[str, typer.Option(help="Prefix of the output topics, e.g. 'replay.2019.'.")],
+    since: Since = None,
+    until: Until = None,
+    mode: Annotated[Mode, typer.Option(help="audit (default) or enforce.")] = Mode.AUDIT,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+    trust_store: Annotated[Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.")] = None,
+) -> None:
+    """Re-judge SR history by the registrations in force at each SR's time, into <prefix><output topic>."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, trust_store=trust_store)
+    start, end = times(since, until)
+    with counting_progress(f"replaying {settings.topics.requests}") as progress:
+        task = progress.add_task("replay", total=None)
+        try:
+            summary = replay_topic(
+                settings, start, end, output_prefix, mode, lambda n: progress.update(task, completed=n)
+            )
+        except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
+            raise fail(str(exc)) from exc
+    totals = summary.totals
+    console.print(
+        f"replayed {summary.read:,} SRs in {summary.seconds:.1f}s ({summary.rate:,.0f} SR/s): "
+        f"{sum(totals.accepted.values()):,} accepted, {sum(totals.rejected.values()):,} rejected, "
+        f"{sum(totals.audited.values()):,} audited, {sum(totals.dlq.values()):,} to the DLQ"
+    )
+    for role, name in summary.topics.items():
+        console.print(f"  {role}: {name}")
+
+
+def report(
+    topic: Annotated[str | None, typer.Option(help="Rejection or audit topic to read.")] = None,
+    archive: Annotated[
+        Path | None, typer.Option(help="An SrRejection archive instead of a topic.", exists=True)
+    ] = None,
+    requests_topic: Annotated[str | None, typer.Option(help="SR topic, for the in-scope denominator.")] = None,
+    requests_archive: Annotated[Path | None, typer.Option(help="SR archive, for the denominator.", exists=True)] = None,
+    since: Since = None,
+    until: Until = None,
+    out: Annotated[Path, typer.Option(help="Folder for incidence.csv, .json and .html.")] = Path("srguard-report"),
+    with_ledger: Annotated[bool, typer.Option(help="Add the NO-cell ledger's section (needs Redis).")] = False,
+    min_days: Annotated[int, typer.Option(help="With --with-ledger: 'never updated' after this many days.")] = 30,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
+    from processor.ledger.report import ledger_report, summary_tables
+    from processor.report.render import print_sections, print_terminal, to_json, write_csv, write_html
+
+    if (topic is None) == (archive is None):
+        raise fail("give exactly one of --topic or --archive")
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    start, end = times(since, until)
+    party_of = wiring.party_lookup(settings)
+    if party_of is None:
+        err.print("note: Redis unreachable; suppliers are shown by entity id")
+    try:
+        rejections, in_scope = rejections_and_scope(
+            settings.kafka_config(),
+            wiring.serde_from(settings),
+            archive if archive is not None else topic or "",
+            requests_topic or requests_archive,
+            start,
+            end,
+        )
+        stats = aggregate(rejections, party_of or (lambda _entity, _at: None), in_scope)
+    except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
+        raise fail(str(exc)) from exc
+    sections = {}
+    if with_ledger:
+        try:
+            registrations, _ = wiring.stores(settings)
+            devices = wiring.ledger_store(settings).devices()
+            sections = summary_tables(ledger_report(devices, registrations, int(time.time() * 1000), min_days))
+        except RedisError as exc:
+            raise fail(f"cannot read the ledger: {exc}") from exc
+    print_terminal(stats, console)
+    print_sections(sections, console)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(stats, out / "incidence.csv")
+    document = to_json(stats) | ({"ledger": {title: dict(c) for title, c in sections.items()}} if sections else {})
+    (out / "incidence.json").write_text(json.dumps(document, indent=2))
+    charts = write_html(stats, out / "incidence.html", str(archive or topic), sections)
+    console.print(
+        f"wrote {out / 'incidence.csv'}, {out / 'incidence.json'} and {out / 'incidence.html'} ({charts} charts)"
+    )

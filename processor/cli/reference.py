@@ -1,0 +1,135 @@
+"""Reference data: ``srguard topics create``, ``registrations load|get``, ``parties load|get``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from processor.cli.common import (
+    Bootstrap,
+    ConfigFile,
+    ExitCode,
+    RedisUrl,
+    connected_stores,
+    console,
+    err,
+    fail,
+    moment,
+    settings_from,
+)
+from processor.domain.identifiers import InvalidIdentifier
+from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations
+from processor.registration.present import history_table, holders_table, print_load_summary
+from processor.registration.store import tune_listpacks
+from processor.stream.topics import create_topics, topic_layout, topics_table
+
+topics_app = typer.Typer(help="srguard's topics.", no_args_is_help=True)
+registrations_app = typer.Typer(help="Registration data in Redis: bulk loads and look-ups.", no_args_is_help=True)
+parties_app = typer.Typer(help="The party directory in Redis: bulk loads and look-ups.", no_args_is_help=True)
+
+InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip content accepted.")]
+
+
+@topics_app.command("create")
+def topics_create(
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    partitions: Annotated[int, typer.Option(min=1)] = 6,
+    replication_factor: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Create every srguard topic that is missing (compaction on the two reference topics)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    layout = topic_layout(settings.topics)
+    try:
+        outcome = create_topics(AdminClient(settings.kafka_config()), layout, partitions, replication_factor)
+    except (KafkaException, TimeoutError) as exc:
+        reason = exc.args[0] if exc.args else "no answer in time"
+        raise fail(f"could not create topics on {settings.bootstrap_servers}: {reason}") from exc
+    console.print(topics_table(layout, outcome))
+
+
+def _finish_load(load: Callable[[], LoadSummary], what: str) -> None:
+    """Run a bulk load, print its summary; exit 1 when any line was rejected (the rest is loaded)."""
+    try:
+        summary = load()
+    except LoadError as exc:
+        raise fail(str(exc)) from exc
+    print_load_summary(summary, what, console, err)
+    if summary.rejected_total:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@registrations_app.command("load")
+def registrations_load(
+    file: InputFile,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes parsing and applying chunks; default: the CPU count, at most 4.")
+    ] = min(4, os.cpu_count() or 1),
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Load an RDP-style refresh file: mpxn,network_operator_id,effective_from[,supplier_id,fuel,sequence]."""
+    settings = settings_from(config, redis_url=redis_url)
+    registrations, _ = connected_stores(settings)
+    tune_listpacks(registrations.client)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[lines]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"loading {file.name}", total=None, lines="")
+
+        def advance(lines: int, position: int, size: int) -> None:
+            progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
+
+        _finish_load(lambda: load_registrations(file, registrations, advance, workers), f"registrations from {file}")
+
+
+@registrations_app.command("get")
+def registrations_get(
+    mpxn: str,
+    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Show an MPxN's registration history and the record in force at --at."""
+    settings = settings_from(config, redis_url=redis_url)
+    registrations, _ = connected_stores(settings)
+    when = moment(at)
+    history = registrations.history(mpxn.strip())
+    if not history:
+        raise fail(f"no registration for {mpxn}", code=ExitCode.FAILED)
+    console.print(history_table(mpxn, when, history, registrations.lookup(mpxn.strip(), when)))
+
+
+@parties_app.command("load")
+def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Load a party directory file: entity_id,party_id,role[,valid_from,valid_to]."""
+    settings = settings_from(config, redis_url=redis_url)
+    _, parties = connected_stores(settings)
+    _finish_load(lambda: load_parties(file, parties), f"parties from {file}")
+
+
+@parties_app.command("get")
+def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Show which parties hold a certificate entity id (EUI-64, any common form)."""
+    settings = settings_from(config, redis_url=redis_url)
+    _, parties = connected_stores(settings)
+    try:
+        held = parties.get(entity_id)
+    except InvalidIdentifier as exc:
+        raise fail(str(exc)) from exc
+    if not held:
+        raise fail(f"no party holds {entity_id}", code=ExitCode.FAILED)
+    console.print(holders_table(entity_id, held))

@@ -1,0 +1,136 @@
+"""The long-running commands: ``srguard run`` (judge SRs) and ``srguard feed`` (keep Redis fed)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from redis.exceptions import RedisError
+
+from processor import wiring
+from processor.cli.common import (
+    Bootstrap,
+    ConfigFile,
+    ExitCode,
+    RedisUrl,
+    connected_stores,
+    console,
+    fail,
+    settings_from,
+)
+from processor.config import Mode, ProcessingGuarantee, SettingError
+from processor.domain.rule import MissingRegistration
+from processor.registration.feed import FeedStatus
+from processor.stream.app import FeedNotReady
+from processor.stream.app import run as run_processor
+from processor.stream.dlq import DlqFlood
+from processor.stream.processor import FeedStopped, ProducerFenced
+
+FEED_PROGRESS_EVERY_S = 10.0
+
+
+def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_url: RedisUrl = None) -> None:
+    """Keep Redis fed from the registration and party topics until SIGTERM/Ctrl-C (one feed serves many processors)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    registrations, parties = connected_stores(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    last_print = 0.0
+    was_ready = False
+
+    def report(status: FeedStatus) -> None:
+        nonlocal last_print, was_ready
+        if status.ready and not was_ready:
+            was_ready = True
+            console.print(f"feed ready: caught up on {status.partitions} partitions ({status.applied} records applied)")
+        if time.monotonic() - last_print > FEED_PROGRESS_EVERY_S:
+            last_print = time.monotonic()
+            console.print(
+                f"feed: {status.applied} applied, {status.rejected} rejected, "
+                f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
+            )
+
+    reference = wiring.reference_feed(settings, registrations, parties)
+    reference.on_batch = report
+    try:
+        reference.start()
+    except (RuntimeError, KafkaException) as exc:
+        raise fail(str(exc)) from exc
+    reference.run(stop)
+    console.print(f"feed stopped: {reference.status.applied} records applied")
+
+
+def run(
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+    group_id: Annotated[str | None, typer.Option(help="Consumer group.", show_default=False)] = None,
+    mode: Annotated[
+        Mode | None,
+        typer.Option(help="enforce, or audit (accept all, record would-be rejections).", show_default=False),
+    ] = None,
+    processing_guarantee: Annotated[ProcessingGuarantee | None, typer.Option(show_default=False)] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="/metrics, /healthz, /readyz.", show_default=False)] = None,
+    on_missing_registration: Annotated[MissingRegistration | None, typer.Option(show_default=False)] = None,
+    trust_store: Annotated[
+        Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.", show_default=False)
+    ] = None,
+    allow_untrusted_certificates: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-untrusted-certificates",
+            help="Enforce without a trust store (issuers unchecked; said in /readyz and a metric).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Judge Service Requests: consume dcc.sr.requests, decide, produce accepted/rejected/audit/DLQ."""
+    settings = settings_from(
+        config,
+        bootstrap_servers=bootstrap_servers,
+        redis_url=redis_url,
+        group_id=group_id,
+        mode=mode,
+        processing_guarantee=processing_guarantee,
+        metrics_port=metrics_port,
+        on_missing_registration=on_missing_registration,
+        trust_store=trust_store,
+        allow_untrusted_certificates=allow_untrusted_certificates,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        logging.getLogger("srguard").info("signal %d: finishing the batch and stopping", signum)
+        stop.set()
+        # A bound on shutdown: if closing hangs (a dead broker), leave anyway; uncommitted work is redone.
+        watchdog = threading.Timer(settings.shutdown_timeout_s, lambda: os._exit(ExitCode.SHUTDOWN_TIMEOUT))
+        watchdog.daemon = True
+        watchdog.start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        finished = run_processor(settings, stop, wiring.processor_app(settings))
+    except DlqFlood as exc:
+        raise fail(f"stopped by the DLQ flood limit: {exc}", code=ExitCode.DLQ_FLOOD) from exc
+    except ProducerFenced as exc:
+        message = f"{exc} (a newer instance with this transactional id, or a broken producer)"
+        raise fail(message, code=ExitCode.FENCED) from exc
+    except FeedNotReady as exc:
+        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
+    except FeedStopped as exc:
+        raise fail(str(exc), code=ExitCode.FEED_STOPPED) from exc
+    except SettingError as exc:
+        raise fail(str(exc)) from exc
+    except (RedisError, KafkaException, OSError) as exc:
+        raise fail(f"srguard stopped: {exc}") from exc
+    console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -1,0 +1,113 @@
+"""``srguard stack up|down|status``: the embedded broker and Redis for development and tests."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from processor.cli.common import ExitCode, console, fail
+
+stack_app = typer.Typer(
+    help="The embedded broker (Apache Kafka; tansu where no JVM) and Redis on loopback.", no_args_is_help=True
+)
+
+StateFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-file",
+        help="Where a detached stack records its processes [default: $XDG_STATE_HOME/srguard/stack.json].",
+        envvar="SRGUARD_STACK_STATE",
+        show_default=False,
+    ),
+]
+
+
+@stack_app.command("up")
+def stack_up(
+    state_file: StateFile = None,
+    foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops the stack.")] = False,
+    persist: Annotated[
+        bool, typer.Option(help="Kafka and Redis keep their data in the stack's folder across restarts.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the addresses as JSON.")] = False,
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            help="kafka (Apache Kafka, no fallback), tansu, or auto: Apache Kafka where Java and Maven allow.",
+            envvar="SRGUARD_STACK_BROKER",
+            show_default="auto",
+        ),
+    ] = None,
+) -> None:
+    """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
+    from processor.devkit.stack import EmbeddedStack, StackError, StackState, default_state_file, is_alive, print_state
+
+    state_file = state_file or default_state_file()
+    if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
+        raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
+    try:
+        stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker)
+        state = stack.start()
+    except StackError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        addresses = {
+            "kafka_bootstrap": state.kafka_bootstrap,
+            "redis_url": state.redis_url,
+            "broker": state.broker,
+            "broker_start_seconds": state.broker_start_seconds,
+        }
+        console.print_json(json.dumps(addresses))
+    else:
+        print_state(state, console)
+    if not foreground:
+        state.save(state_file)
+        return
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    console.print("stack attached: Ctrl-C stops it")
+    try:
+        while not stopping and all(is_alive(s) for s in state.services):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+
+
+@stack_app.command("down")
+def stack_down(state_file: StateFile = None) -> None:
+    """Stop a detached stack: SIGTERM, then SIGKILL after 15 s; nothing is left behind."""
+    from processor.devkit.stack import StackState, default_state_file, stop_services
+
+    state_file = state_file or default_state_file()
+    if not state_file.exists():
+        console.print("no stack is recorded; nothing to stop")
+        return
+    stopped = stop_services(StackState.load(state_file).services)
+    state_file.unlink()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@stack_app.command("status")
+def stack_status(state_file: StateFile = None) -> None:
+    """Show the recorded stack; exit 1 when it is not (fully) running."""
+    from processor.devkit.stack import StackState, default_state_file, is_alive, print_state
+
+    state_file = state_file or default_state_file()
+    if not state_file.exists():
+        raise fail("no stack is recorded; start one with 'srguard stack up'", code=ExitCode.FAILED)
+    state = StackState.load(state_file)
+    print_state(state, console)
+    if not all(is_alive(s) for s in state.services):
+        raise typer.Exit(ExitCode.FAILED)

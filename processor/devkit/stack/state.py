@@ -1,0 +1,128 @@
+"""A stack's record of its processes (the ``stack up`` state file), and stopping them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+STOP_TIMEOUT_S = 15.0
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    pid: int
+    address: str
+    executable: str
+    log: str
+
+
+@dataclass
+class StackState:
+    services: list[Service] = field(default_factory=list)
+    workdir: str = ""
+    broker: str = ""  # "apache-kafka <version>" or "tansu"
+    broker_start_seconds: float = 0.0
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        return self._address("kafka")
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://{self._address('redis')}/0"
+
+    def _address(self, name: str) -> str:
+        for service in self.services:
+            if service.name == name:
+                return service.address
+        raise StackError(f"no {name} in this stack")
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: Path) -> StackState:
+        data = json.loads(path.read_text())
+        return cls(
+            services=[Service(**s) for s in data["services"]],
+            workdir=data["workdir"],
+            broker=data.get("broker", ""),
+            broker_start_seconds=data.get("broker_start_seconds", 0.0),
+        )
+
+
+def default_state_file() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "srguard" / "stack.json"
+
+
+def is_alive(service: Service) -> bool:
+    """True when the pid still runs the executable we started (pids get reused)."""
+    try:
+        exe = os.readlink(f"/proc/{service.pid}/exe")
+    except OSError:  # gone, or a zombie waiting for its parent
+        return False
+    # Debian's redis-server is a symlink to redis-check-rdb: compare resolved paths.
+    return Path(exe) == Path(service.executable).resolve()
+
+
+def stop_services(services: list[Service]) -> list[str]:
+    """SIGTERM every live service, SIGKILL what is still there after the bound; names stopped."""
+    live = [s for s in services if is_alive(s)]
+    for service in live:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(service.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for service in live:
+            _reap(service.pid)
+        if not any(is_alive(s) for s in live):
+            break
+        time.sleep(0.05)
+    for service in live:
+        if is_alive(service):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(service.pid, signal.SIGKILL)
+            _reap(service.pid)
+    return [s.name for s in live]
+
+
+def _reap(pid: int) -> None:
+    """Collect a child of ours that exited, so it does not linger as a zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def print_state(state: StackState, console: Console) -> None:
+    """The services as a table, then the exports a shell can paste (plain, for copying)."""
+    table = Table("service", "address", "pid", "state", "log")
+    for service in state.services:
+        table.add_row(
+            service.name,
+            service.address,
+            str(service.pid),
+            "running" if is_alive(service) else "[red]stopped[/]",
+            service.log,
+        )
+    console.print(table)
+    if state.broker:
+        console.print(f"broker: {state.broker} (answered after {state.broker_start_seconds:.1f}s)")
+    kafka = next((s for s in state.services if s.name == "kafka"), None)
+    if kafka:
+        print(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.address} SRGUARD_BOOTSTRAP_SERVERS={kafka.address}")
+    if any(s.name == "redis" for s in state.services):
+        print(f"export REDIS_URL={state.redis_url} SRGUARD_REDIS_URL={state.redis_url}")
