@@ -28,6 +28,7 @@ from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
 from processor.stream.app import App
+from processor.stream.commit import BeforeCommit
 from processor.stream.dlq import DlqPolicy
 from processor.stream.edge import record_limit
 from processor.stream.judge import Judge
@@ -113,11 +114,6 @@ def output_producer(settings: Settings, max_record_bytes: int | None = None) -> 
 
 class UntrustedCertificatesRefused(SettingError):
     """Enforce mode without a trust store, and the user did not say that is meant."""
-
-
-# A test's fault: called with the batch number and the producer after a batch is produced, before
-# its commit. Production never passes one.
-BeforeCommit = Callable[[int, Producer], None]
 
 
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:

@@ -25,7 +25,8 @@ from processor.cli.common import (
     settings_from,
 )
 from processor.domain.identifiers import InvalidIdentifier
-from processor.registration.loader import LoadError, LoadSummary, load_parties, load_registrations
+from processor.registration.csvsource import LoadError, LoadSummary
+from processor.registration.loader import load_parties, load_registrations
 from processor.registration.present import history_table, holders_table, print_load_summary
 from processor.registration.store import tune_listpacks
 from processor.stream.topics import create_topics, topic_layout, topics_table

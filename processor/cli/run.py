@@ -30,8 +30,9 @@ from processor.domain.rule import MissingRegistration
 from processor.registration.feed import FeedStatus
 from processor.stream.app import FeedNotReady
 from processor.stream.app import run as run_processor
+from processor.stream.commit import ProducerFenced
 from processor.stream.dlq import DlqFlood
-from processor.stream.processor import FeedStopped, ProducerFenced
+from processor.stream.processor import FeedStopped
 
 FEED_PROGRESS_EVERY_S = 10.0
 

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, Registration
-from processor.registration.loader import LoadSummary
+from processor.registration.csvsource import LoadSummary
 from processor.times import iso_utc as _iso
 
 

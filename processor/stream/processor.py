@@ -1,9 +1,9 @@
 """``srguard run``: the consume -> judge -> produce loop at the Kafka edges.
 
 exactly_once: one transactional producer per process; each batch's outputs and its input offsets are
-one transaction (send_offsets_to_transaction), aborted and rewound on failure; a fenced producer
-stops the process (a newer instance owns the work). at_least_once: outputs are flushed, then the
-batch's offsets are committed synchronously; a failed delivery rewinds the batch.
+one transaction, aborted and rewound on failure; a fenced producer stops the process (a newer
+instance owns the work). at_least_once: outputs are flushed, then the offsets committed. Both
+strategies live in ``stream/commit.py``.
 
 Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound, the
 partitions are paused, and the loop retries with backoff until the dependency answers again. Any
@@ -31,8 +31,9 @@ from processor.config import Mode, ProcessingGuarantee, Settings
 from processor.names import transactional_id
 from processor.observability.metrics import Metrics
 from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.stream.commit import BeforeCommit, DeliverThenCommit, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
-from processor.stream.edge import produce_outputs, to_inputs
+from processor.stream.edge import to_inputs
 from processor.stream.judge import BatchResult, Judge
 from processor.stream.records import Input, Output
 
@@ -62,14 +63,6 @@ class FeedStopped(RuntimeError):
     """The reference feed's loop ended: the registration view no longer moves, so nothing may be decided."""
 
 
-class ProducerFenced(RuntimeError):
-    """The transactional producer can go no further: fenced by a newer instance, or another fatal error."""
-
-
-def _is_fatal(error: KafkaError) -> bool:
-    return error.fatal() or error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError._FATAL)
-
-
 class SrProcessor:
     def __init__(
         self,
@@ -78,7 +71,7 @@ class SrProcessor:
         metrics: Metrics,
         dlq_policy: DlqPolicy,
         feed: ReferenceFeed | None = None,
-        before_commit: Callable[[int, Producer], None] | None = None,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both.
         ``before_commit`` is a test's fault hook, called after a batch is produced and before its commit."""
@@ -92,9 +85,7 @@ class SrProcessor:
         self.paused_cause: str | None = None
         self.batches = 0
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
-        self._open_transaction = False  # begun, not yet committed or aborted
         self._feed_rejected_seen = 0
-        self._before_commit = before_commit
         self._consumer = Consumer(
             settings.kafka_config(
                 **{
@@ -119,6 +110,11 @@ class SrProcessor:
             # pod's) to let a restart abort its predecessor's open transaction at once.
             producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
         self._producer = Producer(settings.kafka_config(**producer_config))
+        self._durable: Callable[[list[Output], list[TopicPartition]], None] = (
+            Transactional(self._producer, self._consumer, metrics, before_commit)
+            if self.exactly_once
+            else DeliverThenCommit(self._producer, self._consumer)
+        )
 
     # -- readiness -------------------------------------------------------------------------------
     def liveness(self) -> tuple[bool, str]:
@@ -209,8 +205,8 @@ class SrProcessor:
                     backoff = 0.5
                     self._resume()
                 except (RedisError, KafkaException) as exc:
-                    if isinstance(exc, KafkaException) and _is_fatal(exc.args[0]):
-                        raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
+                    if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
+                        raise fenced(exc) from exc
                     cause = "redis" if isinstance(exc, RedisError) else "kafka"
                     self._pause(batch, cause, f"{cause} unavailable: {exc}")
                     stop.wait(backoff)
@@ -233,10 +229,7 @@ class SrProcessor:
         result = self.judge(batch)
         self.dlq.observe(result.dead)
         positions = self._next_offsets(batch)
-        if self.exactly_once:
-            self._transact(result.outputs, positions, batch)
-        else:
-            self._deliver_then_commit(result.outputs, positions)
+        self._durable(result.outputs, positions)
         elapsed = time.perf_counter() - started
         self._count(result, len(batch), elapsed)
         self.batches += 1
@@ -247,62 +240,6 @@ class SrProcessor:
         for item in batch:
             last[(item.source.topic, item.source.partition)] = item.source.offset
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-
-    def _transact(self, outputs: list[Output], positions: list[TopicPartition], batch: list[Input]) -> None:
-        if self._open_transaction:  # a failed abort of an earlier batch: finish it before anything else
-            self._abort()
-        self._producer.begin_transaction()
-        self._open_transaction = True
-        try:
-            produce_outputs(self._producer, outputs)
-            if self._before_commit:
-                self._before_commit(self.batches + 1, self._producer)
-            self._producer.send_offsets_to_transaction(positions, self._consumer.consumer_group_metadata(), 30)
-            self._commit()
-        except Exception as exc:
-            # Whatever failed (a refused record, a timeout, a broker error), the open transaction is
-            # aborted before the batch is rewound: a transaction left open wedges every later batch.
-            if isinstance(exc, KafkaException) and _is_fatal(exc.args[0]):
-                raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
-            self._abort()
-            if isinstance(exc, KafkaException):
-                raise
-            raise KafkaException(KafkaError(KafkaError._FAIL, f"batch failed in its transaction: {exc!r}")) from exc
-        self._open_transaction = False
-        self.metrics.transactions.labels("committed").inc()
-
-    def _commit(self) -> None:
-        """commit_transaction, retried while librdkafka says the error is retriable (its documented use)."""
-        for attempt in range(3):
-            try:
-                self._producer.commit_transaction(60)
-                return
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or attempt == 2:
-                    raise
-
-    def _abort(self) -> None:
-        try:
-            self._producer.abort_transaction(30)
-        except KafkaException as exc:
-            if _is_fatal(exc.args[0]):
-                raise ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}") from exc
-            if exc.args[0].code() != KafkaError._STATE:  # _STATE: nothing open any more
-                raise  # still open: the next batch aborts it first
-        self._open_transaction = False
-        self.metrics.transactions.labels("aborted").inc()
-
-    def _deliver_then_commit(self, outputs: list[Output], positions: list[TopicPartition]) -> None:
-        failures: list[KafkaError] = []
-
-        def delivered(error: KafkaError | None, _msg: Message) -> None:
-            if error is not None:
-                failures.append(error)
-
-        produce_outputs(self._producer, outputs, delivered)
-        if self._producer.flush(60) or failures:
-            raise KafkaException(failures[0] if failures else KafkaError(KafkaError._TIMED_OUT))
-        self._consumer.commit(offsets=positions, asynchronous=False)
 
     def _stale_feed(self) -> str | None:
         """Why the registration view is too stale to judge by, or None. Raises FeedStopped."""

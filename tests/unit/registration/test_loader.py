@@ -8,7 +8,8 @@ import pytest
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
-from processor.registration.loader import LoadError, load_parties, load_registrations
+from processor.registration.csvsource import LoadError
+from processor.registration.loader import load_parties, load_registrations
 from processor.registration.store import ApplyStats
 
 
@@ -121,7 +122,7 @@ def test_chunks_never_cut_a_quoted_field_and_line_numbers_run_on(tmp_path, monke
 
 
 def test_one_bad_line_of_any_kind_costs_only_itself(tmp_path, monkeypatch):
-    monkeypatch.setattr("processor.registration.loader.MAX_LINE_BYTES", 4096)
+    monkeypatch.setattr("processor.registration.csvsource.MAX_LINE_BYTES", 4096)
     path = tmp_path / "r.csv"
     path.write_bytes(
         b"mpxn,network_operator_id,effective_from,supplier_id\n"
@@ -159,7 +160,7 @@ def test_an_over_long_field_is_a_bad_line(tmp_path):
 
 
 def test_a_gzip_bomb_is_refused_clearly_without_exhausting_memory(tmp_path, monkeypatch):
-    monkeypatch.setattr("processor.registration.loader.MIN_BOMB_BYTES", 1 << 20)
+    monkeypatch.setattr("processor.registration.csvsource.MIN_BOMB_BYTES", 1 << 20)
     path = tmp_path / "bomb.csv.gz"
     with gzip.open(path, "wb") as out:
         out.write(b"mpxn,network_operator_id,effective_from\n")
