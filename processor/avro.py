@@ -34,7 +34,8 @@ class DecodeError(ValueError):
 
 @cache
 def schema_json(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("processor").joinpath("schemas", f"{name}.avsc").read_text())
+    schema: dict[str, Any] = json.loads(resources.files("processor").joinpath("schemas", f"{name}.avsc").read_text())
+    return schema
 
 
 def _without_logical_types(node: Any) -> Any:

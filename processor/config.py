@@ -100,7 +100,7 @@ class Settings(BaseSettings):
             return self.batch_timeout_ms / 1000
         return 0.05 if self.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE else 0.0
 
-    def kafka_config(self, **extra: str | int | bool) -> dict[str, Any]:
+    def kafka_config(self, **extra: object) -> dict[str, Any]:
         """librdkafka configuration: our bootstrap servers, the pass-through, then ``extra``."""
         passed = {name: value.get_secret_value() for name, value in self.kafka.items()}
         return {"bootstrap.servers": self.bootstrap_servers, **passed, **extra}
@@ -150,7 +150,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from exc
     # A [srguard] table is accepted so the settings can live in a shared file.
-    return data.get("srguard", data)
+    table: dict[str, Any] = data.get("srguard", data)
+    return table
 
 
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:

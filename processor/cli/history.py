@@ -151,7 +151,7 @@ def report(
 ) -> None:
     """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
     from processor.ledger.report import ledger_report, summary_tables
-    from processor.report.render import print_sections, print_terminal, to_json, write_csv, write_html
+    from processor.report.render import NO_CHARTS, print_sections, print_terminal, to_json, write_csv, write_html
 
     if (topic is None) == (archive is None):
         raise fail("give exactly one of --topic or --archive")
@@ -190,3 +190,5 @@ def report(
     console.print(
         f"wrote {out / 'incidence.csv'}, {out / 'incidence.json'} and {out / 'incidence.html'} ({charts} charts)"
     )
+    if stats.total and not charts:
+        err.print(f"note: {NO_CHARTS}")

@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -35,10 +36,10 @@ class BrokerCapabilities:
 
     def __init__(self, bootstrap: str, extra: dict[str, str] | None = None) -> None:
         self.bootstrap = bootstrap
-        self._extra = extra or {}
+        self._extra: dict[str, object] = dict(extra or {})
         self.admin = AdminClient(self._conf())
 
-    def _conf(self, **more: object) -> dict[str, object]:
+    def _conf(self, **more: object) -> dict[str, Any]:
         return {"bootstrap.servers": self.bootstrap, **self._extra, **more}
 
     def new_topic(self, partitions: int = 1) -> str:
@@ -80,7 +81,7 @@ class BrokerCapabilities:
                 msg = consumer.poll(0.2)
                 if msg is None or msg.error():
                     continue
-                seen.append(msg.value())
+                seen.append(msg.value() or b"")
                 if until is not None and msg.value() == until:
                     break
         finally:

@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -41,7 +42,7 @@ class DemoResult:
     outcomes: Counter[str] = field(default_factory=Counter)
     codes: Counter[tuple[str, str]] = field(default_factory=Counter)
     expected_rejections: int = 0
-    rejections: list[dict] = field(default_factory=list)
+    rejections: list[dict[str, Any]] = field(default_factory=list)
     in_scope: int = 0
     party_of: Callable[[str, int], str | None] = lambda _entity, _at: None
 
@@ -50,7 +51,7 @@ class DemoResult:
         return self.consumed / self.seconds if self.seconds else 0.0
 
 
-def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[dict]:
+def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[dict[str, Any]]:
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -60,12 +61,12 @@ def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 3
         }
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     try:
         while len(found) < expect and time.monotonic() < deadline:
             batch = consumer.consume(1000, 0.5)
-            found += [codec(Schema.SR_REJECTION).decode(m.value()) for m in batch if not m.error()]
+            found += [codec(Schema.SR_REJECTION).decode(m.value() or b"") for m in batch if not m.error()]
     finally:
         consumer.close()
     return found
@@ -133,7 +134,7 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
             result = DemoResult(
                 srs, int(consumed._value.get()), seconds, f"http://127.0.0.1:{app.endpoint.port}/metrics"
             )
-            for sample in app.processor.metrics.accepted.collect()[0].samples:
+            for sample in next(iter(app.processor.metrics.accepted.collect())).samples:
                 if sample.name.endswith("_total"):
                     result.outcomes[f"accepted ({sample.labels['branch']})"] += int(sample.value)
             result.expected_rejections = sum(1 for item in traffic if item.rejected)

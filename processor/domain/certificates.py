@@ -149,14 +149,14 @@ def _load(der: bytes) -> tuple[x509.Certificate, bytes]:
             raise CertificateError(MALFORMED, f"not a DER X.509 certificate: {exc}") from exc
 
 
-def _single(cert: x509.Certificate, oid: x509.ObjectIdentifier, what: str) -> x509.NameAttribute:
+def _single(cert: x509.Certificate, oid: x509.ObjectIdentifier, what: str) -> x509.NameAttribute[str | bytes]:
     found = cert.subject.get_attributes_for_oid(oid)
     if len(found) != 1:
         raise CertificateError(MALFORMED, f"not an SMKI Organisation Certificate: {len(found)} subject {what}")
     return found[0]
 
 
-def _entity_id(attribute: x509.NameAttribute) -> str:
+def _entity_id(attribute: x509.NameAttribute[str | bytes]) -> str:
     """The entity EUI-64: exactly the DER ``03 09 00`` + 8 bytes (a BIT STRING of 64 bits, none unused).
 
     Anything else is refused: read loosely, a 56-bit string's unused-bits octet would become the EUI-64's

@@ -38,7 +38,8 @@ def _weighted_digit_sum(digits: str, weights: tuple[int, ...]) -> int:
     # On the ASCII codes (digit + 48), minus the 48s: no int() per character (bulk loads check millions).
     if not (digits.isascii() and digits.isdigit()):
         raise InvalidIdentifier(f"not all digits: {digits!r}")
-    return sum(map(operator.mul, digits.encode(), weights)) - 48 * sum(weights)
+    total: int = sum(map(operator.mul, digits.encode(), weights))
+    return total - 48 * sum(weights)
 
 
 def mpan_check_digit(first12: str) -> int:

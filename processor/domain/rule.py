@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypedDict
 
 from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateError, CertificateReader
 from processor.domain.model import (
@@ -169,6 +170,14 @@ def _check_certificate(der: bytes, at: int, directory: PartyDirectory, reader: C
     return _Checked(cert.entity_id, party_id, None, "")
 
 
+class _Evidence(TypedDict):
+    """What a decision on a NetworkOperator SR records, whatever its outcome."""
+
+    registered_network_operator_id: str | None
+    certificate_entity_ids: tuple[str, ...]
+    certificate_party_ids: tuple[str, ...]
+
+
 def decide(
     sr: ServiceRequest,
     registration: Registration | None,
@@ -214,7 +223,7 @@ def decide_candidate(
 
     registered = registration.network_operator_id if registration else None
     checked = [_check_certificate(c.der, at, directory, reader) for c in sr.certificates]
-    evidence = {
+    evidence: _Evidence = {
         "registered_network_operator_id": registered,
         "certificate_entity_ids": tuple(c.entity_id for c in checked),
         "certificate_party_ids": tuple(c.party_id for c in checked),

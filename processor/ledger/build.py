@@ -11,6 +11,7 @@ from processor.avro import DecodeError
 from processor.config import Settings
 from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
 from processor.registration.parties import DirectoryCache, PartyStore
+from processor.stream.edge import coordinates
 from processor.stream.reading import read_history
 from processor.stream.serde import Peek, candidate
 
@@ -44,7 +45,8 @@ def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None]
         events: dict[str, list[LedgerEvent]] = {}
         offsets: dict[str, int] = {}
         for msg in batch:
-            offsets[f"{topic}:{msg.partition()}"] = msg.offset() + 1
+            _, partition, offset = coordinates(msg)
+            offsets[f"{topic}:{partition}"] = offset + 1
             try:
                 sr = candidate(msg.value(), _places_or_commissions, serde, topic)
             except DecodeError:

@@ -13,7 +13,7 @@ from redis.client import Pipeline
 
 from processor.ledger.model import LedgerEvent, decode_events, encode_events, merge_events
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import HashBuckets, RedisClient, optimistic
+from processor.registration.buckets import HashBuckets, RedisClient, as_bytes, optimistic, read_offsets, write_offsets
 
 DEFAULT_BUCKETS = 1 << 19  # ~50 million devices in scope at ~100 per bucket
 
@@ -27,7 +27,7 @@ class LedgerStore:
 
     def history(self, device_id: str) -> list[LedgerEvent]:
         raw = self.client.hget(self.buckets.key_of(device_id), device_id)
-        return decode_events(raw) if raw else []
+        return decode_events(as_bytes(raw)) if raw else []
 
     def apply(self, events: dict[str, list[LedgerEvent]], offsets: dict[str, int]) -> int:
         """Merge each device's new events; returns how many devices changed."""
@@ -43,13 +43,13 @@ class LedgerStore:
                     changed += 1
                     pipe.hset(self.buckets.key_of(device), device, encoded)
             if offsets:
-                pipe.hset(self.offsets_key, mapping=offsets)
+                write_offsets(pipe, self.offsets_key, offsets)
             return changed
 
         return optimistic(self.client, sorted({self.buckets.key_of(device) for device in events}), step)
 
     def stored_offsets(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}
+        return read_offsets(self.client, self.offsets_key)
 
     def devices(self) -> Iterator[tuple[str, list[LedgerEvent]]]:
         """Every device and its events (a full scan: for reports)."""
@@ -57,4 +57,4 @@ class LedgerStore:
             if key.endswith(b":meta"):
                 continue
             for device, raw in self.client.hgetall(key).items():
-                yield device.decode(), decode_events(raw)
+                yield as_bytes(device).decode(), decode_events(as_bytes(raw))

@@ -11,6 +11,7 @@ from typing import TypeVar
 import redis
 from redis.client import Pipeline
 from redis.cluster import RedisCluster
+from redis.typing import EncodableT, FieldT
 
 log = logging.getLogger(__name__)
 RedisClient = redis.Redis | RedisCluster
@@ -42,7 +43,7 @@ class HashBuckets:
         self.namespace = namespace
         meta = f"{namespace}:meta"
         client.hsetnx(meta, "buckets", wanted)
-        self.count = int(client.hget(meta, "buckets"))
+        self.count = int(as_bytes(client.hget(meta, "buckets") or b"0"))
         if wanted != self.count:
             log.warning("%s already uses %d buckets; ignoring %d", namespace, self.count, wanted)
         self._mask = self.count - 1
@@ -62,3 +63,18 @@ class HashBuckets:
         for fields, values in zip(by_key.values(), pipe.execute(), strict=True):
             found.update(zip(fields, values, strict=True))
         return found
+
+
+def as_bytes(raw: bytes | str) -> bytes:
+    """A reply as bytes: srguard's clients never decode responses, redis-py's types allow both."""
+    return raw if isinstance(raw, bytes) else raw.encode()
+
+
+def read_offsets(client: RedisClient, key: str) -> dict[str, int]:
+    """A feed's or builder's stored positions: ``topic:partition`` -> next offset."""
+    return {as_bytes(name).decode(): int(offset) for name, offset in client.hgetall(key).items()}
+
+
+def write_offsets(pipe: Pipeline | RedisClient, key: str, offsets: dict[str, int]) -> None:
+    mapping: dict[FieldT, EncodableT] = {name: offset for name, offset in offsets.items()}
+    pipe.hset(key, mapping=mapping)

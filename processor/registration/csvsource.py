@@ -14,8 +14,8 @@ import operator
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
-from typing import IO
 
 MAX_LINE_BYTES = 64 * 1024  # a registration line is under 100 bytes
 MAX_EXPANSION = 200  # CSV compresses ~5-10x; 1000x is a bomb
@@ -87,7 +87,7 @@ class CsvSource:
         except OSError as exc:
             raise LoadError(f"cannot open {path}: {exc.strerror}") from exc
         gzipped = self._raw.peek(2)[:2] == b"\x1f\x8b"
-        self._stream: IO[bytes] = gzip.GzipFile(fileobj=self._raw) if gzipped else self._raw
+        self._stream: gzip.GzipFile | BufferedReader = gzip.GzipFile(fileobj=self._raw) if gzipped else self._raw
         self._max_bytes = max(MIN_BOMB_BYTES, MAX_EXPANSION * self.size) if gzipped else None
         self._read_bytes = 0
         try:

@@ -32,6 +32,7 @@ from processor.names import DEFAULT_GROUP_ID, Schema, feed_group
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
 from processor.registration.records import merge_entry
 from processor.registration.store import RegistrationStore, Withdrawal
+from processor.stream.edge import coordinates
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -149,13 +150,14 @@ class ReferenceFeed:
                 else:
                     log.warning("feed consumer error on %s: %s", name, error)
                 continue
-            kind = self.topics[msg.topic()]
-            first.setdefault(name, TopicPartition(msg.topic(), msg.partition(), msg.offset()))
-            offsets[kind][name] = msg.offset() + 1
+            topic, partition, offset = coordinates(msg)
+            kind = self.topics[topic]
+            first.setdefault(name, TopicPartition(topic, partition, offset))
+            offsets[kind][name] = offset + 1
             self._last_timestamp[name] = msg.timestamp()[1]
             try:
                 decode = registration_change if kind == "registrations" else party_credential
-                changes[kind].append((msg, decode(msg.key(), msg.value(), self.serde, msg.topic())))
+                changes[kind].append((msg, decode(msg.key(), msg.value(), self.serde, topic)))
             except Exception as exc:  # whatever a record holds, it is set aside: never the feed's end
                 rejected.append(self._rejection(msg, exc))
         try:

@@ -18,7 +18,7 @@ from redis.client import Pipeline
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import RedisClient, optimistic
+from processor.registration.buckets import RedisClient, as_bytes, optimistic, read_offsets, write_offsets
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,9 @@ class PartyStore:
             held = {e: [Party(**p) for p in json.loads(raw)] if raw else [] for e, raw in current.items()}
             for change in batch:
                 entity = canonical_eui64(change.entity_id)
-                withdrawn = isinstance(change, EntityWithdrawal)
-                held[entity] = [] if withdrawn else _merge(entity, held[entity], change.party)
+                held[entity] = (
+                    [] if isinstance(change, EntityWithdrawal) else _merge(entity, held[entity], change.party)
+                )
             pipe.multi()
             changed = 0
             for entity, parties in held.items():
@@ -93,20 +94,20 @@ class PartyStore:
             if changed:
                 pipe.incr(self.version_key)
             if offsets:
-                pipe.hset(self.offsets_key, mapping=offsets)
+                write_offsets(pipe, self.offsets_key, offsets)
             return changed
 
         return optimistic(self.client, [self.entities_key], step)  # one small key: optimistic locking is cheap
 
     def stored_offsets(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}
+        return read_offsets(self.client, self.offsets_key)
 
     def version(self) -> int:
         return int(self.client.get(self.version_key) or 0)
 
     def load(self) -> PartyDirectory:
         raw = self.client.hgetall(self.entities_key)
-        return PartyDirectory({k.decode(): tuple(Party(**p) for p in json.loads(v)) for k, v in raw.items()})
+        return PartyDirectory({as_bytes(k).decode(): tuple(Party(**p) for p in json.loads(v)) for k, v in raw.items()})
 
     def get(self, entity_id: str) -> list[Party]:
         raw = self.client.hget(self.entities_key, canonical_eui64(entity_id))

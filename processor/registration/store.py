@@ -22,7 +22,7 @@ from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import HashBuckets, RedisClient
+from processor.registration.buckets import HashBuckets, RedisClient, as_bytes, read_offsets, write_offsets
 from processor.registration.records import in_force, merge_entry, unpack
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class RegistrationStore:
 
     def history(self, mpxn: str) -> list[Registration]:
         raw = self.client.hget(self.key_of(mpxn), mpxn)
-        return unpack(mpxn, raw) if raw else []
+        return unpack(mpxn, as_bytes(raw)) if raw else []
 
     def lookup(self, mpxn: str, at: int) -> Registration | None:
         return in_force(self.history(mpxn), at)
@@ -117,7 +117,7 @@ class RegistrationStore:
             for mpxn in withdrawals:
                 pipe.hdel(self.key_of(mpxn), mpxn)
             if offsets:
-                pipe.hset(self.offsets_key, mapping=offsets)
+                write_offsets(pipe, self.offsets_key, offsets)
             replies = pipe.execute()
         stats = ApplyStats()
         for inserted, replaced, unchanged in replies[:merges]:
@@ -140,7 +140,7 @@ class RegistrationStore:
         replies: list[Any] = [None] * len(commands)
         for index, (kind, payload) in enumerate(commands):
             key = payload[0] if kind == "merge" else self.key_of(payload)
-            node = self.client.get_node_from_key(key)
+            node = self.client.get_node_from_key(key)  # type: ignore[no-untyped-call]  # untyped in redis-py
             pipe, order = by_node.setdefault(node.name, (node.redis_connection.pipeline(transaction=False), []))
             if kind == "merge":  # one bucket a call: a script's keys must share a slot
                 self._merge_buckets([payload], pipe)
@@ -151,8 +151,8 @@ class RegistrationStore:
             for index, reply in zip(order, pipe.execute(), strict=True):
                 replies[index] = reply
         if offsets:  # after the records: a crash in between only re-applies idempotent changes
-            self.client.hset(self.offsets_key, mapping=offsets)
+            write_offsets(self.client, self.offsets_key, offsets)
         return replies
 
     def stored_offsets(self) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in self.client.hgetall(self.offsets_key).items()}
+        return read_offsets(self.client, self.offsets_key)

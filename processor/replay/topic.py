@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from confluent_kafka.admin import AdminClient
 
 from processor import wiring
-from processor.config import Mode, Settings, Topics
-from processor.names import OUTPUT_ROLES, replay_group
+from processor.config import Mode, Settings
+from processor.names import OUTPUT_ROLES, Topics, replay_group
 from processor.stream.edge import produce_outputs, to_inputs
 from processor.stream.judge import BatchResult
 from processor.stream.reading import read_history

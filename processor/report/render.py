@@ -10,16 +10,15 @@ import io
 from collections import Counter
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: render to PNG bytes
-import matplotlib.pyplot as plt
 from rich.console import Console
 from rich.table import Table
 
 from processor.report.stats import IncidenceStats
 
 TOP = 15
+NO_CHARTS = (
+    "Charts need matplotlib: pip install 'srguard[report]'. The tables and the CSV/JSON files hold every figure."
+)
 CHARTS = {  # chart title -> breakdown name (see IncidenceStats.tables)
     "Incidents per week": "week",
     "Incidents by reason": "reason",
@@ -74,6 +73,11 @@ def to_json(stats: IncidenceStats) -> dict[str, object]:
 
 
 def _chart(title: str, counts: Counter[str], chronological: bool) -> bytes:
+    import matplotlib  # the [report] extra: the processor's image does not carry it
+
+    matplotlib.use("Agg")  # no display: render to PNG bytes
+    import matplotlib.pyplot as plt
+
     items = sorted(counts.items()) if chronological else counts.most_common(TOP)[::-1]
     labels, values = [k for k, _ in items], [v for _, v in items]
     figure, axis = plt.subplots(figsize=(9, max(3.0, 0.32 * len(items) + 1.2)) if not chronological else (9, 3.6))
@@ -116,9 +120,14 @@ def write_html(stats: IncidenceStats, path: Path, source: str, sections: dict[st
     tables = stats.tables()
     charts = []
     for title, name in CHARTS.items():
-        if tables[name]:
+        if not tables[name]:
+            continue
+        try:
             png = base64.b64encode(_chart(title, tables[name], chronological=name == "week")).decode()
-            charts.append(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>')
+        except ImportError:
+            charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
+            break
+        charts.append(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>')
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in stats.pairs.most_common(TOP))
     reasons = (
         "".join(
@@ -148,4 +157,4 @@ project's own (SECMP0063 was withdrawn; DUIS defines none).</p>
 {_sections_html(sections or {})}
 </body></html>
 """)
-    return len(charts)
+    return sum(1 for chart in charts if chart.startswith("<figure"))

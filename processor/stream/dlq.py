@@ -99,9 +99,9 @@ class DlqGuard:
         self._seen += size
         self._dead += dead_count
         while self._recent and self._seen - self._recent[0][0] >= self.policy.window:
-            seen, dead = self._recent.popleft()
+            seen, dead_then = self._recent.popleft()
             self._seen -= seen
-            self._dead -= dead
+            self._dead -= dead_then
         if self._seen >= self.policy.window and self._dead / self._seen > self.policy.max_ratio:
             raise DlqFlood(
                 f"{self._dead} of the last {self._seen} SRs were dead-lettered (limit {self.policy.max_ratio:.0%})"

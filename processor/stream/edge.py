@@ -6,14 +6,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from processor.config import SettingError
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES
-from processor.stream.records import Input, Output, Source
+from processor.stream.records import Headers, Input, Output, Source
 
 log = logging.getLogger(__name__)
+DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # Client settings an AdminClient accepts from a processor's config: connection and security only.
 _ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms"}
 _ADMIN_PREFIXES = ("security.", "ssl.", "sasl.")
@@ -21,26 +22,33 @@ _ADMIN_PREFIXES = ("security.", "ssl.", "sasl.")
 
 def to_inputs(messages: Sequence[Message]) -> list[Input]:
     """The batch's records (events such as partition EOF are skipped), in one pass: this runs per record."""
+    # No per-record None checks here (the hot path): a consumed record always has its coordinates,
+    # and srguard's consumers never ask for headers as a dict.
     return [
-        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()))
+        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()))  # type: ignore[arg-type]
         for m in messages
         if m.error() is None
     ]
 
 
-def produce(producer: Producer, topic: str, value: bytes | None, key: bytes | None = None, **kwargs: object) -> None:
+def produce(
+    producer: Producer,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None = None,
+    headers: Headers | None = None,
+    on_delivery: DeliveryCallback | None = None,
+) -> None:
     """Produce one record, waiting for room in librdkafka's queue when it is full."""
     while True:
         try:
-            producer.produce(topic, value, key, **kwargs)
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)  # type: ignore[arg-type]
             return
         except BufferError:
             producer.poll(0.05)
 
 
-def produce_outputs(
-    producer: Producer, outputs: Sequence[Output], on_delivery: Callable[..., None] | None = None
-) -> None:
+def produce_outputs(producer: Producer, outputs: Sequence[Output], on_delivery: DeliveryCallback | None = None) -> None:
     for out in outputs:
         produce(producer, out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
 
@@ -66,3 +74,11 @@ def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s:
     except Exception as exc:  # not knowing is fine: the producer's limit still holds
         log.warning("could not read the output topics' max.message.bytes (%s): using message.max.bytes", exc)
     return limit
+
+
+def coordinates(msg: Message) -> tuple[str, int, int]:
+    """A consumed record's topic, partition and offset: never None for a record a consumer returned
+    (confluent-kafka's types allow None for messages being produced)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset

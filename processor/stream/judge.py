@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from processor.avro import PLAIN, DecodeError, Serde
-from processor.config import Mode, Topics
+from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
 from processor.domain.rule import Branch, Decision, Policy, decide_candidate, is_candidate
-from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER
+from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
 from processor.stream.serde import Peek, candidate, encode_rejection

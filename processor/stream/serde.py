@@ -78,7 +78,7 @@ def _enum(data: bytes, pos: int, symbols: list[str]) -> tuple[str, int]:
 
 
 # The leading fields in schema order: request_id, variant, command_variant, originator, role, target, device.
-_LEADING = (
+_LEADING: tuple[tuple[Callable[..., tuple[object, int]], list[str] | None], ...] = (
     (_string, None),
     (_string, None),
     (_varint, None),

@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from rich.table import Table
 
-from processor.config import Topics
+from processor.names import Topics
 
 
 @dataclass(frozen=True)

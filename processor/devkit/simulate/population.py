@@ -51,7 +51,11 @@ GAS_WEIGHTS = [45, 12, 22, 10, 4, 3, 2, 2]  # roughly by meter points served (in
 ELECTRICITY_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE", "SPWR"]
 GAS_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE"]
 
-_ms = lambda d: int(d.replace(tzinfo=dt.UTC).timestamp() * 1000)  # noqa: E731
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+
 REGISTERED_FROM = (_ms(dt.datetime(2014, 1, 1)), _ms(dt.datetime(2015, 6, 1)))
 CHANGES_BETWEEN = (_ms(dt.datetime(2019, 1, 1)), _ms(dt.datetime(2025, 1, 1)))
 

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from confluent_kafka import Producer
 
 from processor.avro import PLAIN, Serde
-from processor.config import Topics
 from processor.devkit.simulate.population import Population
 from processor.devkit.simulate.traffic import LabelledSR
+from processor.names import Topics
 from processor.registration.publish import publish, publish_parties, publish_registrations
 from processor.stream.serde import encode_service_request
 

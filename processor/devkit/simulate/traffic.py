@@ -176,7 +176,8 @@ class TrafficGenerator:
         execution = submitted + rng.randrange(1, 30) * DAY_MS if rng.random() < self.mix.future_dated else None
         as_of = execution or submitted
         registration = point.registration_at(as_of)
-        registered = pop.network_operators[registration.network_operator_id] if registration else None
+        operator = registration.network_operator_id if registration else None
+        registered = pop.network_operators[operator] if operator else None
         if party_role is not RemotePartyRole.NETWORK_OPERATOR:
             sr = self._sr(
                 point,
@@ -189,10 +190,11 @@ class TrafficGenerator:
                 submitted=submitted,
             )
             return LabelledSR(sr, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, None)
-        certs, mpxn, branch = _certs(registered) if registered else (), "", Branch.REGISTERED_OWNER
-        party_role: RemotePartyRole | None = RemotePartyRole.NETWORK_OPERATOR
+        certs, branch = _certs(registered) if registered else (), Branch.REGISTERED_OWNER
+        mpxn: str | None = ""
+        stated_role: RemotePartyRole | None = RemotePartyRole.NETWORK_OPERATOR
         if reason is Reason.MISSING_REMOTE_PARTY_ROLE:
-            party_role, branch = None, Branch.CERTIFICATE_FAULT
+            stated_role, branch = None, Branch.CERTIFICATE_FAULT
             certs = certs or _certs(pop.operators_of(point.fuel)[0])
         elif reason is Reason.FOREIGN_NETWORK_OPERATOR:
             other = rng.choice([o for o in pop.operators_of(point.fuel) if o is not registered])
@@ -222,7 +224,7 @@ class TrafficGenerator:
             variant,
             self._supplier(),
             role,
-            party_role,
+            stated_role,
             certs,
             mpxn=mpxn,
             execution=execution,
