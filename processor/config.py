@@ -8,20 +8,24 @@ Sources, strongest first: command-line flags, environment (``SRGUARD_*``), a TOM
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from processor.domain.rule import MissingRegistration
-from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, RedisKeys, Topics
+from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, TOOL_ENV, RedisKeys, Topics
+from processor.observability.logs import KAFKA_LOGGER
 
 ENV_PREFIX = "SRGUARD_"
+KafkaClient = Literal["consumer", "producer", "admin"]
+KAFKA_CLIENTS = get_args(KafkaClient)
 KAFKA_ENV_PREFIX = ENV_PREFIX + "KAFKA_"
 
 
@@ -88,6 +92,14 @@ class Settings(BaseSettings):
     def redis_keys(self) -> RedisKeys:
         return RedisKeys(self.redis_key_prefix)
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, url: SecretStr) -> SecretStr:
+        scheme = url.get_secret_value().partition("://")[0]
+        if scheme not in ("redis", "rediss", "unix"):
+            raise ValueError(f"a Redis URL starts with redis://, rediss:// or unix://, not {scheme}://")
+        return url
+
     def schema_registry_config(self) -> dict[str, str] | None:
         if not self.schema_registry_url:
             return None
@@ -100,10 +112,19 @@ class Settings(BaseSettings):
             return self.batch_timeout_ms / 1000
         return 0.05 if self.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE else 0.0
 
-    def kafka_config(self, **extra: object) -> dict[str, Any]:
-        """librdkafka configuration: our bootstrap servers, the pass-through, then ``extra``."""
-        passed = {name: value.get_secret_value() for name, value in self.kafka.items()}
-        return {"bootstrap.servers": self.bootstrap_servers, **passed, **extra}
+    def kafka_config(self, client: KafkaClient | None = None, **extra: object) -> dict[str, Any]:
+        """librdkafka configuration for one kind of client: our bootstrap servers, the pass-through
+        (``kafka.*`` for every client, then ``kafka.<client>.*`` for this one), then ``extra``."""
+        shared, own = {}, {}
+        for name, value in self.kafka.items():
+            kind, _, rest = name.partition(".")
+            if kind in KAFKA_CLIENTS:
+                if kind == client:
+                    own[rest] = value.get_secret_value()
+            else:
+                shared[name] = value.get_secret_value()
+        routed = {"logger": KAFKA_LOGGER} if client else {}  # librdkafka's logs through ours
+        return {"bootstrap.servers": self.bootstrap_servers, **routed, **shared, **own, **extra}
 
 
 class _KafkaPassThrough(PydanticBaseSettingsSource):
@@ -154,10 +175,58 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return table
 
 
+def _suggestion(name: str, known: list[str]) -> str:
+    near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {near[0]}?)" if near else ""
+
+
+def _env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _check_names(path: Path | None, file_data: dict[str, Any]) -> None:
+    """Unknown keys are errors, not silently ignored: a misspelt setting would run with its default."""
+    fields = list(Settings.model_fields)
+    for key in file_data:
+        if key not in Settings.model_fields:
+            raise ConfigFileError(f"config file {path}: unknown setting {key!r}{_suggestion(key, fields)}")
+    known_env = [_env_name(f) for f in fields] + sorted(TOOL_ENV)
+    nested = tuple(_env_name(f) + "__" for f, info in Settings.model_fields.items() if info.annotation is Topics)
+    for name in os.environ:
+        if not name.startswith(ENV_PREFIX) or name in known_env or name.startswith(KAFKA_ENV_PREFIX):
+            continue
+        if name.startswith(nested):
+            topic = name.split("__", 1)[1].lower()
+            if topic not in Topics.model_fields:
+                raise ConfigFileError(
+                    f"environment: unknown topic {name}{_suggestion(topic, list(Topics.model_fields))}"
+                )
+            continue
+        if name.startswith(_env_name("schema_registry") + "__"):
+            continue
+        raise ConfigFileError(f"environment: unknown setting {name}{_suggestion(name, known_env)}")
+
+
+def _where(field: str, flags: dict[str, Any], path: Path | None, file_data: dict[str, Any]) -> str:
+    """The source a value came from, strongest first, as the user would name it."""
+    if flags.get(field) is not None:
+        return f"--{field.replace('_', '-')}"
+    if _env_name(field) in os.environ:
+        secret = "SecretStr" in str(Settings.model_fields[field].annotation)  # never echo a password
+        return _env_name(field) if secret else f"{_env_name(field)}={os.environ[_env_name(field)]!r}"
+    if field in file_data:
+        return f"{field} in {path}"
+    return field
+
+
 def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
-    """Build the settings from every source; ``flags`` set to None mean "not given"."""
+    """Build the settings from every source; ``flags`` set to None mean "not given".
+
+    Raises ConfigFileError (unknown names, unreadable files) or SettingError (a value that does not
+    validate), each one line naming the variable, flag or file it came from."""
     path = config_file or (Path(os.environ[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in os.environ else None)
     file_data = _read_toml(path) if path else {}
+    _check_names(path, file_data)
 
     class _Layered(Settings):
         @classmethod
@@ -176,4 +245,13 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
                 _Mapping(settings_cls, file_data),
             )
 
-    return _Layered(**{k: v for k, v in flags.items() if v is not None})
+    try:
+        return _Layered(**{k: v for k, v in flags.items() if v is not None})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            nested = ".".join(str(part) for part in error["loc"][1:])
+            where = _where(field, flags, path, file_data) + (f" ({nested})" if nested else "")
+            problems.append(f"{where}: {error['msg']}")
+        raise SettingError("; ".join(problems)) from None

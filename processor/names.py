@@ -16,13 +16,25 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 DEFAULT_GROUP_ID = "srguard"
+# Environment variables that are not settings: read by the command line and the dev tooling.
+TOOL_ENV = frozenset(
+    {
+        "SRGUARD_CONFIG",  # the TOML settings file
+        "SRGUARD_LOG_LEVEL",
+        "SRGUARD_LOG_FORMAT",
+        "SRGUARD_STACK_STATE",  # where `stack up` records a detached stack
+        "SRGUARD_STACK_BROKER",  # auto | kafka | tansu
+        "SRGUARD_STACK_KAFKA_VERSION",  # the embedded Apache Kafka's version
+        "SRGUARD_TANSU_BIN",
+    }
+)
 DEFAULT_KEY_PREFIX = "srg"
 
 
 class Topics(BaseModel):
     """Every topic srguard reads or writes; the README's contract table documents each."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     requests: str = "dcc.sr.requests"
     registrations: str = "dcc.registration.changes"

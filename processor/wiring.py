@@ -75,7 +75,7 @@ def reference_feed(
 ) -> ReferenceFeed:
     """The feed as both `srguard run` and `srguard feed` run it."""
     return ReferenceFeed(
-        settings.kafka_config(**{"group.id": feed_group(settings.group_id)}),
+        settings.kafka_config("consumer", **{"group.id": feed_group(settings.group_id)}),
         settings.topics.registrations,
         settings.topics.parties,
         registrations,
@@ -101,7 +101,7 @@ def judge(
         certificate_reader(settings),
         registrations.lookup_many,
         DirectoryCache(parties).refresh,
-        record_limit(settings.kafka_config(), list(topics.outputs())),
+        record_limit(settings.kafka_config("producer"), list(topics.outputs())),
         serde,
     )
 
@@ -109,7 +109,7 @@ def judge(
 def output_producer(settings: Settings, max_record_bytes: int | None = None) -> Producer:
     """An idempotent producer for the history commands (replay, publishing archives)."""
     limit = {} if max_record_bytes is None else {"message.max.bytes": max_record_bytes}
-    return Producer(settings.kafka_config(**{"enable.idempotence": True, "linger.ms": 20, **limit}))
+    return Producer(settings.kafka_config("producer", **{"enable.idempotence": True, "linger.ms": 20, **limit}))
 
 
 class UntrustedCertificatesRefused(SettingError):

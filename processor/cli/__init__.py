@@ -3,18 +3,44 @@ that does the work and prints what it returns; nothing here decides or moves rec
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from processor import __version__
 from processor.cli import demo as demo_command
 from processor.cli import history, ledger, reference, run, stack
 from processor.cli.common import console
+from processor.observability import logs
+from processor.observability.logs import LogFormat, LogLevel
 
 app = typer.Typer(
     help="SECMP0063 Network Operator certificate guard for DCC Service Requests.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        console.print(f"srguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    log_level: Annotated[
+        LogLevel, typer.Option(help="Least severe log lines shown (stderr).", envvar="SRGUARD_LOG_LEVEL")
+    ] = LogLevel.INFO,
+    log_format: Annotated[
+        LogFormat, typer.Option(help="text, or json: one object a line.", envvar="SRGUARD_LOG_FORMAT")
+    ] = LogFormat.TEXT,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
+) -> None:
+    """SECMP0063 Network Operator certificate guard for DCC Service Requests."""
+    logs.configure(log_level, log_format)
 
 
 @app.command()

@@ -25,7 +25,8 @@ def demo(
     from processor.report.render import to_json, write_csv, write_html
     from processor.report.stats import aggregate
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if logging.getLogger().level < logging.WARNING:  # the demo's own summary says what happened
+        logging.getLogger().setLevel(logging.WARNING)
     result = run_demo(console, meter_points, srs, seed)
     stats = aggregate(result.rejections, result.party_of, result.in_scope)
     report_dir.mkdir(parents=True, exist_ok=True)

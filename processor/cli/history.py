@@ -24,6 +24,7 @@ from processor.cli.common import (
     counting_progress,
     err,
     fail,
+    reason,
     settings_from,
     times,
 )
@@ -60,7 +61,7 @@ def export(
         task = progress.add_task("export", total=None)
         try:
             summary = export_topic(
-                settings.kafka_config(),
+                settings.kafka_config("consumer"),
                 name,
                 file,
                 schema,
@@ -70,7 +71,7 @@ def export(
                 lambda n: progress.update(task, completed=n),
             )
         except (TopicMissing, KafkaException) as exc:
-            raise fail(str(exc)) from exc
+            raise fail(reason(exc)) from exc
     console.print(f"exported {summary.records:,} {schema} records from {name} to {file} in {summary.seconds:.1f}s")
     if summary.undecodable:
         for example in summary.examples:
@@ -97,7 +98,7 @@ def replay_file(
                 producer, file, target, wiring.serde_from(settings), rate, lambda n: progress.update(task, completed=n)
             )
         except (ValueError, RuntimeError) as exc:
-            raise fail(str(exc)) from exc
+            raise fail(reason(exc)) from exc
     console.print(f"published {sent:,} records from {file} to {target}")
 
 
@@ -122,7 +123,7 @@ def replay_topic_command(
                 settings, start, end, output_prefix, mode, lambda n: progress.update(task, completed=n)
             )
         except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
-            raise fail(str(exc)) from exc
+            raise fail(reason(exc)) from exc
     totals = summary.totals
     console.print(
         f"replayed {summary.read:,} SRs in {summary.seconds:.1f}s ({summary.rate:,.0f} SR/s): "
@@ -162,7 +163,7 @@ def report(
         err.print("note: Redis unreachable; suppliers are shown by entity id")
     try:
         rejections, in_scope = rejections_and_scope(
-            settings.kafka_config(),
+            settings.kafka_config("consumer"),
             wiring.serde_from(settings),
             archive if archive is not None else topic or "",
             requests_topic or requests_archive,
@@ -171,7 +172,7 @@ def report(
         )
         stats = aggregate(rejections, party_of or (lambda _entity, _at: None), in_scope)
     except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
-        raise fail(str(exc)) from exc
+        raise fail(reason(exc)) from exc
     sections = {}
     if with_ledger:
         try:

@@ -19,9 +19,10 @@ from processor.cli.common import (
     counting_progress,
     fail,
     moment,
+    reason,
     settings_from,
 )
-from processor.ledger.build import build_ledger
+from processor.ledger.build import build_ledger, device_key
 from processor.ledger.report import ledger_report, print_device, print_ledger_report, write_csv_per_operator
 from processor.stream.reading import TopicMissing
 
@@ -45,7 +46,7 @@ def ledger_build(
         try:
             summary = build_ledger(settings, name, lambda n: progress.update(task, completed=n))
         except (TopicMissing, KafkaException, RedisError) as exc:
-            raise fail(str(exc)) from exc
+            raise fail(reason(exc)) from exc
     console.print(
         f"ledger: read {summary.read:,} accepted SRs in {summary.seconds:.1f}s, {summary.events:,} "
         f"NO-cell events, {summary.devices_changed:,} devices changed, {summary.undecodable} undecodable"
@@ -56,6 +57,7 @@ def ledger_build(
 def ledger_get(device_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """One device's NO-cell history."""
     settings = settings_from(config, redis_url=redis_url)
+    device_id = device_key(device_id)  # any common EUI-64 form, as `parties get` takes
     try:
         events = wiring.ledger_store(settings).history(device_id)
     except RedisError as exc:
@@ -74,8 +76,8 @@ def ledger_report_command(
     redis_url: RedisUrl = None,
 ) -> None:
     """Devices whose NO cells were never updated, and devices whose cells hold another NO's certificates."""
-    settings = settings_from(config, redis_url=redis_url)
     when = moment(at)
+    settings = settings_from(config, redis_url=redis_url)
     try:
         registrations, _ = wiring.stores(settings)
         report = ledger_report(wiring.ledger_store(settings).devices(), registrations, when, min_days)

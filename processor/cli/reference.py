@@ -22,9 +22,10 @@ from processor.cli.common import (
     err,
     fail,
     moment,
+    reason,
     settings_from,
 )
-from processor.domain.identifiers import InvalidIdentifier
+from processor.domain.identifiers import InvalidIdentifier, fuel_of
 from processor.registration.csvsource import LoadError, LoadSummary
 from processor.registration.loader import load_parties, load_registrations
 from processor.registration.present import history_table, holders_table, print_load_summary
@@ -42,17 +43,18 @@ InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip 
 def topics_create(
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
-    partitions: Annotated[int, typer.Option(min=1)] = 6,
-    replication_factor: Annotated[int, typer.Option(min=1)] = 1,
+    partitions: Annotated[
+        int, typer.Option(min=1, help="Partitions of each new topic (existing topics keep theirs).")
+    ] = 6,
+    replication_factor: Annotated[int, typer.Option(min=1, help="Replicas of each new topic's partitions.")] = 1,
 ) -> None:
     """Create every srguard topic that is missing (compaction on the two reference topics)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     layout = topic_layout(settings.topics)
     try:
-        outcome = create_topics(AdminClient(settings.kafka_config()), layout, partitions, replication_factor)
+        outcome = create_topics(AdminClient(settings.kafka_config("admin")), layout, partitions, replication_factor)
     except (KafkaException, TimeoutError) as exc:
-        reason = exc.args[0] if exc.args else "no answer in time"
-        raise fail(f"could not create topics on {settings.bootstrap_servers}: {reason}") from exc
+        raise fail(f"could not create topics on {settings.bootstrap_servers}: {reason(exc)}") from exc
     console.print(topics_table(layout, outcome))
 
 
@@ -105,9 +107,13 @@ def registrations_get(
     redis_url: RedisUrl = None,
 ) -> None:
     """Show an MPxN's registration history and the record in force at --at."""
+    try:
+        fuel_of(mpxn.strip())
+    except InvalidIdentifier as exc:
+        raise fail(str(exc)) from exc
+    when = moment(at)
     settings = settings_from(config, redis_url=redis_url)
     registrations, _ = connected_stores(settings)
-    when = moment(at)
     history = registrations.history(mpxn.strip())
     if not history:
         raise fail(f"no registration for {mpxn}", code=ExitCode.FAILED)

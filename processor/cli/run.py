@@ -23,6 +23,7 @@ from processor.cli.common import (
     connected_stores,
     console,
     fail,
+    reason,
     settings_from,
 )
 from processor.config import Mode, ProcessingGuarantee, SettingError
@@ -33,6 +34,7 @@ from processor.stream.app import run as run_processor
 from processor.stream.commit import ProducerFenced
 from processor.stream.dlq import DlqFlood
 from processor.stream.processor import FeedStopped
+from processor.stream.reading import TopicMissing
 
 FEED_PROGRESS_EVERY_S = 10.0
 
@@ -63,8 +65,8 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
     reference.on_batch = report
     try:
         reference.start()
-    except (RuntimeError, KafkaException) as exc:
-        raise fail(str(exc)) from exc
+    except (RuntimeError, KafkaException, TopicMissing) as exc:
+        raise fail(reason(exc)) from exc
     reference.run(stop)
     console.print(f"feed stopped: {reference.status.applied} records applied")
 
@@ -78,9 +80,23 @@ def run(
         Mode | None,
         typer.Option(help="enforce, or audit (accept all, record would-be rejections).", show_default=False),
     ] = None,
-    processing_guarantee: Annotated[ProcessingGuarantee | None, typer.Option(show_default=False)] = None,
+    processing_guarantee: Annotated[
+        ProcessingGuarantee | None,
+        typer.Option(
+            help="exactly_once (default): outputs and offsets in one transaction; at_least_once: faster, "
+            "an SR may be written twice after a crash.",
+            show_default=False,
+        ),
+    ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="/metrics, /healthz, /readyz.", show_default=False)] = None,
-    on_missing_registration: Annotated[MissingRegistration | None, typer.Option(show_default=False)] = None,
+    on_missing_registration: Annotated[
+        MissingRegistration | None,
+        typer.Option(
+            help="An in-scope SR whose MPxN has no Network Operator registered: reject (default), or accept "
+            "and flag it (srguard-flag header).",
+            show_default=False,
+        ),
+    ] = None,
     trust_store: Annotated[
         Path | None, typer.Option(help="PEM bundle of SMKI OCA certificates.", show_default=False)
     ] = None,
@@ -106,7 +122,6 @@ def run(
         trust_store=trust_store,
         allow_untrusted_certificates=allow_untrusted_certificates,
     )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -130,8 +145,8 @@ def run(
         raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     except FeedStopped as exc:
         raise fail(str(exc), code=ExitCode.FEED_STOPPED) from exc
-    except SettingError as exc:
+    except (SettingError, TopicMissing) as exc:
         raise fail(str(exc)) from exc
     except (RedisError, KafkaException, OSError) as exc:
-        raise fail(f"srguard stopped: {exc}") from exc
+        raise fail(f"srguard stopped: {reason(exc)}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

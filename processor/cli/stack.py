@@ -35,6 +35,9 @@ def stack_up(
         bool, typer.Option(help="Kafka and Redis keep their data in the stack's folder across restarts.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the addresses as JSON.")] = False,
+    as_env: Annotated[
+        bool, typer.Option("--env", help='Print only the export lines, for eval "$(srguard stack up --env)".')
+    ] = False,
     broker: Annotated[
         str | None,
         typer.Option(
@@ -46,6 +49,7 @@ def stack_up(
 ) -> None:
     """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
     from processor.devkit.stack import EmbeddedStack, StackError, StackState, default_state_file, is_alive, print_state
+    from processor.devkit.stack.state import exports
 
     state_file = state_file or default_state_file()
     if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
@@ -55,7 +59,9 @@ def stack_up(
         state = stack.start()
     except StackError as exc:
         raise fail(str(exc)) from exc
-    if as_json:
+    if as_env:
+        print("\n".join(exports(state)))
+    elif as_json:
         addresses = {
             "kafka_bootstrap": state.kafka_bootstrap,
             "redis_url": state.redis_url,
@@ -100,14 +106,21 @@ def stack_down(state_file: StateFile = None) -> None:
 
 
 @stack_app.command("status")
-def stack_status(state_file: StateFile = None) -> None:
+def stack_status(
+    state_file: StateFile = None,
+    as_env: Annotated[bool, typer.Option("--env", help="Print only the export lines.")] = False,
+) -> None:
     """Show the recorded stack; exit 1 when it is not (fully) running."""
     from processor.devkit.stack import StackState, default_state_file, is_alive, print_state
+    from processor.devkit.stack.state import exports
 
     state_file = state_file or default_state_file()
     if not state_file.exists():
         raise fail("no stack is recorded; start one with 'srguard stack up'", code=ExitCode.FAILED)
     state = StackState.load(state_file)
-    print_state(state, console)
+    if as_env:
+        print("\n".join(exports(state)))
+    else:
+        print_state(state, console)
     if not all(is_alive(s) for s in state.services):
         raise typer.Exit(ExitCode.FAILED)

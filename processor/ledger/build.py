@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from processor import wiring
 from processor.avro import DecodeError
 from processor.config import Settings
+from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.stream.edge import coordinates
@@ -16,6 +17,14 @@ from processor.stream.reading import read_history
 from processor.stream.serde import Peek, candidate
 
 LEDGER_VARIANTS = COMMISSIONING_VARIANTS | PLACEMENT_VARIANTS
+
+
+def device_key(device_id: str) -> str:
+    """The ledger's key for a device: its canonical EUI-64, so every written form finds the same device."""
+    try:
+        return canonical_eui64(device_id)
+    except InvalidIdentifier:
+        return device_id  # not an EUI-64: kept as sent, still one key per spelling
 
 
 def _places_or_commissions(head: Peek) -> bool:
@@ -40,7 +49,7 @@ def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None]
     resume = {int(name.rsplit(":", 1)[1]): offset for name, offset in stored.items() if name.rsplit(":", 1)[0] == topic}
     summary = BuildSummary()
     started = time.perf_counter()
-    for batch in read_history(settings.kafka_config(), topic, resume=resume):
+    for batch in read_history(settings.kafka_config("consumer"), topic, resume=resume):
         parties = directory.refresh()
         events: dict[str, list[LedgerEvent]] = {}
         offsets: dict[str, int] = {}
@@ -56,7 +65,7 @@ def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None]
                 continue
             event = event_for(sr, parties, reader)
             if event is not None:
-                events.setdefault(sr.target_device_id, []).append(event)
+                events.setdefault(device_key(sr.target_device_id), []).append(event)
                 summary.events += 1
         summary.devices_changed += store.apply(events, offsets)
         summary.read += len(batch)

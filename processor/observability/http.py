@@ -16,6 +16,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from processor.config import SettingError
+
 Check = Callable[[], tuple[bool, str]]
 _BUSY = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n\r\nbusy\n"
 
@@ -84,7 +86,13 @@ class HealthEndpoint:
 
         self.readiness = readiness
         self.liveness = liveness
-        self.server = _BoundedServer((host, port), Handler, max_connections)
+        try:
+            self.server = _BoundedServer((host, port), Handler, max_connections)
+        except OSError as exc:
+            raise SettingError(
+                f"metrics_port {port} on {host} cannot be served: {exc.strerror} "
+                "(--metrics-port / SRGUARD_METRICS_PORT; 0 picks a free port)"
+            ) from exc
         self.port = self.server.server_address[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="srguard-http", daemon=True)
 

@@ -27,12 +27,13 @@ from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel, canonical_eui64
-from processor.domain.model import Party, Registration
+from processor.domain.model import Registration
 from processor.names import DEFAULT_GROUP_ID, Schema, feed_group
-from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore
+from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore, credential
 from processor.registration.records import merge_entry
 from processor.registration.store import RegistrationStore, Withdrawal
 from processor.stream.edge import coordinates
+from processor.stream.reading import TopicMissing
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -64,9 +65,7 @@ def party_credential(
         return EntityWithdrawal(canonical_eui64(key.decode()))
     r = serde.decode(Schema.PARTY_CREDENTIAL, value, topic)
     # Canonical form checked here, so that a record the store cannot take never reaches its batch.
-    return PartyCredential(
-        canonical_eui64(r["entity_id"]), Party(r["party_id"], r["role"], r["valid_from"], r["valid_to"])
-    )
+    return credential(r["entity_id"], r["party_id"], r["role"], r["valid_from"], r["valid_to"])
 
 
 @dataclass
@@ -122,7 +121,10 @@ class ReferenceFeed:
         for topic in self.topics:
             metadata = self._consumer.list_topics(topic, timeout=30).topics[topic]
             if metadata.error is not None:
-                raise RuntimeError(f"reference topic {topic} is not available: {metadata.error}")
+                raise TopicMissing(
+                    f"reference topic {topic} is not available ({metadata.error.str()}): "
+                    "create srguard's topics with 'srguard topics create'"
+                )
             for partition in sorted(metadata.partitions):
                 name = f"{topic}:{partition}"
                 assignment.append(TopicPartition(topic, partition, stored.get(name, OFFSET_BEGINNING)))

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from pathlib import Path
 
-from processor.domain.identifiers import canonical_eui64, check_digits_ok, fuel_of
-from processor.domain.model import Party, Registration
+from processor.domain.identifiers import check_digits_ok, fuel_of
+from processor.domain.model import Registration
 from processor.registration.csvsource import Chunk, CsvSource, LoadSummary
-from processor.registration.parties import PartyCredential, PartyStore
+from processor.registration.parties import PartyCredential, PartyStore, credential
 from processor.registration.store import RegistrationStore
 from processor.times import parse_time
 
@@ -56,16 +56,12 @@ def _registration(fields: tuple[str, ...], default_sequence: int, line: int, sum
 
 def _party(fields: tuple[str, ...]) -> PartyCredential:
     entity_id, party_id, role, valid_from, valid_to = map(str.strip, fields)
-    if not party_id or not role:
-        raise ValueError("party_id and role must not be empty")
-    return PartyCredential(
-        canonical_eui64(entity_id),
-        Party(
-            party_id,
-            role.upper(),
-            parse_time(valid_from) if valid_from else None,
-            parse_time(valid_to) if valid_to else None,
-        ),
+    return credential(
+        entity_id,
+        party_id,
+        role,
+        parse_time(valid_from) if valid_from else None,
+        parse_time(valid_to) if valid_to else None,
     )
 
 

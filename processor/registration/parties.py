@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from redis.client import Pipeline
 
 from processor.domain.identifiers import canonical_eui64
-from processor.domain.model import Party, PartyDirectory
+from processor.domain.model import Party, PartyDirectory, UserRole
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import RedisClient, as_bytes, optimistic, read_offsets, write_offsets
 
@@ -30,6 +30,22 @@ class PartyCredential:
 @dataclass(frozen=True)
 class EntityWithdrawal:
     entity_id: str
+
+
+ROLES = tuple(role.value for role in UserRole)
+
+
+def credential(
+    entity_id: str, party_id: str, role: str, valid_from: int | None, valid_to: int | None
+) -> PartyCredential:
+    """A holding as the directory keeps it, checked: the CSV load and the feed take the same records."""
+    if not party_id or not role:
+        raise ValueError("party_id and role must not be empty")
+    if role.upper() not in ROLES:
+        raise ValueError(f"role {role!r} is not a DUIS user role ({', '.join(ROLES)})")
+    if valid_from is not None and valid_to is not None and valid_from >= valid_to:
+        raise ValueError(f"valid_from {valid_from} is not before valid_to {valid_to}")
+    return PartyCredential(canonical_eui64(entity_id), Party(party_id, role.upper(), valid_from, valid_to))
 
 
 class OverlappingHolders(ValueError):

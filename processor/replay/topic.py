@@ -49,7 +49,7 @@ def replay_topic(
     if not prefix:
         raise ValueError("an output prefix is required: a replay must not write to the live output topics")
     topics = replay_topics(settings, prefix)
-    admin = AdminClient(settings.kafka_config())
+    admin = AdminClient(settings.kafka_config("admin"))
     partitions = len(
         admin.list_topics(settings.topics.requests, timeout=30).topics[settings.topics.requests].partitions
     )
@@ -61,7 +61,7 @@ def replay_topic(
     producer = wiring.output_producer(settings, judge.max_record_bytes)
     summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
     started = time.perf_counter()
-    reader_config = settings.kafka_config(**{"group.id": replay_group(settings.group_id)})
+    reader_config = settings.kafka_config("consumer", **{"group.id": replay_group(settings.group_id)})
     for batch in read_history(reader_config, settings.topics.requests, since, until):
         result = judge(to_inputs(batch))
         produce_outputs(producer, result.outputs)

@@ -16,7 +16,7 @@ from processor.stream.records import Headers, Input, Output, Source
 log = logging.getLogger(__name__)
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # Client settings an AdminClient accepts from a processor's config: connection and security only.
-_ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms"}
+_ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms", "logger"}
 _ADMIN_PREFIXES = ("security.", "ssl.", "sasl.")
 
 

@@ -88,6 +88,7 @@ class SrProcessor:
         self._feed_rejected_seen = 0
         self._consumer = Consumer(
             settings.kafka_config(
+                "consumer",
                 **{
                     "group.id": settings.group_id,
                     "enable.auto.commit": False,
@@ -95,7 +96,7 @@ class SrProcessor:
                     "isolation.level": "read_committed",
                     "statistics.interval.ms": settings.statistics_interval_ms,
                     "stats_cb": self._on_stats,
-                }
+                },
             )
         )
         producer_config: dict[str, Any] = {
@@ -109,7 +110,7 @@ class SrProcessor:
             # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
             # pod's) to let a restart abort its predecessor's open transaction at once.
             producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
-        self._producer = Producer(settings.kafka_config(**producer_config))
+        self._producer = Producer(settings.kafka_config("producer", **producer_config))
         self._durable: Callable[[list[Output], list[TopicPartition]], None] = (
             Transactional(self._producer, self._consumer, metrics, before_commit)
             if self.exactly_once

@@ -31,7 +31,8 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
 
 
 def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, replication: int) -> dict[str, str]:
-    """Create what is missing; returns topic -> "created" | "exists". Raises KafkaException or TimeoutError."""
+    """Create what is missing; returns topic -> "created" | "exists" (saying so when its partition count differs
+    from ``partitions``: srguard never changes an existing topic). Raises KafkaException or TimeoutError."""
     admin.list_topics(timeout=10)  # fails fast, with librdkafka's reason, when the broker is unreachable
     new = [
         NewTopic(s.name, partitions, replication, config={"cleanup.policy": "compact"} if s.compacted else {})
@@ -46,6 +47,13 @@ def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, r
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
             outcome[name] = "exists"
+    existing = [name for name, result in outcome.items() if result == "exists"]
+    if existing:
+        metadata = admin.list_topics(timeout=10).topics
+        for name in existing:
+            found = len(metadata[name].partitions) if name in metadata else None
+            if found is not None and found != partitions:
+                outcome[name] = f"exists with {found} partitions (not changed to {partitions})"
     return outcome
 
 

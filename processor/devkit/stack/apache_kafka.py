@@ -33,7 +33,7 @@ class KafkaUnavailable(RuntimeError):
 
 
 def version() -> str:
-    return os.environ.get("SRGUARD_KAFKA_VERSION", DEFAULT_VERSION)
+    return os.environ.get("SRGUARD_STACK_KAFKA_VERSION", DEFAULT_VERSION)
 
 
 def cache_dir(kafka_version: str) -> Path:

@@ -121,8 +121,16 @@ def print_state(state: StackState, console: Console) -> None:
     console.print(table)
     if state.broker:
         console.print(f"broker: {state.broker} (answered after {state.broker_start_seconds:.1f}s)")
+    for line in exports(state):
+        print(line)
+
+
+def exports(state: StackState) -> list[str]:
+    """Shell lines that point srguard, the tests and the benchmarks at the stack: ``eval "$(...)"``."""
+    lines = []
     kafka = next((s for s in state.services if s.name == "kafka"), None)
     if kafka:
-        print(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.address} SRGUARD_BOOTSTRAP_SERVERS={kafka.address}")
+        lines.append(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.address} SRGUARD_BOOTSTRAP_SERVERS={kafka.address}")
     if any(s.name == "redis" for s in state.services):
-        print(f"export REDIS_URL={state.redis_url} SRGUARD_REDIS_URL={state.redis_url}")
+        lines.append(f"export REDIS_URL={state.redis_url} SRGUARD_REDIS_URL={state.redis_url}")
+    return lines

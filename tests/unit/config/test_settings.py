@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from processor.config import ConfigFileError, Mode, ProcessingGuarantee, load_settings
+from processor.config import ConfigFileError, Mode, ProcessingGuarantee, SettingError, load_settings
 
 
 def test_defaults_follow_the_contract(monkeypatch):
@@ -45,7 +45,7 @@ def test_nested_topic_override_from_env(monkeypatch):
 
 def test_bad_values_are_clear_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("SRGUARD_MODE", "sometimes")
-    with pytest.raises(ValidationError, match="mode"):
+    with pytest.raises(SettingError, match=r"^SRGUARD_MODE='sometimes': Input should be 'enforce' or 'audit'$"):
         load_settings()
     with pytest.raises(ConfigFileError, match="does not exist"):
         load_settings(tmp_path / "absent.toml")

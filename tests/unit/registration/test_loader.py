@@ -88,17 +88,20 @@ def test_chunks_reach_the_store_in_file_order(tmp_path, monkeypatch):
 def test_parties_with_optional_validity(tmp_path):
     path = tmp_path / "p.csv"
     path.write_text(
-        "role,entity_id,party_id,valid_to\n"
-        "no,90-b3-d5-1f-30-02-00-00,LOND,2030-01-01\n"
-        "DNO,90-B3-D5-1F-30-02-00-01,,\n"  # empty party_id: rejected
+        "role,entity_id,party_id,valid_to,valid_from\n"
+        "ed,90-b3-d5-1f-30-02-00-00,LOND,2030-01-01,\n"
+        "ED,90-B3-D5-1F-30-02-00-01,,,\n"  # empty party_id: rejected
+        "XX,90-B3-D5-1F-30-02-00-02,LOND,,\n"  # not a DUIS user role: rejected
+        "GT,90-B3-D5-1F-30-02-00-03,NGGD,2020-01-01,2021-01-01\n"  # ends before it starts: rejected
     )
 
     parties = Parties()
     summary = load_parties(path, parties)
-    assert summary.rejected_total == 1 and summary.rejected[0][0] == 3
+    assert summary.rejected_total == 3 and [line for line, _ in summary.rejected] == [3, 4, 5]
+    assert "not a DUIS user role" in summary.rejected[1][1] and "not before valid_to" in summary.rejected[2][1]
     (credential,) = parties.credentials
     assert credential.entity_id == "90-B3-D5-1F-30-02-00-00"
-    assert credential.party.role == "NO" and credential.party.valid_from is None
+    assert credential.party.role == "ED" and credential.party.valid_from is None
     assert credential.party.valid_to == 1893456000000
 
 

@@ -1,0 +1,91 @@
+"""Every user error is one line naming what caused it, with a documented exit code: never a traceback.
+
+One row per case an integration engineer or SRE met (issue 22). ``{kafka}``, ``{redis}`` and ``{prefix}``
+in a row are filled in with the test's own broker, Redis and a fresh topic prefix."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+MPAN = "1100000000011"
+
+CASES = [
+    # (id, arguments, extra environment, exit code, what the error line must say)
+    ("misspelt env setting", ["topics", "create"], {"SRGUARD_MODEE": "audit"}, 2, "did you mean SRGUARD_MODE?"),
+    ("bad env value", ["topics", "create"], {"SRGUARD_MODE": "foo"}, 2, "SRGUARD_MODE='foo': Input should be"),
+    ("misspelt topic", ["topics", "create"], {"SRGUARD_TOPICS__REQUEST": "x"}, 2, "did you mean requests?"),
+    (
+        "http Redis URL, password not echoed",
+        ["registrations", "get", MPAN],
+        {"SRGUARD_REDIS_URL": "http://user:s3cret@host/0"},
+        2,
+        "SRGUARD_REDIS_URL: Value error, a Redis URL starts with redis://",
+    ),
+    ("not an MPxN", ["registrations", "get", "abc"], {}, 2, "not an MPAN core or MPRN: 'abc'"),
+    ("bad --at", ["registrations", "get", MPAN, "--at", "tomorrow"], {}, 2, "not a time: 'tomorrow'"),
+    ("bad ledger --at", ["ledger", "report", "--at", "nonsense"], {}, 2, "not a time: 'nonsense'"),
+    ("not an EUI-64", ["parties", "get", "nope"], {}, 2, "nope"),
+    ("unknown record type", ["export", "x.avro", "--schema", "Foo"], {}, 2, "--schema must be"),
+    ("bad log level", ["--log-level", "loud", "version"], {}, 2, "loud"),
+    (
+        "unreachable broker",
+        ["topics", "create", "--bootstrap-servers", "127.0.0.1:1"],
+        {},
+        2,
+        "could not create topics on 127.0.0.1:1: Failed to get metadata",
+    ),
+    (
+        "run before topics create",
+        ["run", "--mode", "audit", "--metrics-port", "0"],
+        {"SRGUARD_TOPICS__REGISTRATIONS": "{prefix}.registrations", "SRGUARD_TOPICS__PARTIES": "{prefix}.parties"},
+        2,
+        "create srguard's topics with 'srguard topics create'",
+    ),
+    (
+        "metrics port in use",
+        ["run", "--mode", "audit", "--metrics-port", "{busy_port}"],
+        {},
+        2,
+        "metrics_port {busy_port} on 0.0.0.0 cannot be served: Address already in use",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def busy_port():
+    with socket.socket() as holder:
+        holder.bind(("0.0.0.0", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+@pytest.mark.parametrize(("arguments", "env", "code", "says"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_clear_line(
+    tmp_path, kafka_bootstrap, redis_url, unique, busy_port, arguments, env, code, says
+):
+    fill = {"kafka": kafka_bootstrap, "redis": redis_url, "prefix": f"bad{unique}", "busy_port": busy_port}
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SRGUARD_")}
+    environment |= {"SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap, "SRGUARD_REDIS_URL": redis_url, "COLUMNS": "80"}
+    environment |= {k: v.format(**fill) for k, v in env.items()}
+    result = subprocess.run(
+        [sys.executable, "-m", "processor", *(a.format(**fill) for a in arguments)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        env=environment,
+    )
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output[-3000:]
+    assert result.returncode == code, output[-3000:]
+    assert says.format(**fill) in output, output[-3000:]
+    assert "s3cret" not in output, "a password in a URL must never be echoed"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    if errors:
+        assert len(errors) == 1 and says.format(**fill) in errors[0], "the error must be one line, not wrapped"
