@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.srguard-installed
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/ensure-system-deps.sh
-	bash scripts/ensure-system-deps.sh prometheus
+	bash scripts/ensure-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -24,6 +24,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
+	bash scripts/ensure-system-deps.sh prometheus  # promtool and a real Prometheus for the alert and scrape tests
 	$(BIN)/pytest
 
 bench: setup

