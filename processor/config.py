@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from processor.domain.rule import MissingRegistration
-from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, TOOL_ENV, RedisKeys, Topics
+from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, TOOL_ENV, Topics
 from processor.observability.logs import KAFKA_LOGGER
 
 ENV_PREFIX = "SRGUARD_"
@@ -87,10 +87,6 @@ class Settings(BaseSettings):
     certificate_cache_size: int = Field(4096, ge=1)
     certificate_cache_bytes: int = Field(16 << 20, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password
-
-    @property
-    def redis_keys(self) -> RedisKeys:
-        return RedisKeys(self.redis_key_prefix)
 
     @field_validator("redis_url")
     @classmethod

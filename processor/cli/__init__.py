@@ -30,8 +30,13 @@ def _print_version(wanted: bool) -> None:
 @app.callback()
 def main(
     log_level: Annotated[
-        LogLevel, typer.Option(help="Least severe log lines shown (stderr).", envvar="SRGUARD_LOG_LEVEL")
-    ] = LogLevel.INFO,
+        LogLevel | None,
+        typer.Option(
+            help="Least severe log lines shown (stderr) [default: info; warning for the demo].",
+            envvar="SRGUARD_LOG_LEVEL",
+            show_default=False,
+        ),
+    ] = None,
     log_format: Annotated[
         LogFormat, typer.Option(help="text, or json: one object a line.", envvar="SRGUARD_LOG_FORMAT")
     ] = LogFormat.TEXT,
@@ -40,7 +45,7 @@ def main(
     ] = False,
 ) -> None:
     """SECMP0063 Network Operator certificate guard for DCC Service Requests."""
-    logs.configure(log_level, log_format)
+    logs.configure(log_level or LogLevel.INFO, log_format)
 
 
 @app.command()

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaError, KafkaException
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -37,13 +36,6 @@ class ExitCode:
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, however narrow the terminal
     return typer.Exit(code)
-
-
-def reason(exc: BaseException) -> str:
-    """An error as one line: librdkafka's own text for Kafka errors, not the KafkaError repr."""
-    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
-        return str(exc.args[0].str())
-    return str(exc) or type(exc).__name__
 
 
 ConfigFile = Annotated[

@@ -13,6 +13,7 @@ from processor.cli.common import ExitCode, console
 
 
 def demo(
+    ctx: typer.Context,
     meter_points: Annotated[int, typer.Option(min=100, help="Meter points in the generated population.")] = 30_000,
     srs: Annotated[int, typer.Option(min=100, help="Service Requests to publish and judge.")] = 100_000,
     seed: Annotated[int, typer.Option(help="Everything generated is deterministic for a seed.")] = 1,
@@ -25,7 +26,7 @@ def demo(
     from processor.report.render import to_json, write_csv, write_html
     from processor.report.stats import aggregate
 
-    if logging.getLogger().level < logging.WARNING:  # the demo's own summary says what happened
+    if ctx.find_root().params.get("log_level") is None:  # unless asked, the demo's own summary speaks
         logging.getLogger().setLevel(logging.WARNING)
     result = run_demo(console, meter_points, srs, seed)
     stats = aggregate(result.rejections, result.party_of, result.in_scope)

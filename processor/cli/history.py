@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +23,7 @@ from processor.cli.common import (
     counting_progress,
     err,
     fail,
-    reason,
+    moment,
     settings_from,
     times,
 )
@@ -34,6 +33,7 @@ from processor.replay.archive import export_topic, replay_archive
 from processor.replay.topic import replay_topic
 from processor.report.sources import rejections_and_scope
 from processor.report.stats import aggregate
+from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 
 replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
@@ -71,7 +71,7 @@ def export(
                 lambda n: progress.update(task, completed=n),
             )
         except (TopicMissing, KafkaException) as exc:
-            raise fail(reason(exc)) from exc
+            raise fail(error_text(exc)) from exc
     console.print(f"exported {summary.records:,} {schema} records from {name} to {file} in {summary.seconds:.1f}s")
     if summary.undecodable:
         for example in summary.examples:
@@ -98,7 +98,7 @@ def replay_file(
                 producer, file, target, wiring.serde_from(settings), rate, lambda n: progress.update(task, completed=n)
             )
         except (ValueError, RuntimeError) as exc:
-            raise fail(reason(exc)) from exc
+            raise fail(error_text(exc)) from exc
     console.print(f"published {sent:,} records from {file} to {target}")
 
 
@@ -123,7 +123,7 @@ def replay_topic_command(
                 settings, start, end, output_prefix, mode, lambda n: progress.update(task, completed=n)
             )
         except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
-            raise fail(reason(exc)) from exc
+            raise fail(error_text(exc)) from exc
     totals = summary.totals
     console.print(
         f"replayed {summary.read:,} SRs in {summary.seconds:.1f}s ({summary.rate:,.0f} SR/s): "
@@ -172,13 +172,13 @@ def report(
         )
         stats = aggregate(rejections, party_of or (lambda _entity, _at: None), in_scope)
     except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
-        raise fail(reason(exc)) from exc
+        raise fail(error_text(exc)) from exc
     sections = {}
     if with_ledger:
         try:
             registrations, _ = wiring.stores(settings)
             devices = wiring.ledger_store(settings).devices()
-            sections = summary_tables(ledger_report(devices, registrations, int(time.time() * 1000), min_days))
+            sections = summary_tables(ledger_report(devices, registrations, moment(None), min_days))
         except RedisError as exc:
             raise fail(f"cannot read the ledger: {exc}") from exc
     print_terminal(stats, console)

@@ -19,11 +19,11 @@ from processor.cli.common import (
     counting_progress,
     fail,
     moment,
-    reason,
     settings_from,
 )
 from processor.ledger.build import build_ledger, device_key
 from processor.ledger.report import ledger_report, print_device, print_ledger_report, write_csv_per_operator
+from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 
 ledger_app = typer.Typer(
@@ -46,7 +46,7 @@ def ledger_build(
         try:
             summary = build_ledger(settings, name, lambda n: progress.update(task, completed=n))
         except (TopicMissing, KafkaException, RedisError) as exc:
-            raise fail(reason(exc)) from exc
+            raise fail(error_text(exc)) from exc
     console.print(
         f"ledger: read {summary.read:,} accepted SRs in {summary.seconds:.1f}s, {summary.events:,} "
         f"NO-cell events, {summary.devices_changed:,} devices changed, {summary.undecodable} undecodable"

@@ -22,7 +22,6 @@ from processor.cli.common import (
     err,
     fail,
     moment,
-    reason,
     settings_from,
 )
 from processor.domain.identifiers import InvalidIdentifier, fuel_of
@@ -30,6 +29,7 @@ from processor.registration.csvsource import LoadError, LoadSummary
 from processor.registration.loader import load_parties, load_registrations
 from processor.registration.present import history_table, holders_table, print_load_summary
 from processor.registration.store import tune_listpacks
+from processor.stream.edge import error_text
 from processor.stream.topics import create_topics, topic_layout, topics_table
 
 topics_app = typer.Typer(help="srguard's topics.", no_args_is_help=True)
@@ -54,7 +54,7 @@ def topics_create(
     try:
         outcome = create_topics(AdminClient(settings.kafka_config("admin")), layout, partitions, replication_factor)
     except (KafkaException, TimeoutError) as exc:
-        raise fail(f"could not create topics on {settings.bootstrap_servers}: {reason(exc)}") from exc
+        raise fail(f"could not create topics on {settings.bootstrap_servers}: {error_text(exc)}") from exc
     console.print(topics_table(layout, outcome))
 
 

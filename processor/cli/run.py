@@ -23,7 +23,6 @@ from processor.cli.common import (
     connected_stores,
     console,
     fail,
-    reason,
     settings_from,
 )
 from processor.config import Mode, ProcessingGuarantee, SettingError
@@ -33,6 +32,7 @@ from processor.stream.app import FeedNotReady
 from processor.stream.app import run as run_processor
 from processor.stream.commit import ProducerFenced
 from processor.stream.dlq import DlqFlood
+from processor.stream.edge import error_text
 from processor.stream.processor import FeedStopped
 from processor.stream.reading import TopicMissing
 
@@ -66,7 +66,7 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
     try:
         reference.start()
     except (RuntimeError, KafkaException, TopicMissing) as exc:
-        raise fail(reason(exc)) from exc
+        raise fail(error_text(exc)) from exc
     reference.run(stop)
     console.print(f"feed stopped: {reference.status.applied} records applied")
 
@@ -148,5 +148,5 @@ def run(
     except (SettingError, TopicMissing) as exc:
         raise fail(str(exc)) from exc
     except (RedisError, KafkaException, OSError) as exc:
-        raise fail(f"srguard stopped: {reason(exc)}") from exc
+        raise fail(f"srguard stopped: {error_text(exc)}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -11,9 +11,8 @@ from processor.domain.model import RemotePartyRole
 from processor.domain.rule import is_candidate, is_exempt
 from processor.names import Schema
 from processor.replay.archive import read_archive
-from processor.stream.judge import in_scope
 from processor.stream.reading import read_history
-from processor.stream.serde import candidate
+from processor.stream.serde import candidate, in_scope
 
 
 def checked_by_secmp0063(variant: str, user_role: str, device_type: str, remote_party_role: str | None) -> bool:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from processor.config import SettingError
@@ -72,8 +72,17 @@ def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s:
             if entry is not None and entry.value:
                 limit = min(limit, int(entry.value))
     except Exception as exc:  # not knowing is fine: the producer's limit still holds
-        log.warning("could not read the output topics' max.message.bytes (%s): using message.max.bytes", exc)
+        log.warning(
+            "could not read the output topics' max.message.bytes (%s): using message.max.bytes", error_text(exc)
+        )
     return limit
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as one line: librdkafka's own text for Kafka errors, not the KafkaError repr."""
+    if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):
+        return str(exc.args[0].str())
+    return str(exc) or type(exc).__name__
 
 
 def coordinates(msg: Message) -> tuple[str, int, int]:

@@ -20,11 +20,11 @@ from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.model import PartyDirectory, Registration, ServiceRequest
-from processor.domain.rule import Branch, Decision, Policy, decide_candidate, is_candidate
+from processor.domain.rule import Branch, Decision, Policy, decide_candidate
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
-from processor.stream.serde import Peek, candidate, encode_rejection
+from processor.stream.serde import candidate, encode_rejection, in_scope
 
 
 @dataclass
@@ -51,10 +51,6 @@ class BatchResult:
         self.incidents_by_supplier.update(other.incidents_by_supplier)
         self.lookups += other.lookups
         self.misses += other.misses
-
-
-def in_scope(head: Peek) -> bool:
-    return is_candidate(head.variant, head.user_role, head.device_type)
 
 
 class _Dead(Exception):

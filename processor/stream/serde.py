@@ -20,7 +20,7 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.domain.rule import Decision
+from processor.domain.rule import Decision, is_candidate
 from processor.names import Schema
 from processor.stream.records import Source
 
@@ -45,6 +45,11 @@ class Peek:
     variant: str
     user_role: str
     device_type: str
+
+
+def in_scope(head: Peek) -> bool:
+    """Whether SECMP0063 may touch this SR, from its leading fields alone."""
+    return is_candidate(head.variant, head.user_role, head.device_type)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
