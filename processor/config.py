@@ -19,7 +19,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from processor.domain.rule import MissingRegistration
+from processor.domain.decision import MissingRegistration
 from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, TOOL_ENV, Topics
 from processor.observability.logs import KAFKA_LOGGER
 
@@ -32,6 +32,11 @@ KAFKA_ENV_PREFIX = ENV_PREFIX + "KAFKA_"
 class Mode(StrEnum):
     ENFORCE = "enforce"
     AUDIT = "audit"
+
+
+class InputFormat(StrEnum):
+    AVRO = "avro"  # srguard's ServiceRequest records (schemas/ServiceRequest.avsc)
+    DUIS = "duis"  # DUIS XML Request documents as the DCC receives them (UTF-8, signed or not)
 
 
 class ProcessingGuarantee(StrEnum):
@@ -50,6 +55,8 @@ class Settings(BaseSettings):
     redis_cluster: bool = False
     registration_buckets: int = Field(1 << 19, ge=1, description="power of two; about MPxNs / 100")
     ledger_buckets: int = Field(1 << 19, ge=1, description="power of two; about devices / 100")
+    device_buckets: int = Field(1 << 16, ge=1, description="power of two; about inventory devices / 100")
+    input_format: InputFormat = InputFormat.AVRO
     group_id: str = DEFAULT_GROUP_ID
     mode: Mode = Mode.ENFORCE
     processing_guarantee: ProcessingGuarantee = ProcessingGuarantee.EXACTLY_ONCE

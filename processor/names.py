@@ -39,16 +39,18 @@ class Topics(BaseModel):
     requests: str = "dcc.sr.requests"
     registrations: str = "dcc.registration.changes"
     parties: str = "dcc.party.directory"
+    devices: str = "dcc.device.inventory"
     accepted: str = "dcc.sr.accepted"
     rejected: str = "dcc.sr.rejected"
     audit: str = "dcc.sr.audit"
     dlq: str = "dcc.sr.dlq"
+    responses: str = "dcc.sr.responses"
 
     def outputs(self) -> tuple[str, ...]:
-        return (self.accepted, self.rejected, self.audit, self.dlq)
+        return (self.accepted, self.rejected, self.audit, self.dlq, self.responses)
 
 
-OUTPUT_ROLES = ("accepted", "rejected", "audit", "dlq")
+OUTPUT_ROLES = ("accepted", "rejected", "audit", "dlq", "responses")
 
 
 class Schema(StrEnum):
@@ -57,6 +59,7 @@ class Schema(StrEnum):
     SERVICE_REQUEST = "ServiceRequest"
     REGISTRATION_CHANGE = "RegistrationChange"
     PARTY_CREDENTIAL = "PartyCredential"
+    DEVICE_INVENTORY = "DeviceInventory"
     SR_REJECTION = "SrRejection"
 
 
@@ -101,6 +104,14 @@ class RedisKeys:
     @property
     def registrations(self) -> str:
         return f"{self.prefix}:reg"  # + ":<bucket hex>" hashes of MPxN -> packed history, + ":meta"
+
+    @property
+    def devices(self) -> str:
+        return f"{self.prefix}:dev"  # + ":<bucket hex>" hashes of device EUI-64 (16 hex) -> packed history
+
+    @property
+    def device_offsets(self) -> str:
+        return f"{self.prefix}:dev-offsets"  # the feed's positions on the inventory topic
 
     @property
     def feed_offsets(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
 from confluent_kafka import Producer
@@ -16,14 +17,15 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, RegistryAvro, Serde
-from processor.config import Mode, SettingError, Settings
+from processor.config import InputFormat, Mode, SettingError, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
-from processor.domain.rule import Policy
+from processor.domain.decision import Policy
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group
 from processor.observability.http import HealthEndpoint
 from processor.observability.metrics import Metrics
 from processor.registration.buckets import RedisClient
+from processor.registration.devices import DeviceInventoryStore
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
@@ -33,6 +35,7 @@ from processor.stream.dlq import DlqPolicy
 from processor.stream.edge import record_limit
 from processor.stream.judge import Judge
 from processor.stream.processor import SrProcessor
+from processor.stream.serde import SrReader, avro_reader, duis_reader
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +61,21 @@ def redis_client(settings: Settings) -> RedisClient:
     return redis.Redis.from_url(url, **timeouts)
 
 
-def stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:
+@dataclass(frozen=True)
+class Stores:
+    """The reference data in Redis, on one client."""
+
+    registrations: RegistrationStore
+    parties: PartyStore
+    devices: DeviceInventoryStore
+
+
+def stores(settings: Settings) -> Stores:
     client = redis_client(settings)
-    return (
+    return Stores(
         RegistrationStore(client, settings.redis_key_prefix, settings.registration_buckets),
         PartyStore(client, settings.redis_key_prefix),
+        DeviceInventoryStore(client, settings.redis_key_prefix, settings.device_buckets),
     )
 
 
@@ -70,39 +83,38 @@ def ledger_store(settings: Settings) -> LedgerStore:
     return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
 
 
-def reference_feed(
-    settings: Settings, registrations: RegistrationStore, parties: PartyStore, serde: Serde | None = None
-) -> ReferenceFeed:
+def reference_feed(settings: Settings, reference: Stores, serde: Serde | None = None) -> ReferenceFeed:
     """The feed as both `srguard run` and `srguard feed` run it."""
     return ReferenceFeed(
         settings.kafka_config("consumer", **{"group.id": feed_group(settings.group_id)}),
         settings.topics.registrations,
         settings.topics.parties,
-        registrations,
-        parties,
+        reference.registrations,
+        reference.parties,
+        settings.topics.devices,
+        reference.devices,
         batch_size=settings.feed_batch_size,
         serde=serde or serde_from(settings),
     )
 
 
-def judge(
-    settings: Settings,
-    topics: Topics,
-    mode: Mode,
-    registrations: RegistrationStore,
-    parties: PartyStore,
-    serde: Serde,
-) -> Judge:
+def sr_reader(settings: Settings, serde: Serde) -> SrReader:
+    return duis_reader if settings.input_format is InputFormat.DUIS else avro_reader(serde)
+
+
+def judge(settings: Settings, topics: Topics, mode: Mode, reference: Stores, serde: Serde) -> Judge:
     """The processing step writing to ``topics`` (the live ones, or a replay's), its limit read from them."""
     return Judge(
         topics,
         mode,
         Policy(settings.on_missing_registration),
         certificate_reader(settings),
-        registrations.lookup_many,
-        DirectoryCache(parties).refresh,
+        reference.registrations.lookup_many,
+        DirectoryCache(reference.parties).refresh,
         record_limit(settings.kafka_config("producer"), list(topics.outputs())),
         serde,
+        read=sr_reader(settings, serde),
+        inventory=reference.devices.lookup_many,
     )
 
 
@@ -129,11 +141,11 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
     metrics.untrusted_certificates.set(1 if untrusted else 0)
     if untrusted:
         log.warning("certificates are NOT checked against a trust anchor (allow_untrusted_certificates)")
-    registrations, parties = stores(settings)
+    reference = stores(settings)
     serde = serde_from(settings)  # one registry client per process
-    step = judge(settings, settings.topics, settings.mode, registrations, parties, serde)
+    step = judge(settings, settings.topics, settings.mode, reference, serde)
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
-    feed = reference_feed(settings, registrations, parties, serde)
+    feed = reference_feed(settings, reference, serde)
     processor = SrProcessor(settings, step, metrics, dlq, feed, before_commit=before_commit)
     feed.on_batch = processor.observe_feed
     endpoint = HealthEndpoint(
@@ -151,7 +163,7 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
 def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
     """Entity EUI-64 -> market id at a time, from the party directory in Redis; None when Redis is unreachable."""
     try:
-        directory = stores(settings)[1].load()
+        directory = stores(settings).parties.load()
     except RedisError:
         return None
 

@@ -13,8 +13,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from processor import wiring
 from processor.config import ConfigFileError, Settings, load_settings
-from processor.registration.parties import PartyStore
-from processor.registration.store import RegistrationStore
 from processor.times import parse_time
 
 console = Console()
@@ -61,10 +59,10 @@ def settings_from(config: Path | None, **flags: object) -> Settings:
         raise fail(f"bad configuration: {exc}") from exc
 
 
-def connected_stores(settings: Settings) -> tuple[RegistrationStore, PartyStore]:
+def connected_stores(settings: Settings) -> wiring.Stores:
     try:
         found = wiring.stores(settings)
-        found[0].client.ping()
+        found.registrations.client.ping()
     except RedisError as exc:
         raise fail(f"cannot reach Redis: {exc}") from exc
     return found

@@ -176,7 +176,7 @@ def report(
     sections = {}
     if with_ledger:
         try:
-            registrations, _ = wiring.stores(settings)
+            registrations = wiring.stores(settings).registrations
             devices = wiring.ledger_store(settings).devices()
             sections = summary_tables(ledger_report(devices, registrations, moment(None), min_days))
         except RedisError as exc:

@@ -79,7 +79,7 @@ def ledger_report_command(
     when = moment(at)
     settings = settings_from(config, redis_url=redis_url)
     try:
-        registrations, _ = wiring.stores(settings)
+        registrations = wiring.stores(settings).registrations
         report = ledger_report(wiring.ledger_store(settings).devices(), registrations, when, min_days)
     except RedisError as exc:
         raise fail(f"cannot reach Redis: {exc}") from exc

@@ -80,7 +80,7 @@ def registrations_load(
 ) -> None:
     """Load an RDP-style refresh file: mpxn,network_operator_id,effective_from[,supplier_id,fuel,sequence]."""
     settings = settings_from(config, redis_url=redis_url)
-    registrations, _ = connected_stores(settings)
+    registrations = connected_stores(settings).registrations
     tune_listpacks(registrations.client)
     with Progress(
         SpinnerColumn(),
@@ -113,7 +113,7 @@ def registrations_get(
         raise fail(str(exc)) from exc
     when = moment(at)
     settings = settings_from(config, redis_url=redis_url)
-    registrations, _ = connected_stores(settings)
+    registrations = connected_stores(settings).registrations
     history = registrations.history(mpxn.strip())
     if not history:
         raise fail(f"no registration for {mpxn}", code=ExitCode.FAILED)
@@ -124,7 +124,7 @@ def registrations_get(
 def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """Load a party directory file: entity_id,party_id,role[,valid_from,valid_to]."""
     settings = settings_from(config, redis_url=redis_url)
-    _, parties = connected_stores(settings)
+    parties = connected_stores(settings).parties
     _finish_load(lambda: load_parties(file, parties), f"parties from {file}")
 
 
@@ -132,7 +132,7 @@ def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
 def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """Show which parties hold a certificate entity id (EUI-64, any common form)."""
     settings = settings_from(config, redis_url=redis_url)
-    _, parties = connected_stores(settings)
+    parties = connected_stores(settings).parties
     try:
         held = parties.get(entity_id)
     except InvalidIdentifier as exc:

@@ -26,7 +26,7 @@ from processor.cli.common import (
     settings_from,
 )
 from processor.config import Mode, ProcessingGuarantee, SettingError
-from processor.domain.rule import MissingRegistration
+from processor.domain.decision import MissingRegistration
 from processor.registration.feed import FeedStatus
 from processor.stream.app import FeedNotReady
 from processor.stream.app import run as run_processor
@@ -40,9 +40,9 @@ FEED_PROGRESS_EVERY_S = 10.0
 
 
 def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_url: RedisUrl = None) -> None:
-    """Keep Redis fed from the registration and party topics until SIGTERM/Ctrl-C (one feed serves many processors)."""
+    """Keep Redis fed from the registration, party and device topics until SIGTERM/Ctrl-C (one feed serves many)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
-    registrations, parties = connected_stores(settings)
+    stores = connected_stores(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -61,7 +61,7 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
                 f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
             )
 
-    reference = wiring.reference_feed(settings, registrations, parties)
+    reference = wiring.reference_feed(settings, stores)
     reference.on_batch = report
     try:
         reference.start()

@@ -33,6 +33,28 @@ class DeviceType(StrEnum):
     CAD = "CAD"
 
 
+class DeviceStatus(StrEnum):
+    """A device's status in the DSP's Smart Metering Inventory."""
+
+    INSTALLED_NOT_COMMISSIONED = "InstalledNotCommissioned"
+    COMMISSIONED = "Commissioned"
+    DECOMMISSIONED = "Decommissioned"
+    WITHDRAWN = "Withdrawn"
+    SUSPENDED = "Suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One effective-dated record of the DSP's device inventory: what the device is, the MPxNs it serves."""
+
+    device_id: str  # canonical EUI-64
+    device_type: DeviceType
+    mpxns: tuple[str, ...]
+    status: DeviceStatus
+    effective_from: int
+    sequence: int
+
+
 class RemotePartyRole(StrEnum):
     """DUIS RemotePartyRole: which trust-anchor cells of the device the certificates replace."""
 
@@ -63,9 +85,11 @@ class ServiceRequest:
     service_reference_variant: str
     command_variant: int
     originator_id: str
-    user_role: UserRole
+    # What the SR itself says of its originator and target. A DUIS SR says none of it: the DSP's party
+    # directory and device inventory do (processor.domain.rule.subject_of).
+    user_role: UserRole | None
     target_device_id: str
-    target_device_type: DeviceType
+    target_device_type: DeviceType | None
     mpxn: str | None
     remote_party_role: RemotePartyRole | None
     certificates: tuple[ReplacementCertificate, ...]

@@ -1,70 +1,57 @@
 """The SECMP0063 rule: one pure function from a Service Request and the reference data to a Decision.
 
-No I/O. The caller looks up the registration in force at ``sr.as_of`` and hands in the party
+No I/O. The caller looks up the device inventory record in force at ``sr.as_of``, makes the SR's
+``Subject`` from it (``subject_of``: the originator's role, the device's type and MPxN, as the DSP
+knows them), looks up the registration in force for the subject's MPxN and hands in the party
 directory; certificate parsing is deterministic and cached, so it counts as pure here.
 
-Order of checks for an in-scope SR placing NO certificates:
-1. each certificate on its own: readable SMKI certificate, trusted issuer (when a trust store is
+Order of checks for an SR 6.15.1 or 6.21 placing NO certificates:
+1. the subject: a Supplier originator and a target type in scope (else untouched); a known
+   originator, a known device whose inventory record agrees with what the SR says of it, a meter
+   point of the device's fuel (ESME - MPAN, GPF - MPRN);
+2. each certificate on its own: readable SMKI certificate, trusted issuer (when a trust store is
    configured), Remote Party Role = network operator (OU 03), entity known to the party directory;
-2. a Network Operator registered for the SR's MPxN at the SR's time;
-3. each certificate's owner is that Network Operator.
-Faults of step 1 are certain whatever registration says, so they win over a missing registration.
-
-SECMP0063 was withdrawn, so DUIS defines no response code for this check. The codes below are this
-project's own, following DUIS's ``E`` + SR as four digits + two-digit sequence pattern, after the
-highest codes DUIS v5.4 uses for these SRs (E061509, E062105).
+3. a Network Operator registered for the MPxN at the SR's time;
+4. each certificate's owner is that Network Operator.
+Faults of step 2 are certain whatever registration says, so they win over a missing registration.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, replace
 from typing import TypedDict
 
-from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateError, CertificateReader
+from processor.domain.certificates import CertificateError, CertificateReader
+from processor.domain.decision import (
+    CODES,
+    DEFAULT_POLICY,
+    SR_REQUEST_HANDOVER,
+    SR_UPDATE_SECURITY_CREDENTIALS,
+    Branch,
+    Decision,
+    MissingRegistration,
+    Outcome,
+    Policy,
+    Reason,
+)
+from processor.domain.identifiers import Fuel, InvalidIdentifier, fuel_of
 from processor.domain.model import (
     NETWORK_OPERATOR_ROLES,
     SUPPLIER_ROLES,
+    Device,
     DeviceType,
     PartyDirectory,
     Registration,
     RemotePartyRole,
     ServiceRequest,
 )
+from processor.domain.subject import FUEL_OF_DEVICE, Subject, subject_of
 
-SR_UPDATE_SECURITY_CREDENTIALS = "6.15.1"
-SR_REQUEST_HANDOVER = "6.21"
 _IN_SCOPE_TARGETS = {
     SR_UPDATE_SECURITY_CREDENTIALS: frozenset({DeviceType.ESME}),
     SR_REQUEST_HANDOVER: frozenset({DeviceType.ESME, DeviceType.GPF}),
 }
 CANDIDATE_VARIANTS = frozenset(_IN_SCOPE_TARGETS)
-
-# Response codes: (certificate not the registered NO's, no NO registration) per SR variant.
-CODES = {
-    SR_UPDATE_SECURITY_CREDENTIALS: ("E061510", "E061511"),
-    SR_REQUEST_HANDOVER: ("E062106", "E062107"),
-}
-
-
-class Outcome(StrEnum):
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-
-
-class Reason(StrEnum):
-    """Machine-readable reject reasons (most severe first within the certificate checks)."""
-
-    MISSING_REMOTE_PARTY_ROLE = "missing_remote_party_role"
-    MALFORMED_CERTIFICATE = MALFORMED
-    UNTRUSTED_ISSUER = UNTRUSTED
-    NOT_NETWORK_OPERATOR_CERTIFICATE = "not_network_operator_certificate"
-    UNKNOWN_ENTITY = "unknown_entity"
-    AMBIGUOUS_CERTIFICATE_OWNER = "ambiguous_certificate_owner"
-    FOREIGN_NETWORK_OPERATOR = "foreign_network_operator"
-    REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS = "registered_network_operator_has_no_credentials"
-    NO_REGISTRATION = "no_registration"
-    NO_MPXN = "no_mpxn"
 
 
 _SEVERITY = {
@@ -81,59 +68,43 @@ _SEVERITY = {
 }
 
 
-class Branch(StrEnum):
-    """Which part of the rule decided: the statistics report counts these."""
-
-    OUT_OF_SCOPE = "out_of_scope"
-    EXEMPT_NETWORK_OPERATOR = "exempt_network_operator"
-    NO_NETWORK_OPERATOR_CERTIFICATES = "no_network_operator_certificates"
-    CERTIFICATE_FAULT = "certificate_fault"
-    MISSING_REGISTRATION = "missing_registration"
-    FOREIGN_OWNER = "foreign_owner"
-    REGISTERED_OWNER = "registered_owner"
-
-
-class MissingRegistration(StrEnum):
-    REJECT = "reject"
-    ACCEPT = "accept"
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    on_missing_registration: MissingRegistration = MissingRegistration.REJECT
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    outcome: Outcome
-    branch: Branch
-    as_of: int
-    code: str | None = None
-    reason: Reason | None = None
-    detail: str = ""
-    registered_network_operator_id: str | None = None
-    certificate_entity_ids: tuple[str, ...] = ()  # aligned with the SR's certificates; "" = unreadable
-    certificate_party_ids: tuple[str, ...] = ()  # aligned likewise; "" = no party holds the entity
-    flagged: bool = False  # accepted, but only because policy accepts a missing registration
-
-    @property
-    def accepted(self) -> bool:
-        return self.outcome is Outcome.ACCEPTED
-
-
-def is_exempt(variant: str, user_role: str) -> bool:
+def is_exempt(variant: str, user_role: str | None) -> bool:
     """An SR 6.15.1 sent by a Network Operator itself: never blocked (SECMP0063)."""
     return variant == SR_UPDATE_SECURITY_CREDENTIALS and user_role in NETWORK_OPERATOR_ROLES
 
 
-def is_candidate(variant: str, user_role: str, device_type: str) -> bool:
-    """Whether an SR can need more than a pass-through: the cheap test made before decoding certificates."""
-    targets = _IN_SCOPE_TARGETS.get(variant)
-    if targets is None:
+def is_candidate(variant: str, user_role: str | None = None) -> bool:
+    """Whether an SR can need more than a pass-through: the cheap test made before decoding it.
+
+    The target's type is not part of it: the device inventory, looked up for candidates only, is its
+    authority. An unknown role (a DUIS SR, whose originator's role is in the party directory) is a
+    candidate for the same reason."""
+    if variant not in _IN_SCOPE_TARGETS:
         return False
-    if is_exempt(variant, user_role):
-        return True  # exempt, but recorded as such
-    return user_role in SUPPLIER_ROLES and device_type in targets
+    return user_role is None or user_role in SUPPLIER_ROLES or is_exempt(variant, user_role)
+
+
+def is_target(variant: str, device_type: str | None) -> bool:
+    """Whether SECMP0063 protects this kind of device against this SR (ESME for 6.15.1; ESME, GPF for 6.21)."""
+    return device_type in _IN_SCOPE_TARGETS.get(variant, ())
+
+
+def _fuel_fault(subject: Subject, registration: Registration | None) -> str | None:
+    """Why the subject's meter point is not of its device's fuel (ESME - MPAN, GPF - MPRN), or None."""
+    if subject.mpxn is None or subject.device_type is None:
+        return None
+    expected = FUEL_OF_DEVICE[subject.device_type]
+    try:
+        fuel = fuel_of(subject.mpxn)
+    except InvalidIdentifier:
+        return f"{subject.mpxn} is neither an MPAN core nor an MPRN"
+    if fuel is not expected:
+        wanted = "an MPAN" if expected is Fuel.ELECTRICITY else "an MPRN"
+        return f"a {subject.device_type} serves {wanted}, not {fuel.value.lower()} meter point {subject.mpxn}"
+    if registration is not None and registration.fuel is not expected:
+        held = registration.fuel.value.lower()
+        return f"registration holds {subject.mpxn} as {held}; a {subject.device_type} is {expected.value.lower()}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,43 +154,81 @@ def decide(
     registration: Registration | None,
     directory: PartyDirectory,
     reader: CertificateReader,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
+    device: Device | None = None,
 ) -> Decision:
-    """Judge one SR. ``registration`` must be the record in force for ``sr.mpxn`` at ``sr.as_of``."""
-    if not is_candidate(sr.service_reference_variant, sr.user_role, sr.target_device_type):
+    """Judge one SR. ``device`` is its target's inventory record in force at ``sr.as_of`` (None: not in
+    the inventory); ``registration`` the record in force then for the subject's MPxN."""
+    if not is_candidate(sr.service_reference_variant, sr.user_role):
         return Decision(Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, sr.as_of)
-    return decide_candidate(sr, registration, directory, reader, policy)
+    return decide_candidate(sr, subject_of(sr, device, directory), registration, directory, reader, policy)
 
 
 def decide_candidate(
     sr: ServiceRequest,
+    subject: Subject,
     registration: Registration | None,
     directory: PartyDirectory,
     reader: CertificateReader,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
 ) -> Decision:
     """``decide`` for an SR already known to be a candidate (``is_candidate``): the scope test is not repeated."""
+    decision = _judge(sr, subject, registration, directory, reader, policy)
+    return replace(
+        decision,
+        user_role=subject.user_role.value if subject.user_role else "",
+        device_type=subject.device_type.value if subject.device_type else "",
+        mpxn=subject.mpxn,
+    )
+
+
+def _judge(
+    sr: ServiceRequest,
+    subject: Subject,
+    registration: Registration | None,
+    directory: PartyDirectory,
+    reader: CertificateReader,
+    policy: Policy,
+) -> Decision:
     at = sr.as_of
     variant = sr.service_reference_variant
-    if is_exempt(variant, sr.user_role):
+    role = subject.user_role
+    if is_exempt(variant, role):
         return Decision(
             Outcome.ACCEPTED,
             Branch.EXEMPT_NETWORK_OPERATOR,
             at,
-            detail=f"SR 6.15.1 sent by a Network Operator ({sr.user_role}) is never blocked",
+            detail=f"SR 6.15.1 sent by a Network Operator ({role}) is never blocked",
         )
-    wrong_owner_code, missing_code = CODES[variant]
+    if role is not None and role not in SUPPLIER_ROLES:
+        return Decision(Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, at)
+    if subject.device_type is not None and not is_target(variant, subject.device_type):
+        return Decision(Outcome.ACCEPTED, Branch.OUT_OF_SCOPE, at)  # the inventory's type wins over the SR's
+    codes = CODES[variant]
     if sr.remote_party_role is None:  # mandatory in DUIS for both SRs: broken input never passes unchecked
         return Decision(
             Outcome.REJECTED,
             Branch.CERTIFICATE_FAULT,
             at,
-            wrong_owner_code,
+            codes.foreign_certificate,
             Reason.MISSING_REMOTE_PARTY_ROLE,
             "RemotePartyRole is missing: the certificates' cells cannot be known, so they are not let through",
         )
     if sr.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR:
         return Decision(Outcome.ACCEPTED, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, at)
+    if role is None:
+        detail = f"originator {sr.originator_id} holds no entry in the party directory at {at} ms: its role is unknown"
+        return Decision(
+            Outcome.REJECTED, Branch.SUBJECT_FAULT, at, codes.subject_fault, Reason.UNKNOWN_ORIGINATOR, detail
+        )
+    if subject.fault is not None:
+        reason, detail = subject.fault
+        return Decision(Outcome.REJECTED, Branch.SUBJECT_FAULT, at, codes.subject_fault, reason, detail)
+    fuel_fault = _fuel_fault(subject, registration)
+    if fuel_fault is not None:
+        return Decision(
+            Outcome.REJECTED, Branch.SUBJECT_FAULT, at, codes.subject_fault, Reason.FUEL_MISMATCH, fuel_fault
+        )
 
     registered = registration.network_operator_id if registration else None
     checked = [_check_certificate(c.der, at, directory, reader) for c in sr.certificates]
@@ -233,7 +242,7 @@ def decide_candidate(
             Outcome.REJECTED,
             Branch.CERTIFICATE_FAULT,
             at,
-            wrong_owner_code,
+            codes.foreign_certificate,
             Reason.MALFORMED_CERTIFICATE,
             "NetworkOperator role but no certificate supplied",
             **evidence,
@@ -242,17 +251,29 @@ def decide_candidate(
     if faults:  # the worst fault, ties broken by entity and detail: never by the certificates' order
         worst = min(faults, key=lambda c: (_SEVERITY[c.fault], c.entity_id, c.detail))  # type: ignore[index]
         return Decision(
-            Outcome.REJECTED, Branch.CERTIFICATE_FAULT, at, wrong_owner_code, worst.fault, worst.detail, **evidence
+            Outcome.REJECTED,
+            Branch.CERTIFICATE_FAULT,
+            at,
+            codes.foreign_certificate,
+            worst.fault,
+            worst.detail,
+            **evidence,
         )
 
     if registered is None:
-        reason = Reason.NO_MPXN if not sr.mpxn else Reason.NO_REGISTRATION
-        detail = "the SR names no MPxN" if not sr.mpxn else f"no Network Operator registered for {sr.mpxn} at {at} ms"
+        reason = Reason.NO_MPXN if not subject.mpxn else Reason.NO_REGISTRATION
+        detail = (
+            "the SR names no MPxN"
+            if not subject.mpxn
+            else f"no Network Operator registered for {subject.mpxn} at {at} ms"
+        )
         if policy.on_missing_registration is MissingRegistration.ACCEPT:
             return Decision(
                 Outcome.ACCEPTED, Branch.MISSING_REGISTRATION, at, None, reason, detail, flagged=True, **evidence
             )
-        return Decision(Outcome.REJECTED, Branch.MISSING_REGISTRATION, at, missing_code, reason, detail, **evidence)
+        return Decision(
+            Outcome.REJECTED, Branch.MISSING_REGISTRATION, at, codes.missing_registration, reason, detail, **evidence
+        )
 
     foreign = sorted((c for c in checked if c.party_id != registered), key=lambda c: c.entity_id)
     if foreign:
@@ -263,9 +284,9 @@ def decide_candidate(
                 Outcome.REJECTED,
                 Branch.FOREIGN_OWNER,
                 at,
-                wrong_owner_code,
+                codes.foreign_certificate,
                 Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS,
-                f"{sr.mpxn} is registered to {registered}, which holds no SMKI credentials in the party directory "
+                f"{subject.mpxn} is registered to {registered}, which holds no SMKI credentials in the party directory "
                 f"at {at} ms (certificate of {first.entity_id} belongs to {first.party_id})",
                 **evidence,
             )
@@ -273,10 +294,10 @@ def decide_candidate(
             Outcome.REJECTED,
             Branch.FOREIGN_OWNER,
             at,
-            wrong_owner_code,
+            codes.foreign_certificate,
             Reason.FOREIGN_NETWORK_OPERATOR,
             f"certificate of {first.entity_id} belongs to {first.party_id}, "
-            f"but {sr.mpxn} is registered to {registered}",
+            f"but {subject.mpxn} is registered to {registered}",
             **evidence,
         )
     return Decision(Outcome.ACCEPTED, Branch.REGISTERED_OWNER, at, **evidence)

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 
 from processor.domain.certificates import CertificateError, CertificateReader
+from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
 from processor.domain.model import NETWORK_OPERATOR_ROLES, PartyDirectory, RemotePartyRole, ServiceRequest
-from processor.domain.rule import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
 
 COMMISSIONING_VARIANTS = frozenset({"8.1.1"})  # Commission Device
 PLACEMENT_VARIANTS = frozenset({SR_UPDATE_SECURITY_CREDENTIALS, SR_REQUEST_HANDOVER})

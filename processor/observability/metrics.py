@@ -63,6 +63,12 @@ class Metrics:
         self.lookup_misses = Counter(
             "srguard_registration_misses", "Look-ups that found no registration in force.", registry=r
         )
+        self.inventory_misses = Counter(
+            "srguard_inventory_misses",
+            "Candidate SRs whose device the inventory does not hold: their own MPxN and device type stood "
+            "(Avro input), or they were rejected as unknown_device (DUIS input).",
+            registry=r,
+        )
         self.feed_lag_records = Gauge(
             "srguard_feed_lag_records", "Reference feed: records behind the topics' end.", registry=r
         )

@@ -1,6 +1,6 @@
-"""The reference-data feed: the GlobalKTable pattern over the registration and party topics.
+"""The reference-data feed: the GlobalKTable pattern over the registration, party and device topics.
 
-Every partition of both topics is assigned (no consumer group, nothing committed to Kafka); each
+Every partition of the three topics is assigned (no consumer group, nothing committed to Kafka); each
 batch is applied to Redis together with the next offset per partition (processor.registration.store
 explains the atomicity), so a restart resumes exactly where the last applied batch ended and a
 re-applied record changes nothing. Readiness: every partition has reached the end of the topic
@@ -27,8 +27,9 @@ from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.domain.identifiers import Fuel, canonical_eui64
-from processor.domain.model import Registration
+from processor.domain.model import Device, Registration
 from processor.names import DEFAULT_GROUP_ID, Schema, feed_group
+from processor.registration.devices import DeviceInventoryStore, DeviceWithdrawal, device
 from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore, credential
 from processor.registration.records import merge_entry
 from processor.registration.store import RegistrationStore, Withdrawal
@@ -68,6 +69,22 @@ def party_credential(
     return credential(r["entity_id"], r["party_id"], r["role"], r["valid_from"], r["valid_to"])
 
 
+def inventory_change(
+    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
+) -> Device | DeviceWithdrawal:
+    """A DeviceInventory record, or a withdrawal for a tombstone keyed by the device's EUI-64."""
+    if value is None:
+        if not key:
+            raise DecodeError("tombstone without a key")
+        return DeviceWithdrawal(canonical_eui64(key.decode()))
+    r = serde.decode(Schema.DEVICE_INVENTORY, value, topic)
+    return device(r["device_id"], r["device_type"], r["mpxns"], r["status"], r["effective_from"], r["sequence"])
+
+
+Store = RegistrationStore | PartyStore | DeviceInventoryStore
+Decoder = Callable[[bytes | None, bytes | None, Serde, str], Any]
+
+
 @dataclass
 class FeedStatus:
     ready: bool = False
@@ -90,6 +107,8 @@ class ReferenceFeed:
         parties_topic: str,
         registrations: RegistrationStore,
         parties: PartyStore,
+        devices_topic: str,
+        devices: DeviceInventoryStore,
         on_batch: Callable[[FeedStatus], None] | None = None,
         batch_size: int = BATCH,
         serde: Serde = PLAIN,
@@ -102,9 +121,14 @@ class ReferenceFeed:
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
         }
-        self.topics = {registrations_topic: "registrations", parties_topic: "parties"}
+        self.topics: dict[str, tuple[Decoder, Store]] = {
+            registrations_topic: (registration_change, registrations),
+            parties_topic: (party_credential, parties),
+            devices_topic: (inventory_change, devices),
+        }
         self.registrations = registrations
         self.parties = parties
+        self.devices = devices
         self.status = FeedStatus()
         self.on_batch = on_batch  # called with the status after every batch (metrics)
         self._batch_size = batch_size
@@ -116,7 +140,7 @@ class ReferenceFeed:
 
     def start(self) -> None:
         self._consumer = Consumer(self._config)
-        stored = self.registrations.stored_offsets() | self.parties.stored_offsets()
+        stored = self.registrations.stored_offsets() | self.parties.stored_offsets() | self.devices.stored_offsets()
         assignment = []
         for topic in self.topics:
             metadata = self._consumer.list_topics(topic, timeout=30).topics[topic]
@@ -139,8 +163,8 @@ class ReferenceFeed:
         assert self._consumer is not None, "start() first"
         self.status.heartbeat = time.monotonic()  # alive: read by the processor's liveness check
         messages = self._consumer.consume(self._batch_size, timeout)
-        changes: dict[str, list[Any]] = {"registrations": [], "parties": []}
-        offsets: dict[str, dict[str, int]] = {"registrations": {}, "parties": {}}
+        changes: dict[str, list[Any]] = {topic: [] for topic in self.topics}
+        offsets: dict[str, dict[str, int]] = {topic: {} for topic in self.topics}
         rejected: list[bytes] = []
         first: dict[str, TopicPartition] = {}  # where to rewind to if Redis fails
         for msg in messages:
@@ -153,20 +177,19 @@ class ReferenceFeed:
                     log.warning("feed consumer error on %s: %s", name, error)
                 continue
             topic, partition, offset = coordinates(msg)
-            kind = self.topics[topic]
+            decode, _ = self.topics[topic]
             first.setdefault(name, TopicPartition(topic, partition, offset))
-            offsets[kind][name] = offset + 1
+            offsets[topic][name] = offset + 1
             self._last_timestamp[name] = msg.timestamp()[1]
             try:
-                decode = registration_change if kind == "registrations" else party_credential
-                changes[kind].append((msg, decode(msg.key(), msg.value(), self.serde, topic)))
+                changes[topic].append((msg, decode(msg.key(), msg.value(), self.serde, topic)))
             except Exception as exc:  # whatever a record holds, it is set aside: never the feed's end
                 rejected.append(self._rejection(msg, exc))
         try:
             applied = 0
-            for kind, store in (("registrations", self.registrations), ("parties", self.parties)):
-                if changes[kind] or offsets[kind]:
-                    applied += self._apply(store, changes[kind], offsets[kind], rejected)
+            for topic, (_, store) in self.topics.items():
+                if changes[topic] or offsets[topic]:
+                    applied += self._apply(store, changes[topic], offsets[topic], rejected)
             if rejected:
                 self._keep_rejected(rejected)
         except RedisError as exc:
@@ -180,13 +203,13 @@ class ReferenceFeed:
         if self.status.paused_cause is not None:
             log.info("feed resumed after: %s", self.status.paused_cause)
             self.status.paused_cause = None
-        self._positions.update({n: o for kind in offsets.values() for n, o in kind.items()})
+        self._positions.update({n: o for positions in offsets.values() for n, o in positions.items()})
         self._update_status(applied, len(rejected))
         return applied
 
     def _apply(
         self,
-        store: RegistrationStore | PartyStore,
+        store: Store,
         changes: list[tuple[Message, Any]],
         offsets: dict[str, int],
         rejected: list[bytes],

@@ -1,4 +1,5 @@
-"""RegistrationStore: effective-dated registration records per MPxN in Redis.
+"""Effective-dated histories in Redis: registrations per MPxN (``RegistrationStore``) and, in the same
+layout, device inventory records per device (``processor.registration.devices``).
 
 Key layout (memory: ~55 million GB meter points): MPxNs are hashed (CRC-32) into a fixed number of
 buckets; each bucket is one Redis hash ``{prefix}:reg:{bucket:x}`` whose fields are MPxNs and whose
@@ -15,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
@@ -23,7 +24,7 @@ from redis.cluster import RedisCluster
 from processor.domain.model import Registration
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import HashBuckets, RedisClient, as_bytes, read_offsets, write_offsets
-from processor.registration.records import in_force, merge_entry, unpack
+from processor.registration.records import merge_entry, unpack
 
 log = logging.getLogger(__name__)
 DEFAULT_BUCKETS = 1 << 19
@@ -50,6 +51,24 @@ class ApplyStats:
         self.counts.update(other.counts)
 
 
+class Dated(Protocol):
+    @property
+    def effective_from(self) -> int: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def in_force(records: list[D], at: int) -> D | None:
+    """The record in force at ``at``: the latest effective_from not after it (records are sorted)."""
+    found = None
+    for record in records:
+        if record.effective_from > at:
+            break
+        found = record
+    return found
+
+
 def tune_listpacks(client: RedisClient) -> bool:
     """Best effort: managed Redis services often refuse CONFIG SET; the store works either way."""
     try:
@@ -61,37 +80,37 @@ def tune_listpacks(client: RedisClient) -> bool:
         return False
 
 
-class RegistrationStore:
-    def __init__(self, client: RedisClient, prefix: str = DEFAULT_KEY_PREFIX, buckets: int | None = None) -> None:
+class DatedHistories(Generic[D]):
+    """Members' effective-dated records, packed, in hashed buckets under ``namespace``; merged in Redis."""
+
+    def __init__(self, client: RedisClient, namespace: str, offsets_key: str, buckets: int) -> None:
         self.client = client
-        self.keys = RedisKeys(prefix)
         self.is_cluster = isinstance(client, RedisCluster)
-        self._buckets = HashBuckets(client, self.keys.registrations, buckets or DEFAULT_BUCKETS)
+        self._buckets = HashBuckets(client, namespace, buckets)
         self.buckets = self._buckets.count
-        self.offsets_key = self.keys.feed_offsets
+        self.offsets_key = offsets_key
         self._merge = client.register_script(_MERGE_LUA)
 
-    def key_of(self, mpxn: str) -> str:
-        return self._buckets.key_of(mpxn)
+    def _unpack(self, member: str, raw: bytes) -> list[D]:
+        raise NotImplementedError
 
-    def history(self, mpxn: str) -> list[Registration]:
-        raw = self.client.hget(self.key_of(mpxn), mpxn)
-        return unpack(mpxn, as_bytes(raw)) if raw else []
+    def key_of(self, member: str) -> str:
+        return self._buckets.key_of(member)
 
-    def lookup(self, mpxn: str, at: int) -> Registration | None:
-        return in_force(self.history(mpxn), at)
+    def _history(self, member: str) -> list[D]:
+        raw = self.client.hget(self.key_of(member), member)
+        return self._unpack(member, as_bytes(raw)) if raw else []
 
-    def _histories(self, mpxns: Iterable[str]) -> dict[str, list[Registration]]:
-        """Every MPxN's records, in one pipelined round trip (one HMGET per bucket)."""
-        return {mpxn: unpack(mpxn, raw) if raw else [] for mpxn, raw in self._buckets.read(mpxns).items()}
+    def _lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[D | None]:
+        """The record in force for each (member, at), in one round trip (one per node on a cluster);
+        one HMGET per bucket."""
+        raws = self._buckets.read(m for m, _ in queries if m)
+        histories = {member: self._unpack(member, raw) if raw else [] for member, raw in raws.items()}
+        return [in_force(histories[member], at) if member else None for member, at in queries]
 
-    def lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
-        """The record in force for each (mpxn, at), in one round trip (one per node on a cluster)."""
-        histories = self._histories(m for m, _ in queries if m)
-        return [in_force(histories[mpxn], at) if mpxn else None for mpxn, at in queries]
-
-    def apply(self, changes: Iterable[Registration | Withdrawal], offsets: dict[str, int] | None = None) -> ApplyStats:
-        """Merge changes into the store in one round trip; ``offsets`` (``{"topic:0": 42}``) go with them.
+    def _apply(self, changes: Iterable[tuple[str, bytes | None]], offsets: dict[str, int] | None) -> ApplyStats:
+        """Merge ``(member, merge entry)`` changes (entry None: the member's withdrawal) in one round trip;
+        ``offsets`` (``{"topic:0": 42}``) go with them.
 
         The merge runs in Redis (merge.lua, one call per bucket). On one Redis node the calls and the
         offsets are one MULTI/EXEC transaction, so offsets land atomically with the records. On a
@@ -100,11 +119,11 @@ class RegistrationStore:
         """
         per_bucket: dict[str, list[bytes]] = {}
         withdrawals: list[str] = []
-        for change in changes:
-            if isinstance(change, Withdrawal):
-                withdrawals.append(change.mpxn)
+        for member, entry in changes:
+            if entry is None:
+                withdrawals.append(member)
             else:
-                per_bucket.setdefault(self.key_of(change.mpxn), []).append(merge_entry(change))
+                per_bucket.setdefault(self.key_of(member), []).append(entry)
         if self.is_cluster:
             merges, replies = len(per_bucket), self._apply_on_cluster(per_bucket, withdrawals, offsets)
         else:
@@ -114,8 +133,8 @@ class RegistrationStore:
             for group in groups:
                 self._merge_buckets(group, pipe)
             merges = len(groups)
-            for mpxn in withdrawals:
-                pipe.hdel(self.key_of(mpxn), mpxn)
+            for member in withdrawals:
+                pipe.hdel(self.key_of(member), member)
             if offsets:
                 write_offsets(pipe, self.offsets_key, offsets)
             replies = pipe.execute()
@@ -156,3 +175,26 @@ class RegistrationStore:
 
     def stored_offsets(self) -> dict[str, int]:
         return read_offsets(self.client, self.offsets_key)
+
+
+class RegistrationStore(DatedHistories[Registration]):
+    def __init__(self, client: RedisClient, prefix: str = DEFAULT_KEY_PREFIX, buckets: int | None = None) -> None:
+        self.keys = RedisKeys(prefix)
+        super().__init__(client, self.keys.registrations, self.keys.feed_offsets, buckets or DEFAULT_BUCKETS)
+
+    def _unpack(self, member: str, raw: bytes) -> list[Registration]:
+        return unpack(member, raw)
+
+    def history(self, mpxn: str) -> list[Registration]:
+        return self._history(mpxn)
+
+    def lookup(self, mpxn: str, at: int) -> Registration | None:
+        return in_force(self.history(mpxn), at)
+
+    def lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
+        return self._lookup_many(queries)
+
+    def apply(self, changes: Iterable[Registration | Withdrawal], offsets: dict[str, int] | None = None) -> ApplyStats:
+        return self._apply(
+            ((c.mpxn, None) if isinstance(c, Withdrawal) else (c.mpxn, merge_entry(c)) for c in changes), offsets
+        )

@@ -56,8 +56,7 @@ def replay_topic(
     create_topics(
         admin, [TopicSpec(getattr(topics, role), f"replay {role}") for role in OUTPUT_ROLES], max(partitions, 1), 1
     )
-    registrations, parties = wiring.stores(settings)
-    judge = wiring.judge(settings, topics, mode, registrations, parties, wiring.serde_from(settings))
+    judge = wiring.judge(settings, topics, mode, wiring.stores(settings), wiring.serde_from(settings))
     producer = wiring.output_producer(settings, judge.max_record_bytes)
     summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
     started = time.perf_counter()

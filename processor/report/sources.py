@@ -8,16 +8,18 @@ from typing import Any
 
 from processor.avro import DecodeError, Serde
 from processor.domain.model import RemotePartyRole
-from processor.domain.rule import is_candidate, is_exempt
+from processor.domain.rule import is_candidate, is_exempt, is_target
 from processor.names import Schema
 from processor.replay.archive import read_archive
 from processor.stream.reading import read_history
 from processor.stream.serde import candidate, in_scope
 
 
-def checked_by_secmp0063(variant: str, user_role: str, device_type: str, remote_party_role: str | None) -> bool:
+def checked_by_secmp0063(
+    variant: str, user_role: str | None, device_type: str | None, remote_party_role: str | None
+) -> bool:
     """The SRs whose NO certificates the rule checks: the denominator of the incidence rate."""
-    if is_exempt(variant, user_role) or not is_candidate(variant, user_role, device_type):
+    if is_exempt(variant, user_role) or not (is_candidate(variant, user_role) and is_target(variant, device_type)):
         return False
     # a missing RemotePartyRole is checked (and rejected) too
     return remote_party_role in (RemotePartyRole.NETWORK_OPERATOR, None)

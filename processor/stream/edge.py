@@ -25,7 +25,7 @@ def to_inputs(messages: Sequence[Message]) -> list[Input]:
     # No per-record None checks here (the hot path): a consumed record always has its coordinates,
     # and srguard's consumers never ask for headers as a dict.
     return [
-        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()))  # type: ignore[arg-type]
+        Input(m.key(), m.value(), m.headers() or [], Source(m.topic(), m.partition(), m.offset()), m.timestamp()[1])  # type: ignore[arg-type]
         for m in messages
         if m.error() is None
     ]

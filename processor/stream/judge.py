@@ -1,5 +1,8 @@
 """One batch through the rule, with no Kafka: decode -> look up -> decide -> encode.
 
+Look-ups, once per batch and for candidates only: the device inventory (each target at the SR's
+time), then the registrations of the subjects' MPxNs; the party directory is held in memory.
+
 This is the processing step of ``srguard run`` and ``replay topic``, and their test hook: feed it
 ``Input`` records and it returns the ``Output`` records to produce, with the counts for the metrics.
 
@@ -19,12 +22,22 @@ from dataclasses import dataclass, field
 from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode
 from processor.domain.certificates import CertificateReader
-from processor.domain.model import PartyDirectory, Registration, ServiceRequest
-from processor.domain.rule import Branch, Decision, Policy, decide_candidate
+from processor.domain.decision import Branch, Decision, Policy
+from processor.domain.model import Device, PartyDirectory, Registration, ServiceRequest
+from processor.domain.rule import decide_candidate
+from processor.domain.subject import subject_of
+from processor.duis.response import response_xml
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
-from processor.stream.serde import candidate, encode_rejection, in_scope
+from processor.stream.serde import SrReader, avro_reader, encode_rejection
+
+DeviceLookup = Callable[[Sequence[tuple[str, int]]], list[Device | None]]
+
+
+def no_inventory(queries: Sequence[tuple[str, int]]) -> list[Device | None]:
+    """A judge without a device inventory: every SR's own fields stand."""
+    return [None] * len(queries)
 
 
 @dataclass
@@ -40,6 +53,7 @@ class BatchResult:
     incidents_by_supplier: Counter[str] = field(default_factory=Counter)
     lookups: int = 0
     misses: int = 0
+    inventory_misses: int = 0  # candidates whose device the inventory does not hold (their own fields stood)
 
     def add(self, other: BatchResult) -> None:
         """Fold another batch's counts into this one (outputs are not kept)."""
@@ -51,6 +65,7 @@ class BatchResult:
         self.incidents_by_supplier.update(other.incidents_by_supplier)
         self.lookups += other.lookups
         self.misses += other.misses
+        self.inventory_misses += other.inventory_misses
 
 
 class _Dead(Exception):
@@ -73,6 +88,8 @@ class Judge:
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         serde: Serde = PLAIN,
         clock: Callable[[], float] = time.time,
+        read: SrReader | None = None,
+        inventory: DeviceLookup = no_inventory,
     ) -> None:
         self.topics = topics
         self.mode = mode
@@ -81,8 +98,10 @@ class Judge:
         self.lookup_many = lookup_many
         self.directory = directory
         self.max_record_bytes = max_record_bytes  # every output fits: key, value and headers counted
-        self.serde = serde
+        self.serde = serde  # outputs' encoding (and the input's, unless ``read`` says otherwise)
         self.clock = clock
+        self.read = read or avro_reader(serde)
+        self.inventory = inventory
 
     def __call__(self, inputs: Sequence[Input]) -> BatchResult:
         result = BatchResult()
@@ -90,7 +109,7 @@ class Judge:
         candidates: list[tuple[int, Input, ServiceRequest]] = []
         for item in inputs:
             try:
-                sr = candidate(item.value, in_scope, self.serde, item.source.topic)
+                sr = self.read(item)
                 slots.append(self._accepted(item, Branch.OUT_OF_SCOPE, result) if sr is None else None)
             except Exception as exc:
                 slots.append(self._dead_letter(item, exc, result))
@@ -108,18 +127,21 @@ class Judge:
         self, candidates: list[tuple[int, Input, ServiceRequest]], slots: list[Output | None], result: BatchResult
     ) -> None:
         # Redis faults propagate from here: the batch is retried, nothing is decided on missing data.
-        registrations = self.lookup_many([(sr.mpxn, sr.as_of) for _, _, sr in candidates])
         directory = self.directory()
-        result.lookups += sum(1 for _, _, sr in candidates if sr.mpxn)
-        result.misses += sum(
-            1 for (_, _, sr), reg in zip(candidates, registrations, strict=True) if sr.mpxn and reg is None
+        devices = self.inventory([(sr.target_device_id, sr.as_of) for _, _, sr in candidates])
+        subjects = [subject_of(sr, device, directory) for (_, _, sr), device in zip(candidates, devices, strict=True)]
+        registrations = self.lookup_many(
+            [(s.mpxn, sr.as_of) for (_, _, sr), s in zip(candidates, subjects, strict=True)]
         )
+        result.inventory_misses += sum(1 for s in subjects if not s.from_inventory)
+        result.lookups += sum(1 for s in subjects if s.mpxn)
+        result.misses += sum(1 for s, reg in zip(subjects, registrations, strict=True) if s.mpxn and reg is None)
         decided_at = int(self.clock() * 1000)
-        audits: list[Output] = []
-        for (slot, item, sr), registration in zip(candidates, registrations, strict=True):
+        extras: list[Output] = []  # audit records (audit mode), DUIS responses (enforce mode)
+        for (slot, item, sr), subject, registration in zip(candidates, subjects, registrations, strict=True):
             try:
-                decision = decide_candidate(sr, registration, directory, self.reader, self.policy)
-                slots[slot], audit = self._judged(item, sr, decision, decided_at, result)
+                decision = decide_candidate(sr, subject, registration, directory, self.reader, self.policy)
+                slots[slot], extra = self._judged(item, sr, decision, decided_at, result)
             except Exception as exc:
                 slots[slot] = self._dead_letter(item, exc, result)
                 result.dead[slot] = True
@@ -128,9 +150,9 @@ class Judge:
                 supplier = directory.owner(sr.originator_id, sr.as_of)
                 result.incidents_by_network_operator[decision.registered_network_operator_id or "none"] += 1
                 result.incidents_by_supplier[supplier.party_id if supplier else "unknown"] += 1
-            if audit is not None:
-                audits.append(audit)
-        result.outputs.extend(audits)
+            if extra is not None:
+                extras.append(extra)
+        result.outputs.extend(extras)
 
     def _fitting(self, output: Output) -> Output:
         size = record_size(output.key, output.value, output.headers)
@@ -173,8 +195,9 @@ class Judge:
             result.audited[label] += 1
             return accepted, audit
         rejection = self._rejection(self.topics.rejected, item, sr, decision, decided_at)
+        response = response_xml(sr.request_id, decision.code, sr.service_reference_variant, decided_at)
         result.rejected[label] += 1
-        return rejection, None
+        return rejection, self._fitting(Output(self.topics.responses, item.key, response, []))
 
     def _dead_letter(self, item: Input, exc: Exception, result: BatchResult) -> Output:
         if isinstance(exc, DecodeError | _Dead):

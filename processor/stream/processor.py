@@ -296,6 +296,7 @@ class SrProcessor:
             m.incidents_by_supplier.labels(supplier).inc(n)
         m.lookups.inc(result.lookups)
         m.lookup_misses.inc(result.misses)
+        m.inventory_misses.inc(result.inventory_misses)
         m.batch_seconds.observe(elapsed)
         m.sr_seconds.observe(elapsed / size)
 

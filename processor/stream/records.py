@@ -21,6 +21,7 @@ class Input:
     value: bytes | None
     headers: Headers
     source: Source
+    timestamp: int = 0  # the record's timestamp, ms: a DUIS SR's receipt time
 
 
 @dataclass(slots=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from processor.avro import PLAIN, DecodeError, Serde, schema_json
+from processor.domain.decision import Decision
 from processor.domain.model import (
     CertificateUsage,
     DeviceType,
@@ -20,9 +21,13 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.domain.rule import Decision, is_candidate
+from processor.domain.rule import is_candidate
+from processor.duis.request import parse as parse_duis
+from processor.duis.request import peek as peek_duis
 from processor.names import Schema
-from processor.stream.records import Source
+from processor.stream.records import Input, Source
+
+SrReader = Callable[[Input], ServiceRequest | None]  # the SR when it is a candidate, None when out of scope
 
 MAX_STRING = 1 << 20  # no leading SR field is anywhere near this; a larger length is garbage
 
@@ -48,8 +53,9 @@ class Peek:
 
 
 def in_scope(head: Peek) -> bool:
-    """Whether SECMP0063 may touch this SR, from its leading fields alone."""
-    return is_candidate(head.variant, head.user_role, head.device_type)
+    """Whether SECMP0063 may touch this SR, from its leading fields alone (the target's type is the
+    device inventory's to say: it is looked up for candidates only)."""
+    return is_candidate(head.variant, head.user_role)
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -136,6 +142,18 @@ def candidate(
     return decode_service_request(data, serde, topic)
 
 
+def avro_reader(serde: Serde = PLAIN) -> SrReader:
+    """SR input as Avro ``ServiceRequest`` records: peeked, and decoded whole when in scope."""
+    return lambda item: candidate(item.value, in_scope, serde, item.source.topic)
+
+
+def duis_reader(item: Input) -> ServiceRequest | None:
+    """SR input as DUIS XML Requests: the variant found by a byte search, candidates parsed whole."""
+    if not is_candidate(peek_duis(item.value).variant):
+        return None
+    return parse_duis(item.value, item.timestamp)
+
+
 def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:
     r = serde.decode(Schema.SERVICE_REQUEST, data, topic)
     party = r["remote_party_role"]
@@ -157,6 +175,10 @@ def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -
 
 
 def encode_service_request(sr: ServiceRequest, serde: Serde = PLAIN, topic: str = "") -> bytes:
+    if sr.user_role is None or sr.target_device_type is None:
+        raise ValueError(
+            f"SR {sr.request_id}: an Avro ServiceRequest names its originator's role and its target's type"
+        )
     return serde.encode(
         Schema.SERVICE_REQUEST,
         {
@@ -197,10 +219,10 @@ def encode_rejection(
             "reason": decision.reason.value,
             "detail": decision.detail,
             "originator_id": sr.originator_id,
-            "user_role": sr.user_role.value,
+            "user_role": decision.user_role,
             "target_device_id": sr.target_device_id,
-            "target_device_type": sr.target_device_type.value,
-            "mpxn": sr.mpxn,
+            "target_device_type": decision.device_type,
+            "mpxn": decision.mpxn,
             "registered_network_operator_id": decision.registered_network_operator_id,
             "certificate_entity_ids": list(decision.certificate_entity_ids),
             "certificate_party_ids": list(decision.certificate_party_ids),

@@ -20,13 +20,15 @@ class TopicSpec:
 
 def topic_layout(topics: Topics) -> list[TopicSpec]:
     return [
-        TopicSpec(topics.requests, "input: Service Requests (Avro ServiceRequest), key = target device id"),
+        TopicSpec(topics.requests, "input: Service Requests (Avro ServiceRequest or DUIS XML), key = target device id"),
         TopicSpec(topics.registrations, "input: registration changes (Avro RegistrationChange), key = MPxN", True),
         TopicSpec(topics.parties, "input: party directory (Avro PartyCredential), key = entity EUI-64", True),
+        TopicSpec(topics.devices, "input: device inventory (Avro DeviceInventory), key = device EUI-64", True),
         TopicSpec(topics.accepted, "output: accepted SRs, input bytes unchanged + srguard-outcome header"),
         TopicSpec(topics.rejected, "output: rejections (Avro SrRejection)"),
         TopicSpec(topics.audit, "output: would-be rejections in audit mode (Avro SrRejection)"),
         TopicSpec(topics.dlq, "output: undecodable input, bytes unchanged + srguard-error headers"),
+        TopicSpec(topics.responses, "output: a DUIS Response XML per rejection (enforce mode), key as the input"),
     ]
 
 

@@ -13,8 +13,8 @@ from confluent_kafka import Producer
 
 from processor.avro import codec
 from processor.devkit.simulate.traffic import LabelledSR
+from processor.domain.decision import Reason
 from processor.domain.model import Party, Registration
-from processor.domain.rule import Reason
 from processor.registration.publish import publish, publish_parties, publish_registrations
 from processor.stream.serde import encode_service_request
 from tests import proc

@@ -14,9 +14,9 @@ from confluent_kafka import Producer
 from processor.avro import codec
 from processor.config import load_settings
 from processor.devkit.simulate.traffic import LabelledSR
+from processor.domain.decision import Branch
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
-from processor.domain.rule import Branch
 from processor.registration.publish import publish_registrations
 from processor.stream.app import run
 from processor.wiring import processor_app

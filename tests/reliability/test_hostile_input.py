@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from processor.config import Mode, Topics
 from processor.devkit.simulate.population import build_population
 from processor.domain.certificates import CertificateReader, KeyUsage, TrustStore
+from processor.domain.decision import Policy, Reason
 from processor.domain.model import (
     CertificateUsage,
     DeviceType,
@@ -17,7 +18,6 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.domain.rule import Policy, Reason
 from processor.registration.publish import encode_registration
 from processor.stream.dlq import record_size
 from processor.stream.judge import Judge

@@ -13,8 +13,8 @@ from processor.config import Mode, Topics
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, KeyUsage, TrustStore
+from processor.domain.decision import Branch, Policy
 from processor.domain.model import CertificateUsage, ReplacementCertificate
-from processor.domain.rule import Branch, Policy
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from processor.devkit.simulate.population import MeterPoint, Organisation, Population
 from processor.domain.certificates import KeyUsage, OrganisationRole
+from processor.domain.decision import Branch, Reason
+from processor.domain.identifiers import Fuel
 from processor.domain.model import (
     CertificateUsage,
     DeviceType,
@@ -21,15 +23,22 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.domain.rule import Branch, Reason
 
 OUT_OF_SCOPE_VARIANTS = ["1.1.1", "1.2.1", "2.1", "4.1.1", "4.4.2", "6.2.7", "6.15.2", "6.23", "8.1.1", "8.2", "11.2"]
 # Incidents the traffic itself can carry; an ambiguous owner or a registered NO without credentials is a
-# fault of the party directory, made by tests that build such a directory.
+# fault of the party directory, made by tests that build such a directory; an unknown originator or
+# device, or an SR the inventory contradicts, needs the DSP's inventory and directory (DUIS traffic).
 INCIDENT_REASONS = [
     r
     for r in Reason
-    if r not in (Reason.AMBIGUOUS_CERTIFICATE_OWNER, Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS)
+    if r
+    not in (
+        Reason.AMBIGUOUS_CERTIFICATE_OWNER,
+        Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS,
+        Reason.UNKNOWN_ORIGINATOR,
+        Reason.UNKNOWN_DEVICE,
+        Reason.REQUEST_CONTRADICTS_INVENTORY,
+    )
 ]
 _USAGE = {
     KeyUsage.DIGITAL_SIGNATURE: CertificateUsage.DIGITAL_SIGNING,
@@ -79,6 +88,9 @@ class TrafficGenerator:
         self._suppliers = list(population.suppliers.values())
         self._rogue_cache: dict[str, bytes] = {}
         self._known_mpxns = {p.mpxn for p in population.meter_points}
+        self._mpxns_by_fuel: dict[Fuel, list[str]] = {}
+        for point in population.meter_points:
+            self._mpxns_by_fuel.setdefault(point.fuel, []).append(point.mpxn)
 
     def __iter__(self) -> Iterator[LabelledSR]:
         while True:
@@ -213,6 +225,10 @@ class TrafficGenerator:
                 (ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, forged),),
                 Branch.CERTIFICATE_FAULT,
             )
+        elif reason is Reason.FUEL_MISMATCH:  # an ESME named with an MPRN, a GPF with an MPAN
+            other = Fuel.GAS if point.fuel is Fuel.ELECTRICITY else Fuel.ELECTRICITY
+            mpxn, branch = rng.choice(self._mpxns_by_fuel[other]), Branch.SUBJECT_FAULT
+            certs = certs or _certs(pop.operators_of(point.fuel)[0])
         elif reason is Reason.NO_MPXN:
             mpxn, branch = None, Branch.MISSING_REGISTRATION
             certs = certs or _certs(pop.operators_of(point.fuel)[0])

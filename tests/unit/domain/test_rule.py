@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import CertificateReader, KeyUsage, OrganisationRole, TrustStore
+from processor.domain.decision import Branch, MissingRegistration, Outcome, Policy, Reason
 from processor.domain.identifiers import Fuel
 from processor.domain.model import (
     CertificateUsage,
@@ -22,7 +23,7 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.domain.rule import Branch, MissingRegistration, Outcome, Policy, Reason, decide, is_candidate
+from processor.domain.rule import decide, is_candidate, is_target
 
 DAY = 86_400_000
 T0 = 1_600_000_000_000  # 2020-09-13
@@ -345,10 +346,12 @@ def test_worst_fault_wins_whatever_the_certificate_order():
 
 
 def test_is_candidate_is_the_cheap_scope_test():
-    assert is_candidate("6.21", "GS", "GPF") and is_candidate("6.15.1", "IS", "ESME")
-    assert is_candidate("6.15.1", "ED", "GSME")  # exempt branch, recorded
-    assert not is_candidate("6.15.1", "IS", "GPF") and not is_candidate("8.1.1", "IS", "ESME")
-    assert not is_candidate("6.21", "RSA", "ESME")
+    assert is_candidate("6.21", "GS") and is_candidate("6.15.1", "IS")
+    assert is_candidate("6.15.1", "ED")  # exempt branch, recorded
+    assert is_candidate("6.21") and is_candidate("6.15.1")  # a DUIS SR: the role is the directory's to say
+    assert not is_candidate("8.1.1", "IS") and not is_candidate("6.21", "RSA") and not is_candidate("8.2")
+    assert is_target("6.21", "GPF") and is_target("6.15.1", "ESME")
+    assert not is_target("6.15.1", "GPF") and not is_target("6.21", "GSME") and not is_target("6.21", None)
 
 
 variants = st.sampled_from(["6.15.1", "6.21", "8.1.1", "6.15.2", ""])
@@ -385,7 +388,7 @@ def test_decide_never_raises_and_rejections_always_carry_a_code(
     decision = judge(request)
     if decision.outcome is Outcome.REJECTED:
         assert decision.code and decision.reason and decision.code.startswith(("E0615", "E0621"))
-        assert is_candidate(variant, role, device)
+        assert is_candidate(variant, role) and is_target(variant, device)
     else:
         assert decision.code is None
 
@@ -485,8 +488,9 @@ def test_the_decision_never_depends_on_the_order_of_certificates(request_, rng):
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from([c[1] for c in CASES if c[2] is Outcome.ACCEPTED]), st.sampled_from(["mpxn", "party"]))
 def test_a_missing_mandatory_field_never_yields_accepted_for_an_in_scope_sr(request_, field):
-    if request_.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR or not is_candidate(
-        request_.service_reference_variant, request_.user_role, request_.target_device_type
+    variant = request_.service_reference_variant
+    if request_.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR or not (
+        is_candidate(variant, request_.user_role) and is_target(variant, request_.target_device_type)
     ):
         return
     if request_.user_role in (UserRole.ED, UserRole.GT) and request_.service_reference_variant == "6.15.1":

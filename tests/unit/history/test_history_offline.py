@@ -14,7 +14,7 @@ from processor.config import Mode, load_settings
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
-from processor.domain.rule import Policy
+from processor.domain.decision import Policy
 from processor.names import Schema, Topics
 from processor.replay.archive import RateLimit, read_archive, replay_archive
 from processor.replay.topic import replay_topic, replay_topics

@@ -8,7 +8,8 @@ from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.registration.feed import registration_change
 from processor.registration.publish import encode_registration
-from processor.registration.records import in_force, merge_entry, pack, unpack
+from processor.registration.records import merge_entry, pack, unpack
+from processor.registration.store import in_force
 from processor.times import parse_time
 
 ids = st.one_of(st.none(), st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=0, max_size=12))

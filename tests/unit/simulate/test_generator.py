@@ -5,8 +5,9 @@ from collections import Counter
 from processor.devkit.simulate.population import DISTRIBUTORS, build_population
 from processor.devkit.simulate.traffic import INCIDENT_REASONS, TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.decision import Branch
 from processor.domain.identifiers import check_digits_ok
-from processor.domain.rule import Branch, decide
+from processor.domain.rule import decide
 
 
 def test_population_is_gb_like_and_deterministic():

@@ -13,7 +13,8 @@ from processor.config import Mode, Topics
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
-from processor.domain.rule import Branch, Policy, Reason
+from processor.domain.decision import Branch, Policy, Reason
+from processor.domain.rule import CANDIDATE_VARIANTS
 from processor.stream.dlq import DlqFlood, DlqGuard, DlqPolicy, record_size
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
@@ -100,8 +101,10 @@ def test_audit_mode_accepts_everything_and_records_would_be_rejections():
 
 
 def test_out_of_scope_batch_needs_no_lookup():
+    """Other SRs than 6.15.1 and 6.21 are passed on from their leading fields: no look-up at all. (A 6.15.1
+    to a GPF is out of scope too, but only the inventory can say the target is a GPF: it is looked up.)"""
     lookup = CountingLookup()
-    out_of_scope = [i for i in TRAFFIC if i.branch is Branch.OUT_OF_SCOPE][:50]
+    out_of_scope = [i for i in TRAFFIC if i.sr.service_reference_variant not in CANDIDATE_VARIANTS][:50]
     result = judge(lookup=lookup)(inputs(out_of_scope))
     assert lookup.calls == 0 and result.accepted[Branch.OUT_OF_SCOPE.value] == 50
 
@@ -143,8 +146,9 @@ def test_a_rejection_embeds_only_as_much_of_the_original_as_fits():
     padded = replace(candidate.sr, payload=b"p" * 20_000)
     value = encode_service_request(padded)
     result = judge(max_record_bytes=8192)([Input(b"k", value, [], Source("in", 0, 7))])
-    (out,) = result.outputs
+    out, response = result.outputs
     assert out.topic == TOPICS.rejected, out.headers
+    assert response.topic == TOPICS.responses and b"<sr:ResponseCode>E06" in response.value
     assert record_size(out.key, out.value, out.headers) <= 8192
     rejection = codec("SrRejection").decode(out.value)
     assert rejection["reason"] == Reason.FOREIGN_NETWORK_OPERATOR.value

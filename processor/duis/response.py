@@ -1,0 +1,35 @@
+"""DUIS ``Response`` documents for srguard's rejections (``dcc.sr.responses``).
+
+The shape is DUIS 5.x's error acknowledgement: Header {RequestID, ResponseCode, ResponseDateTime},
+Body/ResponseMessage {ServiceReference, ServiceReferenceVariant}, unsigned. DUIS's ResponseCode list is
+closed and holds none of srguard's codes (SECMP0063, which would have added them, was withdrawn): the
+document is valid against the DUIS XSD in every element but ResponseCode.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from processor.duis.request import NAMESPACE
+
+SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
+
+
+def service_reference(variant: str) -> str:
+    """``6.15.1`` -> ``6.15``; ``6.21`` -> ``6.21``: DUIS's ServiceReference is the variant's first two parts."""
+    return ".".join(variant.split(".")[:2])
+
+
+def response_xml(request_id: str, code: str, variant: str, at_ms: int) -> bytes:
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<sr:Response xmlns:sr="{NAMESPACE}" schemaVersion="{SCHEMA_VERSION}">'
+        f"<sr:Header><sr:RequestID>{escape(request_id)}</sr:RequestID>"
+        f"<sr:ResponseCode>{escape(code)}</sr:ResponseCode>"
+        f"<sr:ResponseDateTime>{moment}</sr:ResponseDateTime></sr:Header>"
+        f"<sr:Body><sr:ResponseMessage><sr:ServiceReference>{escape(service_reference(variant))}</sr:ServiceReference>"
+        f"<sr:ServiceReferenceVariant>{escape(variant)}</sr:ServiceReferenceVariant></sr:ResponseMessage></sr:Body>"
+        "</sr:Response>"
+    ).encode()
