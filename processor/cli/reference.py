@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -26,8 +27,8 @@ from processor.cli.common import (
 )
 from processor.domain.identifiers import InvalidIdentifier, fuel_of
 from processor.registration.csvsource import LoadError, LoadSummary
-from processor.registration.loader import load_parties, load_registrations
-from processor.registration.present import history_table, holders_table, print_load_summary
+from processor.registration.loader import load_devices, load_parties, load_registrations
+from processor.registration.present import device_table, history_table, holders_table, print_load_summary
 from processor.registration.store import tune_listpacks
 from processor.stream.edge import error_text
 from processor.stream.topics import create_topics, topic_layout, topics_table
@@ -35,6 +36,7 @@ from processor.stream.topics import create_topics, topic_layout, topics_table
 topics_app = typer.Typer(help="srguard's topics.", no_args_is_help=True)
 registrations_app = typer.Typer(help="Registration data in Redis: bulk loads and look-ups.", no_args_is_help=True)
 parties_app = typer.Typer(help="The party directory in Redis: bulk loads and look-ups.", no_args_is_help=True)
+devices_app = typer.Typer(help="The device inventory in Redis: bulk loads and look-ups.", no_args_is_help=True)
 
 InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip content accepted.")]
 
@@ -56,6 +58,26 @@ def topics_create(
     except (KafkaException, TimeoutError) as exc:
         raise fail(f"could not create topics on {settings.bootstrap_servers}: {error_text(exc)}") from exc
     console.print(topics_table(layout, outcome))
+
+
+@contextmanager
+def _load_progress(file: Path) -> Iterator[Callable[[int, int, int], None]]:
+    """A progress bar on stderr for a bulk load; yields the loader's ``progress`` callback."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[lines]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"loading {file.name}", total=None, lines="")
+
+        def advance(lines: int, position: int, size: int) -> None:
+            progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
+
+        yield advance
 
 
 def _finish_load(load: Callable[[], LoadSummary], what: str) -> None:
@@ -82,20 +104,7 @@ def registrations_load(
     settings = settings_from(config, redis_url=redis_url)
     registrations = connected_stores(settings).registrations
     tune_listpacks(registrations.client)
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[lines]}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    ) as progress:
-        task = progress.add_task(f"loading {file.name}", total=None, lines="")
-
-        def advance(lines: int, position: int, size: int) -> None:
-            progress.update(task, lines=f"{lines:,} lines", completed=position, total=size)
-
+    with _load_progress(file) as advance:
         _finish_load(lambda: load_registrations(file, registrations, advance, workers), f"registrations from {file}")
 
 
@@ -140,3 +149,33 @@ def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl =
     if not held:
         raise fail(f"no party holds {entity_id}", code=ExitCode.FAILED)
     console.print(holders_table(entity_id, held))
+
+
+@devices_app.command("load")
+def devices_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+    """Load a device inventory extract: device_id,device_type,effective_from[,mpxn,export_mpxn,status,sequence]."""
+    settings = settings_from(config, redis_url=redis_url)
+    devices = connected_stores(settings).devices
+    tune_listpacks(devices.client)
+    with _load_progress(file) as advance:
+        _finish_load(lambda: load_devices(file, devices, advance), f"devices from {file}")
+
+
+@devices_app.command("get")
+def devices_get(
+    device_id: str,
+    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Show a device's inventory history (EUI-64, any common form) and the record in force at --at."""
+    when = moment(at)
+    settings = settings_from(config, redis_url=redis_url)
+    devices = connected_stores(settings).devices
+    try:
+        history = devices.history(device_id)
+    except InvalidIdentifier as exc:
+        raise fail(str(exc)) from exc
+    if not history:
+        raise fail(f"device {device_id} is not in the inventory", code=ExitCode.FAILED)
+    console.print(device_table(device_id, when, history, devices.lookup(device_id, when)))

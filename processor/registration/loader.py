@@ -6,6 +6,8 @@ otherwise) or epoch milliseconds; an empty ``network_operator_id`` means "no NO 
 ``sequence`` defaults to the load time in ms, so a refresh supersedes older data for the same
 MPxN and effective_from. A bad check digit is a warning, not a drop (real data often fails it).
 Parties: ``entity_id,party_id,role`` required; ``valid_from``, ``valid_to`` optional.
+Devices: ``device_id,device_type,effective_from`` required; ``mpxn``, ``export_mpxn``, ``status``
+(default Commissioned), ``sequence`` (default: the load time) optional.
 Malformed lines are reported with their line numbers; every other line is loaded (how a file is read
 safely, line by line: ``csvsource``).
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from processor.domain.identifiers import check_digits_ok, fuel_of
 from processor.domain.model import Registration
 from processor.registration.csvsource import Chunk, CsvSource, LoadSummary
+from processor.registration.devices import DeviceInventoryStore, device
 from processor.registration.parties import PartyCredential, PartyStore, credential
 from processor.registration.store import RegistrationStore
 from processor.times import parse_time
@@ -30,6 +33,8 @@ from processor.times import parse_time
 CHUNK = 50_000
 REGISTRATION_COLUMNS = ("mpxn", "network_operator_id", "effective_from")
 PARTY_COLUMNS = ("entity_id", "party_id", "role")
+DEVICE_COLUMNS = ("device_id", "device_type", "effective_from")
+_DEVICE_FIELDS = (*DEVICE_COLUMNS, "mpxn", "export_mpxn", "status", "sequence")
 
 
 _REGISTRATION_FIELDS = ("mpxn", "network_operator_id", "supplier_id", "effective_from", "fuel", "sequence")
@@ -165,5 +170,40 @@ def load_parties(path: Path, store: PartyStore) -> LoadSummary:
                 summary.reject(line, str(exc))
     summary.counts["entities changed"] = changed
     summary.counts["credentials"] = loaded
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def load_devices(
+    path: Path, store: DeviceInventoryStore, progress: Callable[[int, int, int], None] | None = None
+) -> LoadSummary:
+    """A device inventory extract; ``progress(lines, bytes read, file size)`` after every chunk."""
+    summary = LoadSummary()
+    started, default_sequence = time.perf_counter(), int(time.time() * 1000)
+    source = CsvSource(path, DEVICE_COLUMNS)
+    fields = source.fields(*_DEVICE_FIELDS)
+    for chunk in source.chunks(CHUNK):
+        records = []
+        for line, row in source.rows(chunk, summary):
+            summary.lines += 1
+            device_id, device_type, effective_from, mpxn, export_mpxn, status, sequence = map(str.strip, fields(row))
+            try:
+                if not effective_from:
+                    raise ValueError("effective_from is empty")
+                records.append(
+                    device(
+                        device_id,
+                        device_type.upper(),
+                        (mpxn, export_mpxn),
+                        status or "Commissioned",
+                        parse_time(effective_from),
+                        int(sequence) if sequence else default_sequence,
+                    )
+                )
+            except ValueError as exc:  # InvalidIdentifier too
+                summary.reject(line, str(exc))
+        summary.counts.update(store.apply(records).counts)
+        if progress:
+            progress(summary.lines, chunk.end_position, source.size)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from processor.domain.identifiers import canonical_eui64
-from processor.domain.model import Party, Registration
+from processor.domain.model import Device, Party, Registration
 from processor.registration.csvsource import LoadSummary
 from processor.times import iso_utc as _iso
 
@@ -58,5 +58,27 @@ def holders_table(entity_id: str, held: list[Party]) -> Table:
             party.role,
             _iso(party.valid_from) if party.valid_from else "—",
             _iso(party.valid_to) if party.valid_to else "—",
+        )
+    return table
+
+
+def device_table(device_id: str, at: int, history: list[Device], current: Device | None) -> Table:
+    table = Table(
+        "effective_from (UTC)",
+        "type",
+        "MPxNs",
+        "status",
+        "sequence",
+        "in force",
+        title=f"{canonical_eui64(device_id)} at {_iso(at)}",
+    )
+    for record in history:
+        table.add_row(
+            _iso(record.effective_from),
+            record.device_type.value,
+            ", ".join(record.mpxns) or "—",
+            record.status.value,
+            str(record.sequence),
+            "◀" if record == current else "",
         )
     return table

@@ -226,8 +226,8 @@ class TrafficGenerator:
                 Branch.CERTIFICATE_FAULT,
             )
         elif reason is Reason.FUEL_MISMATCH:  # an ESME named with an MPRN, a GPF with an MPAN
-            other = Fuel.GAS if point.fuel is Fuel.ELECTRICITY else Fuel.ELECTRICITY
-            mpxn, branch = rng.choice(self._mpxns_by_fuel[other]), Branch.SUBJECT_FAULT
+            other_fuel = Fuel.GAS if point.fuel is Fuel.ELECTRICITY else Fuel.ELECTRICITY
+            mpxn, branch = rng.choice(self._mpxns_by_fuel[other_fuel]), Branch.SUBJECT_FAULT
             certs = certs or _certs(pop.operators_of(point.fuel)[0])
         elif reason is Reason.NO_MPXN:
             mpxn, branch = None, Branch.MISSING_REGISTRATION
