@@ -35,13 +35,13 @@ COMMISSION = "ECS70Commission_8.1.1_SUCCESS_REQUEST_DUIS.XML"
 ESME_MPAN, GPF_MPRN = "1200000000020", "3938424403"
 T0 = 1_500_000_000_000  # 2017: every record below is in force from then on
 
-DIRECTORY = PartyDirectory(
-    {
-        SUPPLIER: (Party("ZAZSUP", "IS"),),
-        NO_ENTITY: (Party("ZAZNO", "ED"),),
-        OTHER_NO_ENTITY: (Party("LOND", "ED"),),
-    }
-)
+CREDENTIALS = [
+    (SUPPLIER, Party("ZAZSUP", "IS")),
+    (NO_ENTITY, Party("ZAZNO", "ED")),
+    (OTHER_NO_ENTITY, Party("LOND", "ED")),
+]
+DIRECTORY = PartyDirectory({entity: (party,) for entity, party in CREDENTIALS})
+ZAZ1 = Path(__file__).resolve().parent / "data" / "zaz1"
 
 
 def registrations(operator: str = "ZAZNO") -> dict[str, Registration]:
@@ -55,6 +55,11 @@ def inventory_record(device_id: str, kind: DeviceType, *mpxns: str) -> Device:
     return Device(device_id, kind, mpxns, DeviceStatus.COMMISSIONED, T0, 1)
 
 
+def zaz1_base64(name: str) -> str:
+    """A ZAZ1 certificate of tests/data/zaz1 as DUIS carries it: the PEM body, one line."""
+    return "".join(line for line in (ZAZ1 / name).read_text().splitlines() if not line.startswith("-----"))
+
+
 def target_of(document: bytes) -> str:
     found = re.search(rb"<sr:RequestID>[^:<]+:([^:<]+):", document)
     assert found, "no RequestID"
@@ -65,11 +70,15 @@ def certificates_of(document: bytes) -> list[bytes]:
     return [base64.b64decode(m) for m in re.findall(rb"Certificate>([A-Za-z0-9+/=\s]+)</", document)]
 
 
-def trust_store() -> TrustStore:
+def z1_oca() -> x509.Certificate:
     """The Z1 Organisation CA, as the 6.21 template carries it."""
     found = re.search(r"<sr:Certificate>([^<]+)</sr:Certificate>", duis_template(HANDOVER))
     assert found
-    return TrustStore([x509.load_der_x509_certificate(base64.b64decode(found.group(1)))])
+    return x509.load_der_x509_certificate(base64.b64decode(found.group(1)))
+
+
+def trust_store() -> TrustStore:
+    return TrustStore([z1_oca()])
 
 
 def tool_jar() -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from confluent_kafka import Producer
 
 from processor.avro import PLAIN, Serde
-from processor.domain.model import Party, Registration
+from processor.domain.model import Device, Party, Registration
 from processor.names import Schema
 from processor.stream.edge import produce
 
@@ -41,6 +41,21 @@ def encode_party(entity_id: str, party: Party, serde: Serde = PLAIN, topic: str 
     )
 
 
+def encode_device(record: Device, serde: Serde = PLAIN, topic: str = "") -> bytes:
+    return serde.encode(
+        Schema.DEVICE_INVENTORY,
+        {
+            "device_id": record.device_id,
+            "device_type": record.device_type.value,
+            "mpxns": list(record.mpxns),
+            "status": record.status.value,
+            "effective_from": record.effective_from,
+            "sequence": record.sequence,
+        },
+        topic,
+    )
+
+
 def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> int:
     """Produce (key, value) pairs, serving delivery callbacks as it goes; returns how many were sent."""
     sent = 0
@@ -62,3 +77,8 @@ def publish_parties(
     producer: Producer, topic: str, credentials: Iterable[tuple[str, Party]], serde: Serde = PLAIN
 ) -> int:
     return publish(producer, topic, ((e.encode(), encode_party(e, p, serde, topic)) for e, p in credentials))
+
+
+def publish_devices(producer: Producer, topic: str, records: Iterable[Device], serde: Serde = PLAIN) -> int:
+    """Keyed by the device's EUI-64 in the canonical dashed form (the compacted topic's contract)."""
+    return publish(producer, topic, ((r.device_id.encode(), encode_device(r, serde, topic)) for r in records))

@@ -1,0 +1,182 @@
+"""`srguard run` on DUIS input, end to end: the DCC's templates signed by the DCC's own tool, through the
+real broker and Redis, with the device inventory and party directory fed from their topics (issue 18)."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from processor.avro import codec
+from processor.domain.identifiers import Fuel
+from processor.domain.model import DeviceType, Registration
+from processor.names import Topics
+from processor.registration.publish import publish, publish_devices, publish_parties, publish_registrations
+from processor.stream.topics import create_topics, topic_layout
+from tests.dcc_packages import duis_template
+from tests.duis_world import (
+    COMMISSION,
+    CREDENTIALS,
+    ESME_MPAN,
+    GPF_MPRN,
+    HANDOVER,
+    KRP_FUTURE,
+    KRP_IMMEDIATE,
+    T0,
+    dcc_tool,
+    inventory_record,
+    registrations,
+    signed,
+    z1_oca,
+    zaz1_base64,
+)
+from tests.e2e.srguard_process import PARTITIONS, SrguardRun
+from tests.kafka_io import read_all
+from tests.unit.duis.test_duis_input import no_certificates_krp
+
+pytestmark = pytest.mark.e2e
+
+OTHER_MPAN = "2312345678900"  # registered to LOND, whose certificates no template carries
+TEMPLATE_TARGET = "00-DB-12-34-56-78-90-A3"
+KRP_TARGET = "00-DB-12-34-56-78-90-A0"
+
+
+def retarget(document: str | bytes, target: str, template_target: str = TEMPLATE_TARGET) -> bytes:
+    text = document.decode() if isinstance(document, bytes) else document
+    return text.replace(f":{template_target}:", f":{target}:").encode()
+
+
+def with_supplier_certificates(document: str) -> str:
+    """The 6.21 template with the ZAZ1 supplier's certificates where the NO's were."""
+    for element, name in (
+        ("DigitalSigningCertificate", "Z1-supplier-ds.pem"),
+        ("KeyAgreementCertificate", "Z1-supplier-ka.pem"),
+    ):
+        document = re.sub(rf"<sr:{element}>[^<]+<", f"<sr:{element}>{zaz1_base64(name)}<", document)
+    return document
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    unsigned: bytes
+    outcome: str  # "accepted" or the rejection reason
+    code: str | None = None
+
+
+def cases() -> list[Case]:
+    handover = duis_template(HANDOVER)
+    return [
+        Case("registered NO's certificates on an ESME", retarget(handover, "00-DB-12-34-56-78-91-01"), "accepted"),
+        Case("another NO's MPAN", retarget(handover, "00-DB-12-34-56-78-91-02"), "foreign_network_operator", "E062106"),
+        Case("a GPF serving an MPAN", retarget(handover, "00-DB-12-34-56-78-91-03"), "fuel_mismatch", "E062108"),
+        Case(
+            "an ESME serving an MPRN (6.15.1)",
+            retarget(no_certificates_krp(KRP_IMMEDIATE), "00-DB-12-34-56-78-91-04", KRP_TARGET),
+            "fuel_mismatch",
+            "E061512",
+        ),
+        Case(
+            "supplier certificates as NO certificates",
+            retarget(with_supplier_certificates(handover), "00-DB-12-34-56-78-91-01"),
+            "not_network_operator_certificate",
+            "E062106",
+        ),
+        Case(
+            "a device not in the inventory", retarget(handover, "00-DB-12-34-56-78-91-09"), "unknown_device", "E062108"
+        ),
+        Case(
+            "future-dated 6.15.1, registered NO",
+            retarget(no_certificates_krp(KRP_FUTURE), "00-DB-12-34-56-78-91-01", KRP_TARGET),
+            "accepted",
+        ),
+        Case("commissioning 8.1.1 (out of scope)", duis_template(COMMISSION).encode(), "accepted"),
+    ]
+
+
+def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis_url, unique, tmp_path):
+    topics = Topics(**{name: f"{value}.{unique}" for name, value in Topics().model_dump().items()})
+    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), topic_layout(topics), PARTITIONS, 1)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    held = registrations()
+    other = Registration(OTHER_MPAN, Fuel.ELECTRICITY, "LOND", None, T0, 1)
+    publish_registrations(producer, topics.registrations, [*held.values(), other])
+    publish_parties(producer, topics.parties, CREDENTIALS)
+    publish_devices(
+        producer,
+        topics.devices,
+        [
+            inventory_record("00-DB-12-34-56-78-91-01", DeviceType.ESME, ESME_MPAN),
+            inventory_record("00-DB-12-34-56-78-91-02", DeviceType.ESME, OTHER_MPAN),
+            inventory_record("00-DB-12-34-56-78-91-03", DeviceType.GPF, ESME_MPAN),
+            inventory_record("00-DB-12-34-56-78-91-04", DeviceType.ESME, GPF_MPRN),
+        ],
+    )
+    with ThreadPoolExecutor(4) as pool:  # the DCC tool is a JVM start each: about a second apiece
+        documents = list(pool.map(lambda case: signed(case.unsigned), cases()))
+    assert all(dcc_tool("Validate", d).returncode == 0 for d in documents[:1])  # signed as the DCC checks it
+    publish(producer, topics.requests, ((b"k", d) for d in documents))
+    oca = tmp_path / "z1-oca.pem"
+    oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
+
+    class DuisWorld:  # what SrguardRun needs of a world
+        kafka, redis, workdir = kafka_bootstrap, redis_url, tmp_path
+
+        @staticmethod
+        def env(**extra: str) -> dict[str, str]:
+            import os
+
+            env = {
+                "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
+                "SRGUARD_REDIS_URL": redis_url,
+                "SRGUARD_REDIS_KEY_PREFIX": f"duis{unique}",
+                "SRGUARD_REGISTRATION_BUCKETS": "64",
+                "SRGUARD_DEVICE_BUCKETS": "64",
+                "SRGUARD_GROUP_ID": f"duis{unique}",
+                "SRGUARD_TRUST_STORE": str(oca),
+                "SRGUARD_INPUT_FORMAT": "duis",
+                "SRGUARD_BATCH_TIMEOUT_MS": "50",
+            }
+            env |= {f"SRGUARD_TOPICS__{name.upper()}": value for name, value in topics.model_dump().items()}
+            return {**os.environ, **env, **extra}
+
+    run = SrguardRun(DuisWorld())  # type: ignore[arg-type]
+    expected = cases()
+    rejections = [c for c in expected if c.outcome != "accepted"]
+    try:
+        run.wait_ready()
+        run.wait_consumed(len(documents))
+        accepted = read_all(
+            kafka_bootstrap,
+            topics.accepted,
+            len(expected) - len(rejections),
+            partitions=PARTITIONS,
+            isolation="read_committed",
+        )
+        rejected = read_all(
+            kafka_bootstrap, topics.rejected, len(rejections), partitions=PARTITIONS, isolation="read_committed"
+        )
+        responses = read_all(
+            kafka_bootstrap, topics.responses, len(rejections), partitions=PARTITIONS, isolation="read_committed"
+        )
+        misses = run.metric("srguard_inventory_misses_total")
+    finally:
+        assert run.stop() == 0, run.log.read_text()[-3000:]
+    by_document = {d: c for d, c in zip(documents, expected, strict=True)}
+    assert sorted(by_document[m.value()].name for m in accepted) == sorted(
+        c.name for c in expected if c.outcome == "accepted"
+    )
+    first_accepted = next(m.value() for m in accepted if by_document[m.value()].name.startswith("registered"))
+    assert dcc_tool("Validate", first_accepted).returncode == 0  # byte-identical: the signature still holds
+    found = {}
+    for message in rejected:
+        record = codec("SrRejection").decode(message.value())
+        found[by_document[record["original"]].name] = (record["reason"], record["response_code"])
+    assert found == {c.name: (c.outcome, c.code) for c in rejections}
+    codes = sorted(re.search(rb"<sr:ResponseCode>(\w+)<", m.value()).group(1).decode() for m in responses)
+    assert codes == sorted(c.code for c in rejections) and misses == 1
