@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from bench import decide, ledger, registration, stream
+from bench import decide, duis, ledger, registration, stream
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -134,6 +134,10 @@ def _markdown(results: dict) -> str:
             "",
         )
     )
+    if "duis" in results:
+        d = results["duis"]
+        rows.append(("DUIS mix (5% in scope) through the judge", f"{d['duis_mix_sr_per_s']:,.0f} SR/s", "no Kafka", ""))
+        rows.append(("Redis memory per inventory device at 1M", f"{d['bytes_per_device']:.1f} bytes", "", "<= 64"))
     for name, value in results["decide"].items():
         rows.append((f"decide(), {name}", f"{value:.2f} µs/SR", "warm certificate cache", ""))
     table = "| figure | median | spread / detail | goal |\n|---|---|---|---|\n"
@@ -147,6 +151,7 @@ def main() -> None:
     results["decide"] = decide.run()
     results["registration"] = registration.run()
     results["ledger"] = ledger.run()
+    results["duis"] = duis.run()
     results["stream"] = stream.run()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))

@@ -20,6 +20,9 @@ def demo(
     report_dir: Annotated[Path, typer.Option(help="Where the incidence report is written.")] = Path(
         "srguard-demo-report"
     ),
+    duis: Annotated[
+        bool, typer.Option("--duis", help="SRs as DUIS XML; device types and MPxNs from a device inventory.")
+    ] = False,
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
     from processor.devkit.demo import print_summary, run_demo  # dev tooling loads only for the demo
@@ -28,7 +31,7 @@ def demo(
 
     if ctx.find_root().params.get("log_level") is None:  # unless asked, the demo's own summary speaks
         logging.getLogger().setLevel(logging.WARNING)
-    result = run_demo(console, meter_points, srs, seed)
+    result = run_demo(console, meter_points, srs, seed, duis)
     stats = aggregate(result.rejections, result.party_of, result.in_scope)
     report_dir.mkdir(parents=True, exist_ok=True)
     write_csv(stats, report_dir / "incidence.csv")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 import threading
 import time
@@ -13,17 +14,20 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
+from cryptography.hazmat.primitives.serialization import Encoding
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from processor.avro import codec
-from processor.config import Settings, load_settings
+from processor.config import InputFormat, Settings, load_settings
+from processor.devkit.simulate.duis import carried_by_duis, inventory, publish_duis_traffic
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.names import Schema
+from processor.registration.publish import publish_devices
 from processor.report.sources import checked_by_secmp0063
 from processor.report.stats import IncidenceStats
 from processor.stream.app import run
@@ -72,7 +76,10 @@ def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 3
     return found
 
 
-def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, seed: int = 1) -> DemoResult:
+def run_demo(
+    console: Console, meter_points: int = 30_000, srs: int = 100_000, seed: int = 1, duis: bool = False
+) -> DemoResult:
+    """``duis``: the SRs travel as DUIS XML and the device inventory names their targets' type and MPxN."""
     with tempfile.TemporaryDirectory(prefix="srguard-demo-") as tmp, EmbeddedStack() as stack:
         console.print(
             f"embedded stack: {stack.state.broker} at {stack.kafka_bootstrap} (answered after "
@@ -82,7 +89,13 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
         population = build_population(seed, meter_points)
         trust = Path(tmp) / "smki-oca.pem"
         trust.write_bytes(population.pki.oca_pem())
-        traffic = TrafficGenerator(population, TrafficMix(incident_rate=0.03), seed=seed).take(srs)
+        if duis:  # DUIS receipt time is the record's timestamp: keep it within the topic's retention
+            now = int(time.time() * 1000)
+            mix = TrafficMix(incident_rate=0.03, start=now - 86_400_000, end=now)
+            generated = carried_by_duis(population, TrafficGenerator(population, mix, seed=seed))
+            traffic = list(itertools.islice(generated, srs))
+        else:
+            traffic = TrafficGenerator(population, TrafficMix(incident_rate=0.03), seed=seed).take(srs)
         console.print(
             f"generated {meter_points:,} meter points ({len(population.network_operators)} network operators, "
             f"{len(population.suppliers)} suppliers), an SMKI-like PKI and {srs:,} SRs "
@@ -94,6 +107,8 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
             metrics_port=free_port(),
             trust_store=trust,
             registration_buckets=1024,
+            device_buckets=1024,
+            input_format=InputFormat.DUIS if duis else InputFormat.AVRO,
             group_id="srguard-demo",
             kafka={"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"},
         )
@@ -103,6 +118,9 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
         producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "linger.ms": 20, "enable.idempotence": True})
         registrations, credentials = publish_reference_data(producer, settings.topics, population)
         console.print(f"published {registrations:,} registration changes and {credentials} party credentials")
+        if duis:
+            devices = publish_devices(producer, settings.topics.devices, inventory(population))
+            console.print(f"published {devices:,} device inventory records; the SRs travel as DUIS XML")
 
         app = processor_app(settings)
         stop = threading.Event()
@@ -111,7 +129,11 @@ def run_demo(console: Console, meter_points: int = 30_000, srs: int = 100_000, s
         try:
             while app.processor.readiness()[0] is False and worker.is_alive():
                 time.sleep(0.1)
-            publish_traffic(producer, settings.topics.requests, traffic)
+            if duis:
+                oca = population.pki.oca.public_bytes(Encoding.DER)
+                publish_duis_traffic(producer, settings.topics.requests, traffic, oca)
+            else:
+                publish_traffic(producer, settings.topics.requests, traffic)
             consumed = app.processor.metrics.consumed
             with Progress(
                 TextColumn("judging SRs"),

@@ -38,11 +38,12 @@ def produce(
     key: bytes | None = None,
     headers: Headers | None = None,
     on_delivery: DeliveryCallback | None = None,
+    timestamp: int = 0,
 ) -> None:
-    """Produce one record, waiting for room in librdkafka's queue when it is full."""
+    """Produce one record, waiting for room in librdkafka's queue when it is full (timestamp 0: now)."""
     while True:
         try:
-            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)  # type: ignore[arg-type]
+            producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery, timestamp=timestamp)  # type: ignore[arg-type]
             return
         except BufferError:
             producer.poll(0.05)
