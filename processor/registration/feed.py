@@ -121,10 +121,11 @@ class ReferenceFeed:
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest",
         }
-        self.topics: dict[str, tuple[Decoder, Store]] = {
-            registrations_topic: (registration_change, registrations),
-            parties_topic: (party_credential, parties),
-            devices_topic: (inventory_change, devices),
+        # topic -> (its decoder, the attribute naming its store: read per batch, so a store can be swapped)
+        self.topics: dict[str, tuple[Decoder, str]] = {
+            registrations_topic: (registration_change, "registrations"),
+            parties_topic: (party_credential, "parties"),
+            devices_topic: (inventory_change, "devices"),
         }
         self.registrations = registrations
         self.parties = parties
@@ -189,7 +190,7 @@ class ReferenceFeed:
             applied = 0
             for topic, (_, store) in self.topics.items():
                 if changes[topic] or offsets[topic]:
-                    applied += self._apply(store, changes[topic], offsets[topic], rejected)
+                    applied += self._apply(getattr(self, store), changes[topic], offsets[topic], rejected)
             if rejected:
                 self._keep_rejected(rejected)
         except RedisError as exc:

@@ -12,6 +12,7 @@ import pytest
 import redis
 
 from processor.avro import codec
+from processor.registration.devices import DeviceInventoryStore
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore
@@ -33,6 +34,8 @@ def world(kafka_bootstrap, redis_url, unique, tmp_path):
         world.topics.parties,
         RegistrationStore(client, f"run{unique}", 1024),
         PartyStore(client, f"run{unique}"),
+        world.topics.devices,
+        DeviceInventoryStore(client, f"run{unique}"),
     )
     assert feed.wait_ready(60), "reference data did not load"
     feed.close()

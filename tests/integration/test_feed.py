@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import redis
 from confluent_kafka import Producer
 
 from processor.domain.identifiers import Fuel
-from processor.domain.model import Party, Registration
+from processor.domain.model import Device, DeviceStatus, DeviceType, Party, Registration
+from processor.registration.devices import DeviceInventoryStore
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
-from processor.registration.publish import publish, publish_parties, publish_registrations
+from processor.registration.publish import publish, publish_devices, publish_parties, publish_registrations
 from processor.registration.store import RegistrationStore
 from tests.kafka_io import create_topics
 
@@ -21,9 +24,10 @@ T0 = 1_600_000_000_000
 
 @pytest.fixture
 def world(kafka_bootstrap, redis_url, unique):
-    regs, parties = f"regs-{unique}", f"parties-{unique}"
+    regs, parties, devices = f"regs-{unique}", f"parties-{unique}", f"devices-{unique}"
     create_topics(kafka_bootstrap, regs, partitions=3, config={"cleanup.policy": "compact"})
     create_topics(kafka_bootstrap, parties, partitions=1, config={"cleanup.policy": "compact"})
+    create_topics(kafka_bootstrap, devices, partitions=2, config={"cleanup.policy": "compact"})
     client = redis.Redis.from_url(redis_url)
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
 
@@ -34,10 +38,12 @@ def world(kafka_bootstrap, redis_url, unique):
             parties,
             RegistrationStore(client, f"f{unique}", buckets=64),
             PartyStore(client, f"f{unique}"),
+            devices,
+            DeviceInventoryStore(client, f"f{unique}", buckets=64),
             **kwargs,
         )
 
-    yield {"regs": regs, "parties": parties, "producer": producer, "feed": feed, "client": client}
+    yield {"regs": regs, "parties": parties, "devices": devices, "producer": producer, "feed": feed, "client": client}
     client.close()
 
 
@@ -171,3 +177,26 @@ def test_a_credential_overlapping_another_partys_is_set_aside_with_a_clear_reaso
     directory = DirectoryCache(feed.parties).refresh()
     assert directory.owner(ENTITY, T0).party_id == "LOND" and directory.owner(ENTITY, T0 + DAY).party_id == "NEWCO"
     feed.close()
+
+
+def test_the_feed_keeps_the_device_inventory_effective_dated_and_sets_bad_records_aside(world):
+    esme = "00-12-4B-00-00-00-00-01"
+    first = Device(esme, DeviceType.ESME, ("1200000000020",), DeviceStatus.COMMISSIONED, T0, 1)
+    moved = Device(esme, DeviceType.ESME, ("2312345678900", "1200000000020"), DeviceStatus.COMMISSIONED, T0 + 1000, 2)
+    gone = "00-12-4B-00-00-00-00-02"
+    publish_devices(world["producer"], world["devices"], [moved, first, moved])  # order and repeats do not matter
+    publish_devices(world["producer"], world["devices"], [replace(first, device_id=gone)])
+    publish(world["producer"], world["devices"], [(gone.encode(), None), (b"junk", b"\x00not avro")])
+    feed = world["feed"]()
+    try:
+        assert feed.wait_ready(60)
+        store = feed.devices
+        assert store.lookup_many([(esme, T0 - 1), (esme, T0 + 999), (esme, T0 + 1000), (gone, T0 + 5)]) == [
+            None,
+            first,
+            moved,
+            None,
+        ]
+        assert feed.status.rejected == 1 and store.history("00124b0000000001") == [first, moved]
+    finally:
+        feed.close()
