@@ -62,3 +62,18 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_
 
     assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html"}
     assert _live_children_named(*SERVICES) <= before, "the demo left a broker or Redis running"
+
+
+def test_the_duis_demo_judges_duis_xml_against_the_inventory(tmp_path):
+    command = ["demo", "--duis", "--meter-points", "1500", "--srs", "4000", "--report-dir", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "processor", *command],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin", "SRGUARD_STACK_BROKER": "kafka"},
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "device inventory records; the SRs travel as DUIS XML" in out and "4,000 SRs judged" in out
+    assert "which matches the" in out and "accepted (registered_owner)" in out

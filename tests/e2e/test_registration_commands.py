@@ -135,8 +135,13 @@ def test_parties_load_and_get(tmp_path, env):
 
 
 def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, redis_url, unique):
-    env = {**env, "SRGUARD_TOPICS__REGISTRATIONS": f"r-{unique}", "SRGUARD_TOPICS__PARTIES": f"p-{unique}"}
-    create_topics(kafka_bootstrap, f"r-{unique}", f"p-{unique}", partitions=2)
+    env = {
+        **env,
+        "SRGUARD_TOPICS__REGISTRATIONS": f"r-{unique}",
+        "SRGUARD_TOPICS__PARTIES": f"p-{unique}",
+        "SRGUARD_TOPICS__DEVICES": f"d-{unique}",
+    }
+    create_topics(kafka_bootstrap, f"r-{unique}", f"p-{unique}", f"d-{unique}", partitions=2)
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
     publish_registrations(
         producer,
@@ -161,5 +166,5 @@ def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, 
         process.send_signal(signal.SIGTERM)
         out, errors = process.communicate(timeout=30)
     assert process.returncode == 0, errors
-    assert "feed ready: caught up on 4 partitions (51 records applied)" in out
+    assert "feed ready: caught up on 6 partitions (51 records applied)" in out  # 2 x 3 topics
     assert "feed stopped" in out

@@ -15,10 +15,12 @@ def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
         "REQUESTS": "dcc.sr.requests",
         "REGISTRATIONS": "dcc.registration.changes",
         "PARTIES": "dcc.party.directory",
+        "DEVICES": "dcc.device.inventory",
         "ACCEPTED": "dcc.sr.accepted",
         "REJECTED": "dcc.sr.rejected",
         "AUDIT": "dcc.sr.audit",
         "DLQ": "dcc.sr.dlq",
+        "RESPONSES": "dcc.sr.responses",
     }
     env = {
         **os.environ,
@@ -29,12 +31,12 @@ def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
     command = [sys.executable, "-m", "processor", "topics", "create", "--partitions", "4"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 7 and "(compacted)" in first.stdout
+    assert first.stdout.count("created") == 9 and "(compacted)" in first.stdout
     metadata = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10)
     for name in names.values():
         assert len(metadata.topics[f"{name}.{unique}"].partitions) == 4
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-    assert second.returncode == 0 and second.stdout.count("exists") == 7
+    assert second.returncode == 0 and second.stdout.count("exists") == 9
 
 
 def test_topics_create_names_the_unreachable_broker():

@@ -84,8 +84,10 @@ hostile_values = st.one_of(
 def _check(values: list[bytes | None]) -> None:
     inputs = [Input(b"k", v, [], Source("in", 0, n)) for n, v in enumerate(values)]
     result = JUDGE(inputs)  # must not raise
-    primary = [o for o in result.outputs if o.topic != TOPICS.audit]
+    primary = [o for o in result.outputs if o.topic not in (TOPICS.audit, TOPICS.responses)]
     assert len(primary) == len(inputs), "every input ends up in exactly one place"
+    responses = [o for o in result.outputs if o.topic == TOPICS.responses]
+    assert len(responses) == sum(1 for o in primary if o.topic == TOPICS.rejected)  # a DUIS response each
     for item, out in zip(inputs, primary, strict=True):
         if out.topic == TOPICS.dlq:
             headers = dict(out.headers)
@@ -113,8 +115,9 @@ def test_hostile_values_never_break_the_batch_step(values):
 @given(service_requests)
 def test_well_formed_but_hostile_srs_are_decided_with_a_reason(sr):
     result = JUDGE([Input(b"k", encode_service_request(sr), [], Source("in", 0, 0))])
-    (out,) = result.outputs
+    out, *response = result.outputs
     assert out.topic in (TOPICS.accepted, TOPICS.rejected)
+    assert [r.topic for r in response] == ([TOPICS.responses] if out.topic == TOPICS.rejected else [])
     if out.topic == TOPICS.rejected:
         ((code, reason),) = result.rejected
         assert code.startswith(("E0615", "E0621")) and Reason(reason)
