@@ -7,6 +7,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 # Apache Kafka for the embedded stack: a Java 17+ runtime, and Maven to resolve the broker's jars.
 command -v java >/dev/null 2>&1 || missing+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || missing+=(maven)
+# npm fetches the DCC's DUIS templates, signing tool and keystore that the DUIS tests check against.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -29,7 +29,7 @@ from processor.domain.identifiers import InvalidIdentifier, fuel_of
 from processor.registration.csvsource import LoadError, LoadSummary
 from processor.registration.loader import load_devices, load_parties, load_registrations
 from processor.registration.present import device_table, history_table, holders_table, print_load_summary
-from processor.registration.store import tune_listpacks
+from processor.registration.store import in_force, tune_listpacks
 from processor.stream.edge import error_text
 from processor.stream.topics import create_topics, topic_layout, topics_table
 
@@ -39,6 +39,7 @@ parties_app = typer.Typer(help="The party directory in Redis: bulk loads and loo
 devices_app = typer.Typer(help="The device inventory in Redis: bulk loads and look-ups.", no_args_is_help=True)
 
 InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip content accepted.")]
+At = Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")]
 
 
 @topics_app.command("create")
@@ -111,7 +112,7 @@ def registrations_load(
 @registrations_app.command("get")
 def registrations_get(
     mpxn: str,
-    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    at: At = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
 ) -> None:
@@ -126,7 +127,7 @@ def registrations_get(
     history = registrations.history(mpxn.strip())
     if not history:
         raise fail(f"no registration for {mpxn}", code=ExitCode.FAILED)
-    console.print(history_table(mpxn, when, history, registrations.lookup(mpxn.strip(), when)))
+    console.print(history_table(mpxn, when, history, in_force(history, when)))
 
 
 @parties_app.command("load")
@@ -164,7 +165,7 @@ def devices_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
 @devices_app.command("get")
 def devices_get(
     device_id: str,
-    at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
+    at: At = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
 ) -> None:
@@ -178,4 +179,4 @@ def devices_get(
         raise fail(str(exc)) from exc
     if not history:
         raise fail(f"device {device_id} is not in the inventory", code=ExitCode.FAILED)
-    console.print(device_table(device_id, when, history, devices.lookup(device_id, when)))
+    console.print(device_table(device_id, when, history, in_force(history, when)))

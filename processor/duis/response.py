@@ -21,8 +21,13 @@ def service_reference(variant: str) -> str:
     return ".".join(variant.split(".")[:2])
 
 
+def duis_datetime(ms: int) -> str:
+    """An xs:dateTime in UTC to the millisecond, as DUIS writes them: ``2030-01-15T00:00:00.000Z``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 def response_xml(request_id: str, code: str, variant: str, at_ms: int) -> bytes:
-    moment = datetime.fromtimestamp(at_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    moment = duis_datetime(at_ms)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         f'<sr:Response xmlns:sr="{NAMESPACE}" schemaVersion="{SCHEMA_VERSION}">'

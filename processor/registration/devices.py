@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from processor.domain.identifiers import canonical_eui64
+from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.model import Device, DeviceStatus, DeviceType
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import RedisClient
 from processor.registration.records import MAX48, read_text, text_field
-from processor.registration.store import ApplyStats, DatedHistories, in_force
+from processor.registration.store import ApplyStats, DatedHistories
 
 DEFAULT_BUCKETS = 1 << 16  # about devices / 100 for a few million devices
 MAX_MPXNS = 2
@@ -35,6 +35,13 @@ class DeviceWithdrawal:
 def member_of(device_id: str) -> str:
     """The hash field of a device: its EUI-64 as 16 hex digits (any common form accepted)."""
     return canonical_eui64(device_id).replace("-", "")
+
+
+def _member_or_none(device_id: str) -> str | None:
+    try:
+        return member_of(device_id)
+    except InvalidIdentifier:
+        return None
 
 
 def device(
@@ -98,12 +105,10 @@ class DeviceInventoryStore(DatedHistories[Device]):
     def history(self, device_id: str) -> list[Device]:
         return self._history(member_of(device_id))
 
-    def lookup(self, device_id: str, at: int) -> Device | None:
-        return in_force(self.history(device_id), at)
-
     def lookup_many(self, queries: Sequence[tuple[str, int]]) -> list[Device | None]:
-        """The record in force for each (device id in canonical form, at), in one round trip."""
-        return self._lookup_many([(device_id.replace("-", ""), at) for device_id, at in queries])
+        """The record in force for each (device id in any common EUI-64 form, at), in one round trip; an id
+        that is no EUI-64 finds nothing (the rule then says the device is unknown or the SR's fields stand)."""
+        return self._lookup_many([(_member_or_none(device_id), at) for device_id, at in queries])
 
     def apply(self, changes: Iterable[Device | DeviceWithdrawal], offsets: dict[str, int] | None = None) -> ApplyStats:
         return self._apply(

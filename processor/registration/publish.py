@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from confluent_kafka import Producer
@@ -56,11 +57,17 @@ def encode_device(record: Device, serde: Serde = PLAIN, topic: str = "") -> byte
     )
 
 
-def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes | None]]) -> int:
-    """Produce (key, value) pairs, serving delivery callbacks as it goes; returns how many were sent."""
+def publish(
+    producer: Producer,
+    topic: str,
+    records: Iterable[tuple[bytes, bytes | None]],
+    timestamps: Iterable[int] | None = None,
+) -> int:
+    """Produce (key, value) pairs, serving delivery callbacks as it goes; returns how many were sent.
+    ``timestamps``: each record's timestamp in ms, in step with ``records`` (default: the time of sending)."""
     sent = 0
-    for key, value in records:
-        produce(producer, topic, value, key)
+    for (key, value), timestamp in zip(records, timestamps or itertools.repeat(0), strict=False):  # repeat: endless
+        produce(producer, topic, value, key, timestamp=timestamp)
         sent += 1
         if sent % 10_000 == 0:
             producer.poll(0)

@@ -168,3 +168,29 @@ def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, 
     assert process.returncode == 0, errors
     assert "feed ready: caught up on 6 partitions (51 records applied)" in out  # 2 x 3 topics
     assert "feed stopped" in out
+
+
+def test_devices_load_reports_bad_lines_and_get_shows_the_record_in_force(tmp_path, env):
+    path = tmp_path / "inventory.csv"
+    path.write_text(
+        "device_id,device_type,effective_from,mpxn,export_mpxn,status,sequence\n"
+        "00-DB-12-34-56-78-90-A3,ESME,2019-01-01,1200000000020,,Commissioned,1\n"
+        "00db1234567890a3,esme,2022-01-01,1200000000020,2312345678900,Suspended,2\n"
+        "00-DB-12-34-56-78-90-A4,GPF,2019-01-01,3938424403,,,\n"
+        "00-DB-12,ESME,2019-01-01,1200000000020,,,\n"  # not an EUI-64
+        "00-DB-12-34-56-78-90-A5,TOASTER,2019-01-01,,,,\n"  # not a device type
+        "00-DB-12-34-56-78-90-A6,ESME,2019-01-01,12345,,,\n"  # not an MPAN or MPRN
+    )
+    load = srguard("devices", "load", str(path), env=env)
+    assert load.returncode == 1, load.stderr
+    assert "6 lines" in load.stdout and "3 rejected" in load.stdout
+    assert all(f"line {n}: rejected" in load.stderr for n in (5, 6, 7)), load.stderr
+    shown = srguard("devices", "get", "00db1234567890a3", "--at", "2021-01-01", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "00-DB-12-34-56-78-90-A3" in shown.stdout and "Suspended" in shown.stdout and "2312345678900" in shown.stdout
+    in_force = next(line for line in shown.stdout.splitlines() if "◀" in line)
+    assert "2019-01-01" in in_force and "Commissioned" in in_force
+    bad = srguard("devices", "get", "not-an-eui", env=env)
+    assert bad.returncode == 2 and "not an EUI-64" in bad.stderr and "Traceback" not in bad.stderr
+    absent = srguard("devices", "get", "00-DB-12-34-56-78-90-FF", env=env)
+    assert absent.returncode == 1 and "not in the inventory" in absent.stderr

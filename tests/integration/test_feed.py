@@ -198,5 +198,7 @@ def test_the_feed_keeps_the_device_inventory_effective_dated_and_sets_bad_record
             None,
         ]
         assert feed.status.rejected == 1 and store.history("00124b0000000001") == [first, moved]
+        # an SR's target id in another common form finds the device; one that is no EUI-64 finds nothing
+        assert store.lookup_many([("00124b0000000001", T0), ("not-an-eui", T0)]) == [first, None]
     finally:
         feed.close()

@@ -11,8 +11,7 @@ the 8.1.1 template's body under their own ServiceReferenceVariant: only their he
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterable, Iterator, Sequence
 
 from confluent_kafka import Producer
 
@@ -21,8 +20,8 @@ from processor.devkit.simulate.traffic import LabelledSR
 from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
 from processor.domain.model import CertificateUsage, Device, DeviceStatus, ServiceRequest
 from processor.duis.request import NAMESPACE
-from processor.duis.response import service_reference
-from processor.stream.edge import produce
+from processor.duis.response import duis_datetime, service_reference
+from processor.registration.publish import publish
 
 _BODIES = {
     SR_REQUEST_HANDOVER: "RequestHandoverOfDCCControlledDevice",
@@ -53,17 +52,13 @@ def carried_by_duis(population: Population, traffic: Iterable[LabelledSR]) -> It
             yield item
 
 
-def _datetime(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-4] + "Z"
-
-
 def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
     """The SR as a DUIS 5.x Request; ``oca_der``: the CertificationPathCertificate (the issuing CA)."""
     body_name = _BODIES.get(sr.service_reference_variant)
     if body_name is None:
         body = (
             "<sr:CommissionDeviceSynchroniseClock>"
-            f"<sr:CurrentDateTime>{_datetime(sr.submitted_at)}</sr:CurrentDateTime>"
+            f"<sr:CurrentDateTime>{duis_datetime(sr.submitted_at)}</sr:CurrentDateTime>"
             "<sr:TolerancePeriod>60</sr:TolerancePeriod></sr:CommissionDeviceSynchroniseClock>"
         )
     else:
@@ -76,7 +71,7 @@ def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
                 f"<sr:SupplierOrNetworkOperatorCertificates>{certificates}</sr:SupplierOrNetworkOperatorCertificates>"
             )
         execution = (
-            f"<sr:ExecutionDateTime>{_datetime(sr.execution_datetime)}</sr:ExecutionDateTime>"
+            f"<sr:ExecutionDateTime>{duis_datetime(sr.execution_datetime)}</sr:ExecutionDateTime>"
             if sr.execution_datetime is not None
             else ""
         )
@@ -100,21 +95,8 @@ def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
     ).encode()
 
 
-def publish_duis_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR], oca_der: bytes) -> int:
+def publish_duis_traffic(producer: Producer, topic: str, traffic: Sequence[LabelledSR], oca_der: bytes) -> int:
     """DUIS SRs keyed by target device id; each record's timestamp is the SR's receipt time (DUIS has no
     field for it), so keep ``submitted_at`` within the topic's retention."""
-    sent = 0
-    for item in traffic:
-        produce(
-            producer,
-            topic,
-            request_xml(item.sr, oca_der),
-            item.sr.target_device_id.encode(),
-            timestamp=item.sr.submitted_at,
-        )
-        sent += 1
-        if sent % 10_000 == 0:
-            producer.poll(0)
-    if producer.flush(60) != 0:
-        raise RuntimeError(f"{topic}: not every record was delivered within 60 s")
-    return sent
+    records = ((item.sr.target_device_id.encode(), request_xml(item.sr, oca_der)) for item in traffic)
+    return publish(producer, topic, records, (item.sr.submitted_at for item in traffic))
