@@ -46,11 +46,28 @@ def _without_logical_types(node: Any) -> Any:
     return node
 
 
+def earlier_versions(name: str) -> list[dict[str, Any]]:
+    """Earlier versions of a schema (``schemas/earlier/<name>.<version>.avsc``), newest first."""
+    folder = resources.files("processor").joinpath("schemas", "earlier")
+    found = {}
+    for entry in folder.iterdir():
+        stem, _, version = entry.name.removesuffix(".avsc").rpartition(".")
+        if stem == name and version.isdigit():
+            found[int(version)] = json.loads(entry.read_text())
+    return [found[v] for v in sorted(found, reverse=True)]
+
+
 class AvroCodec:
+    """Plain Avro binary carries no schema id, so a record written with an earlier version of the schema
+    is recognised by its layout: it is read with the newest writer schema that consumes it exactly, and
+    resolved to the current one (a field added since takes its default). Layouts never collide: a field
+    added at the end makes a record longer."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.schema = fastavro.parse_schema(copy.deepcopy(schema_json(name)))
         self._reader_schema = fastavro.parse_schema(_without_logical_types(schema_json(name)))
+        self._earlier = [fastavro.parse_schema(_without_logical_types(s)) for s in earlier_versions(name)]
 
     def encode(self, record: dict[str, Any]) -> bytes:
         out = io.BytesIO()
@@ -58,9 +75,20 @@ class AvroCodec:
         return out.getvalue()
 
     def decode(self, data: bytes) -> dict[str, Any]:
+        try:
+            return self._read(data, self._reader_schema, None)
+        except DecodeError as current:
+            for writer in self._earlier:
+                try:
+                    return self._read(data, writer, self._reader_schema)
+                except DecodeError:
+                    continue
+            raise current
+
+    def _read(self, data: bytes, writer: Any, reader: Any) -> dict[str, Any]:
         buffer = io.BytesIO(data)
         try:
-            record = fastavro.schemaless_reader(buffer, self._reader_schema, None)
+            record = fastavro.schemaless_reader(buffer, writer, reader)
         except Exception as exc:  # fastavro raises many types on garbage (EOFError, ValueError, IndexError, ...)
             raise DecodeError(f"not a valid {self.name} record: {type(exc).__name__}: {exc}") from exc
         if buffer.tell() != len(data):

@@ -60,6 +60,21 @@ def zaz1_base64(name: str) -> str:
     return "".join(line for line in (ZAZ1 / name).read_text().splitlines() if not line.startswith("-----"))
 
 
+def with_zaz1_certificates(document: str, party: str) -> str:
+    """A template with the ZAZ1 certificates of ``party`` (e.g. "Z1-supplier", "Z1-networkOperator") in its
+    DS and KA cells."""
+    for element, usage in (("DigitalSigningCertificate", "ds"), ("KeyAgreementCertificate", "ka")):
+        document = re.sub(rf"<sr:{element}>[^<]+<", f"<sr:{element}>{zaz1_base64(f'{party}-{usage}.pem')}<", document)
+    return document
+
+
+def with_cpv_checks(document: str, value: str) -> str:
+    """A template with its ApplyTimeBasedCPVChecks flag set to ``value``."""
+    flag = re.compile(r"<sr:ApplyTimeBasedCPVChecks>\w+</sr:ApplyTimeBasedCPVChecks>")
+    assert flag.search(document), "the template has no ApplyTimeBasedCPVChecks"
+    return flag.sub(f"<sr:ApplyTimeBasedCPVChecks>{value}</sr:ApplyTimeBasedCPVChecks>", document)
+
+
 def target_of(document: bytes) -> str:
     found = re.search(rb"<sr:RequestID>[^:<]+:([^:<]+):", document)
     assert found, "no RequestID"

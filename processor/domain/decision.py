@@ -42,6 +42,7 @@ class Reason(StrEnum):
     MISSING_REMOTE_PARTY_ROLE = "missing_remote_party_role"
     MALFORMED_CERTIFICATE = MALFORMED
     UNTRUSTED_ISSUER = UNTRUSTED
+    CERTIFICATE_NOT_VALID_AT_SR_TIME = "certificate_not_valid_at_sr_time"
     NOT_NETWORK_OPERATOR_CERTIFICATE = "not_network_operator_certificate"
     UNKNOWN_ENTITY = "unknown_entity"
     AMBIGUOUS_CERTIFICATE_OWNER = "ambiguous_certificate_owner"

@@ -96,6 +96,8 @@ class ServiceRequest:
     submitted_at: int
     execution_datetime: int | None = None
     payload: bytes | None = None
+    # DUIS ApplyTimeBasedCPVChecks: the sender asks for certificate validity periods to be checked.
+    apply_time_based_cpv_checks: bool = True
 
     @property
     def as_of(self) -> int:

@@ -46,6 +46,7 @@ from processor.domain.model import (
     ServiceRequest,
 )
 from processor.domain.subject import FUEL_OF_DEVICE, Subject, subject_of
+from processor.times import iso_utc
 
 _IN_SCOPE_TARGETS = {
     SR_UPDATE_SECURITY_CREDENTIALS: frozenset({DeviceType.ESME}),
@@ -60,6 +61,7 @@ _SEVERITY = {
         [
             Reason.MALFORMED_CERTIFICATE,
             Reason.UNTRUSTED_ISSUER,
+            Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME,
             Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
             Reason.UNKNOWN_ENTITY,
             Reason.AMBIGUOUS_CERTIFICATE_OWNER,
@@ -115,11 +117,19 @@ class _Checked:
     detail: str
 
 
-def _check_certificate(der: bytes, at: int, directory: PartyDirectory, reader: CertificateReader) -> _Checked:
+def _check_certificate(
+    der: bytes, at: int, check_validity: bool, directory: PartyDirectory, reader: CertificateReader
+) -> _Checked:
     try:
         cert = reader.read(der)
     except CertificateError as exc:
         return _Checked("", "", Reason(exc.reason), exc.detail)
+    if check_validity and not cert.not_before <= at <= cert.not_after:
+        detail = (
+            f"certificate of {cert.entity_id} is valid from {iso_utc(cert.not_before)} to "
+            f"{iso_utc(cert.not_after)}, not at the SR's time {iso_utc(at)} (ApplyTimeBasedCPVChecks)"
+        )
+        return _Checked(cert.entity_id, "", Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME, detail)
     holders = directory.holders(cert.entity_id, at)
     owner = holders[0] if len(holders) == 1 else None
     party_id = owner.party_id if owner else ""
@@ -231,7 +241,8 @@ def _judge(
         )
 
     registered = registration.network_operator_id if registration else None
-    checked = [_check_certificate(c.der, at, directory, reader) for c in sr.certificates]
+    validity = sr.apply_time_based_cpv_checks
+    checked = [_check_certificate(c.der, at, validity, directory, reader) for c in sr.certificates]
     evidence: _Evidence = {
         "registered_network_operator_id": registered,
         "certificate_entity_ids": tuple(c.entity_id for c in checked),

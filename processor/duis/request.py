@@ -109,6 +109,15 @@ def _timestamp(text: str, name: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _boolean(parent: Element, name: str) -> bool:
+    """An xs:boolean flag; true when absent, so a missing flag never turns a check off."""
+    element = _child(parent, name, required=False)
+    text = (element.text or "").strip() if element is not None else "true"
+    if text not in ("true", "false", "1", "0"):
+        raise DuisError(f"{name} {text!r} is not an xs:boolean")
+    return text in ("true", "1")
+
+
 def parse(data: bytes | None, received_at: int) -> ServiceRequest:
     """The whole Request, checked. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
     document = _screen(data)
@@ -155,6 +164,7 @@ def parse(data: bytes | None, received_at: int) -> ServiceRequest:
         if element.tag in _USAGES
     )
     execution = _child(request, "ExecutionDateTime", required=False)
+    cpv_checks = _boolean(request, "ApplyTimeBasedCPVChecks")
     return ServiceRequest(
         request_id=request_id,
         service_reference_variant=variant,
@@ -170,4 +180,5 @@ def parse(data: bytes | None, received_at: int) -> ServiceRequest:
         execution_datetime=_timestamp((execution.text or "").strip(), "ExecutionDateTime")
         if execution is not None
         else None,
+        apply_time_based_cpv_checks=cpv_checks,
     )

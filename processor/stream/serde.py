@@ -171,6 +171,7 @@ def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -
         submitted_at=r["submitted_at"],
         execution_datetime=r["execution_datetime"],
         payload=r["payload"],
+        apply_time_based_cpv_checks=r["apply_time_based_cpv_checks"],
     )
 
 
@@ -195,6 +196,7 @@ def encode_service_request(sr: ServiceRequest, serde: Serde = PLAIN, topic: str 
             "submitted_at": sr.submitted_at,
             "execution_datetime": sr.execution_datetime,
             "payload": sr.payload,
+            "apply_time_based_cpv_checks": sr.apply_time_based_cpv_checks,
         },
         topic,
     )

@@ -32,8 +32,9 @@ from tests.duis_world import (
     inventory_record,
     registrations,
     signed,
+    with_cpv_checks,
+    with_zaz1_certificates,
     z1_oca,
-    zaz1_base64,
 )
 from tests.e2e.srguard_process import PARTITIONS, SrguardRun
 from tests.kafka_io import read_all
@@ -49,16 +50,6 @@ KRP_TARGET = "00-DB-12-34-56-78-90-A0"
 def retarget(document: str | bytes, target: str, template_target: str = TEMPLATE_TARGET) -> bytes:
     text = document.decode() if isinstance(document, bytes) else document
     return text.replace(f":{template_target}:", f":{target}:").encode()
-
-
-def with_supplier_certificates(document: str) -> str:
-    """The 6.21 template with the ZAZ1 supplier's certificates where the NO's were."""
-    for element, name in (
-        ("DigitalSigningCertificate", "Z1-supplier-ds.pem"),
-        ("KeyAgreementCertificate", "Z1-supplier-ka.pem"),
-    ):
-        document = re.sub(rf"<sr:{element}>[^<]+<", f"<sr:{element}>{zaz1_base64(name)}<", document)
-    return document
 
 
 @dataclass(frozen=True)
@@ -83,9 +74,23 @@ def cases() -> list[Case]:
         ),
         Case(
             "supplier certificates as NO certificates",
-            retarget(with_supplier_certificates(handover), "00-DB-12-34-56-78-91-01"),
+            retarget(with_zaz1_certificates(handover, "Z1-supplier"), "00-DB-12-34-56-78-91-01"),
             "not_network_operator_certificate",
             "E062106",
+        ),
+        Case(
+            "the ZAZ1 NO's certificates, expired in 2025",
+            retarget(with_zaz1_certificates(handover, "Z1-networkOperator"), "00-DB-12-34-56-78-91-01"),
+            "certificate_not_valid_at_sr_time",
+            "E062106",
+        ),
+        Case(
+            "the same, validity checks not asked for",
+            retarget(
+                with_cpv_checks(with_zaz1_certificates(handover, "Z1-networkOperator"), "false"),
+                "00-DB-12-34-56-78-91-01",
+            ),
+            "accepted",
         ),
         Case(
             "a device not in the inventory", retarget(handover, "00-DB-12-34-56-78-91-09"), "unknown_device", "E062108"

@@ -81,7 +81,8 @@ def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
             f"<sr:ReplacementCertificates>{certificates}</sr:ReplacementCertificates>"
             f"<sr:CertificationPathCertificates><sr:Certificate>{base64.b64encode(oca_der).decode()}"
             "</sr:Certificate></sr:CertificationPathCertificates>"
-            f"<sr:ApplyTimeBasedCPVChecks>true</sr:ApplyTimeBasedCPVChecks></sr:{body_name}>"
+            f"<sr:ApplyTimeBasedCPVChecks>{str(sr.apply_time_based_cpv_checks).lower()}</sr:ApplyTimeBasedCPVChecks>"
+            f"</sr:{body_name}>"
         )
     counter = sr.request_id.rsplit(":", 1)[-1]
     return (

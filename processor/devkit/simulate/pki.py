@@ -74,8 +74,14 @@ class SmkiPki:
         """The trust store srguard is given: the Organisation CA certificate."""
         return self.oca.public_bytes(serialization.Encoding.PEM)
 
-    def issue(self, entity_id: str, role: OrganisationRole, usage: KeyUsage) -> bytes:
-        """An Organisation Certificate (DER) for ``entity_id`` in ``role``."""
+    def issue(
+        self,
+        entity_id: str,
+        role: OrganisationRole,
+        usage: KeyUsage,
+        validity: tuple[dt.datetime, dt.datetime] = (NOT_BEFORE, NOT_AFTER),
+    ) -> bytes:
+        """An Organisation Certificate (DER) for ``entity_id`` in ``role``, valid from/to ``validity``."""
         eui = bytes.fromhex(canonical_eui64(entity_id).replace("-", ""))
         subject = x509.Name(
             [
@@ -83,9 +89,11 @@ class SmkiPki:
                 x509.NameAttribute(NameOID.X500_UNIQUE_IDENTIFIER, b"\x00" + eui, _ASN1Type.BitString),
             ]
         )
-        return self.issue_with_subject(subject, usage)
+        return self.issue_with_subject(subject, usage, validity)
 
-    def issue_with_subject(self, subject: x509.Name, usage: KeyUsage) -> bytes:
+    def issue_with_subject(
+        self, subject: x509.Name, usage: KeyUsage, validity: tuple[dt.datetime, dt.datetime] = (NOT_BEFORE, NOT_AFTER)
+    ) -> bytes:
         """A certificate with any subject, signed by this PKI's OCA: for tests of what the reader refuses."""
         key = _deterministic_key(self._rng).public_key()
         signing = usage is KeyUsage.DIGITAL_SIGNATURE
@@ -95,8 +103,8 @@ class SmkiPki:
             .issuer_name(self.oca_name)
             .public_key(key)
             .serial_number(self._rng.getrandbits(127))
-            .not_valid_before(NOT_BEFORE)
-            .not_valid_after(NOT_AFTER)
+            .not_valid_before(validity[0])
+            .not_valid_after(validity[1])
             .add_extension(
                 x509.KeyUsage(signing, False, False, False, not signing, False, False, False, False), critical=True
             )

@@ -45,6 +45,7 @@ _USAGE = {
     KeyUsage.KEY_AGREEMENT: CertificateUsage.KEY_AGREEMENT,
 }
 DAY_MS = 86_400_000
+EXPIRED = (dt.datetime(2009, 1, 1, tzinfo=dt.UTC), dt.datetime(2014, 12, 31, tzinfo=dt.UTC))  # before any traffic
 
 
 def _ms(year: int, month: int, day: int) -> int:
@@ -87,6 +88,7 @@ class TrafficGenerator:
         self._counter = 0
         self._suppliers = list(population.suppliers.values())
         self._rogue_cache: dict[str, bytes] = {}
+        self._expired_cache: dict[str, bytes] = {}
         self._known_mpxns = {p.mpxn for p in population.meter_points}
         self._mpxns_by_fuel: dict[Fuel, list[str]] = {}
         for point in population.meter_points:
@@ -225,6 +227,12 @@ class TrafficGenerator:
                 (ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, forged),),
                 Branch.CERTIFICATE_FAULT,
             )
+        elif reason is Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME:
+            expired = self._expired(registered or pop.operators_of(point.fuel)[0])
+            certs, branch = (
+                (ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, expired),),
+                Branch.CERTIFICATE_FAULT,
+            )
         elif reason is Reason.FUEL_MISMATCH:  # an ESME named with an MPRN, a GPF with an MPAN
             other_fuel = Fuel.GAS if point.fuel is Fuel.ELECTRICITY else Fuel.ELECTRICITY
             mpxn, branch = rng.choice(self._mpxns_by_fuel[other_fuel]), Branch.SUBJECT_FAULT
@@ -254,6 +262,14 @@ class TrafficGenerator:
             candidate = point.mpxn[:-4] + f"{self._rng.randrange(10_000):04d}"
             if candidate not in self._known_mpxns:
                 return candidate
+
+    def _expired(self, operator: Organisation) -> bytes:
+        """The NO's own certificate from its trusted issuer, expired years before the SR."""
+        if operator.entity_id not in self._expired_cache:
+            self._expired_cache[operator.entity_id] = self.population.pki.issue(
+                operator.entity_id, OrganisationRole.NETWORK_OPERATOR, KeyUsage.DIGITAL_SIGNATURE, EXPIRED
+            )
+        return self._expired_cache[operator.entity_id]
 
     def _forged(self, victim: Organisation) -> bytes:
         """A certificate claiming the victim NO's entity id, issued by a CA srguard does not trust."""

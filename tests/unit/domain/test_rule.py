@@ -29,6 +29,8 @@ DAY = 86_400_000
 T0 = 1_600_000_000_000  # 2020-09-13
 CHANGE = T0 + 30 * DAY  # MPAN's NO changes from LOND to SEEB
 MPAN, MPRN = "1200000000020", "3938424403"
+BEFORE_VALIDITY = 1_400_000_000_000  # 2014: the generated certificates are valid 2015-01-01 to 2045-01-01
+AFTER_VALIDITY = 2_400_000_000_000  # 2046
 
 PKI, ROGUE = SmkiPki(seed=11), SmkiPki(seed=11, name="ROGUE")
 ENTITY = {
@@ -84,6 +86,7 @@ def sr(
     placed=("LOND",),
     submitted=T0,
     execution=None,
+    cpv=True,
 ) -> ServiceRequest:
     certificates = (
         placed
@@ -105,6 +108,7 @@ def sr(
         certificates=certificates,
         submitted_at=submitted,
         execution_datetime=execution,
+        apply_time_based_cpv_checks=cpv,
     )
 
 
@@ -279,6 +283,38 @@ CASES = [
         Branch.REGISTERED_OWNER,
         None,
         None,
+    ),
+    (
+        "certificate not yet valid at receipt (notBefore 2015)",
+        sr(submitted=BEFORE_VALIDITY),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME,
+    ),
+    (
+        "future-dated past the certificate's notAfter (2045)",
+        sr("6.15.1", placed=("SEEB",), execution=AFTER_VALIDITY),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E061510",
+        Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME,
+    ),
+    (
+        "validity not asked for (ApplyTimeBasedCPVChecks false)",
+        sr("6.15.1", placed=("SEEB",), execution=AFTER_VALIDITY, cpv=False),
+        Outcome.ACCEPTED,
+        Branch.REGISTERED_OWNER,
+        None,
+        None,
+    ),
+    (
+        "an expired certificate outranks a foreign owner",
+        sr(placed=("LOND",), execution=AFTER_VALIDITY),
+        Outcome.REJECTED,
+        Branch.CERTIFICATE_FAULT,
+        "E062106",
+        Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME,
     ),
     (
         "no registration for the MPxN",

@@ -37,10 +37,13 @@ from tests.duis_world import (
     target_of,
     tool_jar,
     trust_store,
+    with_cpv_checks,
+    with_zaz1_certificates,
 )
 
 TOPICS = Topics()
-NOW = 1_790_000_000_000  # 2026-09: the ZAZ1 certificates are valid then
+NOW = 1_790_000_000_000  # 2026-09: the templates' NO certificates are valid then (2025-09 to 2035-09)
+IN_2020 = 1_600_000_000_000  # the ZAZ1 Z1 NO certificates are valid then (2015-10 to 2025-10), not at NOW
 
 
 def world_judge(operator: str = "ZAZNO", devices: dict | None = None, mode: Mode = Mode.ENFORCE) -> Judge:
@@ -136,8 +139,12 @@ def test_the_gpf_handover_of_the_registered_gas_transporter_passes():
     assert judged(document, world_judge(devices=devices)).outputs[0].topic == TOPICS.accepted
 
 
-@pytest.mark.parametrize("name", [KRP_FUTURE, KRP_CANCELLATION])
-def test_future_dated_and_cancellation_variants_are_judged_at_their_execution_time(name):
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [(KRP_FUTURE, None), (KRP_CANCELLATION, "certificate_not_valid_at_sr_time")],
+    ids=["executes 2030: certificates valid then", "executes 3000: certificates expired by then"],
+)
+def test_future_dated_variants_are_judged_at_their_execution_time(name, reason):
     document = no_certificates_krp(name)
     target = target_of(document)
     devices = {target: inventory_record(target, DeviceType.ESME, ESME_MPAN)}
@@ -145,8 +152,47 @@ def test_future_dated_and_cancellation_variants_are_judged_at_their_execution_ti
     judge = world_judge(devices=devices)
     inner = judge.inventory
     judge.inventory = lambda queries: seen.extend(at for _, at in queries) or inner(queries)
-    assert judged(document, judge).outputs[0].topic == TOPICS.accepted
+    (out, *_) = judged(document, judge).outputs
     assert seen == [parse(document, NOW).execution_datetime] and seen[0] > NOW
+    if reason is None:
+        assert out.topic == TOPICS.accepted
+    else:
+        record = codec("SrRejection").decode(out.value)
+        assert (record["reason"], record["response_code"]) == (reason, "E061510") and "3000-12-31" in record["detail"]
+
+
+@pytest.mark.parametrize(
+    ("apply_checks", "at", "reason"),
+    [
+        ("true", IN_2020, None),
+        ("true", NOW, "certificate_not_valid_at_sr_time"),
+        ("1", NOW, "certificate_not_valid_at_sr_time"),
+        ("false", NOW, None),
+        ("0", NOW, None),
+    ],
+)
+def test_real_zaz1_certificates_are_checked_for_validity_when_the_sr_asks(apply_checks, at, reason):
+    # the ZAZ1 Z1 network operator's own certificates: valid 2015-10 to 2025-10
+    document = with_cpv_checks(with_zaz1_certificates(duis_template(HANDOVER), "Z1-networkOperator"), apply_checks)
+    document = document.encode()
+    assert parse(document, at).apply_time_based_cpv_checks is (apply_checks in ("true", "1"))
+    target = target_of(document)
+    judge = world_judge(devices={target: inventory_record(target, DeviceType.ESME, ESME_MPAN)})
+    (out, *_) = judge([Input(target.encode(), document, [], Source(TOPICS.requests, 0, 7), at)]).outputs
+    if reason is None:
+        assert out.topic == TOPICS.accepted and out.value == document
+    else:
+        record = codec("SrRejection").decode(out.value)
+        assert (record["reason"], record["response_code"]) == (reason, "E062106")
+        assert "2025-10-29T23:59:59+00:00" in record["detail"], record["detail"]
+
+
+def test_an_absent_cpv_flag_means_checks_and_a_bad_one_is_refused():
+    flag = "<sr:ApplyTimeBasedCPVChecks>true</sr:ApplyTimeBasedCPVChecks>"
+    template = duis_template(HANDOVER)
+    assert parse(template.replace(flag, "").encode(), NOW).apply_time_based_cpv_checks is True
+    with pytest.raises(DuisError, match="ApplyTimeBasedCPVChecks 'yes' is not an xs:boolean"):
+        parse(template.replace(flag, "<sr:ApplyTimeBasedCPVChecks>yes</sr:ApplyTimeBasedCPVChecks>").encode(), NOW)
 
 
 def test_the_nos_own_6_15_1_is_exempt_and_commissioning_is_out_of_scope():
