@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     http_read_timeout_s: float = Field(5.0, gt=0)  # a client that sends its request slower is dropped
     # /healthz fails when the processing loop or the reference feed has not moved for this long.
     liveness_timeout_s: float = Field(60.0, gt=0)
+    # false: `srguard run` runs no feed of its own but watches the one `srguard feed` (one writer per Redis)
+    embedded_feed: bool = True
     redis_socket_timeout_s: float = Field(10.0, gt=0)  # a hung Redis is a Redis error (pause), not a hang
     topics: Topics = Topics()
     transactional_id: str | None = None  # default: names.transactional_id(group_id)

@@ -118,6 +118,10 @@ class RedisKeys:
         return f"{self.prefix}:feed:offsets"
 
     @property
+    def feed_status(self) -> str:
+        return f"{self.prefix}:feed:status"  # what `srguard feed` publishes for processors without a feed
+
+    @property
     def feed_rejected(self) -> str:
         return f"{self.prefix}:feed:rejected"  # the last registration records the feed could not apply
 

@@ -22,11 +22,18 @@ from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group
-from processor.observability.http import HealthEndpoint
+from processor.observability.http import Check, HealthEndpoint
 from processor.observability.metrics import Metrics
 from processor.registration.buckets import RedisClient
 from processor.registration.devices import DeviceInventoryStore
-from processor.registration.feed import ReferenceFeed
+from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.registration.feed_status import (
+    FeedView,
+    WatchedFeed,
+    feed_liveness,
+    feed_readiness,
+    publish_status,
+)
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
 from processor.stream.app import App
@@ -128,6 +135,18 @@ class UntrustedCertificatesRefused(SettingError):
     """Enforce mode without a trust store, and the user did not say that is meant."""
 
 
+def health_endpoint(settings: Settings, metrics: Metrics, readiness: Check, liveness: Check) -> HealthEndpoint:
+    return HealthEndpoint(
+        settings.metrics_port,
+        metrics.registry,
+        readiness,
+        liveness,
+        settings.metrics_host,
+        settings.http_max_connections,
+        settings.http_read_timeout_s,
+    )
+
+
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:
     """``srguard run``: stores, feed, judge, processor and HTTP endpoint, sharing one serde and one metrics."""
     untrusted = settings.trust_store is None and settings.mode is Mode.ENFORCE
@@ -145,19 +164,37 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
     serde = serde_from(settings)  # one registry client per process
     step = judge(settings, settings.topics, settings.mode, reference, serde)
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
-    feed = reference_feed(settings, reference, serde)
-    processor = SrProcessor(settings, step, metrics, dlq, feed, before_commit=before_commit)
-    feed.on_batch = processor.observe_feed
-    endpoint = HealthEndpoint(
-        settings.metrics_port,
-        metrics.registry,
-        processor.readiness,
-        processor.liveness,
-        settings.metrics_host,
-        settings.http_max_connections,
-        settings.http_read_timeout_s,
+    feed: FeedView = (
+        reference_feed(settings, reference, serde)
+        if settings.embedded_feed
+        else WatchedFeed(reference.registrations.client, reference.registrations.keys.feed_status)
     )
-    return App(processor, feed, endpoint)
+    processor = SrProcessor(settings, step, metrics, dlq, feed, before_commit=before_commit)
+    feed.on_batch = metrics.observe_feed
+    return App(processor, feed, health_endpoint(settings, metrics, processor.readiness, processor.liveness))
+
+
+def feed_app(
+    settings: Settings, reference: Stores, report: Callable[[FeedStatus], None]
+) -> tuple[ReferenceFeed, HealthEndpoint]:
+    """``srguard feed``: the one writer of the reference data, publishing its status for processors run
+    with ``embedded_feed = false``, with its own /metrics, /healthz and /readyz."""
+    metrics = Metrics()
+    feed = reference_feed(settings, reference)
+    client, key = reference.registrations.client, reference.registrations.keys.feed_status
+
+    def after_batch(status: FeedStatus) -> None:
+        metrics.observe_feed(status)
+        try:
+            publish_status(client, key, status)
+        except RedisError as exc:  # the processors see its age grow and pause; the feed itself goes on
+            log.warning("cannot publish the feed's status at %s: %s", key, exc)
+        report(status)
+
+    feed.on_batch = after_batch
+    bound = settings.liveness_timeout_s
+    readiness, liveness = (lambda: feed_readiness(feed, bound)), (lambda: feed_liveness(feed, bound))
+    return feed, health_endpoint(settings, metrics, readiness, liveness)
 
 
 def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:

@@ -61,13 +61,21 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
                 f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
             )
 
-    reference = wiring.reference_feed(settings, stores)
-    reference.on_batch = report
+    try:
+        reference, endpoint = wiring.feed_app(settings, stores, report)
+    except SettingError as exc:
+        raise fail(str(exc)) from exc
+    endpoint.start()
+    console.print(f"serving /metrics, /healthz, /readyz on port {endpoint.port}")
     try:
         reference.start()
+        reference.run(stop)
     except (RuntimeError, KafkaException, TopicMissing) as exc:
         raise fail(error_text(exc)) from exc
-    reference.run(stop)
+    finally:
+        endpoint.stop()
+    if reference.status.failed:
+        raise fail(f"the reference feed stopped: {reference.status.failed}", ExitCode.FEED_STOPPED)
     console.print(f"feed stopped: {reference.status.applied} records applied")
 
 

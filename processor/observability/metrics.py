@@ -10,6 +10,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from processor import __version__
+from processor.registration.feed import FeedStatus
 
 # Sub-millisecond buckets: the cheap path takes microseconds per SR.
 PER_SR_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2)
@@ -21,6 +22,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
+        self._feed_rejected_seen = 0
         self.consumed = Counter("srguard_sr_consumed", "SRs read from the input topic.", registry=r)
         self.accepted = Counter(
             "srguard_sr_accepted", "SRs written to the accepted topic, by rule branch.", ["branch"], registry=r
@@ -108,3 +110,12 @@ class Metrics:
         )
         self.build = Info("srguard_build", "srguard version.", registry=r)
         self.build.info({"version": __version__})
+
+    def observe_feed(self, status: FeedStatus) -> None:
+        """The reference feed's status after each of its batches (or each look at a feed elsewhere)."""
+        self.feed_rejected.inc(max(0, status.rejected - self._feed_rejected_seen))
+        self._feed_rejected_seen = status.rejected
+        self.feed_stopped.set(1 if status.failed else 0)
+        self.feed_ready.set(1 if status.ready else 0)
+        self.feed_lag_records.set(status.lag_records)
+        self.feed_lag_seconds.set(status.lag_seconds)

@@ -100,6 +100,8 @@ class FeedStatus:
 
 
 class ReferenceFeed:
+    in_process = True  # this process's own feed: its failures are this process's (see feed_status.py)
+
     def __init__(
         self,
         kafka_config: dict[str, Any],

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from processor.config import Settings
 from processor.observability.http import HealthEndpoint
-from processor.registration.feed import ReferenceFeed
+from processor.registration.feed_status import FeedView
 from processor.stream.processor import SrProcessor
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class App:
     processor: SrProcessor
-    feed: ReferenceFeed
+    feed: FeedView
     endpoint: HealthEndpoint
 
 

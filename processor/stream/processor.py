@@ -30,7 +30,7 @@ from redis.exceptions import RedisError
 from processor.config import Mode, ProcessingGuarantee, Settings
 from processor.names import transactional_id
 from processor.observability.metrics import Metrics
-from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.registration.feed_status import FeedView, feed_stalled
 from processor.stream.commit import BeforeCommit, DeliverThenCommit, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
 from processor.stream.edge import to_inputs
@@ -70,7 +70,7 @@ class SrProcessor:
         judge: Judge,
         metrics: Metrics,
         dlq_policy: DlqPolicy,
-        feed: ReferenceFeed | None = None,
+        feed: FeedView | None = None,
         before_commit: BeforeCommit | None = None,
     ) -> None:
         """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both.
@@ -85,7 +85,6 @@ class SrProcessor:
         self.paused_cause: str | None = None
         self.batches = 0
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
-        self._feed_rejected_seen = 0
         self._consumer = Consumer(
             settings.kafka_config(
                 "consumer",
@@ -124,23 +123,23 @@ class SrProcessor:
         stalled = time.monotonic() - self.heartbeat
         if stalled > bound:
             return False, f"processing loop stalled for {stalled:.0f}s (bound {bound:.0f}s)"
-        if self.feed is not None and self.feed.status.failed:
+        if self.feed is None or not self.feed.in_process:  # a feed elsewhere: restarting us would not help
+            return True, "ok"
+        if self.feed.status.failed:
             return False, f"reference feed stopped: {self.feed.status.failed}"
         feed_stalled = self._feed_stalled()
         return (False, feed_stalled) if feed_stalled else (True, "ok")
 
     def _feed_stalled(self) -> str | None:
-        """Why the feed counts as stuck (no poll for ``liveness_timeout_s``), or None."""
-        if self.feed is None or not self.feed.status.heartbeat:
-            return None
-        stalled = time.monotonic() - self.feed.status.heartbeat
-        bound = self.settings.liveness_timeout_s
-        return f"reference feed stalled for {stalled:.0f}s (bound {bound:.0f}s)" if stalled > bound else None
+        return None if self.feed is None else feed_stalled(self.feed.status, self.settings.liveness_timeout_s)
 
     def readiness(self) -> tuple[bool, str]:
         alive, why = self.liveness()
         if not alive:
             return False, why
+        feed_stalled = self._feed_stalled()
+        if feed_stalled:
+            return False, feed_stalled
         if self.feed is not None and not self.feed.status.ready:
             return False, f"reference feed catching up: waiting for {', '.join(self.feed.status.waiting_for)}"
         if self.paused_cause:
@@ -299,14 +298,6 @@ class SrProcessor:
         m.inventory_misses.inc(result.inventory_misses)
         m.batch_seconds.observe(elapsed)
         m.sr_seconds.observe(elapsed / size)
-
-    def observe_feed(self, status: FeedStatus) -> None:
-        self.metrics.feed_rejected.inc(status.rejected - self._feed_rejected_seen)
-        self._feed_rejected_seen = status.rejected
-        self.metrics.feed_stopped.set(1 if status.failed else 0)
-        self.metrics.feed_ready.set(1 if status.ready else 0)
-        self.metrics.feed_lag_records.set(status.lag_records)
-        self.metrics.feed_lag_seconds.set(status.lag_seconds)
 
     def close(self) -> None:
         try:

@@ -111,14 +111,17 @@ def make_world(kafka: str, redis: str, unique: str, workdir: Path, meter_points:
 
 
 class SrguardRun:
-    def __init__(self, world: World, *args: str, entry: tuple[str, ...] = ("processor",), **env: str) -> None:
-        """``entry``: the module to run with ``python -m`` and its leading arguments (a test's fault wrapper)."""
+    def __init__(
+        self, world: World, *args: str, entry: tuple[str, ...] = ("processor",), command: str = "run", **env: str
+    ) -> None:
+        """``entry``: the module to run with ``python -m`` and its leading arguments (a test's fault wrapper);
+        ``command``: ``run``, or ``feed`` (the same endpoint, its own metrics)."""
         self.port = free_port()
-        self.log = world.workdir / f"srguard-{self.port}.log"
+        self.log = world.workdir / f"srguard-{command}-{self.port}.log"
         self._log_file = self.log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", *entry, "run", "--metrics-port", str(self.port), *args],
-            env=world.env(**env),
+            [sys.executable, "-m", *entry, command, *args],
+            env=world.env(SRGUARD_METRICS_PORT=str(self.port), **env),
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             text=True,

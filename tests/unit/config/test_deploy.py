@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -11,6 +14,7 @@ from processor.config import KAFKA_ENV_PREFIX, Settings, load_settings
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "kubernetes"
 SERVED_PATHS = {"/metrics", "/healthz", "/readyz"}  # processor/observability/http.py
+KUBERNETES_VERSION = "1.31.0"  # the oldest Kubernetes still supported upstream when the kit was written
 
 
 def _documents() -> dict[str, dict]:
@@ -55,9 +59,10 @@ def test_every_env_name_is_a_setting_and_the_values_validate(docs):
     load_settings(**values)  # raises on a value the model refuses
 
 
-def test_probes_point_at_served_paths_on_the_metrics_port(docs):
+@pytest.mark.parametrize("deployment", ["Deployment/srguard-processor", "Deployment/srguard-feed"])
+def test_probes_point_at_served_paths_on_the_metrics_port(docs, deployment):
     port = int(docs["ConfigMap/srguard-config"]["data"]["SRGUARD_METRICS_PORT"])
-    pod = docs["Deployment/srguard-processor"]["spec"]["template"]
+    pod = docs[deployment]["spec"]["template"]
     (container,) = pod["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
@@ -67,7 +72,60 @@ def test_probes_point_at_served_paths_on_the_metrics_port(docs):
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
     service = docs["Service/srguard-metrics"]["spec"]
-    assert service["ports"][0]["targetPort"] == "metrics" and service["selector"] == pod["metadata"]["labels"]
+    assert service["ports"][0]["targetPort"] == "metrics"
+    assert service["selector"].items() <= pod["metadata"]["labels"].items(), "the metrics Service selects the pod"
+
+
+def test_the_feed_is_the_only_writer_of_the_reference_data(docs):
+    (processor,) = docs["Deployment/srguard-processor"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in processor["env"]}
+    config = docs["ConfigMap/srguard-config"]["data"]
+    assert env["SRGUARD_EMBEDDED_FEED"] == "false" and "SRGUARD_EMBEDDED_FEED" not in config
+    assert load_settings(embedded_feed=env["SRGUARD_EMBEDDED_FEED"]).embedded_feed is False
+
+
+def _mounted(docs) -> set[tuple[str, str]]:
+    """(kind, name) of every ConfigMap and Secret a pod mounts or reads its environment from."""
+    found = set()
+    for deployment in ("Deployment/srguard-processor", "Deployment/srguard-feed"):
+        spec = docs[deployment]["spec"]["template"]["spec"]
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                found.add(("ConfigMap", volume["configMap"]["name"]))
+            if "secret" in volume:
+                found.add(("Secret", volume["secret"]["secretName"]))
+        for container in spec["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    found.add(("ConfigMap", source["configMapRef"]["name"]))
+                if "secretRef" in source:
+                    found.add(("Secret", source["secretRef"]["name"]))
+    return found
+
+
+def test_every_object_a_pod_mounts_is_made_by_the_kit(docs):
+    kustomization = yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())
+    made = {tuple(key.split("/", 1)) for key in docs}
+    for kind, generators in (("ConfigMap", "configMapGenerator"), ("Secret", "secretGenerator")):
+        for generator in kustomization.get(generators, []):
+            made.add((kind, generator["name"]))
+            for entry in generator["files"]:
+                assert (DEPLOY / entry.partition("=")[2]).is_file(), entry
+    assert _mounted(docs) <= made, f"mounted but made by nothing: {_mounted(docs) - made}"
+
+
+def test_the_kit_renders_with_kustomize_and_every_object_validates_strictly():
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (with its built-in kustomize) is not installed here")
+    rendered = subprocess.run([kubectl, "kustomize", str(DEPLOY)], capture_output=True, text=True, check=True).stdout
+    objects = [doc for doc in yaml.safe_load_all(rendered) if doc]
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    names = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    docs = {f"{o['kind']}/{o['metadata']['name']}": o for o in objects}
+    assert _mounted(docs) <= names  # generated names carry a hash: the references must follow it
+    assert all(o["metadata"].get("namespace") == "srguard" for o in objects if o["kind"] != "Namespace")
 
 
 def test_graceful_termination_outlasts_the_shutdown_bound(docs):

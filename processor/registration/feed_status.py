@@ -1,0 +1,137 @@
+"""The reference feed's status, shared through Redis: one feed writes the reference data, many
+processors read it.
+
+Every processor may run its own feed (``embedded_feed = true``, the default: one process, nothing else
+to run). With many processors on one Redis that makes many writers, and a writer that lags re-applies
+records another has since withdrawn until it catches up. So a deployment runs one ``srguard feed`` and
+its processors with ``embedded_feed = false``: the feed publishes its status after every batch
+(``publish_status``), and each processor watches it (``WatchedFeed``) to know when it may decide, when
+it must pause, and what /readyz says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from redis.exceptions import RedisError
+
+from processor.registration.buckets import RedisClient, as_bytes
+from processor.registration.feed import FeedStatus, ReferenceFeed
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL_S = 1.0
+
+
+def feed_stalled(status: FeedStatus, bound_s: float) -> str | None:
+    """Why the feed counts as stuck (no poll, or no status published, for ``bound_s``), or None."""
+    if not status.heartbeat:
+        return None
+    stalled = time.monotonic() - status.heartbeat
+    return f"reference feed stalled for {stalled:.0f}s (bound {bound_s:.0f}s)" if stalled > bound_s else None
+
+
+def feed_liveness(feed: ReferenceFeed, bound_s: float) -> tuple[bool, str]:
+    """/healthz of `srguard feed`: its loop has not ended and still polls."""
+    if feed.status.failed:
+        return False, f"reference feed stopped: {feed.status.failed}"
+    stalled = feed_stalled(feed.status, bound_s)
+    return (False, stalled) if stalled else (True, "ok")
+
+
+def feed_readiness(feed: ReferenceFeed, bound_s: float) -> tuple[bool, str]:
+    """/readyz of `srguard feed`: alive and caught up once since start."""
+    alive, why = feed_liveness(feed, bound_s)
+    if not alive:
+        return False, why
+    if not feed.status.ready:
+        return False, f"reference feed catching up: waiting for {', '.join(feed.status.waiting_for)}"
+    return True, f"ready: {feed.status.applied} records applied, {feed.status.lag_records} behind"
+
+
+def publish_status(client: RedisClient, key: str, status: FeedStatus) -> None:
+    """The feed's status with the wall-clock time it was taken (processors judge its age by it)."""
+    client.hset(
+        key,
+        mapping={
+            "ready": int(status.ready),
+            "lag_records": status.lag_records,
+            "lag_seconds": status.lag_seconds,
+            "applied": status.applied,
+            "rejected": status.rejected,
+            "waiting_for": ",".join(status.waiting_for),
+            "paused": status.paused_cause or "",
+            "failed": status.failed or "",
+            "published_ms": int(time.time() * 1000),
+        },
+    )
+
+
+class WatchedFeed:
+    """A feed running in another process, seen through the status it publishes in Redis.
+
+    Its heartbeat is the time of the last publication: a feed that stops publishing (stopped, stuck,
+    or gone) ages past ``liveness_timeout_s`` and the processor pauses. It never sets ``failed``: a
+    feed pod that fails is restarted by its orchestrator, and this processor only has to wait."""
+
+    in_process = False
+
+    def __init__(
+        self,
+        client: RedisClient,
+        key: str,
+        on_batch: Callable[[FeedStatus], None] | None = None,
+        interval_s: float = WATCH_INTERVAL_S,
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.on_batch = on_batch
+        self.interval_s = interval_s
+        self.status = FeedStatus(waiting_for=[f"srguard feed: no status in Redis at {key} yet"])
+
+    def start(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            raw = {as_bytes(k).decode(): as_bytes(v).decode() for k, v in self.client.hgetall(self.key).items()}
+        except RedisError as exc:  # the heartbeat ages; the processor pauses on its own Redis errors anyway
+            log.warning("cannot read the feed's status at %s: %s", self.key, exc)
+            return
+        if not raw:
+            return
+        status = self.status
+        age_s = max(0.0, time.time() - int(raw["published_ms"]) / 1000)
+        status.heartbeat = time.monotonic() - age_s
+        status.lag_records = int(raw["lag_records"])
+        status.lag_seconds = float(raw["lag_seconds"])
+        status.applied, status.rejected = int(raw["applied"]), int(raw["rejected"])
+        status.paused_cause = raw["paused"] or None
+        stopped = raw["failed"]
+        status.ready = raw["ready"] == "1" and not stopped
+        status.waiting_for = (
+            [f"srguard feed stopped ({stopped})"] if stopped else [p for p in raw["waiting_for"].split(",") if p]
+        )
+        if self.on_batch:
+            self.on_batch(status)
+
+    def wait_ready(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        deadline = time.monotonic() + timeout
+        self.refresh()
+        while not self.status.ready and time.monotonic() < deadline and not (stop and stop.is_set()):
+            time.sleep(self.interval_s)
+            self.refresh()
+        return self.status.ready
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval_s):
+            self.refresh()
+
+    def close(self) -> None:
+        """Nothing to release: the client is the stores'."""
+
+
+FeedView = ReferenceFeed | WatchedFeed  # what a processor knows its registration view's freshness by
