@@ -12,8 +12,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from processor import __version__
 from processor.registration.feed import FeedStatus
 
-# Sub-millisecond buckets: the cheap path takes microseconds per SR.
-PER_SR_BUCKETS = (5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2, 5e-2)
 BATCH_BUCKETS = (1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -37,16 +35,11 @@ class Metrics:
         self.dlq = Counter(
             "srguard_sr_dlq", "Undecodable SRs sent to the dead-letter topic.", ["error_class"], registry=r
         )
-        self.incidents_by_network_operator = Counter(
-            "srguard_incidents_by_network_operator",
-            "Rejections (would-be rejections in audit mode) by the registered NO's market id ('none' if none).",
-            ["network_operator"],
-            registry=r,
-        )
-        self.incidents_by_supplier = Counter(
-            "srguard_incidents_by_supplier",
-            "Rejections (would-be rejections in audit mode) by the originating supplier's market id.",
-            ["supplier"],
+        self.incidents = Counter(
+            "srguard_incidents",
+            "Rejections (would-be rejections in audit mode) by the registered NO's market id ('none' if none) "
+            "and the originating supplier's ('unknown' if not in the party directory).",
+            ["network_operator", "supplier"],
             registry=r,
         )
         self.batch_seconds = Histogram(
@@ -57,8 +50,9 @@ class Metrics:
         )
         self.sr_seconds = Histogram(
             "srguard_sr_processing_seconds",
-            "Processing time per SR (each batch's time divided by its SRs).",
-            buckets=PER_SR_BUCKETS,
+            "Time each SR spends in srguard: from its batch being taken off the consumer until the batch's "
+            "outputs and offsets are durable (observed once per SR).",
+            buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.lookups = Counter("srguard_registration_lookups", "Registration look-ups made.", registry=r)

@@ -48,9 +48,8 @@ class BatchResult:
     audited: Counter[tuple[str, str]] = field(default_factory=Counter)
     dlq: Counter[str] = field(default_factory=Counter)  # by error class
     dead: list[bool] = field(default_factory=list)  # per input, in order: True = sent to the DLQ
-    # Rejections and would-be rejections, by registered NO and by originating supplier (market ids).
-    incidents_by_network_operator: Counter[str] = field(default_factory=Counter)
-    incidents_by_supplier: Counter[str] = field(default_factory=Counter)
+    # Rejections and would-be rejections, by (registered NO, originating supplier) market ids.
+    incidents: Counter[tuple[str, str]] = field(default_factory=Counter)
     lookups: int = 0
     misses: int = 0
     inventory_misses: int = 0  # candidates whose device the inventory does not hold (their own fields stood)
@@ -61,8 +60,7 @@ class BatchResult:
         self.rejected.update(other.rejected)
         self.audited.update(other.audited)
         self.dlq.update(other.dlq)
-        self.incidents_by_network_operator.update(other.incidents_by_network_operator)
-        self.incidents_by_supplier.update(other.incidents_by_supplier)
+        self.incidents.update(other.incidents)
         self.lookups += other.lookups
         self.misses += other.misses
         self.inventory_misses += other.inventory_misses
@@ -148,8 +146,8 @@ class Judge:
                 continue
             if not decision.accepted:
                 supplier = directory.owner(sr.originator_id, sr.as_of)
-                result.incidents_by_network_operator[decision.registered_network_operator_id or "none"] += 1
-                result.incidents_by_supplier[supplier.party_id if supplier else "unknown"] += 1
+                operator = decision.registered_network_operator_id or "none"
+                result.incidents[(operator, supplier.party_id if supplier else "unknown")] += 1
             if extra is not None:
                 extras.append(extra)
         result.outputs.extend(extras)

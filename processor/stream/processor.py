@@ -289,15 +289,14 @@ class SrProcessor:
             m.audited.labels(code, reason).inc(n)
         for error_class, n in result.dlq.items():
             m.dlq.labels(error_class).inc(n)
-        for operator, n in result.incidents_by_network_operator.items():
-            m.incidents_by_network_operator.labels(operator).inc(n)
-        for supplier, n in result.incidents_by_supplier.items():
-            m.incidents_by_supplier.labels(supplier).inc(n)
+        for (operator, supplier), n in result.incidents.items():
+            m.incidents.labels(operator, supplier).inc(n)
         m.lookups.inc(result.lookups)
         m.lookup_misses.inc(result.misses)
         m.inventory_misses.inc(result.inventory_misses)
         m.batch_seconds.observe(elapsed)
-        m.sr_seconds.observe(elapsed / size)
+        for _ in range(size):  # every SR of the batch waited for all of it: one observation each
+            m.sr_seconds.observe(elapsed)
 
     def close(self) -> None:
         try:

@@ -14,6 +14,7 @@ import pytest
 
 from processor.devkit.stack import free_port
 from tests.e2e.srguard_process import SrguardRun, make_world
+from tests.unit.observability.test_queries import dashboard_expressions
 
 pytestmark = pytest.mark.integration
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
@@ -86,6 +87,10 @@ def test_prometheus_scrapes_a_running_processor(kafka_bootstrap, redis_url, uniq
             except OSError:
                 continue
         up = _query(port, 'up{job="srguard"}')
+        # Every dashboard query, as Grafana sends it with "All" chosen: Prometheus must accept each.
+        answers = {
+            e: _query(port, e.replace("$namespace", ".*").replace("$instance", ".*")) for e in dashboard_expressions()
+        }
     finally:
         if server is not None:
             server.terminate()
@@ -94,3 +99,7 @@ def test_prometheus_scrapes_a_running_processor(kafka_bootstrap, redis_url, uniq
     assert consumed and float(consumed[0]["value"][1]) == len(traffic)
     assert throughput, "Prometheus returned no throughput series"
     assert up and up[0]["value"][1] == "1"
+    incidents = [e for e in answers if "sum by (supplier)" in e and "srguard_incidents_total" in e]
+    assert incidents and answers[incidents[0]], "the incidents-by-supplier chart would be empty"
+    per_sr = [e for e in answers if "0.99" in e and "srguard_sr_processing_seconds_bucket" in e]
+    assert per_sr and answers[per_sr[0]], "the per-SR latency panel would be empty"

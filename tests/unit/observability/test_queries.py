@@ -55,8 +55,7 @@ def test_the_dashboard_covers_what_sres_asked_for():
     for needed in (
         "srguard_sr_consumed_total",
         "srguard_sr_rejected_total",
-        "srguard_incidents_by_network_operator_total",
-        "srguard_incidents_by_supplier_total",
+        "srguard_incidents_total",
         "srguard_sr_processing_seconds_bucket",
         "srguard_consumer_lag_records",
         "srguard_feed_lag_seconds",
@@ -77,3 +76,53 @@ def test_every_alert_has_a_unit_test_and_a_runbook_entry():
     assert alerts == tested, f"alerts without a firing test: {alerts - tested}"
     readme = (DEPLOY.parent / "README.md").read_text()
     assert all(f"`{alert}`" in readme for alert in alerts), "every alert needs a runbook entry in the README"
+
+
+def _dashboard() -> dict:
+    return json.loads((DEPLOY / "grafana" / "srguard-dashboard.json").read_text())
+
+
+def test_every_query_is_scoped_by_the_namespace_and_instance_variables():
+    variables = {v["name"] for v in _dashboard()["templating"]["list"]}
+    assert {"namespace", "instance"} <= variables
+    for expression in dashboard_expressions():
+        for metric in re.findall(r"\b(srguard_[a-z0-9_]+)", expression):
+            assert re.search(rf'{metric}\{{namespace=~"\$namespace", instance=~"\$instance"', expression), (
+                metric,
+                expression,
+            )
+
+
+def test_bar_and_pie_charts_ask_for_one_value_per_series():
+    for panel in _dashboard()["panels"]:
+        if panel["type"] in ("barchart", "piechart"):
+            assert all(t.get("instant") is True and t.get("range") is False for t in panel["targets"]), panel["title"]
+
+
+def _kind(expression: str) -> str:
+    """What a query measures, by the metric it reads (enough for srguard's dashboard)."""
+    if "_seconds" in expression:
+        return "seconds"
+    if re.search(r"srguard_(feed_)?ready|srguard_paused", expression):
+        return "state"
+    if "rate(" in expression and "increase(" not in expression:
+        return "per second"
+    return "count"
+
+
+def test_no_panel_puts_two_kinds_of_unit_on_one_axis():
+    for panel in _dashboard()["panels"]:
+        overridden = {
+            o["matcher"]["options"]
+            for o in panel["fieldConfig"].get("overrides", [])
+            if o["matcher"]["id"] == "byFrameRefID" and any(p["id"] == "unit" for p in o["properties"])
+        }
+        kinds = {_kind(t["expr"]) for t in panel["targets"] if t["refId"] not in overridden}
+        assert len(kinds) == 1, f"{panel['title']}: {kinds} on one axis"
+
+
+def test_the_pie_counts_rejections_and_would_be_rejections_alike():
+    (pie,) = (p for p in _dashboard()["panels"] if p["type"] == "piechart")
+    (expression,) = (t["expr"] for t in pie["targets"])
+    # `a or b` drops b's series whenever a has the same labels: each side is tagged first.
+    assert expression.count("label_replace(") == 2 and "srguard_sr_audited_total" in expression

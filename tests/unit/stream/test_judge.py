@@ -233,7 +233,6 @@ def test_dlq_guard_ratio_limit_over_the_window():
 def test_incidents_are_counted_by_registered_operator_and_supplier():
     result = judge(Mode.AUDIT)(inputs(TRAFFIC))
     incidents = sum(1 for i in TRAFFIC if i.rejected)
-    assert sum(result.incidents_by_network_operator.values()) == incidents
-    assert sum(result.incidents_by_supplier.values()) == incidents
-    assert set(result.incidents_by_supplier) <= set(POPULATION.suppliers), "suppliers by market id"
-    assert set(result.incidents_by_network_operator) <= {*POPULATION.network_operators, "none"}
+    assert sum(result.incidents.values()) == incidents
+    assert {s for _, s in result.incidents} <= set(POPULATION.suppliers), "suppliers by market id"
+    assert {o for o, _ in result.incidents} <= {*POPULATION.network_operators, "none"}
