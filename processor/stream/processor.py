@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
 # How long one idle wait for the first SR of a batch lasts: the cadence of stop and readiness checks.
 IDLE_WAIT_S = 0.1
+JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
 
 
 def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
@@ -85,6 +86,8 @@ class SrProcessor:
         self.paused_cause: str | None = None
         self.batches = 0
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
+        self._joining = 0.0  # time.monotonic() of the subscribe, until the first assignment
+        self._next_join_report = JOIN_REPORT_EVERY_S
         self._consumer = Consumer(
             settings.kafka_config(
                 "consumer",
@@ -163,7 +166,9 @@ class SrProcessor:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
         self.assigned |= {(tp.topic, tp.partition) for tp in partitions}
-        log.info("assigned %s", sorted(self.assigned))
+        waited = f" after {time.monotonic() - self._joining:.1f}s" if self._joining else ""
+        self._joining = 0.0
+        log.info("assigned %d partitions%s: %s", len(self.assigned), waited, sorted(self.assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Batches complete (commit or abort) before the next consume(), and revocation happens inside
@@ -184,6 +189,8 @@ class SrProcessor:
             on_revoke=self._on_revoke,
             on_lost=self._on_revoke,
         )
+        self._joining = time.monotonic()
+        log.info("joining consumer group %s on %s", self.settings.group_id, self.settings.topics.requests)
         backoff = 0.5
         try:
             while not stop.is_set():
@@ -194,6 +201,7 @@ class SrProcessor:
                     raise FeedStopped(f"the reference feed stopped ({self.feed.status.failed}): restart srguard")
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 if not batch:
+                    self._report_joining()
                     continue
                 stale = self._stale_feed()
                 if stale:
@@ -240,6 +248,20 @@ class SrProcessor:
         for item in batch:
             last[(item.source.topic, item.source.partition)] = item.source.offset
         return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
+
+    def _report_joining(self) -> None:
+        """A group join can take a while (the group waits for members to rejoin or time out): say so."""
+        if not self._joining or self.assigned:
+            return
+        waited = time.monotonic() - self._joining
+        if waited >= self._next_join_report:
+            self._next_join_report = waited + JOIN_REPORT_EVERY_S
+            log.info(
+                "still joining consumer group %s (%.0fs): the coordinator waits for the group's other members "
+                "to rejoin or pass session.timeout.ms",
+                self.settings.group_id,
+                waited,
+            )
 
     def _stale_feed(self) -> str | None:
         """Why the registration view is too stale to judge by, or None. Raises FeedStopped."""

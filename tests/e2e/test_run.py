@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import time
 from collections import Counter
 
 import pytest
+from confluent_kafka import Consumer
 
 from processor.avro import codec
 from processor.stream.serde import encode_service_request
@@ -190,3 +193,30 @@ def test_http_endpoint_serves_only_its_three_paths_and_no_secrets(world):
     finally:
         assert run.stop() == 0
     assert "s3cret-pw" not in run.log.read_text()
+
+
+def test_a_slow_group_join_is_reported_while_it_lasts(world):
+    """Another member that stops polling holds the join up to its max.poll.interval.ms: srguard says so."""
+    blocker = Consumer(
+        {
+            "bootstrap.servers": world.kafka,
+            "group.id": f"g{world.unique}",
+            "session.timeout.ms": 10_000,
+            "max.poll.interval.ms": 12_000,
+        }
+    )
+    blocker.subscribe([world.topics.requests])
+    deadline = time.monotonic() + 30
+    while not blocker.assignment() and time.monotonic() < deadline:
+        blocker.poll(0.2)
+    assert blocker.assignment(), "the blocking member never joined"
+    run = SrguardRun(world, SRGUARD_LOG_LEVEL="info")
+    try:
+        run.wait_ready(timeout=60)  # after the blocker's poll interval has passed
+    finally:
+        assert run.stop() == 0
+        blocker.close()
+    log = run.log.read_text()
+    assert f"joining consumer group g{world.unique}" in log
+    assert re.search(rf"still joining consumer group g{world.unique} \(\d+s\)", log), log[-2000:]
+    assert re.search(r"assigned 3 partitions after \d+\.\ds", log), log[-2000:]

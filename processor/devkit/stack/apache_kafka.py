@@ -110,8 +110,14 @@ def resolve_jars(kafka_version: str | None = None) -> Path:
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as kafka-storage random-uuid)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (as kafka-storage random-uuid).
+
+    Like Kafka's own Uuid.randomUuid, never one that starts with "-": the storage tool would read it as
+    an option (one start in 64 failed that way)."""
+    while True:
+        found = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not found.startswith("-"):
+            return found
 
 
 def server_properties(workdir: Path, port: int, controller_port: int) -> str:

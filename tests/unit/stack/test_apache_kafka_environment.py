@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import uuid
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,12 @@ def test_auto_falls_back_to_tansu_saying_why_and_kafka_refuses(fake_bin, tmp_pat
     with pytest.raises(StackError, match="broker 'kafak' is not one of auto, kafka, tansu"):
         EmbeddedStack(broker="kafak")
     assert os.environ["PATH"].startswith(str(fake_bin))
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch):
+    """kafka-storage reads "-t -abc..." as a missing argument: the stack fell back to tansu once in 64 starts."""
+    dash_first = uuid.UUID(bytes=b"\xf8" + bytes(15))  # base64 of 0xF8... begins with "-"
+    plain = uuid.UUID(bytes=bytes(16))
+    drawn = iter([dash_first, dash_first, plain])
+    monkeypatch.setattr(apache_kafka.uuid, "uuid4", lambda: next(drawn))
+    assert apache_kafka.cluster_id() == "AAAAAAAAAAAAAAAAAAAAAA"
