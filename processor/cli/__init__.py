@@ -9,7 +9,7 @@ import typer
 
 from processor import __version__
 from processor.cli import demo as demo_command
-from processor.cli import history, ledger, reference, run, stack
+from processor.cli import history, ledger, reference, run, simulate, stack
 from processor.cli.common import console
 from processor.observability import logs
 from processor.observability.logs import LogFormat, LogLevel
@@ -66,3 +66,4 @@ app.add_typer(reference.devices_app, name="devices")
 app.add_typer(history.replay_app, name="replay")
 app.add_typer(ledger.ledger_app, name="ledger")
 app.add_typer(stack.stack_app, name="stack")
+app.add_typer(simulate.simulate_app, name="simulate")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 import threading
 import time
@@ -14,20 +13,15 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from cryptography.hazmat.primitives.serialization import Encoding
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from processor.avro import codec
 from processor.config import InputFormat, Settings, load_settings
-from processor.devkit.simulate.duis import carried_by_duis, inventory, publish_duis_traffic
-from processor.devkit.simulate.population import build_population
-from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
-from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.names import Schema
-from processor.registration.publish import publish_devices
 from processor.report.sources import checked_by_secmp0063
 from processor.report.stats import IncidenceStats
 from processor.stream.app import run
@@ -86,16 +80,10 @@ def run_demo(
             f"{stack.state.broker_start_seconds:.1f}s), Redis at {stack.redis_url}"
         )
         started = time.perf_counter()
-        population = build_population(seed, meter_points)
+        simulation = simulate(seed, meter_points, srs, duis)
+        population, traffic = simulation.population, simulation.traffic
         trust = Path(tmp) / "smki-oca.pem"
         trust.write_bytes(population.pki.oca_pem())
-        if duis:  # DUIS receipt time is the record's timestamp: keep it within the topic's retention
-            now = int(time.time() * 1000)
-            mix = TrafficMix(incident_rate=0.03, start=now - 86_400_000, end=now)
-            generated = carried_by_duis(population, TrafficGenerator(population, mix, seed=seed))
-            traffic = list(itertools.islice(generated, srs))
-        else:
-            traffic = TrafficGenerator(population, TrafficMix(incident_rate=0.03), seed=seed).take(srs)
         console.print(
             f"generated {meter_points:,} meter points ({len(population.network_operators)} network operators, "
             f"{len(population.suppliers)} suppliers), an SMKI-like PKI and {srs:,} SRs "
@@ -116,11 +104,10 @@ def run_demo(
             AdminClient({"bootstrap.servers": stack.kafka_bootstrap}), topic_layout(settings.topics), PARTITIONS, 1
         )
         producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "linger.ms": 20, "enable.idempotence": True})
-        registrations, credentials = publish_reference_data(producer, settings.topics, population)
-        console.print(f"published {registrations:,} registration changes and {credentials} party credentials")
+        published = publish_reference(producer, settings.topics, simulation)
+        console.print("published " + ", ".join(f"{n:,} {what}" for what, n in published.items()), soft_wrap=True)
         if duis:
-            devices = publish_devices(producer, settings.topics.devices, inventory(population))
-            console.print(f"published {devices:,} device inventory records; the SRs travel as DUIS XML")
+            console.print("the SRs travel as DUIS XML")
 
         app = processor_app(settings)
         stop = threading.Event()
@@ -129,11 +116,7 @@ def run_demo(
         try:
             while app.processor.readiness()[0] is False and worker.is_alive():
                 time.sleep(0.1)
-            if duis:
-                oca = population.pki.oca.public_bytes(Encoding.DER)
-                publish_duis_traffic(producer, settings.topics.requests, traffic, oca)
-            else:
-                publish_traffic(producer, settings.topics.requests, traffic)
+            publish_requests(producer, settings.topics.requests, simulation)
             consumed = app.processor.metrics.consumed
             with Progress(
                 TextColumn("judging SRs"),

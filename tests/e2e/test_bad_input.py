@@ -48,6 +48,13 @@ CASES = [
         "create srguard's topics with 'srguard topics create'",
     ),
     (
+        "simulate publish before topics create",
+        ["simulate", "publish", "--srs", "10", "--trust-store-out", "{tmp}/oca.pem"],
+        {"SRGUARD_TOPICS__REQUESTS": "{prefix}.requests"},
+        2,
+        "do not exist: create them with 'srguard topics create'",
+    ),
+    (
         "metrics port in use",
         ["run", "--mode", "audit", "--metrics-port", "{busy_port}"],
         {},
@@ -69,7 +76,13 @@ def busy_port():
 def test_bad_input_is_one_clear_line(
     tmp_path, kafka_bootstrap, redis_url, unique, busy_port, arguments, env, code, says
 ):
-    fill = {"kafka": kafka_bootstrap, "redis": redis_url, "prefix": f"bad{unique}", "busy_port": busy_port}
+    fill = {
+        "kafka": kafka_bootstrap,
+        "redis": redis_url,
+        "prefix": f"bad{unique}",
+        "busy_port": busy_port,
+        "tmp": str(tmp_path),
+    }
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SRGUARD_")}
     environment |= {"SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap, "SRGUARD_REDIS_URL": redis_url, "COLUMNS": "80"}
     environment |= {k: v.format(**fill) for k, v in env.items()}

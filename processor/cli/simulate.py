@@ -1,0 +1,71 @@
+"""``srguard simulate publish``: a generated world and its SR traffic, published into any stack."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+
+from processor.cli.common import Bootstrap, ConfigFile, console, fail, settings_from
+from processor.stream.edge import error_text
+
+simulate_app = typer.Typer(help="Generated worlds and SR traffic for trying srguard out.", no_args_is_help=True)
+
+
+@simulate_app.command()
+def publish(
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    meter_points: Annotated[int, typer.Option(min=100, help="Meter points in the generated population.")] = 2_000,
+    srs: Annotated[int, typer.Option(min=1, help="Service Requests to publish.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Everything generated is deterministic for a seed.")] = 1,
+    duis: Annotated[
+        bool, typer.Option("--duis", help="SRs as DUIS XML, plus the device inventory DUIS input needs.")
+    ] = False,
+    trust_store_out: Annotated[
+        Path, typer.Option(help="Where the generated SMKI OCA certificate is written (srguard run --trust-store).")
+    ] = Path("srguard-simulated-oca.pem"),
+) -> None:
+    """Publish a generated population (registrations, party directory; device inventory with --duis) and
+    SR traffic with planted incidents to the configured topics, which must exist (srguard topics create)."""
+    from processor.devkit.simulate.world import publish_reference, publish_requests, simulate  # dev tooling
+
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers)
+    topics = settings.topics
+    wanted = [topics.registrations, topics.parties, topics.requests] + ([topics.devices] if duis else [])
+    try:
+        metadata = AdminClient(settings.kafka_config("admin")).list_topics(timeout=15)
+    except KafkaException as exc:
+        raise fail(f"cannot reach Kafka at {settings.bootstrap_servers}: {error_text(exc)}") from exc
+    missing = [t for t in wanted if t not in metadata.topics]
+    if missing:
+        raise fail(f"topics {', '.join(missing)} do not exist: create them with 'srguard topics create'")
+    started = time.perf_counter()
+    simulation = simulate(seed, meter_points, srs, duis)
+    trust_store_out.write_bytes(simulation.population.pki.oca_pem())
+    console.print(
+        f"generated {meter_points:,} meter points and {srs:,} SRs (seed {seed}) in {time.perf_counter() - started:.1f}s"
+    )
+    producer = Producer(settings.kafka_config("producer", **{"enable.idempotence": True, "linger.ms": 20}))
+    try:
+        published = publish_reference(producer, topics, simulation)
+        console.print("published " + ", ".join(f"{n:,} {what}" for what, n in published.items()), soft_wrap=True)
+        sent = publish_requests(producer, topics.requests, simulation)
+    except (KafkaException, RuntimeError) as exc:
+        raise fail(f"publishing to {settings.bootstrap_servers} failed: {error_text(exc)}") from exc
+    planted = simulation.planted
+    console.print(
+        f"published {sent:,} SRs to {topics.requests} ({'DUIS XML' if duis else 'Avro'}), "
+        f"{sum(planted.values()):,} of them planted to be rejected: "
+        + ", ".join(f"{reason} {n}" for reason, n in sorted(planted.items())),
+        soft_wrap=True,
+    )
+    console.print(
+        f"judge them with: srguard run --trust-store {trust_store_out}"
+        + (" (with SRGUARD_INPUT_FORMAT=duis)" if duis else ""),
+        soft_wrap=True,  # a command to copy: never wrapped
+    )

@@ -1,0 +1,64 @@
+"""A generated world as one thing to make and publish: population, PKI and labelled SR traffic, in
+Avro or as DUIS XML (with the device inventory DUIS needs). Used by ``srguard demo`` and
+``srguard simulate publish``."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from confluent_kafka import Producer
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from processor.devkit.simulate.duis import carried_by_duis, inventory, publish_duis_traffic
+from processor.devkit.simulate.population import Population, build_population
+from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
+from processor.devkit.simulate.traffic import LabelledSR, TrafficGenerator, TrafficMix
+from processor.names import Topics
+from processor.registration.publish import publish_devices
+
+DAY_MS = 86_400_000
+INCIDENT_RATE = 0.03  # of in-scope SRs: enough rejections to read a report by
+
+
+@dataclass(frozen=True)
+class Simulation:
+    population: Population
+    traffic: list[LabelledSR]
+    duis: bool
+
+    @property
+    def planted(self) -> Counter[str]:
+        """The rejections the traffic was generated to cause, by reason."""
+        return Counter(i.reason.value for i in self.traffic if i.reason is not None)
+
+
+def simulate(seed: int, meter_points: int, srs: int, duis: bool) -> Simulation:
+    population = build_population(seed, meter_points)
+    if duis:  # a DUIS SR's receipt time is its record's timestamp: keep it within the topic's retention
+        now = int(time.time() * 1000)
+        mix = TrafficMix(incident_rate=INCIDENT_RATE, start=now - DAY_MS, end=now)
+        traffic = list(itertools.islice(carried_by_duis(population, TrafficGenerator(population, mix, seed=seed)), srs))
+    else:
+        traffic = TrafficGenerator(population, TrafficMix(incident_rate=INCIDENT_RATE), seed=seed).take(srs)
+    return Simulation(population, traffic, duis)
+
+
+def publish_reference(producer: Producer, topics: Topics, simulation: Simulation) -> dict[str, int]:
+    """The registrations, the party directory and (for DUIS) the device inventory: counts published."""
+    registrations, credentials = publish_reference_data(producer, topics, simulation.population)
+    published = {"registration changes": registrations, "party credentials": credentials}
+    if simulation.duis:
+        published["device inventory records"] = publish_devices(
+            producer, topics.devices, inventory(simulation.population)
+        )
+    return published
+
+
+def publish_requests(producer: Producer, topic: str, simulation: Simulation) -> int:
+    if simulation.duis:
+        oca = simulation.population.pki.oca.public_bytes(Encoding.DER)
+        return publish_duis_traffic(producer, topic, simulation.traffic, oca)
+    return publish_traffic(producer, topic, simulation.traffic)
