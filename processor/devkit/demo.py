@@ -49,14 +49,12 @@ class DemoResult:
         return self.consumed / self.seconds if self.seconds else 0.0
 
 
-def _read_rejections(bootstrap: str, topic: str, expect: int, timeout: float = 30) -> list[dict[str, Any]]:
+def _read_rejections(settings: Settings, topic: str, expect: int, timeout: float = 30) -> list[dict[str, Any]]:
     consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "srguard-demo-reader",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-        }
+        settings.kafka_config(
+            "consumer",
+            **{"group.id": "srguard-demo-reader", "isolation.level": "read_committed", "enable.auto.commit": False},
+        )
     )
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     found: list[dict[str, Any]] = []
@@ -98,12 +96,11 @@ def run_demo(
             device_buckets=1024,
             input_format=InputFormat.DUIS if duis else InputFormat.AVRO,
             group_id="srguard-demo",
-            kafka={"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"},
+            kafka={"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"},
         )
-        create_topics(
-            AdminClient({"bootstrap.servers": stack.kafka_bootstrap}), topic_layout(settings.topics), PARTITIONS, 1
-        )
-        producer = Producer({"bootstrap.servers": stack.kafka_bootstrap, "linger.ms": 20, "enable.idempotence": True})
+        create_topics(AdminClient(settings.kafka_config("admin")), topic_layout(settings.topics), PARTITIONS, 1)
+        # Every client is made from the settings: its librdkafka logs go through srguard's logging.
+        producer = Producer(settings.kafka_config("producer", **{"linger.ms": 20, "enable.idempotence": True}))
         published = publish_reference(producer, settings.topics, simulation)
         console.print("published " + ", ".join(f"{n:,} {what}" for what, n in published.items()), soft_wrap=True)
         if duis:
@@ -143,7 +140,7 @@ def run_demo(
                 if sample.name.endswith("_total"):
                     result.outcomes[f"accepted ({sample.labels['branch']})"] += int(sample.value)
             result.expected_rejections = sum(1 for item in traffic if item.rejected)
-            rejections = _read_rejections(stack.kafka_bootstrap, settings.topics.rejected, result.expected_rejections)
+            rejections = _read_rejections(settings, settings.topics.rejected, result.expected_rejections)
             directory = population.directory()
             result.rejections = rejections
             result.in_scope = sum(
@@ -164,6 +161,8 @@ def run_demo(
         finally:
             stop.set()
             worker.join(60)
+            producer.flush(10)
+            del producer  # before the stack stops: a live client would log its lost connections after it
     return result
 
 

@@ -58,6 +58,9 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_
     assert ("apache-kafka" if broker == "kafka" else "tansu") in out
     assert "which matches the" in out and "Top incident pairs" in out and "/metrics was served at http://" in out
     assert "report: " in out and "incidence.html" in out
+    # Quiet: no consumer settings on producers, and no client left to log its lost broker after the stack stops.
+    assert "CONFWARN" not in result.stderr and "Connection refused" not in result.stderr, result.stderr[-2000:]
+    assert not re.search(r"^%\d\|", result.stderr, re.MULTILINE), "raw librdkafka lines reached the user"
     pairs = out[out.index("Top incident pairs") :].split("rejections:")[0]
     assert " -> " in pairs and "(none" not in pairs and "?" not in pairs, "pairs must be wrong-owner incidents"
 
