@@ -106,13 +106,49 @@ class World:
         return read_all(self.kafka, topic, expect, timeout=timeout, partitions=PARTITIONS, isolation="read_committed")
 
 
+@dataclass
+class Stack:
+    """What SrguardRun needs of a world made by the test itself: the broker, Redis, a folder, srguard's
+    topics (created with a unique suffix) and the settings for this run, each keyed by name."""
+
+    kafka: str
+    redis: str
+    workdir: Path
+    name: str  # key prefix and group id
+    settings: dict[str, str] = field(default_factory=dict)
+    topics: Topics = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.topics = Topics(**{name: f"{value}.{self.name}" for name, value in Topics().model_dump().items()})
+        create_topics(AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, 1)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            "SRGUARD_BOOTSTRAP_SERVERS": self.kafka,
+            "SRGUARD_REDIS_URL": self.redis,
+            "SRGUARD_REDIS_KEY_PREFIX": self.name,
+            "SRGUARD_GROUP_ID": self.name,
+            "SRGUARD_REGISTRATION_BUCKETS": "64",
+            "SRGUARD_DEVICE_BUCKETS": "64",
+            "SRGUARD_BATCH_TIMEOUT_MS": "50",
+            **self.settings,
+        }
+        env |= {f"SRGUARD_TOPICS__{name.upper()}": value for name, value in self.topics.model_dump().items()}
+        return {**os.environ, **env, **extra}
+
+
 def make_world(kafka: str, redis: str, unique: str, workdir: Path, meter_points: int = 1500) -> World:
     return World(kafka, redis, unique, workdir, build_population(seed=5, meter_points=meter_points))
 
 
 class SrguardRun:
     def __init__(
-        self, world: World, *args: str, entry: tuple[str, ...] = ("processor",), command: str = "run", **env: str
+        self,
+        world: World | Stack,
+        *args: str,
+        entry: tuple[str, ...] = ("processor",),
+        command: str = "run",
+        **env: str,
     ) -> None:
         """``entry``: the module to run with ``python -m`` and its leading arguments (a test's fault wrapper);
         ``command``: ``run``, or ``feed`` (the same endpoint, its own metrics)."""

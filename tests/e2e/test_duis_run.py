@@ -9,15 +9,12 @@ from dataclasses import dataclass
 
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from processor.avro import codec
 from processor.domain.identifiers import Fuel
 from processor.domain.model import DeviceType, Registration
-from processor.names import Topics
 from processor.registration.publish import publish, publish_devices, publish_parties, publish_registrations
-from processor.stream.topics import create_topics, topic_layout
 from tests.dcc_packages import duis_template
 from tests.duis_world import (
     COMMISSION,
@@ -36,7 +33,7 @@ from tests.duis_world import (
     with_zaz1_certificates,
     z1_oca,
 )
-from tests.e2e.srguard_process import PARTITIONS, SrguardRun
+from tests.e2e.srguard_process import PARTITIONS, SrguardRun, Stack
 from tests.kafka_io import read_all
 from tests.unit.duis.test_duis_input import no_certificates_krp
 
@@ -107,8 +104,11 @@ def cases() -> list[Case]:
 
 
 def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis_url, unique, tmp_path):
-    topics = Topics(**{name: f"{value}.{unique}" for name, value in Topics().model_dump().items()})
-    create_topics(AdminClient({"bootstrap.servers": kafka_bootstrap}), topic_layout(topics), PARTITIONS, 1)
+    oca = tmp_path / "z1-oca.pem"
+    oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
+    duis = {"SRGUARD_TRUST_STORE": str(oca), "SRGUARD_INPUT_FORMAT": "duis"}
+    stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"duis{unique}", duis)
+    topics = stack.topics
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     held = registrations()
     other = Registration(OTHER_MPAN, Fuel.ELECTRICITY, "LOND", None, T0, 1)
@@ -128,31 +128,7 @@ def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis
         documents = list(pool.map(lambda case: signed(case.unsigned), cases()))
     assert all(dcc_tool("Validate", d).returncode == 0 for d in documents[:1])  # signed as the DCC checks it
     publish(producer, topics.requests, ((b"k", d) for d in documents))
-    oca = tmp_path / "z1-oca.pem"
-    oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
-
-    class DuisWorld:  # what SrguardRun needs of a world
-        kafka, redis, workdir = kafka_bootstrap, redis_url, tmp_path
-
-        @staticmethod
-        def env(**extra: str) -> dict[str, str]:
-            import os
-
-            env = {
-                "SRGUARD_BOOTSTRAP_SERVERS": kafka_bootstrap,
-                "SRGUARD_REDIS_URL": redis_url,
-                "SRGUARD_REDIS_KEY_PREFIX": f"duis{unique}",
-                "SRGUARD_REGISTRATION_BUCKETS": "64",
-                "SRGUARD_DEVICE_BUCKETS": "64",
-                "SRGUARD_GROUP_ID": f"duis{unique}",
-                "SRGUARD_TRUST_STORE": str(oca),
-                "SRGUARD_INPUT_FORMAT": "duis",
-                "SRGUARD_BATCH_TIMEOUT_MS": "50",
-            }
-            env |= {f"SRGUARD_TOPICS__{name.upper()}": value for name, value in topics.model_dump().items()}
-            return {**os.environ, **env, **extra}
-
-    run = SrguardRun(DuisWorld())  # type: ignore[arg-type]
+    run = SrguardRun(stack)
     expected = cases()
     rejections = [c for c in expected if c.outcome != "accepted"]
     try:
