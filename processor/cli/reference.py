@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from confluent_kafka import KafkaException
@@ -32,6 +32,8 @@ from processor.registration.present import device_table, history_table, holders_
 from processor.registration.store import in_force, tune_listpacks
 from processor.stream.edge import error_text
 from processor.stream.topics import create_topics, topic_layout, topics_table
+
+T = TypeVar("T")
 
 topics_app = typer.Typer(help="srguard's topics.", no_args_is_help=True)
 registrations_app = typer.Typer(help="Registration data in Redis: bulk loads and look-ups.", no_args_is_help=True)
@@ -109,6 +111,17 @@ def registrations_load(
         _finish_load(lambda: load_registrations(file, registrations, advance, workers), f"registrations from {file}")
 
 
+def _look_up(find: Callable[[], T], missing: str) -> T:
+    """What a get command shows: an invalid identifier is a usage error (2), nothing found a failure (1)."""
+    try:
+        found = find()
+    except InvalidIdentifier as exc:
+        raise fail(str(exc)) from exc
+    if not found:
+        raise fail(missing, code=ExitCode.FAILED)
+    return found
+
+
 @registrations_app.command("get")
 def registrations_get(
     mpxn: str,
@@ -118,15 +131,12 @@ def registrations_get(
 ) -> None:
     """Show an MPxN's registration history and the record in force at --at."""
     try:
-        fuel_of(mpxn.strip())
+        fuel_of(mpxn.strip())  # an invalid MPxN fails before any connection
     except InvalidIdentifier as exc:
         raise fail(str(exc)) from exc
     when = moment(at)
-    settings = settings_from(config, redis_url=redis_url)
-    registrations = connected_stores(settings).registrations
-    history = registrations.history(mpxn.strip())
-    if not history:
-        raise fail(f"no registration for {mpxn}", code=ExitCode.FAILED)
+    registrations = connected_stores(settings_from(config, redis_url=redis_url)).registrations
+    history = _look_up(lambda: registrations.history(mpxn.strip()), f"no registration for {mpxn}")
     console.print(history_table(mpxn, when, history, in_force(history, when)))
 
 
@@ -141,14 +151,8 @@ def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
 @parties_app.command("get")
 def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """Show which parties hold a certificate entity id (EUI-64, any common form)."""
-    settings = settings_from(config, redis_url=redis_url)
-    parties = connected_stores(settings).parties
-    try:
-        held = parties.get(entity_id)
-    except InvalidIdentifier as exc:
-        raise fail(str(exc)) from exc
-    if not held:
-        raise fail(f"no party holds {entity_id}", code=ExitCode.FAILED)
+    parties = connected_stores(settings_from(config, redis_url=redis_url)).parties
+    held = _look_up(lambda: parties.get(entity_id), f"no party holds {entity_id}")
     console.print(holders_table(entity_id, held))
 
 
@@ -171,12 +175,6 @@ def devices_get(
 ) -> None:
     """Show a device's inventory history (EUI-64, any common form) and the record in force at --at."""
     when = moment(at)
-    settings = settings_from(config, redis_url=redis_url)
-    devices = connected_stores(settings).devices
-    try:
-        history = devices.history(device_id)
-    except InvalidIdentifier as exc:
-        raise fail(str(exc)) from exc
-    if not history:
-        raise fail(f"device {device_id} is not in the inventory", code=ExitCode.FAILED)
+    devices = connected_stores(settings_from(config, redis_url=redis_url)).devices
+    history = _look_up(lambda: devices.history(device_id), f"device {device_id} is not in the inventory")
     console.print(device_table(device_id, when, history, in_force(history, when)))

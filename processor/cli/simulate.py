@@ -46,7 +46,10 @@ def publish(
         raise fail(f"topics {', '.join(missing)} do not exist: create them with 'srguard topics create'")
     started = time.perf_counter()
     simulation = simulate(seed, meter_points, srs, duis)
-    trust_store_out.write_bytes(simulation.population.pki.oca_pem())
+    try:
+        trust_store_out.write_bytes(simulation.population.pki.oca_pem())
+    except OSError as exc:
+        raise fail(f"cannot write --trust-store-out {trust_store_out}: {exc.strerror}") from exc
     console.print(
         f"generated {meter_points:,} meter points and {srs:,} SRs (seed {seed}) in {time.perf_counter() - started:.1f}s"
     )

@@ -98,22 +98,31 @@ class WatchedFeed:
     def refresh(self) -> None:
         try:
             raw = {as_bytes(k).decode(): as_bytes(v).decode() for k, v in self.client.hgetall(self.key).items()}
-        except RedisError as exc:  # the heartbeat ages; the processor pauses on its own Redis errors anyway
+        except (RedisError, UnicodeDecodeError) as exc:  # the heartbeat ages: past the bound the processor pauses
             log.warning("cannot read the feed's status at %s: %s", self.key, exc)
             return
         if not raw:
             return
         status = self.status
-        age_s = max(0.0, time.time() - int(raw["published_ms"]) / 1000)
-        status.heartbeat = time.monotonic() - age_s
-        status.lag_records = int(raw["lag_records"])
-        status.lag_seconds = float(raw["lag_seconds"])
-        status.applied, status.rejected = int(raw["applied"]), int(raw["rejected"])
-        status.paused_cause = raw["paused"] or None
-        stopped = raw["failed"]
-        status.ready = raw["ready"] == "1" and not stopped
+        try:
+            published_ms, lag_records, lag_seconds = (
+                int(raw["published_ms"]),
+                int(raw["lag_records"]),
+                float(raw["lag_seconds"]),
+            )
+            applied, rejected, stopped = int(raw["applied"]), int(raw["rejected"]), raw["failed"]
+        except (KeyError, ValueError) as exc:  # not what srguard feed writes: its age grows, the processor waits
+            log.warning("the feed's status at %s is unreadable (%r): ignored", self.key, exc)
+            return
+        status.heartbeat = time.monotonic() - max(0.0, time.time() - published_ms / 1000)
+        status.lag_records, status.lag_seconds = lag_records, lag_seconds
+        status.applied, status.rejected = applied, rejected
+        status.paused_cause = raw.get("paused") or None
+        status.ready = raw.get("ready") == "1" and not stopped
         status.waiting_for = (
-            [f"srguard feed stopped ({stopped})"] if stopped else [p for p in raw["waiting_for"].split(",") if p]
+            [f"srguard feed stopped ({stopped})"]
+            if stopped
+            else [p for p in raw.get("waiting_for", "").split(",") if p]
         )
         if self.on_batch:
             self.on_batch(status)

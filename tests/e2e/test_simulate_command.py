@@ -48,3 +48,18 @@ def test_a_simulated_world_published_into_a_stack_is_judged_as_planted(
     finally:
         assert run.stop() == 0, run.log.read_text()[-3000:]
     assert consumed == 1500 and len(rejected) == planted
+
+
+def test_an_unwritable_trust_store_path_is_one_line(kafka_bootstrap, redis_url, unique, tmp_path):
+    stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"simbad{unique}")
+    unwritable = str(tmp_path / "no-such-dir" / "oca.pem")
+    result = subprocess.run(
+        [sys.executable, "-m", "processor", "simulate", "publish", "--srs", "10", "--trust-store-out", unwritable],
+        env={**stack.env(), "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "cannot write --trust-store-out" in line and "No such file or directory" in line
