@@ -81,8 +81,9 @@ def feed_group(group_id: str) -> str:
     return f"{group_id}-feed"
 
 
-def replay_group(group_id: str) -> str:
-    return f"{group_id}-replay-{uuid.uuid4().hex[:8]}"
+def replay_group(group_id: str, output_prefix: str) -> str:
+    """One per output prefix: a replay interrupted and run again resumes from its stored positions."""
+    return f"{group_id}-replay-{output_prefix}"
 
 
 def history_group() -> str:

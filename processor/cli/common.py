@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,11 +10,21 @@ from typing import Annotated
 import typer
 from redis.exceptions import RedisError
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from processor import wiring
 from processor.config import ConfigFileError, Settings, load_settings
-from processor.times import parse_time
+from processor.stream.reading import HistoryReader
+from processor.times import iso_utc, parse_time
 
 console = Console()
 err = Console(stderr=True)
@@ -29,6 +40,7 @@ class ExitCode:
     NOT_READY = 5
     SHUTDOWN_TIMEOUT = 6
     FEED_STOPPED = 7
+    EMPTY_WINDOW = 8  # a history window selected nothing (``--allow-empty`` accepts it)
 
 
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
@@ -50,6 +62,22 @@ Since = Annotated[
 Until = Annotated[
     str | None, typer.Option(help="ISO time or epoch ms, exclusive; default: the topic's end.", show_default=False)
 ]
+AllowEmpty = Annotated[bool, typer.Option(help="Exit 0 when the window selects nothing (default: exit 8).")]
+
+
+def window_text(since: int | None, until: int | None) -> str:
+    start = iso_utc(since) if since is not None else "the start"
+    end = iso_utc(until) if until is not None else "the end"
+    return f"from {start} to {end}"
+
+
+def empty_window(what: str, since: int | None, until: int | None, allow_empty: bool) -> None:
+    """Nothing in the window is a failure (exit 8) unless asked for: a wrong window must never look like an answer."""
+    message = f"{what} {window_text(since, until)} (by the SR's time, the record timestamp)"
+    if allow_empty:
+        err.print(f"note: {message}")
+        return
+    raise fail(f"{message}; check --since/--until, or --allow-empty to accept it", code=ExitCode.EMPTY_WINDOW)
 
 
 def settings_from(config: Path | None, **flags: object) -> Settings:
@@ -95,3 +123,52 @@ def counting_progress(label: str) -> Progress:
         console=err,
         transient=True,
     )
+
+
+class ReadingProgress:
+    """A topic read's position/total (offsets) and ETA, overall and per partition, on stderr. Where stderr is
+    not a terminal (a log file, CI), a line every ``log_every_s`` instead."""
+
+    def __init__(self, label: str, log_every_s: float = 30.0) -> None:
+        self.label, self.log_every_s = label, log_every_s
+        self.bars = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        )
+        self.tasks: dict[int | None, TaskID] = {}
+        self.started = self.logged = time.monotonic()
+
+    def __enter__(self) -> ReadingProgress:
+        self.bars.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.bars.stop()
+
+    def __call__(self, reader: HistoryReader) -> None:
+        rows: dict[int | None, tuple[int, int]] = {None: (reader.read, reader.total)}
+        rows |= {p: (pos.read, pos.total) for p, pos in reader.positions.items()}
+        for partition, (done, total) in rows.items():
+            if partition not in self.tasks:
+                name = self.label if partition is None else f"  partition {partition}"
+                self.tasks[partition] = self.bars.add_task(name, total=total)
+            self.bars.update(self.tasks[partition], completed=done, total=total)
+        now = time.monotonic()
+        if not err.is_terminal and now - self.logged >= self.log_every_s:
+            self.logged = now
+            err.print(f"{self.label}: {eta_line(reader.read, reader.total, now - self.started)}")
+
+
+def eta_line(done: int, total: int, elapsed_s: float) -> str:
+    """'1,200 of 5,000 offsets (24%), ETA 0:01:10' from the rate so far."""
+    share = f" ({done / total:.0%})" if total else ""
+    eta = ""
+    if done and total > done:
+        eta = f", ETA {dt.timedelta(seconds=round(elapsed_s / done * (total - done)))}"
+    return f"{done:,} of {total:,} offsets{share}{eta}"

@@ -3,38 +3,51 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
 from processor import wiring
 from processor.avro import DecodeError
 from processor.cli.common import (
+    AllowEmpty,
     Bootstrap,
     ConfigFile,
     ExitCode,
+    ReadingProgress,
     RedisUrl,
     Since,
     Until,
     console,
     counting_progress,
+    empty_window,
     err,
     fail,
     moment,
     settings_from,
     times,
+    window_text,
 )
 from processor.config import Mode
-from processor.names import Schema
-from processor.replay.archive import export_topic, replay_archive
+from processor.names import OUTPUT_ROLES, Schema
+from processor.replay.archive import (
+    check_replay_target,
+    export_topic,
+    replay_archive,
+    retention_warning,
+    undecodable_hint,
+)
 from processor.replay.topic import replay_topic
 from processor.report.sources import rejections_and_scope
 from processor.report.stats import aggregate
-from processor.stream.edge import error_text
+from processor.stream.edge import error_text, topic_configs
 from processor.stream.reading import TopicMissing
+from processor.stream.topics import TopicSpec, create_topics
 
 replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
 ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)
@@ -43,40 +56,49 @@ ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)
 def export(
     file: Annotated[Path, typer.Argument(help="Avro object container file to write.")],
     topic: Annotated[str | None, typer.Option(help="Topic to export; default: the SR topic.")] = None,
-    schema: Annotated[str, typer.Option(help="ServiceRequest, or SrRejection for rejected/audit topics.")] = (
-        Schema.SERVICE_REQUEST.value
-    ),
+    schema: Annotated[
+        str | None,
+        typer.Option(help="ServiceRequest or SrRejection; default: the topic's own (by its name or its records)."),
+    ] = None,
     since: Since = None,
     until: Until = None,
+    allow_empty: AllowEmpty = False,
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
 ) -> None:
-    """Write a topic's records (from --since to --until or its end) to an Avro archive."""
-    if schema not in ARCHIVE_SCHEMAS:
+    """Write a topic's records whose SR time is in --since..--until to an Avro archive."""
+    if schema is not None and schema not in ARCHIVE_SCHEMAS:
         raise fail(f"--schema must be ServiceRequest or SrRejection, not {schema}")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     start, end = times(since, until)
     name = topic or settings.topics.requests
-    with counting_progress(f"exporting {name}") as progress:
-        task = progress.add_task("export", total=None)
+    with ReadingProgress(f"exporting {name}") as progress:
         try:
             summary = export_topic(
                 settings.kafka_config("consumer"),
                 name,
                 file,
-                schema,
+                Schema(schema) if schema else None,
+                settings.topics,
                 wiring.serde_from(settings),
                 start,
                 end,
-                lambda n: progress.update(task, completed=n),
+                progress,
             )
-        except (TopicMissing, KafkaException) as exc:
+        except (TopicMissing, KafkaException, RuntimeError) as exc:
             raise fail(error_text(exc)) from exc
-    console.print(f"exported {summary.records:,} {schema} records from {name} to {file} in {summary.seconds:.1f}s")
+    console.print(
+        f"exported {summary.records:,} {summary.schema} records from {name} to {file} in {summary.seconds:.1f}s"
+    )
     if summary.undecodable:
         for example in summary.examples:
             err.print(f"  not exported (undecodable): {example}")
-        raise fail(f"{summary.undecodable} undecodable records were not exported", code=ExitCode.FAILED)
+        raise fail(
+            f"{summary.undecodable} undecodable records were not exported ({undecodable_hint(summary.schema)})",
+            code=ExitCode.FAILED,
+        )
+    if not summary.records:
+        empty_window(f"{name} holds no records", start, end, allow_empty)
 
 
 @replay_app.command("file")
@@ -84,22 +106,42 @@ def replay_file(
     file: Annotated[Path, typer.Argument(help="A ServiceRequest archive from 'srguard export'.", exists=True)],
     topic: Annotated[str | None, typer.Option(help="Target topic; default: the SR topic.")] = None,
     rate: Annotated[float | None, typer.Option(help="At most this many records a second.", min=0.001)] = None,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of the target topic, if it is created.")] = 6,
+    allow_empty: AllowEmpty = False,
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
 ) -> None:
-    """Publish an archive to the SR topic (the records keep their own times in their fields)."""
+    """Publish an archive to the SR topic, each record stamped with its SR's own time (submitted_at)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     target = topic or settings.topics.requests
+    try:
+        admin = AdminClient(settings.kafka_config("admin"))
+        spec = TopicSpec(target, "replayed SR history", kept=True)
+        if create_topics(admin, [spec], partitions, 1)[target] == "created":
+            console.print(f"created topic {target} ({partitions} partitions, retention.ms=-1: history is kept)")
+        target_config = topic_configs(settings.kafka_config("admin"), [target]).get(target, {})
+        check_replay_target(target_config, target)
+    except (ValueError, KafkaException) as exc:
+        raise fail(error_text(exc)) from exc
     producer = wiring.output_producer(settings)
     with counting_progress(f"publishing {file.name} to {target}") as progress:
         task = progress.add_task("replay", total=None)
         try:
-            sent = replay_archive(
+            summary = replay_archive(
                 producer, file, target, wiring.serde_from(settings), rate, lambda n: progress.update(task, completed=n)
             )
         except (ValueError, RuntimeError) as exc:
             raise fail(error_text(exc)) from exc
-    console.print(f"published {sent:,} records from {file} to {target}")
+    if summary.first is None or summary.last is None:
+        empty_window(f"{file} holds no SRs", None, None, allow_empty)
+        return
+    console.print(
+        f"published {summary.sent:,} records from {file} to {target}: "
+        f"SR times {window_text(summary.first, summary.last)}"
+    )
+    warning = retention_warning(target_config, target, summary.first, int(time.time() * 1000))
+    if warning:
+        err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
 @replay_app.command("topic")
@@ -108,6 +150,16 @@ def replay_topic_command(
     since: Since = None,
     until: Until = None,
     mode: Annotated[Mode, typer.Option(help="audit (default) or enforce.")] = Mode.AUDIT,
+    outputs: Annotated[
+        str, typer.Option(help="Output roles to write, comma-separated, e.g. 'audit' for an analysis.")
+    ] = ",".join(OUTPUT_ROLES),
+    restart: Annotated[
+        bool, typer.Option(help="Judge the window from its start, ignoring an earlier run's stored position.")
+    ] = False,
+    time_ordered: Annotated[
+        bool, typer.Option(help="The SR topic is in time order: stop each partition at its first SR past --until.")
+    ] = False,
+    allow_empty: AllowEmpty = False,
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
     redis_url: RedisUrl = None,
@@ -116,14 +168,33 @@ def replay_topic_command(
     """Re-judge SR history by the registrations in force at each SR's time, into <prefix><output topic>."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, trust_store=trust_store)
     start, end = times(since, until)
-    with counting_progress(f"replaying {settings.topics.requests}") as progress:
-        task = progress.add_task("replay", total=None)
+    roles = [role.strip() for role in outputs.split(",") if role.strip()]
+    with ReadingProgress(f"replaying {settings.topics.requests}") as progress:
         try:
             summary = replay_topic(
-                settings, start, end, output_prefix, mode, lambda n: progress.update(task, completed=n)
+                settings,
+                start,
+                end,
+                output_prefix,
+                mode,
+                roles,
+                restart=restart,
+                time_ordered=time_ordered,
+                progress=progress,
             )
         except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
             raise fail(error_text(exc)) from exc
+    if summary.complete_before:
+        console.print(
+            f"the replay into {output_prefix!r} of this window was already complete: nothing judged "
+            "(--restart judges it again)"
+        )
+        return
+    if summary.resumed_at:
+        console.print(
+            f"resumed after {summary.resumed_at:,} records judged by an earlier run (those judged after its last "
+            "checkpoint, a few seconds' worth, were written again)"
+        )
     totals = summary.totals
     console.print(
         f"replayed {summary.read:,} SRs in {summary.seconds:.1f}s ({summary.rate:,.0f} SR/s): "
@@ -131,7 +202,9 @@ def replay_topic_command(
         f"{sum(totals.audited.values()):,} audited, {sum(totals.dlq.values()):,} to the DLQ"
     )
     for role, name in summary.topics.items():
-        console.print(f"  {role}: {name}")
+        console.print(f"  {role}: {name} ({summary.written[role]:,} written)")
+    if not summary.read and not summary.resumed_at:
+        empty_window(f"{settings.topics.requests} holds no SRs", start, end, allow_empty)
 
 
 def report(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from processor.avro import PLAIN, Serde
 from processor.domain.model import Device, Party, Registration
@@ -57,35 +56,38 @@ def encode_device(record: Device, serde: Serde = PLAIN, topic: str = "") -> byte
     )
 
 
-def publish(
-    producer: Producer,
-    topic: str,
-    records: Iterable[tuple[bytes, bytes | None]],
-    timestamps: Iterable[int] | None = None,
-) -> int:
-    """Produce (key, value) pairs, serving delivery callbacks as it goes; returns how many were sent.
-    ``timestamps``: each record's timestamp in ms, in step with ``records`` (default: the time of sending)."""
+def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes | None, int]]) -> int:
+    """Produce (key, value, timestamp ms; 0 = the time of sending) records, serving delivery callbacks as it
+    goes; returns how many were sent. Raises RuntimeError when any was not delivered, naming the first cause."""
+    failed: list[str] = []
+
+    def delivered(error: KafkaError | None, _msg: Message) -> None:
+        if error is not None:
+            failed.append(error.str())
+
     sent = 0
-    for (key, value), timestamp in zip(records, timestamps or itertools.repeat(0), strict=False):  # repeat: endless
-        produce(producer, topic, value, key, timestamp=timestamp)
+    for key, value, timestamp in records:
+        produce(producer, topic, value, key, on_delivery=delivered, timestamp=timestamp)
         sent += 1
         if sent % 10_000 == 0:
             producer.poll(0)
     if producer.flush(60) != 0:
         raise RuntimeError(f"{topic}: not every record was delivered within 60 s")
+    if failed:
+        raise RuntimeError(f"{topic}: {len(failed):,} of {sent:,} records were not delivered: {failed[0]}")
     return sent
 
 
 def publish_registrations(producer: Producer, topic: str, records: Iterable[Registration], serde: Serde = PLAIN) -> int:
-    return publish(producer, topic, ((r.mpxn.encode(), encode_registration(r, serde, topic)) for r in records))
+    return publish(producer, topic, ((r.mpxn.encode(), encode_registration(r, serde, topic), 0) for r in records))
 
 
 def publish_parties(
     producer: Producer, topic: str, credentials: Iterable[tuple[str, Party]], serde: Serde = PLAIN
 ) -> int:
-    return publish(producer, topic, ((e.encode(), encode_party(e, p, serde, topic)) for e, p in credentials))
+    return publish(producer, topic, ((e.encode(), encode_party(e, p, serde, topic), 0) for e, p in credentials))
 
 
 def publish_devices(producer: Producer, topic: str, records: Iterable[Device], serde: Serde = PLAIN) -> int:
     """Keyed by the device's EUI-64 in the canonical dashed form (the compacted topic's contract)."""
-    return publish(producer, topic, ((r.device_id.encode(), encode_device(r, serde, topic)) for r in records))
+    return publish(producer, topic, ((r.device_id.encode(), encode_device(r, serde, topic), 0) for r in records))

@@ -6,6 +6,7 @@ so their own time fields (submitted_at, execution_datetime, as_of, ...) travel w
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,59 +14,84 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-from confluent_kafka import Producer
+from confluent_kafka import Message, Producer
 
 from processor.avro import DecodeError, Serde, codec, to_millis
-from processor.names import Schema
+from processor.names import OUTCOME_HEADER, Schema, Topics
 from processor.registration.publish import publish
-from processor.stream.reading import read_history
+from processor.stream.reading import HistoryReader
 
 EXAMPLES_KEPT = 20
 
 
 @dataclass
 class ArchiveSummary:
+    schema: Schema
     records: int = 0
     undecodable: int = 0
     examples: list[str] = field(default_factory=list)  # "partition@offset: error" for the first few
     seconds: float = 0.0
 
 
+def schema_of(topic: str, topics: Topics, first: Message | None) -> Schema:
+    """The schema of an srguard topic's records: by the topic's name (a replay's prefixed topics included),
+    else by the first record's outcome header (rejections and audit records are SrRejection)."""
+    if topic.endswith((topics.rejected, topics.audit)):
+        return Schema.SR_REJECTION
+    if topic.endswith((topics.requests, topics.accepted)):
+        return Schema.SERVICE_REQUEST
+    outcome = dict(first.headers() or []).get(OUTCOME_HEADER) if first is not None else None
+    return Schema.SR_REJECTION if outcome in (b"rejected", b"audit") else Schema.SERVICE_REQUEST
+
+
+def undecodable_hint(schema: str) -> str:
+    other = Schema.SR_REJECTION if schema == Schema.SERVICE_REQUEST else Schema.SERVICE_REQUEST
+    return (
+        f"read as {schema}: if the topic holds {other} records, give --schema {other}; if its producers use a "
+        "schema registry, set SRGUARD_SCHEMA_REGISTRY_URL; DUIS XML topics cannot be archived"
+    )
+
+
 def export_topic(
     kafka_config: dict[str, Any],
     topic: str,
     path: Path,
-    schema: str,
+    schema: Schema | None,
+    topics: Topics,
     serde: Serde,
     since: int | None = None,
     until: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[HistoryReader], None] | None = None,
 ) -> ArchiveSummary:
-    summary = ArchiveSummary()
+    """Write the window's records to an Avro archive; ``schema`` None: the topic's own (``schema_of``)."""
     started = time.perf_counter()
+    with HistoryReader(kafka_config, topic, since, until) as reader:
+        batches = reader.batches()
+        first = next(batches, [])
+        summary = ArchiveSummary(schema=schema or schema_of(topic, topics, first[0] if first else None))
 
-    def records() -> Iterator[dict[str, Any]]:
-        for batch in read_history(kafka_config, topic, since, until):
-            for msg in batch:
-                try:
-                    yield serde.decode(schema, msg.value() or b"", topic)
-                    summary.records += 1
-                except DecodeError as exc:
-                    summary.undecodable += 1
-                    if len(summary.examples) < EXAMPLES_KEPT:
-                        summary.examples.append(f"{msg.partition()}@{msg.offset()}: {exc}")
-            if progress:
-                progress(summary.records)
+        def records() -> Iterator[dict[str, Any]]:
+            for batch in itertools.chain([first], batches):
+                for msg in batch:
+                    try:
+                        yield serde.decode(summary.schema, msg.value() or b"", topic)
+                        summary.records += 1
+                    except DecodeError as exc:
+                        summary.undecodable += 1
+                        if len(summary.examples) < EXAMPLES_KEPT:
+                            summary.examples.append(f"{topic} partition {msg.partition()}@{msg.offset()}: {exc}")
+                if progress:
+                    progress(reader)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        fastavro.writer(
-            out,
-            codec(schema).schema,
-            records(),
-            codec="deflate",
-            metadata={"srguard.topic": topic, "srguard.since": str(since), "srguard.until": str(until)},
-        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as out:
+            fastavro.writer(
+                out,
+                codec(summary.schema).schema,
+                records(),
+                codec="deflate",
+                metadata={"srguard.topic": topic, "srguard.since": str(since), "srguard.until": str(until)},
+            )
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -104,6 +130,35 @@ class RateLimit:
         self._next = max(now, self._next) + self.interval
 
 
+@dataclass
+class ReplayedArchive:
+    sent: int = 0
+    first: int | None = None  # the oldest and newest SR time published, ms
+    last: int | None = None
+
+
+def check_replay_target(topic_config: dict[str, str], topic: str) -> None:
+    """A replay keeps each SR's own time as its record timestamp: a topic that overwrites it cannot hold history."""
+    if topic_config.get("message.timestamp.type") == "LogAppendTime":
+        raise ValueError(
+            f"topic {topic} stamps records with the broker's time (message.timestamp.type=LogAppendTime): the SRs' "
+            "own times would be lost and every window would select the time of the replay; replay into a "
+            "CreateTime topic"
+        )
+
+
+def retention_warning(topic_config: dict[str, str], topic: str, oldest: int, now: int) -> str | None:
+    """Said when the broker will delete replayed SRs by age: retention counts from the record timestamp."""
+    retention = int(topic_config.get("retention.ms", "-1"))
+    if retention < 0 or now - oldest <= retention:
+        return None
+    return (
+        f"topic {topic} keeps records {retention / 86_400_000:g} days (retention.ms={retention}) and the oldest SR "
+        f"replayed is older: the broker deletes them once their log segment rolls; for an analysis, set "
+        f"retention.ms=-1 on {topic}"
+    )
+
+
 def replay_archive(
     producer: Producer,
     path: Path,
@@ -111,21 +166,26 @@ def replay_archive(
     serde: Serde,
     rate: float | None = None,
     progress: Callable[[int], None] | None = None,
-) -> int:
-    """Publish a ServiceRequest archive to ``topic`` (key = target device id); returns the count."""
+) -> ReplayedArchive:
+    """Publish a ServiceRequest archive to ``topic``: key = target device id, record timestamp = the SR's
+    ``submitted_at``, so time windows downstream select by the SR's own time."""
     name, records = read_archive(path)
     if name != Schema.SERVICE_REQUEST:
         raise ValueError(f"{path} holds {name or 'unknown'} records; only ServiceRequest archives can be replayed")
     limit = RateLimit(rate)
+    summary = ReplayedArchive()
 
-    def encoded() -> Iterator[tuple[bytes, bytes]]:
+    def encoded() -> Iterator[tuple[bytes, bytes, int]]:
         for count, record in enumerate(records, 1):
             limit.wait()
-            yield record["target_device_id"].encode(), serde.encode(Schema.SERVICE_REQUEST, record, topic)
+            stamp = record["submitted_at"]
+            summary.first = stamp if summary.first is None else min(summary.first, stamp)
+            summary.last = stamp if summary.last is None else max(summary.last, stamp)
+            yield record["target_device_id"].encode(), serde.encode(Schema.SERVICE_REQUEST, record, topic), stamp
             if progress and count % 1000 == 0:
                 progress(count)
 
-    sent = publish(producer, topic, encoded())
+    summary.sent = publish(producer, topic, encoded())
     if progress:
-        progress(sent)
-    return sent
+        progress(summary.sent)
+    return summary

@@ -1,16 +1,22 @@
 """Re-judge history from the SR topic into prefixed output topics (audit mode by default).
 
 Each SR is judged by the registration in force at its own time (the store keeps history), so a replay
-of 2019 traffic uses 2019 registrations. The replay reads with its own group id and commits nothing:
-the live processor's offsets are untouched. It ends at ``until`` or at the topic's end.
+of 2019 traffic uses 2019 registrations. Outputs keep the input record's timestamp (the SR's time).
+``outputs`` names the output roles to write: an analysis needs the audit topic, not a copy of every
+accepted SR. The replay reads with a group id of its own per output prefix (never the live processor's)
+and stores its positions there every few seconds, after its outputs are delivered: run again after an
+interruption, it resumes where the last checkpoint was (SRs judged after it, a few seconds' worth, are
+written again: at-least-once). A different window or mode into the same prefix is refused unless
+``restart``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from confluent_kafka import KafkaError, Message
 from confluent_kafka.admin import AdminClient
 
 from processor import wiring
@@ -18,15 +24,21 @@ from processor.config import Mode, Settings
 from processor.names import OUTPUT_ROLES, Topics, replay_group
 from processor.stream.edge import produce_outputs, to_inputs
 from processor.stream.judge import BatchResult
-from processor.stream.reading import read_history
+from processor.stream.reading import HistoryReader
 from processor.stream.topics import TopicSpec, create_topics
+
+CHECKPOINT_EVERY_S = 5.0
+Progress = Callable[[HistoryReader], None]
 
 
 @dataclass
 class ReplaySummary:
     read: int = 0
+    resumed_at: int = 0  # records of the window already judged by an earlier, interrupted run
+    complete_before: bool = False  # an earlier run had already judged the whole window
     totals: BatchResult = field(default_factory=BatchResult)
-    topics: dict[str, str] = field(default_factory=dict)
+    topics: dict[str, str] = field(default_factory=dict)  # role -> topic, for the roles written
+    written: dict[str, int] = field(default_factory=dict)  # role -> records written
     seconds: float = 0.0
 
     @property
@@ -38,38 +50,82 @@ def replay_topics(settings: Settings, prefix: str) -> Topics:
     return settings.topics.model_copy(update={role: prefix + getattr(settings.topics, role) for role in OUTPUT_ROLES})
 
 
+def checkpoint_label(since: int | None, until: int | None, mode: Mode, roles: Collection[str]) -> str:
+    """What a stored position means: a resume must be of the same window, mode and outputs."""
+    return f"srguard-replay since={since} until={until} mode={mode.value} outputs={','.join(sorted(roles))}"
+
+
 def replay_topic(
     settings: Settings,
     since: int | None,
     until: int | None,
     prefix: str,
     mode: Mode = Mode.AUDIT,
-    progress: Callable[[int], None] | None = None,
+    roles: Collection[str] = OUTPUT_ROLES,
+    *,
+    restart: bool = False,
+    time_ordered: bool = False,
+    progress: Progress | None = None,
 ) -> ReplaySummary:
     if not prefix:
         raise ValueError("an output prefix is required: a replay must not write to the live output topics")
+    unknown = set(roles) - set(OUTPUT_ROLES)
+    if unknown or not roles:
+        raise ValueError(f"--outputs takes roles from {', '.join(OUTPUT_ROLES)}, not {', '.join(sorted(unknown))}")
     topics = replay_topics(settings, prefix)
-    admin = AdminClient(settings.kafka_config("admin"))
-    partitions = len(
-        admin.list_topics(settings.topics.requests, timeout=30).topics[settings.topics.requests].partitions
-    )
-    create_topics(
-        admin, [TopicSpec(getattr(topics, role), f"replay {role}") for role in OUTPUT_ROLES], max(partitions, 1), 1
-    )
-    judge = wiring.judge(settings, topics, mode, wiring.stores(settings), wiring.serde_from(settings))
-    producer = wiring.output_producer(settings, judge.max_record_bytes)
-    summary = ReplaySummary(topics={role: getattr(topics, role) for role in OUTPUT_ROLES})
-    started = time.perf_counter()
-    reader_config = settings.kafka_config("consumer", **{"group.id": replay_group(settings.group_id)})
-    for batch in read_history(reader_config, settings.topics.requests, since, until):
-        result = judge(to_inputs(batch))
-        produce_outputs(producer, result.outputs)
-        producer.poll(0)
-        summary.totals.add(result)
-        summary.read += len(batch)
+    written = {getattr(topics, role): role for role in OUTPUT_ROLES if role in roles}
+    label = checkpoint_label(since, until, mode, roles)
+    reader_config = settings.kafka_config("consumer", **{"group.id": replay_group(settings.group_id, prefix)})
+    with HistoryReader(reader_config, settings.topics.requests, since, until, time_ordered=time_ordered) as reader:
+        stored = {} if restart else reader.committed()
+        others = {meta for _, meta in stored.values() if meta != label}
+        if others:
+            raise ValueError(
+                f"an earlier replay into prefix {prefix!r} stored its position for another run ({others.pop()}); "
+                f"this one is {label}: use another --output-prefix, or --restart to judge this window from its start"
+            )
+        reader.resume({partition: offset for partition, (offset, _) in stored.items()})
+        summary = ReplaySummary(topics={role: topic for topic, role in written.items()}, resumed_at=reader.read)
+        summary.written = dict.fromkeys(summary.topics, 0)
+        summary.complete_before = bool(stored) and all(p.done for p in reader.positions.values())
+        admin = AdminClient(settings.kafka_config("admin"))
+        partitions = max(len(reader.positions), 1)
+        create_topics(
+            admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions, 1
+        )
+        judge = wiring.judge(settings, topics, mode, wiring.stores(settings), wiring.serde_from(settings))
+        producer = wiring.output_producer(settings, judge.max_record_bytes)
+        failures: list[str] = []
+
+        def delivered(error: KafkaError | None, _msg: Message) -> None:
+            if error is not None:
+                failures.append(error.str())
+
+        def checkpoint() -> None:
+            if producer.flush(60) or failures:
+                raise RuntimeError(
+                    f"replay outputs not delivered ({failures[0] if failures else 'timed out after 60 s'}): "
+                    "the position was not stored; run again to resume from the last checkpoint"
+                )
+            reader.commit(label)
+
+        started = last_checkpoint = time.perf_counter()
+        for batch in reader.batches():
+            result = judge(to_inputs(batch))
+            outputs = [out for out in result.outputs if out.topic in written]
+            produce_outputs(producer, outputs, delivered)
+            producer.poll(0)
+            for out in outputs:
+                summary.written[written[out.topic]] += 1
+            summary.totals.add(result)
+            summary.read += len(batch)
+            if progress:
+                progress(reader)
+            if time.perf_counter() - last_checkpoint >= CHECKPOINT_EVERY_S:
+                checkpoint()
+                last_checkpoint = time.perf_counter()
+        checkpoint()
         if progress:
-            progress(summary.read)
-    if producer.flush(60):
-        raise RuntimeError("not every replay output was delivered within 60 s")
+            progress(reader)
     summary.seconds = time.perf_counter() - started
     return summary

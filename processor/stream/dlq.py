@@ -66,13 +66,13 @@ def dead_letter(topic: str, item: Input, error: str, error_class: str, limit: in
     ]
     key, value, headers = item.key, item.value, [*item.headers, *ours]
     if record_size(key, value, headers) <= limit:
-        return Output(topic, key, value, headers)
+        return Output(topic, key, value, headers, item.timestamp)
     # Too large to keep whole: our headers stay, the input's go, the value is cut to what fits.
     headers = [*ours, (TRUNCATED_HEADER, str(len(value or b"")).encode())]
     if key is not None and len(key) > limit // 4:
         key = key[:1024]
     room = max(0, limit - record_size(key, b"", headers))
-    return Output(topic, key, None if value is None else value[:room], headers)
+    return Output(topic, key, None if value is None else value[:room], headers, item.timestamp)
 
 
 class DlqGuard:

@@ -51,7 +51,7 @@ def produce(
 
 def produce_outputs(producer: Producer, outputs: Sequence[Output], on_delivery: DeliveryCallback | None = None) -> None:
     for out in outputs:
-        produce(producer, out.topic, out.value, out.key, headers=out.headers, on_delivery=on_delivery)
+        produce(producer, out.topic, out.value, out.key, out.headers, on_delivery, out.timestamp)
 
 
 def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s: float = 10.0) -> int:
@@ -65,18 +65,27 @@ def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s:
         raise SettingError(
             f"kafka.message.max.bytes (SRGUARD_KAFKA_MESSAGE_MAX_BYTES) {raw!r} is not a number"
         ) from None
-    admin = AdminClient({k: v for k, v in kafka_config.items() if k in _ADMIN_KEYS or k.startswith(_ADMIN_PREFIXES)})
-    resources = [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in dict.fromkeys(topics)]
     try:
-        for future in admin.describe_configs(resources, request_timeout=timeout_s).values():
-            entry = future.result(timeout_s).get("max.message.bytes")
-            if entry is not None and entry.value:
-                limit = min(limit, int(entry.value))
+        for config in topic_configs(kafka_config, topics, timeout_s).values():
+            if config.get("max.message.bytes"):
+                limit = min(limit, int(config["max.message.bytes"]))
     except Exception as exc:  # not knowing is fine: the producer's limit still holds
         log.warning(
             "could not read the output topics' max.message.bytes (%s): using message.max.bytes", error_text(exc)
         )
     return limit
+
+
+def topic_configs(
+    kafka_config: dict[str, Any], topics: Sequence[str], timeout_s: float = 10.0
+) -> dict[str, dict[str, str]]:
+    """Each topic's configuration as the broker reports it (name -> value). Raises the admin client's errors."""
+    admin = AdminClient({k: v for k, v in kafka_config.items() if k in _ADMIN_KEYS or k.startswith(_ADMIN_PREFIXES)})
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, topic) for topic in dict.fromkeys(topics)]
+    return {
+        str(resource.name): {name: str(entry.value) for name, entry in future.result(timeout_s).items() if entry.value}
+        for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items()
+    }
 
 
 def error_text(exc: BaseException) -> str:

@@ -163,7 +163,7 @@ class Judge:
         headers = [*item.headers, (OUTCOME_HEADER, b"accepted")]
         if flag:
             headers.append((FLAG_HEADER, flag.encode()))
-        output = self._fitting(Output(self.topics.accepted, item.key, item.value, headers))
+        output = self._fitting(Output(self.topics.accepted, item.key, item.value, headers, item.timestamp))
         result.accepted[branch.value] += 1
         return output
 
@@ -177,7 +177,7 @@ class Judge:
             excess = record_size(item.key, value, headers) - self.max_record_bytes
             kept = item.value[: max(0, len(item.value) - excess - 16)]  # 16: the length prefix may shrink
             value = encode_rejection(sr, decision, decided_at, item.source, kept, self.serde, topic)
-        return self._fitting(Output(topic, item.key, value, headers))
+        return self._fitting(Output(topic, item.key, value, headers, item.timestamp))
 
     def _judged(
         self, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int, result: BatchResult
@@ -195,7 +195,7 @@ class Judge:
         rejection = self._rejection(self.topics.rejected, item, sr, decision, decided_at)
         response = response_xml(sr.request_id, decision.code, sr.service_reference_variant, decided_at)
         result.rejected[label] += 1
-        return rejection, self._fitting(Output(self.topics.responses, item.key, response, []))
+        return rejection, self._fitting(Output(self.topics.responses, item.key, response, [], item.timestamp))
 
     def _dead_letter(self, item: Input, exc: Exception, result: BatchResult) -> Output:
         if isinstance(exc, DecodeError | _Dead):

@@ -1,17 +1,21 @@
-"""Read a topic from a point in time to its end: the history side (export, replay, report).
+"""Read a topic's records in a window of time: the history side (export, replay, report, ledger build).
 
 Start offsets come from ``offsets_for_times``; every record is also filtered by its timestamp, so the
 result is right even on a broker whose look-up is wrong (tansu answers 0: reading then starts at the
-beginning and the filter does the work). The end is each partition's end at the time of reading
-(librdkafka's partition-EOF event) or, with ``until``, the first record past it.
+beginning and the filter does the work). Each partition is read to its end as it was when reading began
+(librdkafka's partition-EOF event), because records need not be in time order: an archive replayed into
+a topic interleaves partitions. Where the topic is known to be in time order (a live SR topic, stamped
+on receipt), ``time_ordered`` ends a partition at its first record at/after ``until`` instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from processor.names import history_group
 
@@ -20,67 +24,159 @@ class TopicMissing(LookupError):
     pass
 
 
+@dataclass
+class PartitionPosition:
+    """One partition's reading: offsets ``start`` .. ``end`` (its end when reading began); ``next`` to read."""
+
+    start: int
+    end: int
+    next: int
+    done: bool = False
+
+    @property
+    def read(self) -> int:
+        return max(0, self.next - self.start)
+
+    @property
+    def total(self) -> int:
+        return max(0, self.end - self.start)
+
+
+class HistoryReader:
+    """Batches of records with since <= timestamp < until from every partition, with each partition's
+    position for progress and for ``resume``. ``commit`` stores the positions under the reader's group id."""
+
+    def __init__(
+        self,
+        kafka_config: dict[str, Any],
+        topic: str,
+        since: int | None = None,
+        until: int | None = None,
+        *,
+        time_ordered: bool = False,
+        batch: int = 1000,
+        idle_timeout: float = 30.0,
+    ) -> None:
+        self.topic, self.since, self.until = topic, since, until
+        self.time_ordered, self.batch, self.idle_timeout = time_ordered, batch, idle_timeout
+        self.consumer = Consumer(
+            {
+                **kafka_config,
+                "group.id": kafka_config.get("group.id", history_group()),  # only ``commit`` ever commits
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "isolation.level": "read_committed",
+            }
+        )
+        try:
+            self.positions = self._positions()
+        except BaseException:
+            self.consumer.close()
+            raise
+
+    def _positions(self) -> dict[int, PartitionPosition]:
+        metadata = self.consumer.list_topics(self.topic, timeout=30).topics.get(self.topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise TopicMissing(f"topic {self.topic} does not exist")
+        positions = {}
+        found = {}
+        if self.since is not None:
+            asked = [TopicPartition(self.topic, p, self.since) for p in sorted(metadata.partitions)]
+            found = {tp.partition: tp.offset for tp in self.consumer.offsets_for_times(asked, timeout=30)}
+        for partition in sorted(metadata.partitions):
+            low, high = self.consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=30)
+            # -1 from offsets_for_times: no record at or after ``since`` in that partition (Apache Kafka).
+            start = found.get(partition, low)
+            start = high if start < 0 else max(start, low)
+            positions[partition] = PartitionPosition(start, high, start, done=start >= high)
+        return positions
+
+    def resume(self, offsets: dict[int, int]) -> None:
+        """Start partitions where an earlier reader stopped (partition -> the next offset it would have read)."""
+        for partition, offset in offsets.items():
+            position = self.positions.get(partition)
+            if position is not None:
+                position.next = max(position.next, offset)
+                position.done = position.next >= position.end
+
+    @property
+    def read(self) -> int:
+        return sum(p.read for p in self.positions.values())
+
+    @property
+    def total(self) -> int:
+        return sum(p.total for p in self.positions.values())
+
+    def batches(self) -> Iterator[list[Message]]:
+        open_partitions = {p for p, pos in self.positions.items() if not pos.done}
+        self.consumer.assign([TopicPartition(self.topic, p, self.positions[p].next) for p in sorted(open_partitions)])
+        idle = 0.0
+        while open_partitions and idle < self.idle_timeout:
+            messages = self.consumer.consume(self.batch, 0.5)
+            idle = idle + 0.5 if not messages else 0.0
+            selected = []
+            for msg in messages:
+                partition = msg.partition()
+                assert partition is not None
+                position = self.positions[partition]
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        self._close(partition, open_partitions)
+                    continue
+                if partition not in open_partitions:
+                    continue
+                position.next = msg.offset() + 1  # type: ignore[operator]
+                stamp = msg.timestamp()[1]
+                if self.until is not None and stamp >= self.until:
+                    if self.time_ordered:
+                        self._close(partition, open_partitions)
+                    continue
+                if self.since is None or stamp >= self.since:
+                    selected.append(msg)
+            if selected:
+                yield selected
+        if open_partitions:
+            stuck = ", ".join(
+                f"{p}@{self.positions[p].next} of {self.positions[p].end}" for p in sorted(open_partitions)
+            )
+            raise RuntimeError(
+                f"{self.topic}: no records for {self.idle_timeout:.0f} s before the end of partitions {stuck}"
+            )
+
+    def _close(self, partition: int, open_partitions: set[int]) -> None:
+        open_partitions.discard(partition)
+        position = self.positions[partition]
+        position.next, position.done = max(position.next, position.end), True
+
+    def committed(self) -> dict[int, tuple[int, str | None]]:
+        """The group's stored positions: partition -> (next offset, metadata)."""
+        asked = [TopicPartition(self.topic, p) for p in self.positions]
+        return {
+            tp.partition: (tp.offset, tp.metadata)
+            for tp in self.consumer.committed(asked, timeout=30)
+            if tp.offset >= 0
+        }
+
+    def commit(self, metadata: str) -> None:
+        offsets = [TopicPartition(self.topic, p, pos.next, metadata=metadata) for p, pos in self.positions.items()]
+        self.consumer.commit(offsets=offsets, asynchronous=False)
+
+    def __enter__(self) -> HistoryReader:
+        return self
+
+    def __exit__(self, *_exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.consumer.close()
+
+
 def read_history(
     kafka_config: dict[str, Any],
     topic: str,
     since: int | None = None,
     until: int | None = None,
-    batch: int = 1000,
-    idle_timeout: float = 30.0,
     resume: dict[int, int] | None = None,
 ) -> Iterator[list[Message]]:
-    """Batches of records with since <= timestamp < until, from every partition, then stop.
-
-    ``resume`` (partition -> next offset) starts those partitions where an earlier reader stopped.
-    """
-    consumer = Consumer(
-        {
-            **kafka_config,
-            "group.id": kafka_config.get("group.id", history_group()),  # never committed
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic, timeout=30).topics.get(topic)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
-            raise TopicMissing(f"topic {topic} does not exist")
-        partitions = sorted(metadata.partitions)
-        starts = [TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions]
-        if since is not None:
-            found = consumer.offsets_for_times([TopicPartition(topic, p, since) for p in partitions], timeout=30)
-            # -1: no record at or after `since` in that partition (Apache Kafka): nothing to read there.
-            starts = [tp if tp.offset >= 0 else None for tp in found]  # type: ignore[misc]
-        if resume:
-            starts = [
-                TopicPartition(topic, tp.partition, resume[tp.partition])
-                if tp is not None and tp.partition in resume
-                else tp
-                for tp in starts
-            ]
-        open_partitions = {tp.partition for tp in starts if tp is not None}
-        consumer.assign([tp for tp in starts if tp is not None])
-        idle = 0.0
-        while open_partitions and idle < idle_timeout:
-            messages = consumer.consume(batch, 0.5)
-            idle = idle + 0.5 if not messages else 0.0
-            selected = []
-            for msg in messages:
-                error = msg.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        open_partitions.discard(msg.partition())
-                    continue
-                if msg.partition() not in open_partitions:
-                    continue
-                stamp = msg.timestamp()[1]
-                if until is not None and stamp >= until:
-                    open_partitions.discard(msg.partition())
-                    continue
-                if since is None or stamp >= since:
-                    selected.append(msg)
-            if selected:
-                yield selected
-    finally:
-        consumer.close()
+    """Batches of records with since <= timestamp < until, from every partition, then stop."""
+    with HistoryReader(kafka_config, topic, since, until) as reader:
+        reader.resume(resume or {})
+        yield from reader.batches()

@@ -30,3 +30,4 @@ class Output:
     key: bytes | None
     value: bytes | None
     headers: Headers
+    timestamp: int = 0  # ms: the input record's, so every output carries its SR's time (0: the time of sending)

@@ -234,6 +234,7 @@ def encode_rejection(
             "source_partition": source.partition,
             "source_offset": source.offset,
             "original": original,
+            "submitted_at": sr.submitted_at,
         },
         topic,
     )

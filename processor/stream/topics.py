@@ -16,6 +16,11 @@ class TopicSpec:
     name: str
     purpose: str
     compacted: bool = False
+    kept: bool = False  # retention.ms=-1: history (SRs of years ago are stamped with their own time)
+
+    @property
+    def config(self) -> dict[str, str]:
+        return ({"cleanup.policy": "compact"} if self.compacted else {}) | ({"retention.ms": "-1"} if self.kept else {})
 
 
 def topic_layout(topics: Topics) -> list[TopicSpec]:
@@ -36,10 +41,7 @@ def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, r
     """Create what is missing; returns topic -> "created" | "exists" (saying so when its partition count differs
     from ``partitions``: srguard never changes an existing topic). Raises KafkaException or TimeoutError."""
     admin.list_topics(timeout=10)  # fails fast, with librdkafka's reason, when the broker is unreachable
-    new = [
-        NewTopic(s.name, partitions, replication, config={"cleanup.policy": "compact"} if s.compacted else {})
-        for s in specs
-    ]
+    new = [NewTopic(s.name, partitions, replication, config=s.config) for s in specs]
     outcome: dict[str, str] = {}
     for name, future in admin.create_topics(new, request_timeout=30).items():
         try:

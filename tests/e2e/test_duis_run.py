@@ -127,7 +127,7 @@ def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis
     with ThreadPoolExecutor(4) as pool:  # the DCC tool is a JVM start each: about a second apiece
         documents = list(pool.map(lambda case: signed(case.unsigned), cases()))
     assert all(dcc_tool("Validate", d).returncode == 0 for d in documents[:1])  # signed as the DCC checks it
-    publish(producer, topics.requests, ((b"k", d) for d in documents))
+    publish(producer, topics.requests, ((b"k", d, 0) for d in documents))
     run = SrguardRun(stack)
     expected = cases()
     rejections = [c for c in expected if c.outcome != "accepted"]

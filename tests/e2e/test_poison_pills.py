@@ -121,7 +121,7 @@ def test_an_sr_too_large_to_forward_goes_to_the_dlq_and_nothing_wedges(world, gu
     assert len(value) > 1_000_000  # over librdkafka's default message.max.bytes
     producer = Producer({"bootstrap.servers": world.kafka, "message.max.bytes": 2_000_000})
     world.publish(traffic[:150])
-    publish(producer, world.topics.requests, [(big.target_device_id.encode(), value)])
+    publish(producer, world.topics.requests, [(big.target_device_id.encode(), value, 0)])
     world.publish(traffic[150:])
     run = SrguardRun(world, SRGUARD_PROCESSING_GUARANTEE=guarantee)
     try:
@@ -143,7 +143,7 @@ def test_a_rejection_of_a_large_sr_carries_a_cut_original(world):
     sr = replace(world.handover(point, foreign, 1_900_000_000_000, 1), payload=b"q" * 999_000)
     value = encode_service_request(sr)  # fits the input topic; with a rejection's fields around it, no output
     producer = Producer({"bootstrap.servers": world.kafka, "message.max.bytes": 2_000_000})
-    publish(producer, world.topics.requests, [(sr.target_device_id.encode(), value)])
+    publish(producer, world.topics.requests, [(sr.target_device_id.encode(), value, 0)])
     run = SrguardRun(world)
     try:
         run.wait_ready()

@@ -100,7 +100,7 @@ def test_restart_mid_topic_resumes_without_loss_or_double_apply(world):
 
 
 def test_undecodable_records_are_kept_and_the_feed_goes_on(world):
-    publish(world["producer"], world["regs"], [(b"1200000000001", b"\x00garbage"), (b"k", b"\xff" * 3)])
+    publish(world["producer"], world["regs"], [(b"1200000000001", b"\x00garbage", 0), (b"k", b"\xff" * 3, 0)])
     publish_registrations(world["producer"], world["regs"], records(5))
     feed = world["feed"]()
     assert feed.wait_ready(60)
@@ -112,7 +112,7 @@ def test_undecodable_records_are_kept_and_the_feed_goes_on(world):
 
 def test_tombstone_withdraws_the_meter_point(world):
     publish_registrations(world["producer"], world["regs"], records(3))
-    publish(world["producer"], world["regs"], [(b"1200000000001", None)])
+    publish(world["producer"], world["regs"], [(b"1200000000001", None, 0)])
     feed = world["feed"]()
     assert feed.wait_ready(60)
     assert feed.registrations.history("1200000000001") == []
@@ -186,7 +186,7 @@ def test_the_feed_keeps_the_device_inventory_effective_dated_and_sets_bad_record
     gone = "00-12-4B-00-00-00-00-02"
     publish_devices(world["producer"], world["devices"], [moved, first, moved])  # order and repeats do not matter
     publish_devices(world["producer"], world["devices"], [replace(first, device_id=gone)])
-    publish(world["producer"], world["devices"], [(gone.encode(), None), (b"junk", b"\x00not avro")])
+    publish(world["producer"], world["devices"], [(gone.encode(), None, 0), (b"junk", b"\x00not avro", 0)])
     feed = world["feed"]()
     try:
         assert feed.wait_ready(60)

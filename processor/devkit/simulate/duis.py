@@ -99,5 +99,7 @@ def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
 def publish_duis_traffic(producer: Producer, topic: str, traffic: Sequence[LabelledSR], oca_der: bytes) -> int:
     """DUIS SRs keyed by target device id; each record's timestamp is the SR's receipt time (DUIS has no
     field for it), so keep ``submitted_at`` within the topic's retention."""
-    records = ((item.sr.target_device_id.encode(), request_xml(item.sr, oca_der)) for item in traffic)
-    return publish(producer, topic, records, (item.sr.submitted_at for item in traffic))
+    records = (
+        (item.sr.target_device_id.encode(), request_xml(item.sr, oca_der), item.sr.submitted_at) for item in traffic
+    )
+    return publish(producer, topic, records)

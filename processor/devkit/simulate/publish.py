@@ -28,9 +28,13 @@ def publish_reference_data(
 
 
 def publish_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR], serde: Serde = PLAIN) -> int:
-    """SRs keyed by target device id (the contract); Kafka timestamps are the time of publishing."""
+    """SRs keyed by target device id (the contract), each stamped with its SR's own time (``submitted_at``),
+    as the DCC's topic would hold them: history windows select by that time."""
     return publish(
         producer,
         topic,
-        ((item.sr.target_device_id.encode(), encode_service_request(item.sr, serde, topic)) for item in traffic),
+        (
+            (item.sr.target_device_id.encode(), encode_service_request(item.sr, serde, topic), item.sr.submitted_at)
+            for item in traffic
+        ),
     )
