@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from processor import __version__
 from processor.cli.common import ExitCode, console
 
 
@@ -26,16 +27,22 @@ def demo(
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
     from processor.devkit.demo import print_summary, run_demo  # dev tooling loads only for the demo
-    from processor.report.render import to_json, write_csv, write_html
-    from processor.report.stats import aggregate
+    from processor.report.page import write_report
+    from processor.report.render import ReportContext
+    from processor.report.stats import aggregate, auto_period
 
     if ctx.find_root().params.get("log_level") is None:  # unless asked, the demo's own summary speaks
         logging.getLogger().setLevel(logging.WARNING)
     result = run_demo(console, meter_points, srs, seed, duis)
-    stats = aggregate(result.rejections, result.party_of, result.in_scope)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(stats, report_dir / "incidence.csv")
-    (report_dir / "incidence.json").write_text(json.dumps(to_json(stats), indent=2))
-    write_html(stats, report_dir / "incidence.html", f"srguard demo, seed {seed}")
+    stats = aggregate(result.rejections, result.party_of, result.scope)
+    context = ReportContext(
+        window="the generated traffic's",
+        sources={"incidents": "the demo's rejected topic", "in-scope SRs": f"the generated traffic (seed {seed})"},
+        version=__version__,
+        settings={"mode": "enforce", "on_missing_registration": "reject"},
+        period=auto_period(stats.first_day, stats.last_day),
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    write_report(stats, context, report_dir)
     if not print_summary(result, stats, report_dir, console):
         raise typer.Exit(ExitCode.FAILED)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import time
 from pathlib import Path
 from typing import Annotated
@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
-from processor import wiring
+from processor import __version__, wiring
 from processor.avro import DecodeError
 from processor.cli.common import (
     AllowEmpty,
@@ -43,8 +43,9 @@ from processor.replay.archive import (
     undecodable_hint,
 )
 from processor.replay.topic import replay_topic
+from processor.report.render import ReportContext
 from processor.report.sources import rejections_and_scope
-from processor.report.stats import aggregate
+from processor.report.stats import PERIODS, aggregate, auto_period
 from processor.stream.edge import error_text, topic_configs
 from processor.stream.reading import TopicMissing
 from processor.stream.topics import TopicSpec, create_topics
@@ -212,10 +213,16 @@ def report(
     archive: Annotated[
         Path | None, typer.Option(help="An SrRejection archive instead of a topic.", exists=True)
     ] = None,
-    requests_topic: Annotated[str | None, typer.Option(help="SR topic, for the in-scope denominator.")] = None,
-    requests_archive: Annotated[Path | None, typer.Option(help="SR archive, for the denominator.", exists=True)] = None,
+    requests_topic: Annotated[str | None, typer.Option(help="SR topic, for the in-scope denominators.")] = None,
+    requests_archive: Annotated[
+        Path | None, typer.Option(help="SR archive, for the denominators.", exists=True)
+    ] = None,
     since: Since = None,
     until: Until = None,
+    period: Annotated[str, typer.Option(help="Time series by day, week or month; auto: by the window's length.")] = (
+        "auto"
+    ),
+    allow_empty: AllowEmpty = False,
     out: Annotated[Path, typer.Option(help="Folder for incidence.csv, .json and .html.")] = Path("srguard-report"),
     with_ledger: Annotated[bool, typer.Option(help="Add the NO-cell ledger's section (needs Redis).")] = False,
     min_days: Annotated[int, typer.Option(help="With --with-ledger: 'never updated' after this many days.")] = 30,
@@ -223,29 +230,36 @@ def report(
     bootstrap_servers: Bootstrap = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Incidence statistics (by NO, certificate owner, supplier, SR, reason, over time) as tables, CSV, JSON, HTML."""
+    """Incidence statistics: wrong certificates and registration-data gaps apart, with rates per 10,000
+    in-scope SRs, by NO, certificate owner, supplier, SR, reason and over time (tables, CSV, JSON, HTML)."""
     from processor.ledger.report import ledger_report, summary_tables
-    from processor.report.render import NO_CHARTS, print_sections, print_terminal, to_json, write_csv, write_html
+    from processor.report.page import NO_CHARTS, write_report
+    from processor.report.render import print_sections, print_terminal
 
     if (topic is None) == (archive is None):
         raise fail("give exactly one of --topic or --archive")
+    if period not in ("auto", *PERIODS):
+        raise fail(f"--period takes auto, day, week or month, not {period}")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     start, end = times(since, until)
     party_of = wiring.party_lookup(settings)
-    if party_of is None:
-        err.print("note: Redis unreachable; suppliers are shown by entity id")
+    notes = [] if party_of is not None else ["Redis unreachable: suppliers are shown by entity id"]
+    source = archive if archive is not None else topic or ""
     try:
-        rejections, in_scope = rejections_and_scope(
+        rejections, scope = rejections_and_scope(
             settings.kafka_config("consumer"),
             wiring.serde_from(settings),
-            archive if archive is not None else topic or "",
+            source,
             requests_topic or requests_archive,
+            party_of or (lambda _entity, _at: None),
             start,
             end,
         )
-        stats = aggregate(rejections, party_of or (lambda _entity, _at: None), in_scope)
-    except (TopicMissing, KafkaException, ValueError, DecodeError) as exc:
+        stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
+    except (TopicMissing, KafkaException, ValueError, DecodeError, RuntimeError) as exc:
         raise fail(error_text(exc)) from exc
+    if not stats.total and (scope is None or not scope.read):
+        empty_window(f"no incidents and no SRs{'' if scope else ' (no requests source)'}", start, end, allow_empty)
     sections = {}
     if with_ledger:
         try:
@@ -254,13 +268,22 @@ def report(
             sections = summary_tables(ledger_report(devices, registrations, moment(None), min_days))
         except RedisError as exc:
             raise fail(f"cannot read the ledger: {exc}") from exc
-    print_terminal(stats, console)
+    name = str(source)
+    context = ReportContext(
+        window=window_text(start, end),
+        sources={"incidents": name} | ({"in-scope SRs": str(requests_topic or requests_archive)} if scope else {}),
+        version=__version__,
+        settings={
+            "mode": "audit" if "audit" in name else "enforce" if "rejected" in name else "as recorded",
+            "on_missing_registration": settings.on_missing_registration.value,
+        },
+        period=auto_period(stats.first_day, stats.last_day) if period == "auto" else period,
+        generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        notes=notes,
+    )
+    print_terminal(stats, context, console)
     print_sections(sections, console)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(stats, out / "incidence.csv")
-    document = to_json(stats) | ({"ledger": {title: dict(c) for title, c in sections.items()}} if sections else {})
-    (out / "incidence.json").write_text(json.dumps(document, indent=2))
-    charts = write_html(stats, out / "incidence.html", str(archive or topic), sections)
+    charts = write_report(stats, context, out, sections)
     console.print(
         f"wrote {out / 'incidence.csv'}, {out / 'incidence.json'} and {out / 'incidence.html'} ({charts} charts)"
     )

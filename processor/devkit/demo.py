@@ -22,8 +22,9 @@ from processor.config import InputFormat, Settings, load_settings
 from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.names import Schema
-from processor.report.sources import checked_by_secmp0063
-from processor.report.stats import IncidenceStats
+from processor.report.render import headline_text
+from processor.report.sources import count_scope, sr_fields
+from processor.report.stats import IncidenceStats, Scope
 from processor.stream.app import run
 from processor.stream.topics import create_topics, topic_layout
 from processor.wiring import processor_app
@@ -41,7 +42,7 @@ class DemoResult:
     codes: Counter[tuple[str, str]] = field(default_factory=Counter)
     expected_rejections: int = 0
     rejections: list[dict[str, Any]] = field(default_factory=list)
-    in_scope: int = 0
+    scope: Scope = field(default_factory=Scope)  # the traffic's in-scope SRs: the rates' denominators
     party_of: Callable[[str, int], str | None] = lambda _entity, _at: None
 
     @property
@@ -143,18 +144,13 @@ def run_demo(
             rejections = _read_rejections(settings, settings.topics.rejected, result.expected_rejections)
             directory = population.directory()
             result.rejections = rejections
-            result.in_scope = sum(
-                checked_by_secmp0063(
-                    i.sr.service_reference_variant, i.sr.user_role, i.sr.target_device_type, i.sr.remote_party_role
-                )
-                for i in traffic
-            )
 
             def party_of(entity: str, at: int) -> str | None:
                 owner = directory.owner(entity, at)
                 return owner.party_id if owner else None
 
             result.party_of = party_of
+            result.scope = count_scope(Scope(), (sr_fields(i.sr) for i in traffic), party_of)
             for rejection in rejections:
                 result.codes[(rejection["response_code"], rejection["reason"])] += 1
             result.outcomes["rejected"] = len(rejections)
@@ -190,10 +186,7 @@ def print_summary(result: DemoResult, stats: IncidenceStats, report_dir: Path, c
         f"rejections: {result.outcomes['rejected']:,}, which {'matches' if matches else 'DOES NOT match'} the "
         f"{result.expected_rejections:,} incidents the generator planted"
     )
-    console.print(
-        f"{stats.total:,} incidents among {stats.in_scope:,} in-scope SRs "
-        f"({stats.rate_per_10k or 0:.1f} per 10,000); report: {report_dir / 'incidence.html'} (+ .csv, .json)"
-    )
+    console.print(f"{headline_text(stats)}; report: {report_dir / 'incidence.html'} (+ .csv, .json)")
     console.print(f"/metrics was served at {result.metrics_url} while the demo ran")
     console.print("stack stopped; nothing left running")
     return matches

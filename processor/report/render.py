@@ -1,110 +1,173 @@
-"""Render IncidenceStats: terminal tables, CSV and JSON for analysts, a self-contained HTML report."""
+"""Render IncidenceStats for people and programs: terminal tables, CSV and JSON (the HTML is in ``page``).
+
+Every output is made from the same rows (``IncidenceStats.headline``, ``rows``, ``series``), so the
+numbers are the same everywhere; the CSV carries each rate's denominator and interval.
+"""
 
 from __future__ import annotations
 
-import base64
 import csv
-import datetime as dt
-import html
-import io
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from processor.report.stats import IncidenceStats
+from processor.report.stats import (
+    BREAKDOWNS,
+    PERIODS,
+    SUPPLIER,
+    VARIANT_DEVICE,
+    IncidenceStats,
+    IncidentClass,
+    Row,
+    series,
+)
 
 TOP = 15
-NO_CHARTS = (
-    "Charts need matplotlib: pip install 'srguard[report]'. The tables and the CSV/JSON files hold every figure."
-)
-CHARTS = {  # chart title -> breakdown name (see IncidenceStats.tables)
-    "Incidents per week": "week",
-    "Incidents by reason": "reason",
-    "Incidents by registered network operator": "registered network operator",
-    "Incidents by originating supplier": "originating supplier",
-    "Incidents by certificate owner": "certificate owner",
-    "Incidents by SR variant and device type": "SR variant and device type",
-}
+CLASSES = list(IncidentClass)
 
 
-def _headline(stats: IncidenceStats) -> str:
-    rate = stats.rate_per_10k
+@dataclass(frozen=True)
+class ReportContext:
+    """What the numbers depend on, stated in every output."""
+
+    window: str
+    sources: dict[str, str]  # role -> topic or archive
+    version: str
+    settings: dict[str, str]  # the settings that change numbers
+    period: str  # day | week | month
+    generated: str
+    notes: list[str] = field(default_factory=list)
+
+
+def denominator_basis(breakdown: str) -> str:
+    if breakdown in PERIODS:
+        return "in-scope SRs in this period"
+    if breakdown in (SUPPLIER, VARIANT_DEVICE):
+        return "in-scope SRs with this key"
+    return "all in-scope SRs"
+
+
+def rate_text(row: Row, kind: IncidentClass | None = None) -> str:
+    rate = row.rate(kind)
+    if rate.per_10k is None:
+        return "-"
+    low, high = rate.ci95_per_10k or (0.0, 0.0)
+    return f"{rate.per_10k:.1f} [{low:.1f}-{high:.1f}]"
+
+
+def headline_text(stats: IncidenceStats) -> str:
+    """The classes side by side, never summed: a registration-data gap is not a wrong certificate."""
+    rows = stats.headline()
+    parts = [
+        f"{row.total:,} {row.key}" + (f" ({row.rate().per_10k:.2f} per 10,000)" if stats.scope else "")
+        for row in rows[:-1]
+    ]
     scope = (
-        f" among {stats.in_scope:,} in-scope SRs: {rate:.2f} per 10,000"
-        if rate is not None
-        else " (incidence rate needs a requests source: --requests-topic or --requests-archive)"
+        f" among {stats.in_scope:,} in-scope SRs"
+        if stats.scope
+        else " (rates need --requests-topic or --requests-archive)"
     )
-    return f"{stats.total:,} incidents{scope}"
+    return "; ".join(parts) + scope
 
 
-def print_terminal(stats: IncidenceStats, console: Console) -> None:
-    console.print(f"[bold]{_headline(stats)}[/]")
-    for name, counts in stats.tables().items():
-        if name == "day" or not counts:
-            continue
-        table = Table(name, "incidents", "share", title=f"by {name}")
-        ordered = sorted(counts.items()) if name == "week" else counts.most_common(TOP)
-        for key, count in ordered:
-            table.add_row(key, f"{count:,}", f"{count / stats.total:.1%}")
-        console.print(table)
+def print_terminal(stats: IncidenceStats, context: ReportContext, console: Console) -> None:
+    console.print(f"[bold]{headline_text(stats)}[/]")
+    console.print(
+        f"window {context.window}; sources: {', '.join(f'{k} {v}' for k, v in context.sources.items())}; "
+        f"srguard {context.version}; " + ", ".join(f"{k}={v}" for k, v in context.settings.items())
+    )
+    for note in context.notes:
+        console.print(f"note: {note}")
+    for name in BREAKDOWNS:
+        rows = stats.rows(name)
+        if rows:
+            console.print(_table(f"by {name} (rates per 10,000 {denominator_basis(name)}, 95% CI)", rows[:TOP]))
+            if len(rows) > TOP:
+                console.print(f"  ... and {len(rows) - TOP} more in the CSV")
+    timeline = [row for row in series(stats, context.period) if row.total]
+    if timeline:
+        console.print(_table(f"by {context.period} (periods with incidents; the CSV has every period)", timeline))
 
 
-def write_csv(stats: IncidenceStats, path: Path) -> None:
+def _table(title: str, rows: list[Row]) -> Table:
+    table = Table(
+        "key", *(kind.label for kind in CLASSES), "in-scope SRs", "wrong cert. /10k", "data gaps /10k", title=title
+    )
+    for row in rows:
+        table.add_row(
+            row.key,
+            *(f"{row.counts[kind]:,}" for kind in CLASSES),
+            f"{row.in_scope:,}" if row.in_scope is not None else "-",
+            rate_text(row, IncidentClass.WRONG_CERTIFICATE),
+            rate_text(row, IncidentClass.DATA_GAP),
+        )
+    return table
+
+
+CSV_HEADER = [
+    "breakdown",
+    "key",
+    *[kind.value for kind in CLASSES],
+    "all_incidents",
+    "in_scope_srs",
+    "denominator",
+    *[f"{kind.value}_{part}" for kind in CLASSES for part in ("per_10k", "ci95_low", "ci95_high")],
+]
+
+
+def _csv_row(breakdown: str, row: Row) -> list[object]:
+    rates: list[object] = []
+    for kind in CLASSES:
+        rate = row.rate(kind)
+        low_high = rate.ci95_per_10k
+        rates += [_num(rate.per_10k), _num(low_high[0] if low_high else None), _num(low_high[1] if low_high else None)]
+    basis = denominator_basis(breakdown) if row.in_scope is not None else ""
+    in_scope = "" if row.in_scope is None else row.in_scope
+    return [breakdown, row.key, *(row.counts[kind] for kind in CLASSES), row.total, in_scope, basis, *rates]
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def all_rows(stats: IncidenceStats, period: str) -> list[tuple[str, Row]]:
+    """(breakdown, row) for the headline, every breakdown and the time series: the CSV's and JSON's rows."""
+    rows = [("headline", row) for row in stats.headline()]
+    rows += [(name, row) for name in BREAKDOWNS for row in stats.rows(name)]
+    return rows + [(period, row) for row in series(stats, period)]
+
+
+def write_csv(stats: IncidenceStats, context: ReportContext, path: Path) -> None:
     with path.open("w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["breakdown", "key", "incidents"])
-        writer.writerow(["total", "all", stats.total])
-        if stats.in_scope is not None:
-            writer.writerow(["total", "in_scope_srs", stats.in_scope])
-        for name, counts in stats.tables().items():
-            for key, count in sorted(counts.items()):
-                writer.writerow([name, key, count])
+        writer.writerow(CSV_HEADER)
+        for name, row in all_rows(stats, context.period):
+            writer.writerow(_csv_row(name, row))
 
 
-def to_json(stats: IncidenceStats) -> dict[str, object]:
+def to_json(stats: IncidenceStats, context: ReportContext) -> dict[str, object]:
+    def row_json(name: str, row: Row) -> dict[str, object]:
+        return dict(zip(CSV_HEADER[1:], _csv_row(name, row)[1:], strict=True))
+
+    breakdowns: dict[str, list[dict[str, object]]] = {}
+    for name, row in all_rows(stats, context.period):
+        breakdowns.setdefault(name, []).append(row_json(name, row))
     return {
-        "total": stats.total,
+        "window": context.window,
+        "sources": context.sources,
+        "srguard_version": context.version,
+        "settings": context.settings,
+        "period": context.period,
+        "generated": context.generated,
         "in_scope": stats.in_scope,
-        "rate_per_10k": stats.rate_per_10k,
-        **{name: dict(sorted(counts.items())) for name, counts in stats.tables().items()},
+        "by_class": {kind.value: stats.by_class[kind] for kind in CLASSES},
+        "total": stats.total,
+        "breakdowns": breakdowns,
+        "pairs": dict(stats.pairs.most_common()),
     }
-
-
-def _chart(title: str, counts: Counter[str], chronological: bool) -> bytes:
-    import matplotlib  # the [report] extra: the processor's image does not carry it
-
-    matplotlib.use("Agg")  # no display: render to PNG bytes
-    import matplotlib.pyplot as plt
-
-    items = sorted(counts.items()) if chronological else counts.most_common(TOP)[::-1]
-    labels, values = [k for k, _ in items], [v for _, v in items]
-    figure, axis = plt.subplots(figsize=(9, max(3.0, 0.32 * len(items) + 1.2)) if not chronological else (9, 3.6))
-    if chronological:
-        axis.bar(range(len(values)), values, color="#b23a48")
-        step = max(1, len(labels) // 12)
-        axis.set_xticks(range(0, len(labels), step), labels[::step], rotation=45, ha="right", fontsize=8)
-        axis.set_ylabel("incidents")
-    else:
-        axis.barh(labels, values, color="#2f6690")
-        axis.set_xlabel("incidents")
-        axis.tick_params(axis="y", labelsize=8)
-    axis.set_title(title)
-    axis.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    return buffer.getvalue()
-
-
-def _sections_html(sections: dict[str, Counter[str]]) -> str:
-    parts = []
-    for title, counts in sections.items():
-        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in counts.most_common())
-        parts.append(f"<h2>{html.escape(title)}</h2><table><tr><th></th><th>devices</th></tr>{rows}</table>")
-    return "".join(parts)
 
 
 def print_sections(sections: dict[str, Counter[str]], console: Console) -> None:
@@ -113,48 +176,3 @@ def print_sections(sections: dict[str, Counter[str]], console: Console) -> None:
         for key, count in counts.most_common():
             table.add_row(key, f"{count:,}")
         console.print(table)
-
-
-def write_html(stats: IncidenceStats, path: Path, source: str, sections: dict[str, Counter[str]] | None = None) -> int:
-    """Write the report (plus ``sections``: extra titled tables, e.g. the ledger's); returns the chart count."""
-    tables = stats.tables()
-    charts = []
-    for title, name in CHARTS.items():
-        if not tables[name]:
-            continue
-        try:
-            png = base64.b64encode(_chart(title, tables[name], chronological=name == "week")).decode()
-        except ImportError:
-            charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
-            break
-        charts.append(f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>')
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in stats.pairs.most_common(TOP))
-    reasons = (
-        "".join(
-            f"<tr><td>{html.escape(k)}</td><td>{v:,}</td><td>{v / stats.total:.1%}</td></tr>"
-            for k, v in stats.by_reason.most_common()
-        )
-        if stats.total
-        else ""
-    )
-    generated = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    path.write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>srguard incidence report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 960px; color: #222; }}
-h1 {{ font-size: 1.5rem; }} .headline {{ font-size: 1.2rem; background: #f3f5f7; padding: .8rem 1rem; }}
-table {{ border-collapse: collapse; margin: 1rem 0; }} td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .8rem; }}
-figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }} .note {{ color: #666; font-size: .85rem; }}
-</style></head><body>
-<h1>Incorrect Network Operator certificates: incidence report</h1>
-<p class="headline">{html.escape(_headline(stats))}</p>
-<p class="note">Source: {html.escape(source)}. Generated {generated} by srguard. Response codes are this
-project's own (SECMP0063 was withdrawn; DUIS defines none).</p>
-<h2>By reason</h2><table><tr><th>reason</th><th>incidents</th><th>share</th></tr>{reasons}</table>
-{"".join(charts)}
-<h2>Top supplier → registered network operator pairs</h2>
-<table><tr><th>pair (certificates placed)</th><th>incidents</th></tr>{rows}</table>
-{_sections_html(sections or {})}
-</body></html>
-""")
-    return sum(1 for chart in charts if chart.startswith("<figure"))

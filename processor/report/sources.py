@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from processor.avro import DecodeError, Serde
-from processor.domain.model import RemotePartyRole
+from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
 from processor.names import Schema
 from processor.replay.archive import read_archive
+from processor.report.stats import Scope, sr_time
 from processor.stream.reading import read_history
 from processor.stream.serde import candidate, in_scope
+
+PartyOf = Callable[[str, int], str | None]
 
 
 def checked_by_secmp0063(
@@ -25,48 +28,101 @@ def checked_by_secmp0063(
     return remote_party_role in (RemotePartyRole.NETWORK_OPERATOR, None)
 
 
+def in_window(at: int, since: int | None, until: int | None) -> bool:
+    return (since is None or at >= since) and (until is None or at < until)
+
+
 def rejections_from_topic(
     kafka_config: dict[str, Any], topic: str, serde: Serde, since: int | None = None, until: int | None = None
 ) -> Iterator[dict[str, Any]]:
-    for batch in read_history(kafka_config, topic, since, until):
-        for msg in batch:
-            yield serde.decode(Schema.SR_REJECTION, msg.value() or b"", topic)
-
-
-def rejections_from_archive(path: Path) -> Iterator[dict[str, Any]]:
-    name, records = read_archive(path)
-    if name != Schema.SR_REJECTION:
-        raise ValueError(f"{path} holds {name or 'unknown'} records, not SrRejection")
-    return records
-
-
-def in_scope_from_topic(
-    kafka_config: dict[str, Any], topic: str, serde: Serde, since: int | None = None, until: int | None = None
-) -> int:
-    count = 0
+    """The topic's records whose timestamp (the SR's time: outputs carry their input's) is in the window."""
     for batch in read_history(kafka_config, topic, since, until):
         for msg in batch:
             try:
-                sr = candidate(msg.value(), in_scope, serde, topic)
-            except DecodeError:
-                continue  # the processor sent these to the DLQ: never in scope
-            if sr is not None:
-                count += checked_by_secmp0063(
-                    sr.service_reference_variant, sr.user_role, sr.target_device_type, sr.remote_party_role
-                )
-    return count
+                yield serde.decode(Schema.SR_REJECTION, msg.value() or b"", topic)
+            except DecodeError as exc:
+                raise DecodeError(
+                    f"{topic} partition {msg.partition()}@{msg.offset()} is not an SrRejection record ({exc}): "
+                    "--topic takes a rejected or audit topic; if its producers use a schema registry, set "
+                    "SRGUARD_SCHEMA_REGISTRY_URL"
+                ) from exc
 
 
-def in_scope_from_archive(path: Path) -> int:
+def rejections_from_archive(path: Path, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
+    name, records = read_archive(path)
+    if name != Schema.SR_REJECTION:
+        raise ValueError(f"{path} holds {name or 'unknown'} records, not SrRejection")
+    return (r for r in records if in_window(sr_time(r), since, until))
+
+
+# (variant, originator, user role, device type, remote party role, as_of, submitted_at) of one SR read
+ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int]
+
+
+def sr_fields(sr: ServiceRequest) -> ScopeFields:
+    return (
+        sr.service_reference_variant,
+        sr.originator_id,
+        sr.user_role,
+        sr.target_device_type,
+        sr.remote_party_role,
+        sr.as_of,
+        sr.submitted_at,
+    )
+
+
+def count_scope(scope: Scope, srs: Iterable[ScopeFields], party_of: PartyOf) -> Scope:
+    """Count each SR read, and the in-scope ones by supplier, SR variant and device type, and day."""
+    for variant, originator, role, device, party_role, as_of, submitted in srs:
+        scope.read += 1
+        if checked_by_secmp0063(variant, role, device, party_role):
+            scope.add(party_of(originator, as_of) or originator, variant, device, submitted)
+    return scope
+
+
+def scope_from_topic(
+    kafka_config: dict[str, Any],
+    topic: str,
+    serde: Serde,
+    party_of: PartyOf,
+    since: int | None = None,
+    until: int | None = None,
+) -> Scope:
+    scope = Scope()
+
+    def srs() -> Iterator[ScopeFields]:
+        for batch in read_history(kafka_config, topic, since, until):
+            for msg in batch:
+                try:
+                    sr = candidate(msg.value(), in_scope, serde, topic)
+                except DecodeError:
+                    continue  # the processor sent these to the DLQ: never in scope
+                if sr is None:
+                    scope.read += 1
+                    continue
+                yield sr_fields(sr)
+
+    return count_scope(scope, srs(), party_of)
+
+
+def scope_from_archive(path: Path, party_of: PartyOf, since: int | None = None, until: int | None = None) -> Scope:
     name, records = read_archive(path)
     if name != Schema.SERVICE_REQUEST:
         raise ValueError(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
-    return sum(
-        checked_by_secmp0063(
-            r["service_reference_variant"], r["user_role"], r["target_device_type"], r["remote_party_role"]
+    fields = (
+        (
+            r["service_reference_variant"],
+            r["originator_id"],
+            r["user_role"],
+            r["target_device_type"],
+            r["remote_party_role"],
+            max(r["submitted_at"], r["execution_datetime"] or 0),  # as_of: a future-dated SR's execution time
+            r["submitted_at"],
         )
         for r in records
+        if in_window(r["submitted_at"], since, until)
     )
+    return count_scope(Scope(), fields, party_of)
 
 
 def rejections_and_scope(
@@ -74,18 +130,19 @@ def rejections_and_scope(
     serde: Serde,
     rejections: str | Path,
     requests: str | Path | None,
+    party_of: PartyOf,
     since: int | None = None,
     until: int | None = None,
-) -> tuple[Iterator[dict[str, Any]], int | None]:
-    """The report's two inputs, each a topic (by name) or an archive (a path): the rejection records, and
-    the in-scope SR count (None without a requests source)."""
+) -> tuple[Iterator[dict[str, Any]], Scope | None]:
+    """The report's two inputs, each a topic (by name) or an archive (a path), in the window: the rejection
+    records, and the in-scope SRs (None without a requests source)."""
     records = (
-        rejections_from_archive(rejections)
+        rejections_from_archive(rejections, since, until)
         if isinstance(rejections, Path)
         else rejections_from_topic(kafka_config, rejections, serde, since, until)
     )
     if requests is None:
         return records, None
     if isinstance(requests, Path):
-        return records, in_scope_from_archive(requests)
-    return records, in_scope_from_topic(kafka_config, requests, serde, since, until)
+        return records, scope_from_archive(requests, party_of, since, until)
+    return records, scope_from_topic(kafka_config, requests, serde, party_of, since, until)
