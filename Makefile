@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/mypy
 
 test: lint
-	bash scripts/ensure-system-deps.sh prometheus  # promtool and a real Prometheus for the alert and scrape tests
+	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)
 	$(BIN)/pytest
 
 bench: setup

@@ -27,6 +27,7 @@ from processor.report.render import (
 )
 from processor.report.stats import (
     OWNER,
+    PER_KEY,
     REASON,
     REGISTERED_NO,
     SUPPLIER,
@@ -67,25 +68,26 @@ def _pyplot() -> Any:
 
 def _png(figure: Any) -> str:
     plt = _pyplot()
-    figure.tight_layout()
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")  # the legend and labels included
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def with_others(rows: list[Row], top: int = CHART_TOP) -> list[Row]:
-    """The ``top`` keys, then one "others (n)" row summing the rest."""
+def with_others(rows: list[Row], per_key: bool, top: int = CHART_TOP) -> list[Row]:
+    """The ``top`` keys, then one "others (n)" row summing the rest (and their denominators, when each key
+    has its own; otherwise every row shares the one total)."""
     if len(rows) <= top:
         return rows
     rest = rows[top - 1 :]
     counts = {kind: sum(r.counts[kind] for r in rest) for kind in IncidentClass}
-    in_scope = None if rest[0].in_scope is None else sum(r.in_scope or 0 for r in rest)
+    in_scope = sum(r.in_scope or 0 for r in rest) if per_key and rest[0].in_scope is not None else rest[0].in_scope
     return [*rows[: top - 1], Row(f"others ({len(rest)})", counts, in_scope)]
 
 
 def _legend(axis: Any) -> None:
-    axis.legend(loc="upper right", fontsize=8, frameon=False)
+    """Above the plot, under the title: never over a bar."""
+    axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize=8, frameon=False)
 
 
 def timeline_chart(rows: list[Row], period: str) -> str:
@@ -113,17 +115,17 @@ def timeline_chart(rows: list[Row], period: str) -> str:
     axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
     axis.yaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel(f"incidents per {period}")
-    axis.set_title(f"Incidents per {period} (by the SR's time; empty {period}s are zero)")
+    axis.set_title(f"Incidents per {period} (by the SR's time; empty {period}s are zero)", pad=22)
     axis.spines[["top", "right"]].set_visible(False)
     _legend(axis)
     return _png(figure)
 
 
-def top_chart(title: str, rows: list[Row]) -> str:
+def top_chart(title: str, breakdown: str, rows: list[Row]) -> str:
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
-    shown = with_others(rows)[::-1]
+    shown = with_others(rows, per_key=breakdown in PER_KEY)[::-1]
     figure, axis = plt.subplots(figsize=(9.5, max(2.6, 0.34 * len(shown) + 1.3)))
     labels = [row.key for row in shown]
     left = [0] * len(shown)
@@ -135,10 +137,11 @@ def top_chart(title: str, rows: list[Row]) -> str:
         rate = row.rate().per_10k
         if rate is not None:
             axis.annotate(f" {rate:.1f}/10k", (row.total, y), va="center", fontsize=7, color="#333")
+    axis.set_xlim(0, max(row.total for row in shown) * 1.2 or 1)  # room for the rate labels
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("incidents")
     axis.tick_params(axis="y", labelsize=8)
-    axis.set_title(title)
+    axis.set_title(title, pad=22)
     axis.spines[["top", "right"]].set_visible(False)
     _legend(axis)
     return _png(figure)
@@ -183,7 +186,7 @@ def write_html(
         if stats.total:
             charts.append(_figure(f"Incidents per {context.period}", timeline_chart(timeline, context.period)))
             for title, breakdown in TOP_CHARTS.items():
-                charts.append(_figure(title, top_chart(title, stats.rows(breakdown))))
+                charts.append(_figure(title, top_chart(title, breakdown, stats.rows(breakdown))))
     except ImportError:
         charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
     tables = "".join(

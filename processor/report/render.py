@@ -16,9 +16,8 @@ from rich.table import Table
 
 from processor.report.stats import (
     BREAKDOWNS,
+    PER_KEY,
     PERIODS,
-    SUPPLIER,
-    VARIANT_DEVICE,
     IncidenceStats,
     IncidentClass,
     Row,
@@ -45,7 +44,7 @@ class ReportContext:
 def denominator_basis(breakdown: str) -> str:
     if breakdown in PERIODS:
         return "in-scope SRs in this period"
-    if breakdown in (SUPPLIER, VARIANT_DEVICE):
+    if breakdown in PER_KEY:
         return "in-scope SRs with this key"
     return "all in-scope SRs"
 

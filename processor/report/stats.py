@@ -67,6 +67,7 @@ WRONG_OWNER_REASONS = frozenset({"foreign_network_operator", "not_network_operat
 SUPPLIER, REGISTERED_NO, OWNER = "originating supplier", "registered network operator", "certificate owner"
 VARIANT_DEVICE, REASON = "SR variant and device type", "reason"
 BREAKDOWNS = (REASON, "response code", REGISTERED_NO, OWNER, SUPPLIER, VARIANT_DEVICE)
+PER_KEY = (SUPPLIER, VARIANT_DEVICE)  # breakdowns whose keys have their own in-scope count
 NONE_REGISTERED = "(none registered)"
 
 
@@ -89,7 +90,7 @@ class Scope:
 
     read: int = 0  # every SR read in the window, in scope or not
     total: int = 0
-    by: dict[str, Counter[str]] = field(default_factory=lambda: {SUPPLIER: Counter(), VARIANT_DEVICE: Counter()})
+    by: dict[str, Counter[str]] = field(default_factory=lambda: {name: Counter() for name in PER_KEY})
     by_day: Counter[str] = field(default_factory=Counter)
 
     def add(self, supplier: str, variant: str, device_type: str | None, submitted_at: int) -> None:

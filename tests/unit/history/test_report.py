@@ -136,10 +136,11 @@ def test_a_top_chart_keeps_the_rest_in_one_others_bar():
         Row(f"k{n}", {kind: n if kind is IncidentClass.WRONG_CERTIFICATE else 0 for kind in IncidentClass}, 100)
         for n in range(20, 0, -1)
     ]
-    shown = with_others(rows, top=5)
+    shown = with_others(rows, per_key=True, top=5)
     assert [row.key for row in shown] == ["k20", "k19", "k18", "k17", "others (16)"]
     assert sum(row.total for row in shown) == sum(row.total for row in rows)
-    assert shown[-1].in_scope == 1600
+    assert shown[-1].in_scope == 1600, "the others' own in-scope SRs"
+    assert with_others(rows, per_key=False, top=5)[-1].in_scope == 100, "one shared total stays the total"
 
 
 def test_csv_json_and_terminal_show_the_same_numbers(tmp_path):

@@ -1,0 +1,67 @@
+"""The HTML report as a person sees it: opened in headless Chromium, looked at through a screenshot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from matplotlib import image
+
+from processor.avro import codec
+from processor.names import Schema
+from processor.report.page import COLOURS, write_report
+from processor.report.sources import rejections_and_scope
+from processor.report.stats import IncidentClass, aggregate
+from processor.stream.serde import encode_service_request
+from tests.unit.history.test_report import REJECTIONS, TRAFFIC, _archive, _context
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+WIDTH, HEIGHT = 1100, 5200
+
+
+def _pixels_like(picture: np.ndarray, colour: str, tolerance: float = 0.04) -> int:
+    wanted = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return int((np.abs(picture[:, :, :3] - wanted).max(axis=2) < tolerance).sum())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)")
+def test_the_report_opened_in_a_browser_shows_every_chart_with_the_classes_in_their_colours(tmp_path):
+    requests, rejections = tmp_path / "requests.avro", tmp_path / "rejections.avro"
+    _archive(
+        requests,
+        Schema.SERVICE_REQUEST,
+        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
+    )
+    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
+    records, scope = rejections_and_scope({}, codec(Schema.SERVICE_REQUEST), rejections, requests, lambda e, _at: e)
+    assert write_report(aggregate(records, lambda e, _at: e, scope), _context("month"), tmp_path / "out") == 6
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--window-size={WIDTH},{HEIGHT}",
+            f"--screenshot={shot}",
+            (tmp_path / "out" / "incidence.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    picture = image.imread(shot)
+    assert picture.shape[:2] == (HEIGHT, WIDTH)
+    # Every class has its colour on screen: the embedded PNGs were decoded and drawn (a broken image is an icon).
+    for kind in IncidentClass:
+        assert _pixels_like(picture, COLOURS[kind]) > 2_000, f"{kind.label}: its colour is not on the page"
+    # The page is laid out within the window: no chart is cut at the right edge (its last columns are blank).
+    right_edge = picture[:, -20:, :3]
+    assert (right_edge > 0.95).all(), "something is drawn at the page's right edge: a chart wider than the page"
+    # Charts fill the page from top to bottom rather than one block of colour: ink in most 200-pixel bands.
+    ink = (picture[:, :, :3].min(axis=2) < 0.6).reshape(HEIGHT // 200, 200, WIDTH).any(axis=(1, 2))
+    assert ink.mean() > 0.8, f"only {ink.mean():.0%} of the page's bands hold anything"
