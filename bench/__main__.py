@@ -98,7 +98,8 @@ def _markdown(results: dict) -> str:
                     f"latency at {stream.LATENCY_RATE:,}/s for {stream.LATENCY_SECONDS:.0f}s, "
                     f"{guarantee.replace('_', '-')}, {stage}",
                     f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
-                    f"{lat['decisions']:,} decisions; input -> output produced p50 {lat['p50_to_decision_ms']:.0f}"
+                    f"{lat['decisions']:,} decisions; input -> output appended (broker time) "
+                    f"p50 {lat['p50_to_decision_ms']:.0f}"
                     f" / p99 {lat['p99_to_decision_ms']:.0f} ms; output -> reader p50 "
                     f"{lat['p50_decision_to_reader_ms']:.0f} ms; p50/p99 per {stream.LATENCY_WINDOW_S}s: {windows}; "
                     f"CPU cores {lat['cpu_cores']}",

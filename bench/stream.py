@@ -21,7 +21,7 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from bench.relay import Relay
 from processor.avro import codec
@@ -198,7 +198,12 @@ def _latency_topics(world: World, name: str) -> Topics:
     name = f"{name}{uuid.uuid4().hex[:6]}"
     renamed = ("requests", "accepted", "rejected", "audit", "dlq")
     topics = world.topics.model_copy(update={k: f"{getattr(world.topics, k)}.{name}" for k in renamed})
-    create_topics(world.admin, [TopicSpec(getattr(topics, k), "latency") for k in renamed], PARTITIONS, 1)
+    create_topics(world.admin, [TopicSpec(topics.requests, "latency")], PARTITIONS, 1)
+    # Outputs carry their input's timestamp; the broker's append time shows when each output was written.
+    appended = {"message.timestamp.type": "LogAppendTime"}
+    outputs = [NewTopic(getattr(topics, k), PARTITIONS, 1, config=appended) for k in renamed if k != "requests"]
+    for future in world.admin.create_topics(outputs, request_timeout=30).values():
+        future.result(30)
     return topics
 
 
