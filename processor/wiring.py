@@ -8,7 +8,7 @@ and ``report``. Nothing here decides or moves records; it only connects the room
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -209,3 +209,13 @@ def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
         return owner.party_id if owner else None
 
     return party_of
+
+
+def registered_lookup(settings: Settings) -> Callable[[Sequence[tuple[str | None, int]]], list[str | None]] | None:
+    """(MPxN, at) -> the registered NO's market id, from the registrations in Redis; None when unreachable."""
+    store = stores(settings).registrations
+    try:
+        store.client.ping()
+    except RedisError:
+        return None
+    return lambda queries: [r.network_operator_id if r else None for r in store.lookup_many(queries)]

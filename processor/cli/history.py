@@ -254,9 +254,10 @@ def report(
             party_of or (lambda _entity, _at: None),
             start,
             end,
+            wiring.registered_lookup(settings),
         )
         stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
-    except (TopicMissing, KafkaException, ValueError, DecodeError, RuntimeError) as exc:
+    except (TopicMissing, KafkaException, ValueError, DecodeError, RuntimeError, RedisError) as exc:
         raise fail(error_text(exc)) from exc
     if not stats.total and (scope is None or not scope.read):
         empty_window(f"no incidents and no SRs{'' if scope else ' (no requests source)'}", start, end, allow_empty)

@@ -27,7 +27,6 @@ from processor.report.render import (
 )
 from processor.report.stats import (
     OWNER,
-    PER_KEY,
     REASON,
     REGISTERED_NO,
     SUPPLIER,
@@ -35,6 +34,7 @@ from processor.report.stats import (
     IncidenceStats,
     IncidentClass,
     Row,
+    Scope,
     series,
 )
 
@@ -121,11 +121,11 @@ def timeline_chart(rows: list[Row], period: str) -> str:
     return _png(figure)
 
 
-def top_chart(title: str, breakdown: str, rows: list[Row]) -> str:
+def top_chart(title: str, rows: list[Row], per_key: bool) -> str:
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
-    shown = with_others(rows, per_key=breakdown in PER_KEY)[::-1]
+    shown = with_others(rows, per_key=per_key)[::-1]
     figure, axis = plt.subplots(figsize=(9.5, max(2.6, 0.34 * len(shown) + 1.3)))
     labels = [row.key for row in shown]
     left = [0] * len(shown)
@@ -151,7 +151,7 @@ def _figure(title: str, png: str) -> str:
     return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>'
 
 
-def _rows_table(breakdown: str, rows: list[Row]) -> str:
+def _rows_table(breakdown: str, rows: list[Row], scope: Scope | None) -> str:
     head = "".join(f"<th>{html.escape(kind.label)}</th>" for kind in IncidentClass)
     body = "".join(
         f"<tr><td>{html.escape(row.key)}</td>"
@@ -164,7 +164,7 @@ def _rows_table(breakdown: str, rows: list[Row]) -> str:
     return (
         f"<table><tr><th></th>{head}<th>in-scope SRs</th><th>wrong certificates per 10k [95% CI]</th>"
         f"<th>data gaps per 10k [95% CI]</th></tr>{body}</table>"
-        f'<p class="note">Rates per 10,000 {html.escape(denominator_basis(breakdown))}.</p>'
+        f'<p class="note">Rates per 10,000 {html.escape(denominator_basis(breakdown, scope))}.</p>'
     )
 
 
@@ -186,11 +186,13 @@ def write_html(
         if stats.total:
             charts.append(_figure(f"Incidents per {context.period}", timeline_chart(timeline, context.period)))
             for title, breakdown in TOP_CHARTS.items():
-                charts.append(_figure(title, top_chart(title, breakdown, stats.rows(breakdown))))
+                per_key = stats.scope is not None and stats.scope.per_key(breakdown)
+                charts.append(_figure(title, top_chart(title, stats.rows(breakdown), per_key)))
     except ImportError:
         charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
     tables = "".join(
-        f"<h2>By {html.escape(name)}</h2>{_rows_table(name, stats.rows(name)[:TOP])}" for name in TOP_CHARTS.values()
+        f"<h2>By {html.escape(name)}</h2>{_rows_table(name, stats.rows(name)[:TOP], stats.scope)}"
+        for name in TOP_CHARTS.values()
     )
     pairs = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in stats.pairs.most_common(TOP))
     facts = "".join(
@@ -220,7 +222,7 @@ registration-data gaps (the DSP's registration, inventory or party data could no
 different findings and are never added together below. Response codes are this project's own.</p>
 {notes}
 <table>{facts}</table>
-<h2>Headline</h2>{_rows_table("headline", stats.headline())}
+<h2>Headline</h2>{_rows_table("headline", stats.headline(), stats.scope)}
 {"".join(charts)}
 {tables}
 <h2>Top supplier → registered network operator pairs (wrong certificates with a known owner)</h2>

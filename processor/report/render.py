@@ -16,11 +16,11 @@ from rich.table import Table
 
 from processor.report.stats import (
     BREAKDOWNS,
-    PER_KEY,
     PERIODS,
     IncidenceStats,
     IncidentClass,
     Row,
+    Scope,
     series,
 )
 
@@ -41,10 +41,10 @@ class ReportContext:
     notes: list[str] = field(default_factory=list)
 
 
-def denominator_basis(breakdown: str) -> str:
+def denominator_basis(breakdown: str, scope: Scope | None) -> str:
     if breakdown in PERIODS:
         return "in-scope SRs in this period"
-    if breakdown in PER_KEY:
+    if scope is not None and scope.per_key(breakdown):
         return "in-scope SRs with this key"
     return "all in-scope SRs"
 
@@ -83,7 +83,9 @@ def print_terminal(stats: IncidenceStats, context: ReportContext, console: Conso
     for name in BREAKDOWNS:
         rows = stats.rows(name)
         if rows:
-            console.print(_table(f"by {name} (rates per 10,000 {denominator_basis(name)}, 95% CI)", rows[:TOP]))
+            console.print(
+                _table(f"by {name} (rates per 10,000 {denominator_basis(name, stats.scope)}, 95% CI)", rows[:TOP])
+            )
             if len(rows) > TOP:
                 console.print(f"  ... and {len(rows) - TOP} more in the CSV")
     timeline = [row for row in series(stats, context.period) if row.total]
@@ -117,13 +119,13 @@ CSV_HEADER = [
 ]
 
 
-def _csv_row(breakdown: str, row: Row) -> list[object]:
+def _csv_row(breakdown: str, row: Row, scope: Scope | None) -> list[object]:
     rates: list[object] = []
     for kind in CLASSES:
         rate = row.rate(kind)
         low_high = rate.ci95_per_10k
         rates += [_num(rate.per_10k), _num(low_high[0] if low_high else None), _num(low_high[1] if low_high else None)]
-    basis = denominator_basis(breakdown) if row.in_scope is not None else ""
+    basis = denominator_basis(breakdown, scope) if row.in_scope is not None else ""
     in_scope = "" if row.in_scope is None else row.in_scope
     return [breakdown, row.key, *(row.counts[kind] for kind in CLASSES), row.total, in_scope, basis, *rates]
 
@@ -144,12 +146,12 @@ def write_csv(stats: IncidenceStats, context: ReportContext, path: Path) -> None
         writer = csv.writer(out)
         writer.writerow(CSV_HEADER)
         for name, row in all_rows(stats, context.period):
-            writer.writerow(_csv_row(name, row))
+            writer.writerow(_csv_row(name, row, stats.scope))
 
 
 def to_json(stats: IncidenceStats, context: ReportContext) -> dict[str, object]:
     def row_json(name: str, row: Row) -> dict[str, object]:
-        return dict(zip(CSV_HEADER[1:], _csv_row(name, row)[1:], strict=True))
+        return dict(zip(CSV_HEADER[1:], _csv_row(name, row, stats.scope)[1:], strict=True))
 
     breakdowns: dict[str, list[dict[str, object]]] = {}
     for name, row in all_rows(stats, context.period):

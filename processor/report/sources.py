@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
 from processor.names import Schema
 from processor.replay.archive import read_archive
-from processor.report.stats import Scope, sr_time
+from processor.report.stats import NONE_REGISTERED, Scope, sr_time
 from processor.stream.reading import read_history
 from processor.stream.serde import candidate, in_scope
 
@@ -55,8 +55,11 @@ def rejections_from_archive(path: Path, since: int | None = None, until: int | N
     return (r for r in records if in_window(sr_time(r), since, until))
 
 
-# (variant, originator, user role, device type, remote party role, as_of, submitted_at) of one SR read
-ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int]
+# (variant, originator, user role, device type, remote party role, as_of, submitted_at, MPxN) of one SR read
+ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int, str | None]
+# (MPxN, at) -> the registered NO's market id (None: none registered), for a batch of SRs
+RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
+LOOKUP_BATCH = 1000
 
 
 def sr_fields(sr: ServiceRequest) -> ScopeFields:
@@ -68,15 +71,31 @@ def sr_fields(sr: ServiceRequest) -> ScopeFields:
         sr.remote_party_role,
         sr.as_of,
         sr.submitted_at,
+        sr.mpxn,
     )
 
 
-def count_scope(scope: Scope, srs: Iterable[ScopeFields], party_of: PartyOf) -> Scope:
-    """Count each SR read, and the in-scope ones by supplier, SR variant and device type, and day."""
-    for variant, originator, role, device, party_role, as_of, submitted in srs:
+def count_scope(
+    scope: Scope, srs: Iterable[ScopeFields], party_of: PartyOf, registered_of: RegisteredOf | None = None
+) -> Scope:
+    """Count each SR read, and the in-scope ones by supplier, SR variant and device type, day and (with
+    ``registered_of``, looked up in batches) the NO registered for the SR's MPxN at its time."""
+    pending: list[ScopeFields] = []
+
+    def flush() -> None:
+        operators = registered_of([(f[7], f[5]) for f in pending]) if registered_of else [None] * len(pending)
+        for (variant, originator, _, device, _, as_of, submitted, _), operator in zip(pending, operators, strict=True):
+            registered = (operator or NONE_REGISTERED) if registered_of else None
+            scope.add(party_of(originator, as_of) or originator, variant, device, submitted, registered)
+        pending.clear()
+
+    for fields in srs:
         scope.read += 1
-        if checked_by_secmp0063(variant, role, device, party_role):
-            scope.add(party_of(originator, as_of) or originator, variant, device, submitted)
+        if checked_by_secmp0063(fields[0], fields[2], fields[3], fields[4]):
+            pending.append(fields)
+            if len(pending) >= LOOKUP_BATCH:
+                flush()
+    flush()
     return scope
 
 
@@ -87,6 +106,7 @@ def scope_from_topic(
     party_of: PartyOf,
     since: int | None = None,
     until: int | None = None,
+    registered_of: RegisteredOf | None = None,
 ) -> Scope:
     scope = Scope()
 
@@ -102,10 +122,16 @@ def scope_from_topic(
                     continue
                 yield sr_fields(sr)
 
-    return count_scope(scope, srs(), party_of)
+    return count_scope(scope, srs(), party_of, registered_of)
 
 
-def scope_from_archive(path: Path, party_of: PartyOf, since: int | None = None, until: int | None = None) -> Scope:
+def scope_from_archive(
+    path: Path,
+    party_of: PartyOf,
+    since: int | None = None,
+    until: int | None = None,
+    registered_of: RegisteredOf | None = None,
+) -> Scope:
     name, records = read_archive(path)
     if name != Schema.SERVICE_REQUEST:
         raise ValueError(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
@@ -118,11 +144,12 @@ def scope_from_archive(path: Path, party_of: PartyOf, since: int | None = None, 
             r["remote_party_role"],
             max(r["submitted_at"], r["execution_datetime"] or 0),  # as_of: a future-dated SR's execution time
             r["submitted_at"],
+            r["mpxn"],
         )
         for r in records
         if in_window(r["submitted_at"], since, until)
     )
-    return count_scope(Scope(), fields, party_of)
+    return count_scope(Scope(), fields, party_of, registered_of)
 
 
 def rejections_and_scope(
@@ -133,6 +160,7 @@ def rejections_and_scope(
     party_of: PartyOf,
     since: int | None = None,
     until: int | None = None,
+    registered_of: RegisteredOf | None = None,
 ) -> tuple[Iterator[dict[str, Any]], Scope | None]:
     """The report's two inputs, each a topic (by name) or an archive (a path), in the window: the rejection
     records, and the in-scope SRs (None without a requests source)."""
@@ -144,5 +172,5 @@ def rejections_and_scope(
     if requests is None:
         return records, None
     if isinstance(requests, Path):
-        return records, scope_from_archive(requests, party_of, since, until)
-    return records, scope_from_topic(kafka_config, requests, serde, party_of, since, until)
+        return records, scope_from_archive(requests, party_of, since, until, registered_of)
+    return records, scope_from_topic(kafka_config, requests, serde, party_of, since, until, registered_of)

@@ -67,7 +67,7 @@ WRONG_OWNER_REASONS = frozenset({"foreign_network_operator", "not_network_operat
 SUPPLIER, REGISTERED_NO, OWNER = "originating supplier", "registered network operator", "certificate owner"
 VARIANT_DEVICE, REASON = "SR variant and device type", "reason"
 BREAKDOWNS = (REASON, "response code", REGISTERED_NO, OWNER, SUPPLIER, VARIANT_DEVICE)
-PER_KEY = (SUPPLIER, VARIANT_DEVICE)  # breakdowns whose keys have their own in-scope count
+PER_KEY = (SUPPLIER, VARIANT_DEVICE)  # breakdowns whose keys always have their own in-scope count
 NONE_REGISTERED = "(none registered)"
 
 
@@ -93,11 +93,19 @@ class Scope:
     by: dict[str, Counter[str]] = field(default_factory=lambda: {name: Counter() for name in PER_KEY})
     by_day: Counter[str] = field(default_factory=Counter)
 
-    def add(self, supplier: str, variant: str, device_type: str | None, submitted_at: int) -> None:
+    def add(
+        self, supplier: str, variant: str, device_type: str | None, submitted_at: int, registered: str | None = None
+    ) -> None:
+        """``registered``: the NO registered for the SR's MPxN at its time, when registrations were looked up."""
         self.total += 1
+        if registered is not None:
+            self.by.setdefault(REGISTERED_NO, Counter())[registered] += 1
         self.by[SUPPLIER][supplier] += 1
         self.by[VARIANT_DEVICE][variant_device(variant, device_type)] += 1
         self.by_day[day_of(submitted_at)] += 1
+
+    def per_key(self, breakdown: str) -> bool:
+        return breakdown in self.by
 
     def of(self, breakdown: str, key: str) -> int:
         """In-scope SRs with ``key``; for a breakdown the requests cannot tell (reason, owner): all of them."""

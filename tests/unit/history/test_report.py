@@ -214,3 +214,43 @@ def test_the_html_report_is_written_without_matplotlib_and_says_where_the_charts
     page = (tmp_path / "incidence.html").read_text()
     assert "data:image/png" not in page and "srguard[report]" in page
     assert NO_CHARTS.startswith("Charts need matplotlib")
+
+
+def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_that_operator(tmp_path):
+    from processor.report.render import denominator_basis
+    from processor.report.stats import NONE_REGISTERED, REGISTERED_NO
+    from tests.unit.history.test_history_offline import POINTS
+
+    def operator(mpxn: str | None, at: int) -> str | None:
+        registration = POINTS[mpxn].registration_at(at) if mpxn in POINTS else None
+        return registration.network_operator_id if registration else None
+
+    requests, rejections = tmp_path / "requests.avro", tmp_path / "rejections.avro"
+    _archive(
+        requests,
+        Schema.SERVICE_REQUEST,
+        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
+    )
+    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
+    records, scope = rejections_and_scope(
+        {},
+        codec(Schema.SERVICE_REQUEST),
+        rejections,
+        requests,
+        lambda e, _at: e,
+        None,
+        None,
+        lambda queries: [operator(m, at) for m, at in queries],
+    )
+    stats = aggregate(records, lambda e, _at: e, scope)
+    expected = Counter(
+        operator(i.sr.mpxn, i.sr.as_of) or NONE_REGISTERED
+        for i in TRAFFIC
+        if checked_by_secmp0063(
+            i.sr.service_reference_variant, i.sr.user_role, i.sr.target_device_type, i.sr.remote_party_role
+        )
+    )
+    rows = stats.rows(REGISTERED_NO)
+    assert rows and all(row.in_scope == expected[row.key] for row in rows)
+    assert denominator_basis(REGISTERED_NO, scope) == "in-scope SRs with this key"
+    assert denominator_basis(REGISTERED_NO, None) == "all in-scope SRs"
