@@ -125,13 +125,13 @@ def _csv_row(breakdown: str, row: Row, scope: Scope | None) -> list[object]:
         rate = row.rate(kind)
         low_high = rate.ci95_per_10k
         rates += [_num(rate.per_10k), _num(low_high[0] if low_high else None), _num(low_high[1] if low_high else None)]
-    basis = denominator_basis(breakdown, scope) if row.in_scope is not None else ""
-    in_scope = "" if row.in_scope is None else row.in_scope
+    basis = denominator_basis(breakdown, scope) if row.in_scope is not None else None
+    in_scope = row.in_scope  # None: no requests source (an empty CSV cell, a JSON null)
     return [breakdown, row.key, *(row.counts[kind] for kind in CLASSES), row.total, in_scope, basis, *rates]
 
 
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
+def _num(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def all_rows(stats: IncidenceStats, period: str) -> list[tuple[str, Row]]:
