@@ -154,7 +154,8 @@ def retention_warning(topic_config: dict[str, str], topic: str, oldest: int, now
         return None
     return (
         f"topic {topic} keeps records {retention / 86_400_000:g} days (retention.ms={retention}) and the oldest SR "
-        f"replayed is older: the broker deletes them once their log segment rolls; for an analysis, set "
+        f"replayed is older: the broker deletes them by their record time at its next retention check (within "
+        f"minutes); for an analysis, set "
         f"retention.ms=-1 on {topic}"
     )
 

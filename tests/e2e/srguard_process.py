@@ -99,8 +99,8 @@ class World:
             submitted,
         )
 
-    def publish(self, items: Iterable[LabelledSR]) -> None:
-        publish_traffic(self.producer, self.topics.requests, items)
+    def publish(self, items: Iterable[LabelledSR], sr_time: bool = False) -> None:
+        publish_traffic(self.producer, self.topics.requests, items, sr_time=sr_time)
 
     def outputs(self, topic: str, expect: int, timeout: float = 60) -> list:
         return read_all(self.kafka, topic, expect, timeout=timeout, partitions=PARTITIONS, isolation="read_committed")

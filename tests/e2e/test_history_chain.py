@@ -36,7 +36,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_the_readme_history_chain_counts_what_judging_the_archive_directly_counts(world, tmp_path):  # noqa: F811
     traffic = world.traffic(3000, seed=21)  # SR times spread over 2019-06 .. 2025-06, published out of time order
-    world.publish(traffic)
+    world.publish(traffic, sr_time=True)
     archive = tmp_path / "sr-2020-2022.avro"
     exported = [i for i in traffic if parse_time("2020-01-01") <= i.sr.submitted_at < parse_time("2023-01-01")]
     out = ok(srguard(world, "export", "--since", "2020-01-01", "--until", "2023-01-01", str(archive)))
@@ -98,7 +98,7 @@ def test_the_readme_history_chain_counts_what_judging_the_archive_directly_count
 
 
 def test_an_empty_window_fails_loudly_unless_allowed(world, tmp_path):  # noqa: F811
-    world.publish(world.traffic(200, seed=22))
+    world.publish(world.traffic(200, seed=22), sr_time=True)
     late = ["--since", "2030-01-01", "--until", "2031-01-01"]
     exported = srguard(world, "export", *late, str(tmp_path / "none.avro"))
     assert exported.returncode == EMPTY_WINDOW and "--allow-empty" in exported.stderr

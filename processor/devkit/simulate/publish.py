@@ -27,14 +27,21 @@ def publish_reference_data(
     )
 
 
-def publish_traffic(producer: Producer, topic: str, traffic: Iterable[LabelledSR], serde: Serde = PLAIN) -> int:
-    """SRs keyed by target device id (the contract), each stamped with its SR's own time (``submitted_at``),
-    as the DCC's topic would hold them: history windows select by that time."""
+def publish_traffic(
+    producer: Producer, topic: str, traffic: Iterable[LabelledSR], serde: Serde = PLAIN, sr_time: bool = False
+) -> int:
+    """SRs keyed by target device id (the contract), stamped with the time of publishing, or with ``sr_time``
+    their own ``submitted_at`` as an SR topic's history holds them (history windows select by that time;
+    only on a topic whose retention keeps records that old: the broker deletes by record time)."""
     return publish(
         producer,
         topic,
         (
-            (item.sr.target_device_id.encode(), encode_service_request(item.sr, serde, topic), item.sr.submitted_at)
+            (
+                item.sr.target_device_id.encode(),
+                encode_service_request(item.sr, serde, topic),
+                item.sr.submitted_at if sr_time else 0,
+            )
             for item in traffic
         ),
     )

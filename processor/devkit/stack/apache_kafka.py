@@ -142,6 +142,9 @@ def server_properties(workdir: Path, port: int, controller_port: int) -> str:
         "share.coordinator.state.topic.min.isr": "1",
         # A consumer group forms at once instead of waiting 3 s for more members.
         "group.initial.rebalance.delay.ms": "0",
+        # Generated traffic and replayed history carry their SRs' own times (years ago): a broker deleting by
+        # age would drop them, active segment included, at its next retention check.
+        "log.retention.ms": "-1",
         # Transactions left open by a killed producer are aborted soon after their timeout.
         "transaction.abort.timed.out.transaction.cleanup.interval.ms": "2000",
     }
