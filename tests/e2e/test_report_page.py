@@ -9,13 +9,9 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from processor.avro import codec
-from processor.names import Schema
 from processor.report.page import COLOURS, write_report
-from processor.report.sources import rejections_and_scope
-from processor.report.stats import IncidentClass, aggregate
-from processor.stream.serde import encode_service_request
-from tests.unit.history.test_report import REJECTIONS, TRAFFIC, _archive, _context
+from processor.report.stats import IncidentClass
+from tests.unit.history.test_report import _context, traffic_report
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -29,15 +25,7 @@ def _pixels_like(picture: np.ndarray, colour: str, tolerance: float = 0.04) -> i
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (make test installs it as root)")
 def test_the_report_opened_in_a_browser_shows_every_chart_with_the_classes_in_their_colours(tmp_path):
-    requests, rejections = tmp_path / "requests.avro", tmp_path / "rejections.avro"
-    _archive(
-        requests,
-        Schema.SERVICE_REQUEST,
-        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
-    )
-    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
-    records, scope = rejections_and_scope({}, codec(Schema.SERVICE_REQUEST), rejections, requests, lambda e, _at: e)
-    assert write_report(aggregate(records, lambda e, _at: e, scope), _context("month"), tmp_path / "out") == 6
+    assert write_report(traffic_report(tmp_path), _context("month"), tmp_path / "out") == 6
     shot = tmp_path / "shot.png"
     subprocess.run(
         [

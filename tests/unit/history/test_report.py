@@ -7,6 +7,7 @@ import csv
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
 import fastavro
 import pytest
@@ -17,10 +18,11 @@ from processor.domain.decision import Reason
 from processor.names import Schema
 from processor.report.page import NO_CHARTS, with_others, write_report
 from processor.report.render import ReportContext, print_terminal
-from processor.report.sources import checked_by_secmp0063, rejections_and_scope
+from processor.report.sources import RegisteredOf, checked_by_secmp0063, rejections_and_scope
 from processor.report.stats import (
     INCIDENT_CLASS,
     SUPPLIER,
+    IncidenceStats,
     IncidentClass,
     Row,
     aggregate,
@@ -58,6 +60,21 @@ def _archive(path, schema: Schema, records) -> None:
         fastavro.writer(out, codec(schema).schema, records)
 
 
+def traffic_report(tmp_path: Path, registered_of: RegisteredOf | None = None) -> IncidenceStats:
+    """The statistics of TRAFFIC judged (REJECTIONS), read back from archives, suppliers by entity id."""
+    requests, rejections = tmp_path / "requests.avro", tmp_path / "rejections.avro"
+    _archive(
+        requests,
+        Schema.SERVICE_REQUEST,
+        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
+    )
+    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
+    records, scope = rejections_and_scope(
+        {}, codec(Schema.SERVICE_REQUEST), rejections, requests, lambda e, _at: e, None, None, registered_of
+    )
+    return aggregate(records, lambda e, _at: e, scope)
+
+
 def test_every_reason_has_an_incident_class():
     assert set(INCIDENT_CLASS) == {reason.value for reason in Reason}
     assert INCIDENT_CLASS["foreign_network_operator"] is IncidentClass.WRONG_CERTIFICATE
@@ -84,16 +101,9 @@ def test_wrong_certificates_and_data_gaps_are_counted_apart_and_never_summed_in_
 
 
 def test_rates_use_the_in_scope_srs_of_each_key_and_carry_intervals(tmp_path):
-    requests = tmp_path / "requests.avro"
-    _archive(
-        requests,
-        Schema.SERVICE_REQUEST,
-        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
-    )
-    rejections = tmp_path / "rejections.avro"
-    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
-    records, scope = rejections_and_scope({}, codec(Schema.SERVICE_REQUEST), rejections, requests, lambda e, _at: e)
-    stats = aggregate(records, lambda e, _at: e, scope)
+    stats = traffic_report(tmp_path)
+    scope = stats.scope
+    assert scope is not None
     expected = Counter(
         i.sr.originator_id
         for i in TRAFFIC
@@ -144,16 +154,9 @@ def test_a_top_chart_keeps_the_rest_in_one_others_bar():
 
 
 def test_csv_json_and_terminal_show_the_same_numbers(tmp_path):
-    requests = tmp_path / "requests.avro"
-    _archive(
-        requests,
-        Schema.SERVICE_REQUEST,
-        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
-    )
-    rejections = tmp_path / "rejections.avro"
-    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
-    records, scope = rejections_and_scope({}, codec(Schema.SERVICE_REQUEST), rejections, requests, lambda e, _at: e)
-    stats = aggregate(records, lambda e, _at: e, scope)
+    stats = traffic_report(tmp_path)
+    scope = stats.scope
+    assert scope is not None
     charts = write_report(stats, _context("month"), tmp_path / "out")
     assert charts == 6
     document = json.loads((tmp_path / "out" / "incidence.json").read_text())
@@ -228,24 +231,8 @@ def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_th
         registration = POINTS[mpxn].registration_at(at) if mpxn in POINTS else None
         return registration.network_operator_id if registration else None
 
-    requests, rejections = tmp_path / "requests.avro", tmp_path / "rejections.avro"
-    _archive(
-        requests,
-        Schema.SERVICE_REQUEST,
-        [codec(Schema.SERVICE_REQUEST).decode(encode_service_request(i.sr)) for i in TRAFFIC],
-    )
-    _archive(rejections, Schema.SR_REJECTION, REJECTIONS)
-    records, scope = rejections_and_scope(
-        {},
-        codec(Schema.SERVICE_REQUEST),
-        rejections,
-        requests,
-        lambda e, _at: e,
-        None,
-        None,
-        lambda queries: [operator(m, at) for m, at in queries],
-    )
-    stats = aggregate(records, lambda e, _at: e, scope)
+    stats = traffic_report(tmp_path, lambda queries: [operator(m, at) for m, at in queries])
+    scope = stats.scope
     expected = Counter(
         operator(i.sr.mpxn, i.sr.as_of) or NONE_REGISTERED
         for i in TRAFFIC
