@@ -21,7 +21,7 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from processor.config import Settings
-from processor.stream.processor import take_batch
+from processor.stream.edge import take_batch
 
 
 class Relay:

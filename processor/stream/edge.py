@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from processor.config import SettingError
@@ -18,6 +18,22 @@ DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # Client settings an AdminClient accepts from a processor's config: connection and security only.
 _ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms", "logger"}
 _ADMIN_PREFIXES = ("security.", "ssl.", "sasl.")
+# How long one idle wait for the first SR of a batch lasts: the cadence of stop and readiness checks.
+IDLE_WAIT_S = 0.1
+
+
+def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
+    """Wait (up to IDLE_WAIT_S) for a first message, then take what has arrived behind it, waiting at
+    most ``wait_s`` for the batch to fill.
+
+    consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
+    hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
+    quiet stream sees per-SR latency and a busy one sees full batches.
+    """
+    first = consumer.consume(1, IDLE_WAIT_S)
+    if not first or size == 1:
+        return first
+    return first + consumer.consume(size - 1, wait_s)
 
 
 def to_inputs(messages: Sequence[Message]) -> list[Input]:

@@ -33,7 +33,7 @@ from processor.observability.metrics import Metrics
 from processor.registration.feed_status import FeedView, feed_stalled
 from processor.stream.commit import BeforeCommit, DeliverThenCommit, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
-from processor.stream.edge import to_inputs
+from processor.stream.edge import take_batch, to_inputs
 from processor.stream.judge import BatchResult, Judge
 from processor.stream.records import Input, Output
 
@@ -41,23 +41,7 @@ log = logging.getLogger(__name__)
 
 
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
-# How long one idle wait for the first SR of a batch lasts: the cadence of stop and readiness checks.
-IDLE_WAIT_S = 0.1
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
-
-
-def take_batch(consumer: Consumer, size: int, wait_s: float) -> list[Message]:
-    """Wait (up to IDLE_WAIT_S) for a first message, then take what has arrived behind it, waiting at
-    most ``wait_s`` for the batch to fill.
-
-    consume(n, t) waits until n messages or t have passed: asked for a full batch at once it would
-    hold a lone SR for the whole timeout. Taken this way a batch is as large as the backlog, so a
-    quiet stream sees per-SR latency and a busy one sees full batches.
-    """
-    first = consumer.consume(1, IDLE_WAIT_S)
-    if not first or size == 1:
-        return first
-    return first + consumer.consume(size - 1, wait_s)
 
 
 class FeedStopped(RuntimeError):
@@ -85,6 +69,7 @@ class SrProcessor:
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
         self.batches = 0
+        self.rebalances = 0  # assignments and revocations so far: a batch taken across one is given back
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
         self._joining = 0.0  # time.monotonic() of the subscribe, until the first assignment
         self._next_join_report = JOIN_REPORT_EVERY_S
@@ -165,15 +150,17 @@ class SrProcessor:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
+        self.rebalances += 1
         self.assigned |= {(tp.topic, tp.partition) for tp in partitions}
         waited = f" after {time.monotonic() - self._joining:.1f}s" if self._joining else ""
         self._joining = 0.0
         log.info("assigned %d partitions%s: %s", len(self.assigned), waited, sorted(self.assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Batches complete (commit or abort) before the next consume(), and revocation happens inside
-        # consume(): nothing is in flight here, so nothing can be decided twice or lost.
+        # Revocation happens inside consume(): batches complete (commit or abort) before the next one is
+        # taken, and a batch whose taking straddled this call is given back (_next_messages).
         self.metrics.rebalances.labels("revoke").inc()
+        self.rebalances += 1
         for tp in partitions:
             self.assigned.discard((tp.topic, tp.partition))
             with contextlib.suppress(KeyError):  # no statistics arrived for it yet
@@ -223,7 +210,18 @@ class SrProcessor:
             self.close()
 
     def _next_messages(self) -> list[Message]:
-        return take_batch(self._consumer, self.settings.batch_size, self.settings.batch_wait_s)
+        """A batch, or none when a rebalance came while it was taken: take_batch consumes twice, and a
+        rebalance in the second call restarts positions after the first record was taken, so that record
+        could be taken again or be decided by the partition's new owner too (the scale-out test caught an
+        SR decided twice). The records are given back: the partitions still ours are rewound to them."""
+        before = self.rebalances
+        messages = take_batch(self._consumer, self.settings.batch_size, self.settings.batch_wait_s)
+        if self.rebalances == before or not messages:
+            return messages
+        given_back = to_inputs(messages)
+        self._rewind(given_back)
+        log.info("a rebalance came while a batch was taken: %d records given back", len(given_back))
+        return []
 
     def _inputs(self, messages: list[Message]) -> list[Input]:
         for msg in messages:  # errors are rare: look for them first, then build the batch in one pass
@@ -278,14 +276,18 @@ class SrProcessor:
             )
         return None
 
-    def _pause(self, batch: list[Input], cause: str, why: str) -> None:
-        """Rewind the batch so nothing is lost, pause fetching, and say why (metrics, readiness)."""
+    def _rewind(self, batch: list[Input]) -> None:
+        """Seek each partition still assigned back to the batch's first record from it, so nothing is lost."""
         first: dict[tuple[str, int], int] = {}
         for item in batch:
             first.setdefault((item.source.topic, item.source.partition), item.source.offset)
         for (topic, partition), offset in first.items():
             if (topic, partition) in self.assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
+
+    def _pause(self, batch: list[Input], cause: str, why: str) -> None:
+        """Rewind the batch so nothing is lost, pause fetching, and say why (metrics, readiness)."""
+        self._rewind(batch)
         if self.paused_cause is None:
             log.error("pausing: %s; will retry", why)
             self.metrics.pauses.labels(cause).inc()

@@ -12,9 +12,25 @@ from confluent_kafka.admin import AdminClient, NewPartitions
 from processor.avro import codec
 from processor.devkit.simulate.publish import publish_traffic
 from tests.e2e.srguard_process import PARTITIONS, SrguardRun, make_world
+from tests.kafka_io import read_all
 
 pytestmark = pytest.mark.e2e
 GROWN = 6
+
+
+def _where(twice: set[str], decided: list, world) -> str:
+    """Names each output and input record of the SRs decided twice, so a failure says whether the input
+    held the SR twice (publishing) or one input was decided twice (processing)."""
+    inputs = read_all(world.kafka, world.topics.requests, 4000, timeout=30, partitions=GROWN)
+    lines = [f"decided twice: {sorted(twice)}"]
+    for request_id, m in decided:
+        if request_id in twice:
+            lines.append(f"  out {m.topic()} p{m.partition()}@{m.offset()} ts={m.timestamp()[1]} {request_id}")
+    for m in inputs:
+        request_id = codec("ServiceRequest").decode(m.value())["request_id"]
+        if request_id in twice:
+            lines.append(f"  in {m.topic()} p{m.partition()}@{m.offset()} ts={m.timestamp()[1]} {request_id}")
+    return "\n".join(lines)
 
 
 def test_partitions_added_mid_stream_are_picked_up_and_every_sr_decided_once(
@@ -50,9 +66,11 @@ def test_partitions_added_mid_stream_are_picked_up_and_every_sr_decided_once(
         codes = [run.stop() for run in runs]
     assert codes == [0, 0], [run.log.read_text()[-2000:] for run in runs]
     assert all(n > 0 for n in on_new) and all(assigned), (on_new, assigned)
-    counts = Counter(codec("ServiceRequest").decode(m.value())["request_id"] for m in accepted)
-    counts.update(codec("SrRejection").decode(m.value())["request_id"] for m in rejected)
+    decided = [(codec("ServiceRequest").decode(m.value())["request_id"], m) for m in accepted]
+    decided += [(codec("SrRejection").decode(m.value())["request_id"], m) for m in rejected]
+    counts = Counter(request_id for request_id, _ in decided)
     assert set(counts) == {i.sr.request_id for i in traffic}, "SRs on the new partitions were not decided"
-    assert max(counts.values()) == 1, "an SR was decided twice"
+    twice = {request_id for request_id, n in counts.items() if n > 1}
+    assert not twice, _where(twice, decided, world)
     sources = {codec("SrRejection").decode(m.value())["source_partition"] for m in rejected}
     assert sources & set(range(PARTITIONS, GROWN)), "no rejection came from an added partition"

@@ -5,11 +5,13 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from processor.config import Settings
 from processor.observability.metrics import Metrics
 from processor.stream.dlq import DlqPolicy
-from processor.stream.processor import IDLE_WAIT_S, SrProcessor
+from processor.stream.edge import IDLE_WAIT_S
+from processor.stream.processor import SrProcessor
 
 
 class Queue:
@@ -52,3 +54,65 @@ def test_batch_timeout_lets_a_batch_wait_to_fill():
     p._consumer = Queue(3)
     assert len(p._next_messages()) == 3
     assert p._consumer.calls == [(1, IDLE_WAIT_S), (9, 0.025)]
+
+
+class Record:
+    """A consumed record's coordinates, as to_inputs reads them."""
+
+    def __init__(self, partition: int, offset: int) -> None:
+        self.coordinates = ("sr", partition, offset)
+
+    def error(self) -> None:
+        return None
+
+    def key(self) -> bytes:
+        return b"k"
+
+    def value(self) -> bytes:
+        return b"v"
+
+    def headers(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return "sr"
+
+    def partition(self) -> int:
+        return self.coordinates[1]
+
+    def offset(self) -> int:
+        return self.coordinates[2]
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 0)
+
+
+class Rebalancing:
+    """The second consume() of a batch serves a rebalance (revoke all, assign partition 0 only) before
+    returning records, as librdkafka does inside consume()."""
+
+    def __init__(self, p: SrProcessor) -> None:
+        self.p = p
+        self.seeks: list[tuple[int, int]] = []
+        self.calls = 0
+
+    def consume(self, n: int, timeout: float) -> list[Record]:
+        self.calls += 1
+        if self.calls == 1:
+            return [Record(1, 1000)]
+        self.p._on_revoke(self, [TopicPartition("sr", 0), TopicPartition("sr", 1)])  # type: ignore[arg-type]
+        self.p._on_assign(self, [TopicPartition("sr", 1)])  # type: ignore[arg-type]
+        return [Record(1, 1000), Record(1, 1001), Record(0, 7)]
+
+    def seek(self, tp: TopicPartition) -> None:
+        self.seeks.append((tp.partition, tp.offset))
+
+
+def test_a_batch_taken_across_a_rebalance_is_given_back_and_its_partitions_rewound():
+    # The record taken before the rebalance was taken again after it: judged as one batch it would be
+    # decided twice (and a revoked partition's record would be decided by its new owner too).
+    p = processor()
+    p.assigned = {("sr", 0), ("sr", 1)}
+    p._consumer = Rebalancing(p)
+    assert p._next_messages() == []
+    assert p._consumer.seeks == [(1, 1000)]  # partition 0 is no longer ours: its new owner reads it
