@@ -61,7 +61,12 @@ class Schema(StrEnum):
     PARTY_CREDENTIAL = "PartyCredential"
     DEVICE_INVENTORY = "DeviceInventory"
     SR_REJECTION = "SrRejection"
+    SR_OUTCOME = "SrOutcome"
 
+
+# The DSP's responses and alerts for SRs (Avro SrOutcome or DUIS Response XML): `srguard ledger build
+# --outcomes` reads them to confirm or undo NO-cell placements. Not one of srguard's own topics.
+OUTCOMES_TOPIC = "dcc.sr.outcomes"
 
 # Headers srguard adds to the records it writes.
 OUTCOME_HEADER = "srguard-outcome"  # accepted | rejected | audit
@@ -132,8 +137,12 @@ class RedisKeys:
 
     @property
     def ledger(self) -> str:
-        return f"{self.prefix}:ledger"  # + ":<bucket hex>" hashes of device id -> packed NO-cell events
+        return f"{self.prefix}:ledger"  # + ":<bucket hex>" hashes of device EUI-64 (8 bytes) -> packed NO cells
 
     @property
     def ledger_offsets(self) -> str:
         return f"{self.prefix}:ledger-offsets"
+
+    @property
+    def ledger_entities(self) -> str:
+        return f"{self.prefix}:ledger-entities"  # entity EUI-64 -> the number the ledger's records use

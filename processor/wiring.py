@@ -20,6 +20,7 @@ from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import InputFormat, Mode, SettingError, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
+from processor.ledger.report import Population, judge_devices
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group
 from processor.observability.http import Check, HealthEndpoint
@@ -88,6 +89,19 @@ def stores(settings: Settings) -> Stores:
 
 def ledger_store(settings: Settings) -> LedgerStore:
     return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
+
+
+def ledger_population(settings: Settings, at: int, min_days: int) -> Population:
+    """Every ESME and GPF in service at ``at`` with its NO cells judged (a scan of the inventory)."""
+    reference = stores(settings)
+    return judge_devices(
+        reference.devices.in_force_all(at),
+        ledger_store(settings),
+        reference.registrations,
+        reference.parties.load(),
+        at,
+        min_days,
+    )
 
 
 def reference_feed(settings: Settings, reference: Stores, serde: Serde | None = None) -> ReferenceFeed:

@@ -232,7 +232,7 @@ def report(
 ) -> None:
     """Incidence statistics: wrong certificates and registration-data gaps apart, with rates per 10,000
     in-scope SRs, by NO, certificate owner, supplier, SR, reason and over time (tables, CSV, JSON, HTML)."""
-    from processor.ledger.report import ledger_report, summary_tables
+    from processor.ledger.report import sections as ledger_sections
     from processor.report.page import NO_CHARTS, write_report
     from processor.report.render import print_sections, print_terminal
 
@@ -264,9 +264,7 @@ def report(
     sections = {}
     if with_ledger:
         try:
-            registrations = wiring.stores(settings).registrations
-            devices = wiring.ledger_store(settings).devices()
-            sections = summary_tables(ledger_report(devices, registrations, moment(None), min_days))
+            sections = ledger_sections(wiring.ledger_population(settings, moment(None), min_days))
         except RedisError as exc:
             raise fail(f"cannot read the ledger: {exc}") from exc
     name = str(source)

@@ -1,4 +1,4 @@
-"""``srguard ledger build|get|report``: whose certificates sit in each device's NO cells."""
+"""``srguard ledger build|baseline|get|report``: whose certificates sit in each device's NO cells."""
 
 from __future__ import annotations
 
@@ -17,73 +17,118 @@ from processor.cli.common import (
     RedisUrl,
     console,
     counting_progress,
+    err,
     fail,
     moment,
     settings_from,
 )
-from processor.ledger.build import build_ledger, device_key
-from processor.ledger.report import ledger_report, print_device, print_ledger_report, write_csv_per_operator
+from processor.ledger.build import build_ledger, device_key, load_snapshot
+from processor.ledger.render import print_device, print_sections, write_wrong_per_operator
+from processor.ledger.report import cells_of, sections
+from processor.names import OUTCOMES_TOPIC
 from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 
 ledger_app = typer.Typer(
     help="The device NO-cell ledger: whose certificates sit in each device's NO cells.", no_args_is_help=True
 )
+MinDays = Annotated[int, typer.Option(help="'Never updated' this many days after commissioning.")]
 
 
 @ledger_app.command("build")
 def ledger_build(
     topic: Annotated[str | None, typer.Option(help="Accepted-SR topic to read; default: dcc.sr.accepted.")] = None,
+    outcomes: Annotated[
+        str | None,
+        typer.Option(help=f"Responses that confirm or undo placements (e.g. {OUTCOMES_TOPIC}); default: none."),
+    ] = None,
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Apply accepted SRs (commissionings, NO-cell placements) to the ledger, from where the last build stopped."""
+    """Apply accepted SRs (commissionings, NO-cell placements), then their outcomes, from the last build on."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     name = topic or settings.topics.accepted
     with counting_progress(f"building the ledger from {name}") as progress:
         task = progress.add_task("ledger", total=None)
         try:
-            summary = build_ledger(settings, name, lambda n: progress.update(task, completed=n))
+            summary = build_ledger(settings, name, outcomes, lambda n: progress.update(task, completed=n))
         except (TopicMissing, KafkaException, RedisError) as exc:
             raise fail(error_text(exc)) from exc
+    skipped = ", ".join(f"{n:,} {why}" for why, n in summary.skipped.most_common()) or "none"
     console.print(
-        f"ledger: read {summary.read:,} accepted SRs in {summary.seconds:.1f}s, {summary.events:,} "
-        f"NO-cell events, {summary.devices_changed:,} devices changed, {summary.undecodable} undecodable"
+        f"ledger: read {summary.read:,} records in {summary.seconds:.1f}s, {summary.changes:,} NO-cell changes, "
+        f"{summary.devices_changed:,} devices changed, {summary.undecodable} undecodable, skipped: {skipped}"
     )
 
 
+@ledger_app.command("baseline")
+def ledger_baseline(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="device_id,cell,entity_id,as_of")],
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Load devices' NO cells as read from the devices (e.g. SR 6.24.1 results), so devices commissioned
+    before the history are known; newer placements in the ledger are kept."""
+    settings = settings_from(config, redis_url=redis_url)
+    try:
+        summary = load_snapshot(wiring.ledger_store(settings), csv_file)
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+    except RedisError as exc:
+        raise fail(f"cannot reach Redis: {exc}") from exc
+    console.print(
+        f"baseline: {summary.rows:,} cells of {summary.devices:,} devices read, "
+        f"{summary.devices_changed:,} devices changed, {len(summary.rejected):,} lines rejected"
+    )
+    for line in summary.rejected[:20]:
+        err.print(f"rejected {line}")
+    if summary.rejected:
+        more = len(summary.rejected) - 20
+        raise fail(
+            f"{len(summary.rejected):,} lines rejected" + (f" ({more:,} more not shown)" if more > 0 else ""),
+            code=ExitCode.FAILED,
+        )
+
+
 @ledger_app.command("get")
-def ledger_get(device_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
-    """One device's NO-cell history."""
+def ledger_get(
+    device_id: str,
+    at: Annotated[str | None, typer.Option(help="Owners as at this time (ISO or epoch ms); default now.")] = None,
+    config: ConfigFile = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """One device's NO cells: what each holds, since when, placed by whom with which SR, confirmed or not."""
     settings = settings_from(config, redis_url=redis_url)
     device_id = device_key(device_id)  # any common EUI-64 form, as `parties get` takes
     try:
-        events = wiring.ledger_store(settings).history(device_id)
+        cells = cells_of(wiring.ledger_store(settings), device_id)
+        directory = wiring.stores(settings).parties.load()
+    except ValueError as exc:
+        raise fail(f"{device_id} is not an EUI-64: {exc}") from exc
     except RedisError as exc:
         raise fail(f"cannot reach Redis: {exc}") from exc
-    if not events:
+    if not cells.known:
         raise fail(f"the ledger has nothing for {device_id}", code=ExitCode.FAILED)
-    print_device(device_id, events, console)
+    print_device(device_id, cells, directory, moment(at), console)
 
 
 @ledger_app.command("report")
 def ledger_report_command(
     at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
-    min_days: Annotated[int, typer.Option(help="Never updated this many days after commissioning.")] = 30,
+    min_days: MinDays = 30,
     csv_dir: Annotated[Path | None, typer.Option(help="Write one CSV per NO of its devices with wrong cells.")] = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
 ) -> None:
-    """Devices whose NO cells were never updated, and devices whose cells hold another NO's certificates."""
-    when = moment(at)
+    """Every ESME and GPF in service (device inventory) by the state of its NO cells: never updated, holding
+    another party's certificates (by cause), partly updated, correct, unknown."""
     settings = settings_from(config, redis_url=redis_url)
     try:
-        registrations = wiring.stores(settings).registrations
-        report = ledger_report(wiring.ledger_store(settings).devices(), registrations, when, min_days)
+        population = wiring.ledger_population(settings, moment(at), min_days)
     except RedisError as exc:
         raise fail(f"cannot reach Redis: {exc}") from exc
-    print_ledger_report(report, console)
+    print_sections(population, sections(population), console)
     if csv_dir:
-        written = write_csv_per_operator(report, csv_dir)
+        written = write_wrong_per_operator(population, csv_dir)
         console.print(f"wrote {len(written)} CSV files to {csv_dir} (one per network operator)")

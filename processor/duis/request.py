@@ -28,11 +28,11 @@ from processor.domain.model import CertificateUsage, RemotePartyRole, Replacemen
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
 MAX_DOCUMENT_BYTES = 256 * 1024  # a 6.21 is ~4 kB; the largest DUIS requests (tariffs) are a few tens of kB
 SCHEMA_MAJOR = "5"  # DUIS 5.x: the templates and the XSD this was built against
-_NS = f"{{{NAMESPACE}}}"
+NS = f"{{{NAMESPACE}}}"
 _USAGES = {
-    f"{_NS}DigitalSigningCertificate": CertificateUsage.DIGITAL_SIGNING,
-    f"{_NS}KeyAgreementCertificate": CertificateUsage.KEY_AGREEMENT,
-    f"{_NS}KeyAgreementTopUpCertificate": CertificateUsage.KEY_AGREEMENT_TOP_UP,
+    f"{NS}DigitalSigningCertificate": CertificateUsage.DIGITAL_SIGNING,
+    f"{NS}KeyAgreementCertificate": CertificateUsage.KEY_AGREEMENT,
+    f"{NS}KeyAgreementTopUpCertificate": CertificateUsage.KEY_AGREEMENT_TOP_UP,
 }
 _VARIANT_TAG = b"ServiceReferenceVariant>"
 _VARIANT_VALUE = re.compile(rb"\s*([0-9.]{1,16})\s*</(?:[A-Za-z_][\w.-]*:)?ServiceReferenceVariant>")
@@ -51,7 +51,7 @@ class DuisPeek:
     variant: str
 
 
-def _screen(data: bytes | None) -> bytes:
+def screen(data: bytes | None) -> bytes:
     if data is None:
         raise DuisError("tombstone (null value) on the SR topic", "empty")
     if not data:
@@ -68,7 +68,7 @@ def _screen(data: bytes | None) -> bytes:
 
 def peek(data: bytes | None) -> DuisPeek:
     """The ServiceReferenceVariant, by byte searches: no parse. Exactly one must be there."""
-    document = _screen(data)
+    document = screen(data)
     start = document.find(_VARIANT_TAG)
     value = _VARIANT_VALUE.match(document, start + len(_VARIANT_TAG)) if start > 0 else None
     if value is None or document[start - 1] == ord("/") or document.find(_VARIANT_TAG, value.end()) != -1:
@@ -77,9 +77,9 @@ def peek(data: bytes | None) -> DuisPeek:
 
 
 def _child(parent: Element, name: str, required: bool = True) -> Element | None:
-    found = parent.find(f"{_NS}{name}")
+    found = parent.find(f"{NS}{name}")
     if found is None and required:
-        raise DuisError(f"not a DUIS Request: {parent.tag.removeprefix(_NS)} has no {name}")
+        raise DuisError(f"not a DUIS Request: {parent.tag.removeprefix(NS)} has no {name}")
     return found
 
 
@@ -99,7 +99,7 @@ def _der(element: Element) -> bytes:
         return text.encode("utf-8", "replace")
 
 
-def _timestamp(text: str, name: str) -> int:
+def timestamp(text: str, name: str) -> int:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -120,12 +120,12 @@ def _boolean(parent: Element, name: str) -> bool:
 
 def parse(data: bytes | None, received_at: int) -> ServiceRequest:
     """The whole Request, checked. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
-    document = _screen(data)
+    document = screen(data)
     try:
         root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException) as exc:
         raise DuisError(f"not well-formed XML: {exc}") from exc
-    if root.tag != f"{_NS}Request":
+    if root.tag != f"{NS}Request":
         raise DuisError(f"not a DUIS Request: root element is {root.tag}")
     version = root.get("schemaVersion", "")
     if version.partition(".")[0] != SCHEMA_MAJOR:
@@ -177,7 +177,7 @@ def parse(data: bytes | None, received_at: int) -> ServiceRequest:
         remote_party_role=role,
         certificates=certificates,
         submitted_at=received_at,
-        execution_datetime=_timestamp((execution.text or "").strip(), "ExecutionDateTime")
+        execution_datetime=timestamp((execution.text or "").strip(), "ExecutionDateTime")
         if execution is not None
         else None,
         apply_time_based_cpv_checks=cpv_checks,

@@ -8,10 +8,15 @@ document is valid against the DUIS XSD in every element but ResponseCode.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from processor.duis.request import NAMESPACE
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+
+from processor.duis.request import NAMESPACE, NS, DuisError, screen, timestamp
 
 SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
 
@@ -38,3 +43,35 @@ def response_xml(request_id: str, code: str, variant: str, at_ms: int) -> bytes:
         f"<sr:ServiceReferenceVariant>{escape(variant)}</sr:ServiceReferenceVariant></sr:ResponseMessage></sr:Body>"
         "</sr:Response>"
     ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class DuisResponse:
+    request_id: str
+    response_code: str
+    variant: str
+    responded_at: int
+
+
+def _find(root: Element, path: str) -> str:
+    element = root.find("/".join(f"{NS}{part}" for part in path.split("/")))
+    if element is None or not (element.text or "").strip():
+        raise DuisError(f"not a DUIS Response: no {path}")
+    return (element.text or "").strip()
+
+
+def parse_response(data: bytes | None) -> DuisResponse:
+    """A DUIS Response (or its error acknowledgement): RequestID, ResponseCode, the variant and the time."""
+    document = screen(data)
+    try:
+        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (ParseError, DefusedXmlException) as exc:
+        raise DuisError(f"not well-formed XML: {exc}") from exc
+    if root.tag != f"{NS}Response":
+        raise DuisError(f"not a DUIS Response: root element is {root.tag}")
+    return DuisResponse(
+        _find(root, "Header/RequestID"),
+        _find(root, "Header/ResponseCode"),
+        _find(root, "Body/ResponseMessage/ServiceReferenceVariant"),
+        timestamp(_find(root, "Header/ResponseDateTime"), "ResponseDateTime"),
+    )

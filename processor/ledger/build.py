@@ -1,22 +1,34 @@
-"""Build the ledger from the accepted SR topic (live, or a replay's): incremental and idempotent."""
+"""Build the ledger from the accepted SR topic (live, or a replay's), then the outcomes topic that confirms
+or undoes placements, and load device snapshots: incremental and idempotent."""
 
 from __future__ import annotations
 
+import csv
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import Message
 
 from processor import wiring
-from processor.avro import DecodeError
+from processor.avro import DecodeError, Serde
 from processor.config import Settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
-from processor.ledger.model import COMMISSIONING_VARIANTS, PLACEMENT_VARIANTS, LedgerEvent, event_for
-from processor.registration.parties import DirectoryCache, PartyStore
+from processor.duis.response import parse_response
+from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
+from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
+from processor.ledger.store import LedgerStore
+from processor.names import Schema
 from processor.stream.edge import coordinates
 from processor.stream.reading import read_history
 from processor.stream.serde import Peek, candidate
+from processor.times import parse_time
 
-LEDGER_VARIANTS = COMMISSIONING_VARIANTS | PLACEMENT_VARIANTS
+SNAPSHOT_COLUMNS = ("device_id", "cell", "entity_id", "as_of")
+CELL_NAMES = {"ds": Cell.DIGITAL_SIGNING, "digitalsigning": Cell.DIGITAL_SIGNING, "ka": Cell.KEY_AGREEMENT}
+CELL_NAMES["keyagreement"] = Cell.KEY_AGREEMENT
 
 
 def device_key(device_id: str) -> str:
@@ -24,52 +36,132 @@ def device_key(device_id: str) -> str:
     try:
         return canonical_eui64(device_id)
     except InvalidIdentifier:
-        return device_id  # not an EUI-64: kept as sent, still one key per spelling
-
-
-def _places_or_commissions(head: Peek) -> bool:
-    return head.variant in LEDGER_VARIANTS
+        return device_id
 
 
 @dataclass
 class BuildSummary:
     read: int = 0
-    events: int = 0
+    changes: int = 0  # commissionings, placements and outcomes applied
     devices_changed: int = 0
     undecodable: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # reason -> records
     seconds: float = 0.0
 
 
-def build_ledger(settings: Settings, topic: str, progress: Callable[[int], None] | None = None) -> BuildSummary:
+Decoder = Callable[[Message], "tuple[str, Change] | Skip | None"]
+
+
+def _ledger_variants(head: Peek) -> bool:
+    return head.variant in LEDGER_VARIANTS
+
+
+def build_ledger(
+    settings: Settings, topic: str, outcomes: str | None = None, progress: Callable[[int], None] | None = None
+) -> BuildSummary:
+    """Apply ``topic``'s accepted SRs, then ``outcomes``' responses, from where the last build stopped."""
     store = wiring.ledger_store(settings)
-    directory = DirectoryCache(PartyStore(store.client, settings.redis_key_prefix))
     reader = wiring.certificate_reader(settings)
     serde = wiring.serde_from(settings)
-    stored = store.stored_offsets()
-    resume = {int(name.rsplit(":", 1)[1]): offset for name, offset in stored.items() if name.rsplit(":", 1)[0] == topic}
     summary = BuildSummary()
     started = time.perf_counter()
-    for batch in read_history(settings.kafka_config("consumer"), topic, resume=resume):
-        parties = directory.refresh()
-        events: dict[str, list[LedgerEvent]] = {}
-        offsets: dict[str, int] = {}
-        for msg in batch:
-            _, partition, offset = coordinates(msg)
-            offsets[f"{topic}:{partition}"] = offset + 1
-            try:
-                sr = candidate(msg.value(), _places_or_commissions, serde, topic)
-            except DecodeError:
-                summary.undecodable += 1
-                continue
-            if sr is None:
-                continue
-            event = event_for(sr, parties, reader)
-            if event is not None:
-                events.setdefault(device_key(sr.target_device_id), []).append(event)
-                summary.events += 1
-        summary.devices_changed += store.apply(events, offsets)
-        summary.read += len(batch)
-        if progress:
-            progress(summary.read)
+
+    def accepted(msg: Message) -> tuple[str, Change] | Skip | None:
+        sr = candidate(msg.value(), _ledger_variants, serde, topic)
+        return None if sr is None else sr_change(sr, reader)
+
+    sources: list[tuple[str, Decoder]] = [(topic, accepted)]
+    if outcomes:
+        sources.append((outcomes, lambda msg: _outcome(msg, serde, outcomes)))
+    stored = store.stored_offsets()
+    for name, decode in sources:
+        resume = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items() if k.rsplit(":", 1)[0] == name}
+        for batch in read_history(settings.kafka_config("consumer"), name, resume=resume):
+            changes: list[tuple[str, Change]] = []
+            offsets: dict[str, int] = {}
+            for msg in batch:
+                _, partition, offset = coordinates(msg)
+                offsets[f"{name}:{partition}"] = offset + 1
+                try:
+                    found = decode(msg)
+                except DecodeError:
+                    summary.undecodable += 1
+                    continue
+                if isinstance(found, Skip):
+                    summary.skipped[str(found)] += 1
+                elif found is not None:
+                    changes.append(found)
+            summary.devices_changed += apply_changes(store, changes, offsets)
+            summary.changes += len(changes)
+            summary.read += len(batch)
+            if progress:
+                progress(summary.read)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _outcome(msg: Message, serde: Serde, topic: str) -> tuple[str, Change] | Skip:
+    value = msg.value()
+    if value is not None and value.lstrip()[:1] == b"<":
+        response = parse_response(value)
+        return outcome_change(response.request_id, outcome_of(response.response_code))
+    if value is None:
+        raise DecodeError("tombstone (null value) on the outcomes topic", "empty")
+    record = serde.decode(Schema.SR_OUTCOME, value, topic)
+    outcome = Outcome.CANCELLED if record["cancelled"] else outcome_of(record["response_code"])
+    return outcome_change(record["request_id"], outcome)
+
+
+def apply_changes(store: LedgerStore, changes: list[tuple[str, Change]], offsets: dict[str, int]) -> int:
+    """Apply the changes in order, with the offsets of what they came from, in one Redis transaction."""
+
+    def change(current: dict[str, DeviceCells]) -> dict[str, DeviceCells]:
+        for device, step in changes:
+            current[device] = step(current[device])
+        return current
+
+    if not changes and not offsets:
+        return 0
+    return store.update([device for device, _ in changes], change, offsets)
+
+
+@dataclass
+class SnapshotSummary:
+    rows: int = 0
+    devices: int = 0
+    devices_changed: int = 0
+    rejected: list[str] = field(default_factory=list)  # "line N: why"
+
+
+def load_snapshot(store: LedgerStore, path: Path, chunk: int = 10_000) -> SnapshotSummary:
+    """A CSV of devices' NO cells as read from the devices (device_id, cell, entity_id, as_of): rows that
+    cannot be read are rejected with their line and reason; the others are applied."""
+    summary = SnapshotSummary()
+    cells: dict[tuple[str, int], dict[Cell, str]] = {}
+    with path.open(newline="") as source:
+        rows = csv.DictReader(source)
+        missing = [c for c in SNAPSHOT_COLUMNS if c not in (rows.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: the header lacks {', '.join(missing)} (columns: {', '.join(SNAPSHOT_COLUMNS)})")
+        for line, row in enumerate(rows, start=2):
+            try:
+                device = canonical_eui64(row["device_id"])
+                cell = CELL_NAMES[row["cell"].strip().lower().replace("_", "")]
+                entity = canonical_eui64(row["entity_id"])
+                as_of = parse_time(row["as_of"])
+            except (InvalidIdentifier, KeyError, ValueError) as exc:
+                summary.rejected.append(f"line {line}: {_why(exc, row)}")
+                continue
+            cells.setdefault((device, as_of), {})[cell] = entity
+            summary.rows += 1
+    summary.devices = len({device for device, _ in cells})
+    changes = [(device, snapshot_change(entities, as_of)) for (device, as_of), entities in cells.items()]
+    for start in range(0, len(changes), chunk):
+        summary.devices_changed += apply_changes(store, changes[start : start + chunk], {})
+    return summary
+
+
+def _why(exc: Exception, row: dict[str, str]) -> str:
+    if isinstance(exc, KeyError):
+        return f"cell {row.get('cell')!r} is not ds or ka"
+    return str(exc)

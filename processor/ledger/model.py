@@ -1,142 +1,150 @@
-"""Ledger events and the state they imply: pure, no I/O.
+"""What each device's Network Operator trust-anchor cells hold, and how SRs, outcomes and snapshots change
+it: pure, no I/O.
 
-An accepted SR is a request, not proof that the device executed it: the ledger records what srguard
-let through, and a placement can be marked confirmed when a DUIS response says it succeeded.
+Per cell (digital signing, key agreement) the ledger keeps the entity EUI-64 placed there, when, by whom
+and by which SR (the DUIS RequestID's originator and counter), and whether the device confirmed it. Owners
+are resolved when a report is made, so a party renamed or merged later still owns its entity.
+
+Applying is order-independent and idempotent: a placement only replaces an older one (by SR time, then
+originator and counter), a commissioning only clears cells placed before it, an outcome only touches the
+placement it names. Rebuilding from the same history gives the same bytes.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
-from enum import StrEnum
+from dataclasses import dataclass, replace
+from enum import IntEnum, StrEnum
 
-from processor.domain.certificates import CertificateError, CertificateReader
-from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
-from processor.domain.model import NETWORK_OPERATOR_ROLES, PartyDirectory, RemotePartyRole, ServiceRequest
-
-COMMISSIONING_VARIANTS = frozenset({"8.1.1"})  # Commission Device
-PLACEMENT_VARIANTS = frozenset({SR_UPDATE_SECURITY_CREDENTIALS, SR_REQUEST_HANDOVER})
+from processor.domain.model import CertificateUsage
 
 
-class Kind(StrEnum):
-    COMMISSIONED = "commissioned"  # NO cells hold the pre-loaded Supplier / DCC ACB credentials
-    PLACED = "placed"  # NO cells now hold `holder`'s certificates
+class Cell(StrEnum):
+    """The NO trust-anchor cells SECMP0063 is about (the key-agreement top-up cell is the Supplier's)."""
+
+    DIGITAL_SIGNING = "ds"
+    KEY_AGREEMENT = "ka"
 
 
-class CellState(StrEnum):
-    PRELOADED = "preloaded"  # never updated since commissioning
-    NETWORK_OPERATOR = "network_operator"  # a network operator's certificates
-    OTHER = "other"  # certificates of a party that is not a network operator (or of no known party)
+CELLS = (Cell.DIGITAL_SIGNING, Cell.KEY_AGREEMENT)
+CELL_OF_USAGE = {
+    CertificateUsage.DIGITAL_SIGNING: Cell.DIGITAL_SIGNING,
+    CertificateUsage.KEY_AGREEMENT: Cell.KEY_AGREEMENT,
+}
+
+
+class Status(IntEnum):
+    BASELINE = 0  # read from the device (a snapshot, e.g. SR 6.24.1 results)
+    PENDING = 1  # an accepted SR; no response yet
+    CONFIRMED = 2  # the device's response said it succeeded
+
+
+class Outcome(StrEnum):
+    CONFIRMED = "confirmed"  # DUIS I0
+    PENDING = "pending"  # acknowledged (I99), a future-dated SR not yet executed
+    FAILED = "failed"  # an error response: the cell keeps what it held before
+    CANCELLED = "cancelled"  # a future-dated SR cancelled before it executed: the same
 
 
 @dataclass(frozen=True, slots=True)
-class LedgerEvent:
-    at: int  # the SR's as-of time (ms)
-    request_id: str
-    kind: Kind
-    actor: str  # the originator's market id (or its entity id when unknown)
-    holder: str  # whose certificates the NO cells hold afterwards ("" after commissioning)
-    holder_is_network_operator: bool
-    mpxn: str | None
-    confirmed: bool = False  # a DUIS response reported success
+class Placement:
+    """Who put an entity in a cell, when (ms; kept to the second), by which SR."""
+
+    at: int
+    by: str  # the originator's entity EUI-64 ("" for a snapshot)
+    counter: int  # the RequestID counter (0 for a snapshot)
+    status: Status
 
     @property
-    def order(self) -> tuple[int, str]:
-        return (self.at, self.request_id)
+    def order(self) -> tuple[int, str, int]:
+        return (self.at // 1000, self.by, self.counter)
+
+    def is_sr(self, by: str, counter: int) -> bool:
+        return self.by == by and self.counter == counter
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    entity: str  # the certificate's entity EUI-64 (or "unreadable")
+    placement: Placement
+    previous: Holding | None = None  # while pending: what the cell held before, restored if the SR fails
+
+
+@dataclass(frozen=True, slots=True)
+class Commissioning:
+    at: int
+    by: str
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceCells:
-    device_id: str
-    state: CellState
-    holder: str
-    since: int
-    mpxn: str | None
-    commissioned_at: int | None
-    commissioned_by: str | None
-    confirmed: bool
+    commissioned: Commissioning | None = None
+    ds: Holding | None = None  # None: nothing placed since commissioning (pre-loaded), or nothing known
+    ka: Holding | None = None
+
+    def cell(self, cell: Cell) -> Holding | None:
+        return self.ds if cell is Cell.DIGITAL_SIGNING else self.ka
+
+    def with_cell(self, cell: Cell, holding: Holding | None) -> DeviceCells:
+        return replace(self, ds=holding) if cell is Cell.DIGITAL_SIGNING else replace(self, ka=holding)
+
+    @property
+    def known(self) -> bool:
+        return self.commissioned is not None or self.ds is not None or self.ka is not None
+
+    @property
+    def pending(self) -> bool:
+        return any(h is not None and h.placement.status is Status.PENDING for h in (self.ds, self.ka))
 
 
-def encode_events(events: list[LedgerEvent]) -> bytes:
-    return json.dumps(
-        [
-            [
-                e.at,
-                e.request_id,
-                e.kind.value,
-                e.actor,
-                e.holder,
-                int(e.holder_is_network_operator),
-                e.mpxn,
-                int(e.confirmed),
-            ]
-            for e in events
-        ],
-        separators=(",", ":"),
-    ).encode()
+EMPTY = DeviceCells()
 
 
-def decode_events(raw: bytes) -> list[LedgerEvent]:
-    return [
-        LedgerEvent(at, rid, Kind(kind), actor, holder, bool(no), mpxn, bool(confirmed))
-        for at, rid, kind, actor, holder, no, mpxn, confirmed in json.loads(raw)
-    ]
+def commission(cells: DeviceCells, at: int, by: str) -> DeviceCells:
+    """Commissioning loads the Supplier's / ACB's credentials: what was placed before it no longer holds."""
+    new = Commissioning(at, by)
+    if cells.commissioned is not None and (cells.commissioned.at // 1000, cells.commissioned.by) >= (at // 1000, by):
+        return cells
+    kept = [h if h is not None and h.placement.at // 1000 >= at // 1000 else None for h in (cells.ds, cells.ka)]
+    return DeviceCells(new, kept[0], kept[1])
 
 
-def merge_events(existing: list[LedgerEvent], new: list[LedgerEvent]) -> list[LedgerEvent]:
-    """Idempotent: an SR already recorded (same request id and kind) changes nothing; order is by time."""
-    known = {(e.request_id, e.kind) for e in existing}
-    added = [e for e in new if (e.request_id, e.kind) not in known]
-    return sorted([*existing, *added], key=lambda e: e.order)
-
-
-def current_cells(device_id: str, events: list[LedgerEvent]) -> DeviceCells | None:
-    if not events:
-        return None
-    commissioning = [e for e in events if e.kind is Kind.COMMISSIONED]
-    last_commissioned = commissioning[-1] if commissioning else None
-    latest = events[-1]
-    mpxn = next((e.mpxn for e in reversed(events) if e.mpxn), None)
-    if latest.kind is Kind.COMMISSIONED:
-        state, holder = CellState.PRELOADED, ""
-    else:
-        state = CellState.NETWORK_OPERATOR if latest.holder_is_network_operator else CellState.OTHER
-        holder = latest.holder
-    return DeviceCells(
-        device_id,
-        state,
-        holder,
-        latest.at,
-        mpxn,
-        last_commissioned.at if last_commissioned else None,
-        last_commissioned.actor if last_commissioned else None,
-        latest.confirmed,
-    )
-
-
-def event_for(sr: ServiceRequest, directory: PartyDirectory, reader: CertificateReader) -> LedgerEvent | None:
-    """The ledger event an accepted SR implies, or None when it does not touch the NO cells."""
-    at = sr.as_of
-    originator = directory.owner(sr.originator_id, at)
-    actor = originator.party_id if originator else sr.originator_id
-    if sr.service_reference_variant in COMMISSIONING_VARIANTS:
-        return LedgerEvent(at, sr.request_id, Kind.COMMISSIONED, actor, "", False, sr.mpxn)
-    if sr.service_reference_variant not in PLACEMENT_VARIANTS:
-        return None
-    if sr.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR or not sr.certificates:
-        return None
-    owners = []
-    for certificate in sr.certificates:
-        try:
-            entity = reader.read(certificate.der).entity_id
-        except CertificateError:
-            owners.append(("unreadable", False))
+def place(cells: DeviceCells, entities: dict[Cell, str], placement: Placement) -> DeviceCells:
+    """An SR (or a snapshot) puts ``entities`` in their cells, unless something newer is already there."""
+    if cells.commissioned is not None and placement.at // 1000 < cells.commissioned.at // 1000:
+        return cells  # placed before the device was (re)commissioned
+    for cell, entity in sorted(entities.items()):
+        current = cells.cell(cell)
+        if current is not None and current.placement.order >= placement.order:
             continue
-        party = directory.owner(entity, at)
-        owners.append((party.party_id, party.role in NETWORK_OPERATOR_ROLES) if party else (f"unknown:{entity}", False))
-    holder, is_operator = owners[0]  # the digital signing certificate comes first in DUIS
-    return LedgerEvent(at, sr.request_id, Kind.PLACED, actor, holder, is_operator, sr.mpxn)
+        previous = None
+        if placement.status is Status.PENDING and current is not None:
+            previous = replace(current, previous=None)  # one level: enough to undo this SR
+        cells = cells.with_cell(cell, Holding(entity, placement, previous))
+    return cells
 
 
-def as_dict(cells: DeviceCells) -> dict[str, object]:
-    return asdict(cells)
+def settle(cells: DeviceCells, by: str, counter: int, outcome: Outcome) -> DeviceCells:
+    """A response for the SR (by, counter): confirm its placements, or undo them if it failed or was cancelled."""
+    if outcome is Outcome.PENDING:
+        return cells
+    for cell in CELLS:
+        current = cells.cell(cell)
+        if (
+            current is None
+            or current.placement.status is not Status.PENDING
+            or not current.placement.is_sr(by, counter)
+        ):
+            continue
+        if outcome is Outcome.CONFIRMED:
+            settled = Holding(current.entity, replace(current.placement, status=Status.CONFIRMED))
+            cells = cells.with_cell(cell, settled)
+        else:
+            cells = cells.with_cell(cell, current.previous)
+    return cells
+
+
+def outcome_of(response_code: str) -> Outcome:
+    """A DUIS ResponseCode as an outcome: I0 success; other I codes acknowledge; E codes are failures."""
+    if response_code == "I0":
+        return Outcome.CONFIRMED
+    return Outcome.PENDING if response_code.startswith("I") else Outcome.FAILED

@@ -1,177 +1,229 @@
-"""What the ledger says at a point in time: never-updated NO cells, and cells holding another NO's
-certificates, whether placed wrong or made wrong by a change of registered NO."""
+"""What the ledger says at a point in time, device by device, judged against the truth of that time: the
+device inventory (only ESMEs and GPFs, in service), the registered NO and Supplier of the device's MPxN,
+and the party directory (whose entity each certificate is, resolved now, so a renamed or merged party
+keeps its certificates)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from enum import StrEnum
 
-from rich.console import Console
-from rich.table import Table
-
-from processor.domain.model import Registration
-from processor.ledger.model import CellState, DeviceCells, LedgerEvent, current_cells
+from processor.domain.model import (
+    NETWORK_OPERATOR_ROLES,
+    SUPPLIER_ROLES,
+    Device,
+    DeviceStatus,
+    PartyDirectory,
+    Registration,
+)
+from processor.ledger.events import CELL_DEVICE_TYPES, UNREADABLE
+from processor.ledger.model import CELLS, Cell, DeviceCells, Holding, Status
+from processor.ledger.store import LedgerStore
 from processor.registration.store import RegistrationStore
-from processor.times import iso_utc
 
 DAY = 86_400_000
 CHUNK = 5000
+IN_SERVICE = frozenset({DeviceStatus.COMMISSIONED})
+
+
+class Content(StrEnum):
+    """What one NO cell holds, judged at the report's time."""
+
+    REGISTERED_NO = "the registered NO's"
+    OTHER_NO = "another NO's"
+    SUPPLIER = "a Supplier's"
+    ACB_OR_OTHER = "the DCC ACB's or another party's"
+    PRELOADED = "pre-loaded (Supplier or ACB, not read)"
+    UNKNOWN_PARTY = "an entity in no directory"
+    NO_STATE = "no known state"
+
+
+WRONG_CONTENTS = frozenset({Content.OTHER_NO, Content.UNKNOWN_PARTY})
+
+
+class State(StrEnum):
+    """A device's NO cells as a whole."""
+
+    CORRECT = "correct"  # both cells hold the registered NO's certificates
+    NEVER_UPDATED = "never updated"  # no cell holds any NO's certificates, min_days after commissioning
+    RECENT = "not yet updated"  # the same, commissioned less than min_days ago
+    PARTLY_UPDATED = "partly updated"  # one cell the registered NO's, the other still a Supplier's/ACB's
+    WRONG = "another party's certificates"  # a cell holds another NO's or an unknown entity's
+    UNKNOWN = "no known state"  # commissioned before the history, and no snapshot
 
 
 @dataclass(frozen=True)
-class WrongCells:
+class DeviceView:
     device_id: str
+    device_type: str
     mpxn: str | None
-    registered: str
-    holder: str
-    since: int
-    cause: str  # "placed wrong" | "registration changed"
+    registered: str  # the registered NO's market id, "(none)" or "(unregistered)"
+    supplier: str  # the registered Supplier's market id now (the responsible one)
+    cells: DeviceCells
+    contents: dict[Cell, Content]
+    state: State
+    causes: tuple[str, ...]  # for WRONG: "placed wrong" / "registration changed" / "in the snapshot", per cell
+    holders: tuple[str, ...]  # for WRONG: the party (or entity) holding each wrong cell
+
+    @property
+    def pending(self) -> bool:
+        return self.cells.pending
 
 
 @dataclass
-class LedgerReport:
+class Population:
+    """The devices judged, and the ones left out (with why)."""
+
     at: int
     min_days: int
-    devices: int = 0
-    by_state: Counter[str] = field(default_factory=Counter)
-    never_updated_by_supplier: Counter[str] = field(default_factory=Counter)
-    never_updated_by_network_operator: Counter[str] = field(default_factory=Counter)
-    wrong_by_network_operator: Counter[str] = field(default_factory=Counter)
-    wrong_by_cause: Counter[str] = field(default_factory=Counter)
-    wrong: list[WrongCells] = field(default_factory=list)
-    commissioned_still_preloaded_by_month: Counter[str] = field(default_factory=Counter)
-    wrong_since_by_month: Counter[str] = field(default_factory=Counter)
+    devices: list[DeviceView] = field(default_factory=list)
+    left_out: Counter[str] = field(default_factory=Counter)
 
 
-def summary_tables(report: LedgerReport) -> dict[str, Counter[str]]:
-    """The ledger's breakdowns, titled, for `srguard report --with-ledger` (terminal, JSON, HTML)."""
-    never = f"Ledger: NO cells never updated {report.min_days}+ days after commissioning"
-    return {
-        "Ledger: devices by NO-cell state": report.by_state,
-        f"{never}, by supplier": report.never_updated_by_supplier,
-        f"{never}, by registered NO": report.never_updated_by_network_operator,
-        "Ledger: NO cells holding another party's certificates, by registered NO": report.wrong_by_network_operator,
-        "Ledger: NO cells holding another party's certificates, by cause": report.wrong_by_cause,
-    }
+def judge_devices(
+    inventory: Iterable[Device],
+    ledger: LedgerStore,
+    registrations: RegistrationStore,
+    directory: PartyDirectory,
+    at: int,
+    min_days: int = 30,
+) -> Population:
+    """Every ESME and GPF in service at ``at``, its cells judged; other devices counted as left out."""
+    population = Population(at, min_days)
+    table = ledger.entity_table()
+    for chunk in _chunks(inventory):
+        kept = []
+        for device in chunk:
+            if device.device_type not in CELL_DEVICE_TYPES:
+                population.left_out[f"{device.device_type.value}: no NO cells"] += 1
+            elif device.status not in IN_SERVICE:
+                population.left_out[f"{device.device_type.value} {device.status.value}"] += 1
+            else:
+                kept.append(device)
+        cells = ledger.cells([d.device_id for d in kept], table)
+        mpxns = [d.mpxns[0] if d.mpxns else None for d in kept]
+        now = registrations.lookup_many([(m, at) for m in mpxns])
+        placed_at = [
+            registrations.lookup_many([(m, _held(cells[d.device_id], cell)) for d, m in zip(kept, mpxns, strict=True)])
+            for cell in CELLS
+        ]
+        for n, device in enumerate(kept):
+            then = {cell: placed_at[i][n] for i, cell in enumerate(CELLS)}
+            population.devices.append(
+                _view(device, mpxns[n], cells[device.device_id], now[n], then, directory, population)
+            )
+    return population
 
 
-def _month(ms: int) -> str:
+def _chunks(items: Iterable[Device]) -> Iterator[list[Device]]:
+    chunk: list[Device] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _held(cells: DeviceCells, cell: Cell) -> int:
+    holding = cells.cell(cell)
+    return holding.placement.at if holding is not None else 0
+
+
+def _view(
+    device: Device,
+    mpxn: str | None,
+    cells: DeviceCells,
+    registration: Registration | None,
+    then: dict[Cell, Registration | None],
+    directory: PartyDirectory,
+    population: Population,
+) -> DeviceView:
+    registered = (registration.network_operator_id or "(none)") if registration else "(unregistered)"
+    supplier = (registration.supplier_id or "(none)") if registration else "(unregistered)"
+    contents: dict[Cell, Content] = {}
+    causes: list[str] = []
+    holders: list[str] = []
+    for cell in CELLS:
+        holding = cells.cell(cell)
+        content, holder = _content(holding, cells, registered, directory, population.at)
+        contents[cell] = content
+        if content in WRONG_CONTENTS and holding is not None:
+            holders.append(holder)
+            causes.append(_cause(holding, then[cell], directory))
+    state = _state(contents, cells, population)
+    return DeviceView(
+        device.device_id, device.device_type.value, mpxn, registered, supplier, cells, contents, state,
+        tuple(causes), tuple(holders),
+    )  # fmt: skip
+
+
+def _content(
+    holding: Holding | None, cells: DeviceCells, registered: str, directory: PartyDirectory, at: int
+) -> tuple[Content, str]:
+    if holding is None:
+        return (Content.PRELOADED, "") if cells.commissioned is not None else (Content.NO_STATE, "")
+    owner = directory.owner(holding.entity, at) if holding.entity != UNREADABLE else None
+    if owner is None:
+        return Content.UNKNOWN_PARTY, holding.entity
+    if owner.role in NETWORK_OPERATOR_ROLES:
+        return (Content.REGISTERED_NO if owner.party_id == registered else Content.OTHER_NO), owner.party_id
+    return (Content.SUPPLIER if owner.role in SUPPLIER_ROLES else Content.ACB_OR_OTHER), owner.party_id
+
+
+def _cause(holding: Holding, registration_then: Registration | None, directory: PartyDirectory) -> str:
+    if holding.placement.status is Status.BASELINE:
+        return "in the snapshot"
+    owner = directory.owner(holding.entity, holding.placement.at)
+    registered_then = registration_then.network_operator_id if registration_then else None
+    return "registration changed" if owner is not None and owner.party_id == registered_then else "placed wrong"
+
+
+def _state(contents: dict[Cell, Content], cells: DeviceCells, population: Population) -> State:
+    values = set(contents.values())
+    if values & WRONG_CONTENTS:
+        return State.WRONG
+    if values == {Content.REGISTERED_NO}:
+        return State.CORRECT
+    if Content.NO_STATE in values:
+        return State.UNKNOWN if Content.REGISTERED_NO not in values else State.PARTLY_UPDATED
+    if Content.REGISTERED_NO in values:
+        return State.PARTLY_UPDATED
+    commissioned = cells.commissioned.at if cells.commissioned else None
+    if commissioned is not None and population.at - commissioned < population.min_days * DAY:
+        return State.RECENT
+    return State.NEVER_UPDATED
+
+
+def month(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m")
 
 
-def ledger_report(
-    devices: Iterable[tuple[str, list[LedgerEvent]]], registrations: RegistrationStore, at: int, min_days: int = 30
-) -> LedgerReport:
-    report = LedgerReport(at, min_days)
-    chunk: list[DeviceCells] = []
-    for device_id, events in devices:
-        cells = current_cells(device_id, [e for e in events if e.at <= at])
-        if cells is not None:
-            chunk.append(cells)
-        if len(chunk) >= CHUNK:
-            _judge(chunk, registrations, report)
-            chunk = []
-    _judge(chunk, registrations, report)
-    report.wrong.sort(key=lambda w: (w.registered, w.device_id))
-    return report
-
-
-def _judge(chunk: list[DeviceCells], registrations: RegistrationStore, report: LedgerReport) -> None:
-    if not chunk:
-        return
-    now = registrations.lookup_many([(c.mpxn, report.at) for c in chunk])
-    then = registrations.lookup_many([(c.mpxn, c.since) for c in chunk])
-    for cells, current, at_placement in zip(chunk, now, then, strict=True):
-        report.devices += 1
-        report.by_state[cells.state.value] += 1
-        registered = _operator(current)
-        if cells.state is CellState.PRELOADED:
-            if cells.commissioned_at is not None and report.at - cells.commissioned_at >= report.min_days * DAY:
-                report.never_updated_by_supplier[cells.commissioned_by or "unknown"] += 1
-                report.never_updated_by_network_operator[registered] += 1
-                report.commissioned_still_preloaded_by_month[_month(cells.commissioned_at)] += 1
-            continue
-        if current is None or cells.holder == registered:
-            continue
-        cause = "registration changed" if cells.holder == _operator(at_placement) else "placed wrong"
-        report.wrong.append(WrongCells(cells.device_id, cells.mpxn, registered, cells.holder, cells.since, cause))
-        report.wrong_by_network_operator[registered] += 1
-        report.wrong_by_cause[cause] += 1
-        report.wrong_since_by_month[_month(cells.since)] += 1
-
-
-def _operator(registration: Registration | None) -> str:
-    return (registration.network_operator_id or "(none)") if registration else "(unregistered)"
-
-
-def write_csv_per_operator(report: LedgerReport, folder: Path) -> list[Path]:
-    """One CSV per registered NO: the devices whose NO cells hold someone else's certificates."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for operator in sorted({w.registered for w in report.wrong}):
-        path = folder / f"wrong-no-cells-{operator}.csv"
-        with path.open("w", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(
-                ["device_id", "mpxn", "registered_network_operator", "certificates_held_by", "held_since_utc", "cause"]
-            )
-            for w in report.wrong:
-                if w.registered == operator:
-                    writer.writerow([w.device_id, w.mpxn or "", w.registered, w.holder, iso_utc(w.since), w.cause])
-        written.append(path)
-    return written
-
-
-def breakdowns(report: LedgerReport) -> list[tuple[str, Counter[str], bool]]:
-    """The report's tables for a terminal: (title, counts, chronological); others go largest first."""
-    return [
-        (
-            f"NO cells never updated {report.min_days}+ days after commissioning, by supplier",
-            report.never_updated_by_supplier,
-            False,
+def sections(population: Population) -> dict[str, Counter[str]]:
+    """The ledger's breakdowns, titled, for terminals, JSON and `srguard report --with-ledger`."""
+    never = [d for d in population.devices if d.state is State.NEVER_UPDATED]
+    wrong = [d for d in population.devices if d.state is State.WRONG]
+    return {
+        "Ledger: ESME/GPF devices in service by NO-cell state": Counter(d.state.value for d in population.devices),
+        "Ledger: of which with an unconfirmed placement": Counter(
+            d.state.value for d in population.devices if d.pending
         ),
-        ("... by registered network operator", report.never_updated_by_network_operator, False),
-        (
-            "NO cells holding another party's certificates, by registered network operator",
-            report.wrong_by_network_operator,
-            False,
+        "Ledger: devices left out": population.left_out,
+        f"Ledger: never updated {population.min_days}+ days after commissioning, by current Supplier": Counter(
+            d.supplier for d in never
         ),
-        ("... by cause", report.wrong_by_cause, False),
-        ("wrong cells by month they were placed", report.wrong_since_by_month, True),
-        ("still pre-loaded, by month of commissioning", report.commissioned_still_preloaded_by_month, True),
-    ]
+        "Ledger: never updated, by registered NO": Counter(d.registered for d in never),
+        "Ledger: never updated, by cell content": Counter(
+            " / ".join(d.contents[c].value for c in CELLS) for d in never
+        ),
+        "Ledger: holding another party's certificates, by registered NO": Counter(d.registered for d in wrong),
+        "Ledger: holding another party's certificates, by cause": Counter(c for d in wrong for c in set(d.causes)),
+    }
 
 
-def print_ledger_report(report: LedgerReport, console: Console) -> None:
-    console.print(
-        f"[bold]{report.devices:,} devices in the ledger at {iso_utc(report.at)}[/]: "
-        + ", ".join(f"{n:,} {state}" for state, n in sorted(report.by_state.items()))
-    )
-    for title, counts, chronological in breakdowns(report):
-        table = Table("key", "devices", title=title)
-        for key, count in sorted(counts.items()) if chronological else counts.most_common():
-            table.add_row(key, f"{count:,}")
-        console.print(table)
-
-
-def print_device(device_id: str, events: list[LedgerEvent], console: Console) -> None:
-    """One device's NO-cell history, then what its cells hold now."""
-    table = Table("when (UTC)", "event", "by", "NO cells hold", "MPxN", "request", title=device_id)
-    for event in events:
-        table.add_row(
-            iso_utc(event.at),
-            event.kind.value,
-            event.actor,
-            event.holder or "pre-loaded Supplier/ACB",
-            event.mpxn or "—",
-            event.request_id,
-        )
-    console.print(table)
-    cells = current_cells(device_id, events)
-    if cells is not None:
-        holder = f" ({cells.holder})" if cells.holder else ""
-        console.print(f"now: {cells.state.value}{holder} since {iso_utc(cells.since)}")
+def cells_of(ledger: LedgerStore, device_id: str) -> DeviceCells:
+    return ledger.cells([device_id], ledger.entity_table())[device_id]

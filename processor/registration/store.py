@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Generic, Protocol, TypeVar
@@ -107,6 +107,16 @@ class DatedHistories(Generic[D]):
         raws = self._buckets.read(m for m, _ in queries if m)
         histories = {member: self._unpack(member, raw) if raw else [] for member, raw in raws.items()}
         return [in_force(histories[member], at) if member else None for member, at in queries]
+
+    def in_force_all(self, at: int) -> Iterator[D]:
+        """Every member's record in force at ``at`` (a scan of every bucket: for reports' denominators)."""
+        for key in self.client.scan_iter(match=f"{self._buckets.namespace}:*", count=1000):
+            if as_bytes(key).endswith(b":meta"):
+                continue
+            for member, raw in self.client.hgetall(key).items():
+                found = in_force(self._unpack(as_bytes(member).decode(), as_bytes(raw)), at)
+                if found is not None:
+                    yield found
 
     def _apply(self, changes: Iterable[tuple[str, bytes | None]], offsets: dict[str, int] | None) -> ApplyStats:
         """Merge ``(member, merge entry)`` changes (entry None: the member's withdrawal) in one round trip;

@@ -1,113 +1,144 @@
-"""The NO-cell ledger without Redis or Kafka: events, the state they imply, and the report over them."""
+"""The NO-cell ledger without Redis or Kafka: per-cell state, what SRs, outcomes and snapshots do to it,
+its packed form, and the review's cases that are about state (those about the truth of the report's
+time are in tests/integration/test_ledger_truth.py)."""
 
 from __future__ import annotations
 
-import re
+import itertools
+from functools import reduce
 
-from rich.console import Console
+import pytest
 
-from processor.domain.identifiers import Fuel
-from processor.domain.model import Registration
+from processor.ledger.codec import EntityTable, decode, encode
+from processor.ledger.events import request_ref
 from processor.ledger.model import (
-    CellState,
-    Kind,
-    LedgerEvent,
-    current_cells,
-    decode_events,
-    encode_events,
-    merge_events,
+    EMPTY,
+    Cell,
+    Commissioning,
+    DeviceCells,
+    Holding,
+    Outcome,
+    Placement,
+    Status,
+    commission,
+    outcome_of,
+    place,
+    settle,
 )
-from processor.ledger.report import LedgerReport, ledger_report, print_ledger_report, write_csv_per_operator
 
+DS, KA = Cell.DIGITAL_SIGNING, Cell.KEY_AGREEMENT
+SUPPLIER = "90-B3-D5-1F-30-10-00-2A"
+OTHER_SUPPLIER = "90-B3-D5-1F-30-10-00-2B"
+LOND, EELC = "90-B3-D5-1F-30-20-00-01", "90-B3-D5-1F-30-20-00-02"
 DAY = 86_400_000
 
 
-def commissioned(at: int, rid: str = "c1", by: str = "BGAS", mpxn: str | None = "1100000000011") -> LedgerEvent:
-    return LedgerEvent(at, rid, Kind.COMMISSIONED, by, "", False, mpxn)
+def placed(at: int, counter: int, status: Status = Status.PENDING, by: str = SUPPLIER) -> Placement:
+    return Placement(at, by, counter, status)
 
 
-def placed(at: int, holder: str, rid: str, is_operator: bool = True) -> LedgerEvent:
-    return LedgerEvent(at, rid, Kind.PLACED, "BGAS", holder, is_operator, "1100000000011")
+def both(entity: str) -> dict[Cell, str]:
+    return {DS: entity, KA: entity}
 
 
-def test_events_survive_their_encoding():
-    events = [commissioned(1), placed(5, "EELC", "p1"), LedgerEvent(9, "p2", Kind.PLACED, "X", "Y", False, None, True)]
-    assert decode_events(encode_events(events)) == events
+def test_a_ka_only_update_changes_the_ka_cell_alone():
+    cells = place(commission(EMPTY, DAY, SUPPLIER), both(LOND), placed(2 * DAY, 1))
+    after = place(cells, {KA: EELC}, placed(3 * DAY, 2))
+    assert after.ds == cells.ds and after.ka is not None and after.ka.entity == EELC
 
 
-def test_merging_is_idempotent_and_ordered_by_time():
-    first = merge_events([], [placed(5, "EELC", "p1"), commissioned(1)])
-    assert [e.request_id for e in first] == ["c1", "p1"]
-    assert merge_events(first, [placed(5, "EELC", "p1")]) == first, "an SR applied twice changes nothing"
-    later = merge_events(first, [placed(3, "SPOW", "p0")])
-    assert [e.request_id for e in later] == ["c1", "p0", "p1"]
+def test_a_placement_only_replaces_an_older_one_and_an_sr_applied_twice_changes_nothing():
+    cells = place(EMPTY, both(LOND), placed(5 * DAY, 1))
+    assert place(cells, both(EELC), placed(4 * DAY, 2)) == cells, "an older SR read later"
+    assert place(cells, both(LOND), placed(5 * DAY, 1)) == cells
 
 
-def test_current_cells_follow_the_last_event():
-    assert current_cells("d", []) is None
-    fresh = current_cells("d", [commissioned(1)])
-    assert fresh is not None and fresh.state is CellState.PRELOADED and fresh.commissioned_by == "BGAS"
-    operator = current_cells("d", [commissioned(1), placed(5, "EELC", "p1")])
-    assert operator is not None and (operator.state, operator.holder, operator.since) == (
-        CellState.NETWORK_OPERATOR,
-        "EELC",
-        5,
-    )
-    other = current_cells("d", [commissioned(1), placed(5, "BGAS", "p1", is_operator=False)])
-    assert other is not None and other.state is CellState.OTHER
-
-
-class Registrations:
-    """lookup_many over a fixed history: the one call the report makes of the registration store."""
-
-    def __init__(self, history: dict[str, list[Registration]]) -> None:
-        self.history = history
-
-    def lookup_many(self, queries):
-        found = []
-        for mpxn, at in queries:
-            records = [r for r in self.history.get(mpxn or "", []) if r.effective_from <= at]
-            found.append(records[-1] if records else None)
-        return found
-
-
-def registration(mpxn: str, operator: str, since: int) -> Registration:
-    return Registration(mpxn, Fuel.ELECTRICITY, operator, "BGAS", since, 1)
-
-
-def test_the_report_tells_wrong_placements_from_registration_changes():
-    now = 400 * DAY
-    history = {
-        "A": [registration("A", "EELC", 0)],
-        "B": [registration("B", "EELC", 0), registration("B", "SPOW", 200 * DAY)],
-        "C": [registration("C", "EELC", 0)],
-        "D": [registration("D", "EELC", 0)],
-    }
-    devices = [
-        ("right", [LedgerEvent(DAY, "r", Kind.PLACED, "BGAS", "EELC", True, "A")]),
-        ("changed", [LedgerEvent(DAY, "c", Kind.PLACED, "BGAS", "EELC", True, "B")]),  # NO changed later
-        ("wrong", [LedgerEvent(DAY, "w", Kind.PLACED, "BGAS", "SPOW", True, "C")]),
-        ("never", [LedgerEvent(DAY, "n", Kind.COMMISSIONED, "EDFE", "", False, "D")]),
+def test_the_order_srs_are_read_in_does_not_change_the_state():
+    steps = [
+        lambda c: commission(c, DAY, SUPPLIER),
+        lambda c: place(c, both(LOND), placed(2 * DAY, 1, Status.CONFIRMED)),
+        lambda c: place(c, {KA: EELC}, placed(3 * DAY, 2, Status.CONFIRMED)),
+        lambda c: place(c, {DS: EELC}, placed(DAY // 2, 3, Status.CONFIRMED)),  # before commissioning: void
     ]
-    report = ledger_report(devices, Registrations(history), now, min_days=30)  # type: ignore[arg-type]
-    assert report.devices == 4
-    assert report.wrong_by_cause == {"registration changed": 1, "placed wrong": 1}
-    assert report.wrong_by_network_operator == {"SPOW": 1, "EELC": 1}
-    assert report.never_updated_by_supplier == {"EDFE": 1}
-    assert [w.device_id for w in report.wrong] == ["wrong", "changed"]  # by registered NO, then device
-    early = ledger_report(devices, Registrations(history), 10 * DAY, min_days=30)  # type: ignore[arg-type]
-    assert not early.never_updated_by_supplier, "commissioned 9 days before: not yet 'never updated'"
+    states = {reduce(lambda c, step: step(c), order, EMPTY) for order in itertools.permutations(steps)}
+    assert len(states) == 1
+    (state,) = states
+    assert (state.ds.entity, state.ka.entity) == (LOND, EELC)
 
 
-def test_month_tables_print_in_time_order_and_the_others_largest_first(tmp_path):
-    report = LedgerReport(at=0, min_days=30, devices=3)
-    report.by_state.update({"network_operator": 3})
-    report.wrong_by_network_operator.update({"SPOW": 1, "EELC": 5})
-    report.wrong_since_by_month.update({"2024-03": 9, "2023-11": 1})
-    console = Console(record=True, width=200)
-    print_ledger_report(report, console)
-    text = console.export_text()
-    assert text.index("2023-11") < text.index("2024-03"), "months must read in time order, not by count"
-    assert text.index("EELC") < text.index("SPOW"), "other breakdowns go largest first"
-    assert re.search(r"3 devices in the ledger", text)
-    assert write_csv_per_operator(report, tmp_path) == []
+def test_commissioning_clears_what_was_placed_before_it():
+    cells = place(EMPTY, both(LOND), placed(2 * DAY, 1))
+    again = commission(cells, 10 * DAY, OTHER_SUPPLIER)
+    assert again.ds is None and again.ka is None and again.commissioned == Commissioning(10 * DAY, OTHER_SUPPLIER)
+    assert commission(again, 9 * DAY, SUPPLIER) == again, "an older commissioning read later"
+
+
+@pytest.mark.parametrize(
+    ("outcome", "ds_entity", "status"),
+    [
+        (Outcome.CONFIRMED, EELC, Status.CONFIRMED),
+        (Outcome.FAILED, LOND, Status.CONFIRMED),  # the cell keeps what it held before
+        (Outcome.CANCELLED, LOND, Status.CONFIRMED),  # a future-dated SR cancelled: never executed
+        (Outcome.PENDING, EELC, Status.PENDING),  # acknowledged only
+    ],
+)
+def test_an_outcome_confirms_or_undoes_its_own_placement(outcome, ds_entity, status):
+    before = place(EMPTY, both(LOND), placed(2 * DAY, 1, Status.CONFIRMED))
+    pending = place(before, both(EELC), placed(3 * DAY, 7))
+    assert pending.pending and pending.ds.previous == before.ds
+    settled = settle(pending, SUPPLIER, 7, outcome)
+    assert settled.ds.entity == ds_entity and settled.ds.placement.status is status
+    assert settled.ds.previous is None or outcome is Outcome.PENDING
+    assert settle(pending, SUPPLIER, 8, Outcome.FAILED) == pending, "another SR's outcome changes nothing"
+    assert settle(pending, OTHER_SUPPLIER, 7, Outcome.FAILED) == pending
+
+
+def test_a_failed_first_placement_leaves_the_cells_pre_loaded():
+    cells = place(commission(EMPTY, DAY, SUPPLIER), both(LOND), placed(2 * DAY, 1))
+    assert settle(cells, SUPPLIER, 1, Outcome.FAILED) == commission(EMPTY, DAY, SUPPLIER)
+
+
+def test_a_snapshot_is_kept_unless_something_newer_was_placed():
+    snapshot = Placement(5 * DAY, "", 0, Status.BASELINE)
+    newer = place(EMPTY, both(LOND), placed(6 * DAY, 1))
+    assert place(newer, both(EELC), snapshot) == newer
+    older = place(EMPTY, both(LOND), placed(4 * DAY, 1))
+    assert place(older, both(EELC), snapshot).ds.entity == EELC
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        EMPTY,
+        commission(EMPTY, DAY, SUPPLIER),
+        place(commission(EMPTY, DAY, SUPPLIER), both(LOND), placed(2 * DAY, 10**18, Status.CONFIRMED)),
+        place(place(EMPTY, both(LOND), placed(2 * DAY, 1)), {KA: EELC}, placed(3 * DAY, 2)),
+        DeviceCells(None, Holding("unreadable", Placement(5000, "", 0, Status.BASELINE)), None),
+    ],
+)
+def test_cells_survive_their_packed_form(cells):
+    table = EntityTable()
+    assert decode(encode(cells, table), EntityTable(list(table.names))) == cells
+
+
+def test_the_usual_device_packs_into_34_bytes_and_numbers_entities_in_the_order_met():
+    table = EntityTable()
+    cells = place(commission(EMPTY, DAY, SUPPLIER), both(LOND), placed(2 * DAY, 5, Status.CONFIRMED))
+    assert len(encode(cells, table)) == 34  # flags 1, commissioning 8, DS 21, KA sharing DS's SR 4
+    assert table.names == ["", SUPPLIER, LOND] and table.added == {SUPPLIER: 1, LOND: 2}
+
+
+def test_request_ids_name_originator_device_and_counter():
+    ref = request_ref("90-b3-d5-1f-30-10-00-2a:00-12-4B-00-00-00-00-7B:3626")
+    assert ref is not None and (ref.originator, ref.device, ref.counter) == (SUPPLIER, "00-12-4B-00-00-00-00-7B", 3626)
+    other = request_ref("REQ-1", SUPPLIER, "00124b000000007b")
+    assert other is not None and other.device == "00-12-4B-00-00-00-00-7B" and other.counter > 0
+    assert request_ref("REQ-1", SUPPLIER, "00124b000000007b") == other, "the same id, the same counter"
+    assert request_ref("no:eui:1") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"), [("I0", Outcome.CONFIRMED), ("I99", Outcome.PENDING), ("E061501", Outcome.FAILED)]
+)
+def test_duis_response_codes(code, outcome):
+    assert outcome_of(code) is outcome
