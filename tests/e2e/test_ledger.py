@@ -12,7 +12,11 @@ from dataclasses import replace
 import pytest
 import redis
 
+from processor.avro import codec
+from processor.devkit.simulate.duis import inventory
 from processor.domain.model import DeviceType, UserRole
+from processor.duis.response import response_xml
+from processor.registration.publish import publish_devices
 from processor.stream.serde import encode_service_request
 from tests.e2e.srguard_process import SrguardRun, make_world
 
@@ -35,9 +39,9 @@ def srguard(world, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_path):
     world = make_world(kafka_bootstrap, redis_url, unique, tmp_path)
     pop = world.population
-    steady = [p for p in pop.meter_points if len(p.registrations) == 1 and p.device_type is DeviceType.ESME][:5]
+    steady = [p for p in pop.meter_points if len(p.registrations) == 1 and p.device_type is DeviceType.ESME][:7]
     changed = next(p for p in pop.meter_points if len(p.registrations) == 2 and p.device_type is DeviceType.ESME)
-    a, b, c, d, g = steady
+    a, b, c, d, g, cancelled, failed = steady
     t0 = changed.registrations[1].effective_from - 100 * DAY
     registered = {p.device_id: p.registrations[0].network_operator_id for p in steady}
     other = {
@@ -70,12 +74,27 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
         commission(changed, t0),
         place(changed, old_operator, t0 + DAY),  # right then, wrong after the change
         commission(g, t0),
+        commission(cancelled, t0),
+        place(cancelled, registered[cancelled.device_id], t0 + DAY),  # future-dated, then cancelled
+        commission(failed, t0),
+        place(failed, registered[failed.device_id], t0 + DAY),  # the device answers with an error
     ]
     before_enforcement = [place(c, other[c.device_id], t0 + DAY), place(g, other[g.device_id], t0 + DAY)]
+    publish_devices(world.producer, world.topics.devices, inventory(pop, t0 - DAY))
     for sr in through_srguard:
         world.producer.produce(world.topics.requests, encode_service_request(sr), sr.target_device_id.encode())
     for sr in before_enforcement:  # accepted in audit mode before enforcement began
         world.producer.produce(world.topics.accepted, encode_service_request(sr), sr.target_device_id.encode())
+    outcomes = f"dcc.sr.outcomes.{unique}"
+    by_device = {sr.target_device_id: sr for sr in through_srguard if sr.service_reference_variant != "8.1.1"}
+    responses = [  # DUIS Response XML and Avro SrOutcome on one topic, as the ledger reads either
+        response_xml(by_device[a.device_id].request_id, "I0", "6.21", t0 + DAY),
+        outcome(by_device[cancelled.device_id].request_id, "I99", cancelled=True),
+        response_xml(by_device[failed.device_id].request_id, "E062101", "6.21", t0 + DAY),
+        response_xml(by_device[changed.device_id].request_id, "I0", "6.21", t0 + DAY),
+    ]
+    for value in responses:
+        world.producer.produce(outcomes, value)
     world.producer.flush(10)
     run = SrguardRun(world)
     try:
@@ -85,43 +104,60 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
     finally:
         assert run.stop() == 0
 
-    first = srguard(world, "ledger", "build")
-    assert "11 NO-cell events" in first.stdout and "6 devices changed" in first.stdout
+    first = srguard(world, "ledger", "build", "--outcomes", outcomes)
+    assert "19 NO-cell changes" in first.stdout, first.stdout  # 8 commissionings, 7 placements, 4 outcomes
     report = srguard(world, "ledger", "report", "--csv-dir", str(tmp_path / "per-no"))
     out = report.stdout
-    assert "6 devices in the ledger" in out and "4 network_operator" in out and "2 preloaded" in out
-    assert "BGAS" in out and "placed wrong" in out and "registration changed" in out
+    assert f"{len(pop.meter_points):,} ESME/GPF devices in service" in out
+    assert "never updated" in out and "placed wrong" in out and "registration changed" in out
     wrong = {}
     for path in (tmp_path / "per-no").glob("*.csv"):
         for row in csv.DictReader(path.open()):
-            wrong[row["device_id"]] = (row["registered_network_operator"], row["certificates_held_by"], row["cause"])
+            wrong.setdefault(row["device_id"], set()).add(
+                (row["registered_network_operator"], row["held_by"], row["cause"])
+            )
     assert wrong == {
-        g.device_id: (registered[g.device_id], other[g.device_id], "placed wrong"),
-        changed.device_id: (changed.registrations[1].network_operator_id, old_operator, "registration changed"),
+        g.device_id: {(registered[g.device_id], other[g.device_id], "placed wrong")},
+        changed.device_id: {(changed.registrations[1].network_operator_id, old_operator, "registration changed")},
     }
     with_ledger = srguard(
         world, "report", "--topic", world.topics.rejected, "--with-ledger", "--out", str(tmp_path / "report")
     )
-    assert "network_operator" in with_ledger.stdout and "preloaded" in with_ledger.stdout
+    assert "never updated" in with_ledger.stdout
     document = json.loads((tmp_path / "report" / "incidence.json").read_text())
-    assert document["ledger"]["Ledger: devices by NO-cell state"] == {"network_operator": 4, "preloaded": 2}
-    assert "Ledger: NO cells holding another" in (tmp_path / "report" / "incidence.html").read_text()
-    history = srguard(world, "ledger", "get", c.device_id).stdout
-    assert history.count("placed") == 2 and "now: network_operator" in history
+    states = document["ledger"]["Ledger: ESME/GPF devices in service by NO-cell state"]
+    unknown = len(pop.meter_points) - 8  # no commissioning in the history, no snapshot
+    assert states == {"correct": 2, "never updated": 4, "another party's certificates": 2, "no known state": unknown}
+    unconfirmed = document["ledger"]["Ledger: of which with an unconfirmed placement"]
+    assert unconfirmed == {"correct": 1, "another party's certificates": 1}  # c's workaround, g's wrong SR
+    assert "Ledger: holding another" in (tmp_path / "report" / "incidence.html").read_text()
+    history = srguard(world, "ledger", "get", a.device_id).stdout
+    assert "confirmed" in history and registered[a.device_id] in history and "commissioned" in history
 
     client = redis.Redis.from_url(world.redis)
     prefix = f"run{world.unique}"
 
     def snapshot(name: str) -> dict[bytes, dict]:
-        return {key.split(b":", 2)[2]: client.hgetall(key) for key in client.scan_iter(match=f"{name}:ledger:*")}
+        found = {key.split(b":", 2)[2]: client.hgetall(key) for key in client.scan_iter(match=f"{name}:ledger:*")}
+        return found | {b"entities": client.hgetall(f"{name}:ledger-entities")}
 
     before = snapshot(prefix)
-    again = srguard(world, "ledger", "build")
+    again = srguard(world, "ledger", "build", "--outcomes", outcomes)
     assert "0 devices changed" in again.stdout and snapshot(prefix) == before
-    client.delete(f"{prefix}:ledger-offsets")  # a full replay of the same SRs over the existing ledger
-    replayed = srguard(world, "ledger", "build")
-    assert "0 devices changed" in replayed.stdout and snapshot(prefix) == before
-    fresh = f"fresh{world.unique}"  # rebuild from nothing, with the same party directory to name owners
-    client.hset(f"{{{fresh}:party}}:entities", mapping=client.hgetall(f"{{{prefix}:party}}:entities"))
-    srguard(world, "ledger", "build", SRGUARD_REDIS_KEY_PREFIX=fresh)
+    client.delete(f"{prefix}:ledger-offsets")  # a full replay of the same SRs and outcomes over the ledger
+    srguard(world, "ledger", "build", "--outcomes", outcomes)
+    assert snapshot(prefix) == before
+    fresh = f"fresh{world.unique}"  # rebuild from nothing
+    srguard(world, "ledger", "build", "--outcomes", outcomes, SRGUARD_REDIS_KEY_PREFIX=fresh)
     assert snapshot(fresh) == before, "a rebuild from the same history gave another ledger"
+
+
+def outcome(request_id: str, code: str, cancelled: bool = False) -> bytes:
+    record = {
+        "request_id": request_id,
+        "service_reference_variant": "6.21",
+        "response_code": code,
+        "cancelled": cancelled,
+        "responded_at": 1_700_000_000_000,
+    }
+    return codec("SrOutcome").encode(record)
