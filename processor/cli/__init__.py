@@ -9,6 +9,7 @@ import typer
 
 from processor import __version__
 from processor.cli import demo as demo_command
+from processor.cli import evidence as evidence_command
 from processor.cli import history, ledger, reference, run, simulate, stack
 from processor.cli.common import console
 from processor.observability import logs
@@ -58,6 +59,7 @@ app.command()(run.run)
 app.command()(run.feed)
 app.command()(history.export)
 app.command()(history.report)
+app.command()(evidence_command.evidence)
 app.command()(demo_command.demo)
 app.add_typer(reference.topics_app, name="topics")
 app.add_typer(reference.registrations_app, name="registrations")

@@ -57,7 +57,7 @@ CHART_TOP = 12
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib  # the [report] extra: the processor's image does not carry it
 
     matplotlib.use("Agg")  # no display: render to PNG bytes
@@ -66,8 +66,8 @@ def _pyplot() -> Any:
     return plt
 
 
-def _png(figure: Any) -> str:
-    plt = _pyplot()
+def png_of(figure: Any) -> str:
+    plt = pyplot()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")  # the legend and labels included
     plt.close(figure)
@@ -94,7 +94,7 @@ def timeline_chart(rows: list[Row], period: str) -> str:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(9.5, 3.8))
     starts = [dt.date.fromisoformat(row.key) for row in rows]
     bottom = [0] * len(rows)
@@ -118,13 +118,13 @@ def timeline_chart(rows: list[Row], period: str) -> str:
     axis.set_title(f"Incidents per {period} (by the SR's time; empty {period}s are zero)", pad=22)
     axis.spines[["top", "right"]].set_visible(False)
     _legend(axis)
-    return _png(figure)
+    return png_of(figure)
 
 
 def top_chart(title: str, rows: list[Row], per_key: bool) -> str:
     from matplotlib.ticker import MaxNLocator
 
-    plt = _pyplot()
+    plt = pyplot()
     shown = with_others(rows, per_key=per_key)[::-1]
     figure, axis = plt.subplots(figsize=(9.5, max(2.6, 0.34 * len(shown) + 1.3)))
     labels = [row.key for row in shown]
@@ -144,10 +144,10 @@ def top_chart(title: str, rows: list[Row], per_key: bool) -> str:
     axis.set_title(title, pad=22)
     axis.spines[["top", "right"]].set_visible(False)
     _legend(axis)
-    return _png(figure)
+    return png_of(figure)
 
 
-def _figure(title: str, png: str) -> str:
+def figure_html(title: str, png: str) -> str:
     return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}"></figure>'
 
 
@@ -184,10 +184,10 @@ def write_html(
     timeline = series(stats, context.period)
     try:
         if stats.total:
-            charts.append(_figure(f"Incidents per {context.period}", timeline_chart(timeline, context.period)))
+            charts.append(figure_html(f"Incidents per {context.period}", timeline_chart(timeline, context.period)))
             for title, breakdown in TOP_CHARTS.items():
                 per_key = stats.scope is not None and stats.scope.per_key(breakdown)
-                charts.append(_figure(title, top_chart(title, stats.rows(breakdown), per_key)))
+                charts.append(figure_html(title, top_chart(title, stats.rows(breakdown), per_key)))
     except ImportError:
         charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
     tables = "".join(

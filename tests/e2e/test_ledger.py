@@ -7,6 +7,8 @@ import csv
 import json
 import subprocess
 import sys
+import time
+from collections import Counter
 from dataclasses import replace
 
 import pytest
@@ -14,8 +16,10 @@ import redis
 
 from processor.avro import codec
 from processor.devkit.simulate.duis import inventory
+from processor.domain.identifiers import Fuel
 from processor.domain.model import DeviceType, UserRole
 from processor.duis.response import response_xml
+from processor.registration.parties import EntityWithdrawal, PartyStore
 from processor.registration.publish import publish_devices
 from processor.stream.serde import encode_service_request
 from tests.e2e.srguard_process import SrguardRun, make_world
@@ -161,3 +165,64 @@ def outcome(request_id: str, code: str, cancelled: bool = False) -> bytes:
         "responded_at": 1_700_000_000_000,
     }
     return codec("SrOutcome").encode(record)
+
+
+def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, tmp_path):
+    """Would-be-blocked SRs and never-updated devices as shares of each NO's devices, and an IDNO that holds
+    no SMKI credentials, from the same world as `srguard run` and the ledger see it."""
+    world = make_world(kafka_bootstrap, redis_url, unique, tmp_path)
+    pop = world.population
+    now = int(time.time() * 1000)
+    points = [p for p in pop.meter_points if len(p.registrations) == 1]
+    wrong_target, never = points[0], points[1:4]
+    operator = wrong_target.registrations[0].network_operator_id
+    other = next(o.party_id for o in pop.operators_of(wrong_target.fuel) if o.party_id != operator)
+    at = now - 400 * DAY
+    srs = [world.handover(wrong_target, other, at, 1)]
+    srs += [
+        replace(
+            world.handover(p, "LOND", at, n), service_reference_variant="8.1.1", remote_party_role=None, certificates=()
+        )
+        for n, p in enumerate(never, start=2)
+    ]
+    publish_devices(world.producer, world.topics.devices, inventory(pop, at - DAY))
+    for sr in srs:
+        world.producer.produce(world.topics.requests, encode_service_request(sr), sr.target_device_id.encode())
+    world.producer.flush(10)
+    run = SrguardRun(world)
+    try:
+        run.wait_ready()
+        run.wait_consumed(len(srs))
+    finally:
+        assert run.stop() == 0
+    idno = next(
+        p.registration_at(now).network_operator_id
+        for p in points
+        if int(p.mpxn[:2]) >= 24 and p.fuel is Fuel.ELECTRICITY
+    )
+    prefix = f"run{world.unique}"
+    PartyStore(redis.Redis.from_url(world.redis), prefix).apply(
+        [EntityWithdrawal(pop.network_operators[idno].entity_id)]
+    )
+    srguard(world, "ledger", "build")
+    out = tmp_path / "evidence"
+    printed = srguard(world, "evidence", "--audit", world.topics.rejected, "--out", str(out)).stdout
+    assert f"1 NOs without SMKI credentials ({idno})" in printed
+    rows = {row["network_operator"]: row for row in csv.DictReader((out / "evidence.csv").open())}
+    assert sum(int(r["devices_in_service"]) for r in rows.values()) == len(pop.meter_points)
+    registered_now = Counter(p.registration_at(now).network_operator_id for p in pop.meter_points)
+    assert {op: int(r["meter_points"]) for op, r in rows.items()} == registered_now
+    blocked = rows[operator]
+    assert (blocked["would_block_srs"], blocked["would_block_devices"]) == ("1", "1")
+    assert float(blocked["would_block_devices_pct"]) == pytest.approx(
+        100 / int(blocked["devices_in_service"]), abs=1e-4
+    )
+    never_by_operator = Counter(p.registration_at(now).network_operator_id for p in never)
+    assert {
+        op: int(r["never_updated_devices"]) for op, r in rows.items() if int(r["never_updated_devices"])
+    } == never_by_operator
+    assert rows[idno]["has_smki_credentials"] == "False"
+    document = json.loads((out / "evidence.json").read_text())
+    assert document["without_credentials"] == [idno]
+    page = (out / "evidence.html").read_text()
+    assert "with no SMKI credentials (1)" in page and page.count("<img") >= 2

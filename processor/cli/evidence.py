@@ -1,0 +1,97 @@
+"""``srguard evidence``: one pack (HTML, CSV, JSON) per window answering the working group's question."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from confluent_kafka import KafkaException
+from redis.exceptions import RedisError
+
+from processor import __version__, wiring
+from processor.avro import DecodeError
+from processor.cli.common import (
+    AllowEmpty,
+    Bootstrap,
+    ConfigFile,
+    RedisUrl,
+    Since,
+    Until,
+    console,
+    empty_window,
+    fail,
+    settings_from,
+    times,
+    window_text,
+)
+from processor.ledger.evidence import gather, without_credentials
+from processor.ledger.evidence_page import write_evidence
+from processor.report.sources import rejections_from_topic
+from processor.report.stats import aggregate
+from processor.stream.edge import error_text
+from processor.stream.reading import TopicMissing
+from processor.times import iso_utc
+
+
+def evidence(
+    audit: Annotated[str | None, typer.Option(help="Would-be rejections (audit mode); default: dcc.sr.audit.")] = None,
+    since: Since = None,
+    until: Until = None,
+    min_days: Annotated[int, typer.Option(help="'Never updated' this many days after commissioning.")] = 30,
+    out: Annotated[Path, typer.Option(help="Folder for evidence.html, .json, .csv.")] = Path("srguard-evidence"),
+    allow_empty: AllowEmpty = False,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Per Network Operator: meter points, devices, SRs the check would block and the share of its devices
+    they touch, devices never updated or holding another party's certificates, NOs without SMKI
+    credentials. Devices are judged at the window's end (or now); the ledger is as last built."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    start, end = times(since, until)
+    at = end if end is not None else int(time.time() * 1000)
+    topic = audit or settings.topics.audit
+    try:
+        would_block = list(
+            rejections_from_topic(settings.kafka_config("consumer"), topic, wiring.serde_from(settings), start, end)
+        )
+        party_of = wiring.party_lookup(settings) or (lambda _entity, _at: None)
+        stats = aggregate(would_block, party_of, None, (start, end))
+        population = wiring.ledger_population(settings, at, min_days)
+        reference = wiring.stores(settings)
+        found = gather(
+            population,
+            reference.registrations.in_force_all(at),
+            reference.parties.load(),
+            would_block,
+            stats,
+            (start, end),
+        )
+    except (TopicMissing, KafkaException, DecodeError, RedisError) as exc:
+        raise fail(error_text(exc)) from exc
+    if not would_block and not population.devices:
+        empty_window("no would-be-blocked SRs and no devices in service", start, end, allow_empty)
+    context = {
+        "window (SR time)": window_text(start, end),
+        "devices judged at": iso_utc(at),
+        "would-be-blocked SRs from": topic,
+        "never updated after": f"{min_days} days",
+        "srguard": __version__,
+    }
+    written = write_evidence(found, context, out)
+    missing = without_credentials(found)
+    console.print(
+        f"evidence: {len(found.rows)} network operators, {len(population.devices):,} ESME/GPF devices in service, "
+        f"{len(would_block):,} would-be-blocked SRs, {len(missing)} NOs without SMKI credentials"
+        + (f" ({', '.join(r.operator for r in missing)})" if missing else "")
+    )
+    for row in found.rows:
+        if row.devices:
+            touched, never = row.share(row.would_block_devices), row.share(row.never_updated)
+            console.print(
+                f"  {row.operator:<8} {row.kind:<4} {row.devices:>9,} devices  would block: "
+                f"{row.would_block_devices:,} ({touched:.4f}%)  never updated: {row.never_updated:,} ({never:.2f}%)"
+            )
+    console.print(f"wrote {', '.join(str(p) for p in written)}")
