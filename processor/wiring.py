@@ -20,6 +20,7 @@ from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import InputFormat, Mode, SettingError, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
+from processor.ledger.evidence import Evidence, gather
 from processor.ledger.report import Population, judge_devices
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group
@@ -37,6 +38,8 @@ from processor.registration.feed_status import (
 )
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
+from processor.report.sources import rejections_from_topic
+from processor.report.stats import aggregate
 from processor.stream.app import App
 from processor.stream.commit import BeforeCommit
 from processor.stream.dlq import DlqPolicy
@@ -89,6 +92,23 @@ def stores(settings: Settings) -> Stores:
 
 def ledger_store(settings: Settings) -> LedgerStore:
     return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
+
+
+def collect_evidence(
+    settings: Settings, would_block_topic: str, window: tuple[int | None, int | None], at: int, min_days: int
+) -> Evidence:
+    """The evidence pack's figures: the topic's would-be rejections in the window, the devices judged at ``at``."""
+    start, end = window
+    would_block = list(
+        rejections_from_topic(settings.kafka_config("consumer"), would_block_topic, serde_from(settings), start, end)
+    )
+    party_of = party_lookup(settings) or (lambda _entity, _at: None)
+    stats = aggregate(would_block, party_of, None, window)
+    reference = stores(settings)
+    population = ledger_population(settings, at, min_days)
+    return gather(
+        population, reference.registrations.in_force_all(at), reference.parties.load(), would_block, stats, window
+    )
 
 
 def ledger_population(settings: Settings, at: int, min_days: int) -> Population:

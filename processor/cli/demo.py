@@ -44,5 +44,18 @@ def demo(
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     write_report(stats, context, report_dir)
+    if result.evidence is not None:
+        from processor.ledger.evidence_page import write_evidence
+
+        facts = {
+            "window (SR time)": "the generated traffic's",
+            "would-be-blocked SRs from": "the demo's rejected topic",
+        }
+        write_evidence(result.evidence, facts | {"srguard": __version__}, report_dir / "evidence")
+        ledger = result.ledger
+        console.print(
+            f"evidence pack: {report_dir / 'evidence' / 'evidence.html'} (+ .csv, .json); the ledger read "
+            f"{ledger.read if ledger else 0:,} accepted SRs, {ledger.changes if ledger else 0:,} NO-cell changes"
+        )
     if not print_summary(result, stats, report_dir, console):
         raise typer.Exit(ExitCode.FAILED)

@@ -26,10 +26,8 @@ from processor.cli.common import (
     times,
     window_text,
 )
-from processor.ledger.evidence import gather, without_credentials
+from processor.ledger.evidence import without_credentials
 from processor.ledger.evidence_page import write_evidence
-from processor.report.sources import rejections_from_topic
-from processor.report.stats import aggregate
 from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 from processor.times import iso_utc
@@ -54,24 +52,11 @@ def evidence(
     at = end if end is not None else int(time.time() * 1000)
     topic = audit or settings.topics.audit
     try:
-        would_block = list(
-            rejections_from_topic(settings.kafka_config("consumer"), topic, wiring.serde_from(settings), start, end)
-        )
-        party_of = wiring.party_lookup(settings) or (lambda _entity, _at: None)
-        stats = aggregate(would_block, party_of, None, (start, end))
-        population = wiring.ledger_population(settings, at, min_days)
-        reference = wiring.stores(settings)
-        found = gather(
-            population,
-            reference.registrations.in_force_all(at),
-            reference.parties.load(),
-            would_block,
-            stats,
-            (start, end),
-        )
+        found = wiring.collect_evidence(settings, topic, (start, end), at, min_days)
     except (TopicMissing, KafkaException, DecodeError, RedisError) as exc:
         raise fail(error_text(exc)) from exc
-    if not would_block and not population.devices:
+    would_block, devices = found.stats.total, sum(row.devices for row in found.rows)
+    if not would_block and not devices:
         empty_window("no would-be-blocked SRs and no devices in service", start, end, allow_empty)
     context = {
         "window (SR time)": window_text(start, end),
@@ -83,8 +68,8 @@ def evidence(
     written = write_evidence(found, context, out)
     missing = without_credentials(found)
     console.print(
-        f"evidence: {len(found.rows)} network operators, {len(population.devices):,} ESME/GPF devices in service, "
-        f"{len(would_block):,} would-be-blocked SRs, {len(missing)} NOs without SMKI credentials"
+        f"evidence: {len(found.rows)} network operators, {devices:,} ESME/GPF devices in service, "
+        f"{would_block:,} would-be-blocked SRs, {len(missing)} NOs without SMKI credentials"
         + (f" ({', '.join(r.operator for r in missing)})" if missing else "")
     )
     for row in found.rows:

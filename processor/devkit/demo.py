@@ -17,17 +17,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from processor import wiring
 from processor.avro import codec
 from processor.config import InputFormat, Settings, load_settings
+from processor.devkit.simulate.duis import inventory
 from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.ledger.build import BuildSummary, build_ledger
+from processor.ledger.evidence import Evidence
 from processor.names import Schema
 from processor.report.render import headline_text
 from processor.report.sources import count_scope, sr_fields
 from processor.report.stats import IncidenceStats, Scope
 from processor.stream.app import run
 from processor.stream.topics import create_topics, topic_layout
-from processor.wiring import processor_app
 
 PARTITIONS = 3
 
@@ -44,6 +47,8 @@ class DemoResult:
     rejections: list[dict[str, Any]] = field(default_factory=list)
     scope: Scope = field(default_factory=Scope)  # the traffic's in-scope SRs: the rates' denominators
     party_of: Callable[[str, int], str | None] = lambda _entity, _at: None
+    ledger: BuildSummary | None = None
+    evidence: Evidence | None = None
 
     @property
     def rate(self) -> float:
@@ -107,7 +112,7 @@ def run_demo(
         if duis:
             console.print("the SRs travel as DUIS XML")
 
-        app = processor_app(settings)
+        app = wiring.processor_app(settings)
         stop = threading.Event()
         worker = threading.Thread(target=run, args=(settings, stop, app), name="srguard-demo")
         worker.start()
@@ -154,6 +159,11 @@ def run_demo(
             for rejection in rejections:
                 result.codes[(rejection["response_code"], rejection["reason"])] += 1
             result.outcomes["rejected"] = len(rejections)
+            # The evidence pack: the ledger from the accepted SRs, devices judged against the inventory.
+            wiring.stores(settings).devices.apply(inventory(population))
+            result.ledger = build_ledger(settings, settings.topics.accepted)
+            now = int(time.time() * 1000)
+            result.evidence = wiring.collect_evidence(settings, settings.topics.rejected, (None, None), now, 30)
         finally:
             stop.set()
             worker.join(60)

@@ -7,6 +7,37 @@ import re
 from enum import StrEnum
 
 _HEX16 = re.compile(r"[0-9A-F]{16}")
+# MPAN distributor ids and their market ids (DOMAIN.md): 10-23 the 14 DNO areas, 24-36 IDNOs.
+DISTRIBUTOR_MARKET_IDS = {
+    10: "EELC",
+    11: "EMEB",
+    12: "LOND",
+    13: "MANW",
+    14: "MIDE",
+    15: "NEEB",
+    16: "NORW",
+    17: "HYDE",
+    18: "SPOW",
+    19: "SEEB",
+    20: "SOUT",
+    21: "SWAE",
+    22: "SWEB",
+    23: "YELG",
+    24: "IPNL",
+    25: "LENG",
+    26: "GUCL",
+    27: "ETCL",
+    28: "EDFI",
+    29: "HARL",
+    30: "PENL",
+    31: "UKPD",
+    32: "UDNL",
+    33: "GGEN",
+    34: "MPDL",
+    35: "FEAL",
+    36: "VATT",
+}
+DNO_MARKET_IDS = frozenset(m for d, m in DISTRIBUTOR_MARKET_IDS.items() if d <= 23)
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 _MPRN_WEIGHTS = tuple(range(16, 0, -1))  # a body of n digits is weighted n, n-1, ..., 1
 

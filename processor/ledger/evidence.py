@@ -16,19 +16,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from processor.domain.identifiers import Fuel
+from processor.domain.identifiers import DNO_MARKET_IDS, Fuel
 from processor.domain.model import PartyDirectory, Registration
 from processor.ledger.model import CELLS
 from processor.ledger.report import Population, State
 from processor.report.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass
 
-DNO_AREAS = range(10, 24)  # MPAN distributor ids 10-23: the 14 DNO areas; 24+ are IDNOs
-
 
 def operator_kind(registration: Registration) -> str:
+    """GT for gas; DNO for the 14 area distributors; IDNO for any other electricity NO (an IDNO's
+    meter points may sit in a DNO's area, so the MPAN's prefix does not say)."""
     if registration.fuel is Fuel.GAS:
         return "GT"
-    return "DNO" if registration.mpxn[:2].isdigit() and int(registration.mpxn[:2]) in DNO_AREAS else "IDNO"
+    return "DNO" if registration.network_operator_id in DNO_MARKET_IDS else "IDNO"
 
 
 @dataclass
@@ -72,7 +72,7 @@ def gather(
 ) -> Evidence:
     rows: dict[str, OperatorRow] = {}
 
-    def row(operator: str, kind: str = "?") -> OperatorRow:
+    def row(operator: str, kind: str = "") -> OperatorRow:
         if operator not in rows:
             rows[operator] = OperatorRow(operator, kind, directory.has_credentials(operator, population.at))
         return rows[operator]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import re
 import subprocess
 import sys
@@ -64,7 +65,13 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_
     pairs = out[out.index("Top incident pairs") :].split("rejections:")[0]
     assert " -> " in pairs and "(none" not in pairs and "?" not in pairs, "pairs must be wrong-owner incidents"
 
-    assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html"}
+    assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html", "evidence"}
+    # The evidence pack: every generated device judged, every rejection counted against its NO.
+    rows = list(csv.DictReader((tmp_path / "evidence" / "evidence.csv").open()))
+    assert sum(int(r["devices_in_service"]) for r in rows) == int(meter_points)
+    rejections = re.search(r"rejections: (\d+)", out)
+    assert rejections and sum(int(r["would_block_srs"]) for r in rows) == int(rejections.group(1))
+    assert "evidence pack: " in out and (tmp_path / "evidence" / "evidence.html").stat().st_size > 10_000
     assert _live_children_named(*SERVICES) <= before, "the demo left a broker or Redis running"
 
 

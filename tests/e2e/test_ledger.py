@@ -221,7 +221,11 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
     assert {
         op: int(r["never_updated_devices"]) for op, r in rows.items() if int(r["never_updated_devices"])
     } == never_by_operator
-    assert rows[idno]["has_smki_credentials"] == "False"
+    assert (rows[idno]["has_smki_credentials"], rows[idno]["kind"], rows[operator]["kind"]) == (
+        "False",
+        "IDNO",
+        "GT" if wrong_target.fuel is Fuel.GAS else "DNO" if int(wrong_target.mpxn[:2]) < 24 else "IDNO",
+    )
     document = json.loads((out / "evidence.json").read_text())
     assert document["without_credentials"] == [idno]
     page = (out / "evidence.html").read_text()

@@ -13,38 +13,16 @@ from dataclasses import dataclass, field
 
 from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import KeyUsage, OrganisationRole
-from processor.domain.identifiers import Fuel, eui64_from_bytes, mpan_check_digit, mprn_check_digits
+from processor.domain.identifiers import (
+    DISTRIBUTOR_MARKET_IDS,
+    Fuel,
+    eui64_from_bytes,
+    mpan_check_digit,
+    mprn_check_digits,
+)
 from processor.domain.model import DeviceType, Party, PartyDirectory, Registration, UserRole
 
-DISTRIBUTORS = {
-    10: "EELC",
-    11: "EMEB",
-    12: "LOND",
-    13: "MANW",
-    14: "MIDE",
-    15: "NEEB",
-    16: "NORW",
-    17: "HYDE",
-    18: "SPOW",
-    19: "SEEB",
-    20: "SOUT",
-    21: "SWAE",
-    22: "SWEB",
-    23: "YELG",
-    24: "IPNL",
-    25: "LENG",
-    26: "GUCL",
-    27: "ETCL",
-    28: "EDFI",
-    29: "HARL",
-    30: "PENL",
-    31: "UKPD",
-    32: "UDNL",
-    33: "GGEN",
-    34: "MPDL",
-    35: "FEAL",
-    36: "VATT",
-}
+DISTRIBUTORS = DISTRIBUTOR_MARKET_IDS
 DNO_IDS = [i for i in DISTRIBUTORS if i <= 23]
 GAS_TRANSPORTERS = ["CADT", "NGNL", "SGNL", "WWUL", "ESPL", "GTCL", "IPLL", "FPLL"]
 GAS_WEIGHTS = [45, 12, 22, 10, 4, 3, 2, 2]  # roughly by meter points served (inference)
