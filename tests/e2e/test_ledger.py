@@ -230,3 +230,28 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
     assert document["without_credentials"] == [idno]
     page = (out / "evidence.html").read_text()
     assert "with no SMKI credentials (1)" in page and page.count("<img") >= 2
+
+
+def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url, unique, tmp_path):
+    snapshot = tmp_path / "cells.csv"
+    snapshot.write_text(
+        "device_id,cell,entity_id,as_of\n"
+        "00-12-4B-00-00-00-01-01,ds,90-B3-D5-1F-30-20-00-01,2020-01-01\n"
+        "00124b0000000101,KA,90b3d51f30200001,2020-01-01\n"
+        "00-12-4B-00-00-00-01-02,key_agreement,90-B3-D5-1F-30-20-00-02,2020-02-01T00:00:00Z\n"
+        "00-12-4B-00-00-00-01-03,topup,90-B3-D5-1F-30-20-00-02,2020-02-01\n"
+        "not-a-device,ds,90-B3-D5-1F-30-20-00-02,2020-02-01\n"
+    )
+    env = {"SRGUARD_REDIS_URL": redis_url, "SRGUARD_REDIS_KEY_PREFIX": f"snap{unique}", "COLUMNS": "200"}
+
+    def srguard_here(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "processor", *args], env=env, capture_output=True, text=True)
+
+    loaded = srguard_here("ledger", "baseline", str(snapshot))
+    assert loaded.returncode == 1, loaded.stdout + loaded.stderr
+    assert "3 cells of 2 devices read, 2 devices changed, 2 lines rejected" in loaded.stdout
+    assert "line 5: cell 'topup' is not ds or ka" in loaded.stderr and "line 6:" in loaded.stderr
+    shown = srguard_here("ledger", "get", "00-12-4B-00-00-00-01-01")
+    assert shown.returncode == 0 and shown.stdout.count("snapshot") == 4, shown.stdout  # by and request, per cell
+    again = srguard_here("ledger", "baseline", str(snapshot))
+    assert "0 devices changed" in again.stdout, "the same snapshot twice changes nothing"
