@@ -118,15 +118,21 @@ def _boolean(parent: Element, name: str) -> bool:
     return text in ("true", "1")
 
 
-def parse(data: bytes | None, received_at: int) -> ServiceRequest:
-    """The whole Request, checked. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
+def document_root(data: bytes | None, kind: str) -> Element:
+    """The screened, parsed document (no DTD, entities or external references), whose root is ``kind``."""
     document = screen(data)
     try:
         root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (ParseError, DefusedXmlException) as exc:
         raise DuisError(f"not well-formed XML: {exc}") from exc
-    if root.tag != f"{NS}Request":
-        raise DuisError(f"not a DUIS Request: root element is {root.tag}")
+    if root.tag != f"{NS}{kind}":
+        raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
+    return root
+
+
+def parse(data: bytes | None, received_at: int) -> ServiceRequest:
+    """The whole Request, checked. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
+    root = document_root(data, "Request")
     version = root.get("schemaVersion", "")
     if version.partition(".")[0] != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")

@@ -13,10 +13,7 @@ from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
-
-from processor.duis.request import NAMESPACE, NS, DuisError, screen, timestamp
+from processor.duis.request import NAMESPACE, NS, DuisError, document_root, timestamp
 
 SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
 
@@ -62,13 +59,7 @@ def _find(root: Element, path: str) -> str:
 
 def parse_response(data: bytes | None) -> DuisResponse:
     """A DUIS Response (or its error acknowledgement): RequestID, ResponseCode, the variant and the time."""
-    document = screen(data)
-    try:
-        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as exc:
-        raise DuisError(f"not well-formed XML: {exc}") from exc
-    if root.tag != f"{NS}Response":
-        raise DuisError(f"not a DUIS Response: root element is {root.tag}")
+    root = document_root(data, "Response")
     return DuisResponse(
         _find(root, "Header/RequestID"),
         _find(root, "Header/ResponseCode"),

@@ -9,6 +9,8 @@ from functools import reduce
 
 import pytest
 
+from processor.duis.request import DuisError
+from processor.duis.response import parse_response, response_xml
 from processor.ledger.codec import EntityTable, decode, encode
 from processor.ledger.events import request_ref
 from processor.ledger.model import (
@@ -142,3 +144,14 @@ def test_request_ids_name_originator_device_and_counter():
 )
 def test_duis_response_codes(code, outcome):
     assert outcome_of(code) is outcome
+
+
+def test_duis_responses_are_read_and_other_documents_refused():
+    request_id = f"{SUPPLIER}:00-12-4B-00-00-00-00-7B:9"
+    response = parse_response(response_xml(request_id, "E062101", "6.21", 1_700_000_000_000))
+    assert (response.request_id, response.response_code, response.variant) == (request_id, "E062101", "6.21")
+    assert response.responded_at == 1_700_000_000_000
+    with pytest.raises(DuisError, match="not a DUIS Response"):
+        parse_response(response_xml(request_id, "I0", "6.21", 0).replace(b"sr:Response", b"sr:Request"))
+    with pytest.raises(DuisError, match="DTDs and entities are refused"):
+        parse_response(b'<!DOCTYPE x [<!ENTITY a "b">]>' + response_xml(request_id, "I0", "6.21", 0))
