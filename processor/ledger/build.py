@@ -27,8 +27,12 @@ from processor.stream.serde import Peek, candidate
 from processor.times import parse_time
 
 SNAPSHOT_COLUMNS = ("device_id", "cell", "entity_id", "as_of")
-CELL_NAMES = {"ds": Cell.DIGITAL_SIGNING, "digitalsigning": Cell.DIGITAL_SIGNING, "ka": Cell.KEY_AGREEMENT}
-CELL_NAMES["keyagreement"] = Cell.KEY_AGREEMENT
+CELL_NAMES = {  # a snapshot's cell column, lower case without "_"
+    "ds": Cell.DIGITAL_SIGNING,
+    "digitalsigning": Cell.DIGITAL_SIGNING,
+    "ka": Cell.KEY_AGREEMENT,
+    "keyagreement": Cell.KEY_AGREEMENT,
+}
 
 
 def device_key(device_id: str) -> str:
@@ -135,25 +139,27 @@ class SnapshotSummary:
 
 def load_snapshot(store: LedgerStore, path: Path, chunk: int = 10_000) -> SnapshotSummary:
     """A CSV of devices' NO cells as read from the devices (device_id, cell, entity_id, as_of): rows that
-    cannot be read are rejected with their line and reason; the others are applied."""
+    cannot be read are rejected with their line and reason; the others are applied. A file that is not
+    UTF-8 CSV is refused whole, before anything is written (cells are written after the whole read)."""
     summary = SnapshotSummary()
     cells: dict[tuple[str, int], dict[Cell, str]] = {}
-    with path.open(newline="") as source:
-        rows = csv.DictReader(source)
-        missing = [c for c in SNAPSHOT_COLUMNS if c not in (rows.fieldnames or [])]
-        if missing:
-            raise ValueError(f"{path}: the header lacks {', '.join(missing)} (columns: {', '.join(SNAPSHOT_COLUMNS)})")
-        for line, row in enumerate(rows, start=2):
-            try:
-                device = canonical_eui64(row["device_id"])
-                cell = CELL_NAMES[row["cell"].strip().lower().replace("_", "")]
-                entity = canonical_eui64(row["entity_id"])
-                as_of = parse_time(row["as_of"])
-            except (InvalidIdentifier, KeyError, ValueError) as exc:
-                summary.rejected.append(f"line {line}: {_why(exc, row)}")
-                continue
-            cells.setdefault((device, as_of), {})[cell] = entity
-            summary.rows += 1
+    try:
+        with path.open(newline="", encoding="utf-8") as source:
+            rows = csv.DictReader(source)
+            missing = [c for c in SNAPSHOT_COLUMNS if c not in (rows.fieldnames or [])]
+            if missing:
+                columns = ", ".join(SNAPSHOT_COLUMNS)
+                raise ValueError(f"{path}: the header lacks {', '.join(missing)} (columns: {columns})")
+            for row in rows:
+                try:
+                    device, cell, entity, as_of = _snapshot_row(row)
+                except ValueError as exc:
+                    summary.rejected.append(f"line {rows.line_num}: {exc}")
+                    continue
+                cells.setdefault((device, as_of), {})[cell] = entity
+                summary.rows += 1
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"{path} is not UTF-8 CSV ({exc}); nothing was loaded") from exc
     summary.devices = len({device for device, _ in cells})
     changes = [(device, snapshot_change(entities, as_of)) for (device, as_of), entities in cells.items()]
     for start in range(0, len(changes), chunk):
@@ -161,7 +167,13 @@ def load_snapshot(store: LedgerStore, path: Path, chunk: int = 10_000) -> Snapsh
     return summary
 
 
-def _why(exc: Exception, row: dict[str, str]) -> str:
-    if isinstance(exc, KeyError):
-        return f"cell {row.get('cell')!r} is not ds or ka"
-    return str(exc)
+def _snapshot_row(row: dict[str, str | None]) -> tuple[str, Cell, str, int]:
+    """One snapshot line's cell; ValueError saying what is wrong with it."""
+    if any(row.get(c) is None for c in SNAPSHOT_COLUMNS):
+        raise ValueError(f"fewer than the {len(SNAPSHOT_COLUMNS)} columns")
+    values = {c: row[c] or "" for c in SNAPSHOT_COLUMNS}
+    cell = CELL_NAMES.get(values["cell"].strip().lower().replace("_", ""))
+    if cell is None:
+        raise ValueError(f"cell {values['cell']!r} is not ds or ka")
+    device, entity = canonical_eui64(values["device_id"]), canonical_eui64(values["entity_id"])
+    return device, cell, entity, parse_time(values["as_of"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from processor.domain.model import (
@@ -65,7 +65,7 @@ class DeviceView:
     cells: DeviceCells
     contents: dict[Cell, Content]
     state: State
-    causes: tuple[str, ...]  # for WRONG: "placed wrong" / "registration changed" / "in the snapshot", per cell
+    causes: tuple[str, ...]  # for WRONG, per wrong cell: "placed wrong" / "registration changed" / "in the snapshot"
     holders: tuple[str, ...]  # for WRONG: the party (or entity) holding each wrong cell
 
     @property
@@ -106,16 +106,29 @@ def judge_devices(
         cells = ledger.cells([d.device_id for d in kept], table)
         mpxns = [d.mpxns[0] if d.mpxns else None for d in kept]
         now = registrations.lookup_many([(m, at) for m in mpxns])
-        placed_at = [
-            registrations.lookup_many([(m, _held(cells[d.device_id], cell)) for d, m in zip(kept, mpxns, strict=True)])
-            for cell in CELLS
+        views = [
+            _view(device, mpxn, cells[device.device_id], registration, directory, population)
+            for device, mpxn, registration in zip(kept, mpxns, now, strict=True)
         ]
-        for n, device in enumerate(kept):
-            then = {cell: placed_at[i][n] for i, cell in enumerate(CELLS)}
-            population.devices.append(
-                _view(device, mpxns[n], cells[device.device_id], now[n], then, directory, population)
-            )
+        population.devices.extend(_with_causes(views, registrations, directory))
     return population
+
+
+def _with_causes(
+    views: list[DeviceView], registrations: RegistrationStore, directory: PartyDirectory
+) -> list[DeviceView]:
+    """Why each wrong cell is wrong, from the registration in force when it was placed: looked up for the
+    wrong cells only (one batch), since most devices have none."""
+    wrong = [(n, h) for n, v in enumerate(views) for h in _wrong_holdings(v)]
+    then = registrations.lookup_many([(views[n].mpxn, h.placement.at) for n, h in wrong])
+    causes: dict[int, list[str]] = {}
+    for (n, holding), registration in zip(wrong, then, strict=True):
+        causes.setdefault(n, []).append(_cause(holding, registration, directory))
+    return [replace(v, causes=tuple(causes[n])) if n in causes else v for n, v in enumerate(views)]
+
+
+def _wrong_holdings(view: DeviceView) -> list[Holding]:
+    return [h for c in CELLS if view.contents[c] in WRONG_CONTENTS and (h := view.cells.cell(c)) is not None]
 
 
 def _chunks(items: Iterable[Device]) -> Iterator[list[Device]]:
@@ -129,24 +142,17 @@ def _chunks(items: Iterable[Device]) -> Iterator[list[Device]]:
         yield chunk
 
 
-def _held(cells: DeviceCells, cell: Cell) -> int:
-    holding = cells.cell(cell)
-    return holding.placement.at if holding is not None else 0
-
-
 def _view(
     device: Device,
     mpxn: str | None,
     cells: DeviceCells,
     registration: Registration | None,
-    then: dict[Cell, Registration | None],
     directory: PartyDirectory,
     population: Population,
 ) -> DeviceView:
     registered = (registration.network_operator_id or "(none)") if registration else "(unregistered)"
     supplier = (registration.supplier_id or "(none)") if registration else "(unregistered)"
     contents: dict[Cell, Content] = {}
-    causes: list[str] = []
     holders: list[str] = []
     for cell in CELLS:
         holding = cells.cell(cell)
@@ -154,11 +160,10 @@ def _view(
         contents[cell] = content
         if content in WRONG_CONTENTS and holding is not None:
             holders.append(holder)
-            causes.append(_cause(holding, then[cell], directory))
     state = _state(contents, cells, population)
     return DeviceView(
         device.device_id, device.device_type.value, mpxn, registered, supplier, cells, contents, state,
-        tuple(causes), tuple(holders),
+        (), tuple(holders),
     )  # fmt: skip
 
 

@@ -49,17 +49,8 @@ class LedgerStore:
 
     def cells(self, device_ids: Iterable[str], table: EntityTable) -> dict[str, DeviceCells]:
         """Each device's cells (EMPTY when the ledger has nothing), one HMGET per bucket, pipelined."""
-        by_key: dict[str, list[str]] = {}
-        for device in sorted(set(device_ids)):
-            by_key.setdefault(self.buckets.key_of(device), []).append(device)
-        pipe = self.client.pipeline(transaction=False)
-        for key, devices in by_key.items():
-            pipe.hmget(key, [field_of(d) for d in devices])
-        found: dict[str, DeviceCells] = {}
-        for devices, values in zip(by_key.values(), pipe.execute(), strict=True):
-            for device, raw in zip(devices, values, strict=True):
-                found[device] = decode(as_bytes(raw), table) if raw else EMPTY
-        return found
+        found = self.buckets.read(device_ids, field_of)
+        return {device: decode(as_bytes(raw), table) if raw else EMPTY for device, raw in found.items()}
 
     def update(self, device_ids: Iterable[str], change: Change, offsets: dict[str, int]) -> int:
         """Apply ``change`` to the devices' cells and store the result with ``offsets``, atomically;

@@ -51,14 +51,15 @@ class HashBuckets:
     def key_of(self, member: str) -> str:
         return f"{self.namespace}:{zlib.crc32(member.encode()) & self._mask:x}"
 
-    def read(self, members: Iterable[str]) -> dict[str, bytes | None]:
-        """Every member's value in one pipelined round trip (one HMGET per bucket; per node on a cluster)."""
+    def read(self, members: Iterable[str], field: Callable[[str], FieldT] = str) -> dict[str, bytes | None]:
+        """Every member's value in one pipelined round trip (one HMGET per bucket; per node on a cluster).
+        ``field``: the hash field a member is stored under (the member itself unless told otherwise)."""
         by_key: dict[str, list[str]] = {}
         for member in sorted(set(members)):
             by_key.setdefault(self.key_of(member), []).append(member)
         pipe = self.client.pipeline(transaction=False)
         for key, fields in by_key.items():
-            pipe.hmget(key, fields)
+            pipe.hmget(key, [field(f) for f in fields])
         found: dict[str, bytes | None] = {}
         for fields, values in zip(by_key.values(), pipe.execute(), strict=True):
             found.update(zip(fields, values, strict=True))

@@ -241,6 +241,7 @@ def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url
         "00-12-4B-00-00-00-01-02,key_agreement,90-B3-D5-1F-30-20-00-02,2020-02-01T00:00:00Z\n"
         "00-12-4B-00-00-00-01-03,topup,90-B3-D5-1F-30-20-00-02,2020-02-01\n"
         "not-a-device,ds,90-B3-D5-1F-30-20-00-02,2020-02-01\n"
+        "00-12-4B-00-00-00-01-04,ds\n"
     )
     env = {"SRGUARD_REDIS_URL": redis_url, "SRGUARD_REDIS_KEY_PREFIX": f"snap{unique}", "COLUMNS": "200"}
 
@@ -249,9 +250,15 @@ def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url
 
     loaded = srguard_here("ledger", "baseline", str(snapshot))
     assert loaded.returncode == 1, loaded.stdout + loaded.stderr
-    assert "3 cells of 2 devices read, 2 devices changed, 2 lines rejected" in loaded.stdout
+    assert "3 cells of 2 devices read, 2 devices changed, 3 lines rejected" in loaded.stdout
     assert "line 5: cell 'topup' is not ds or ka" in loaded.stderr and "line 6:" in loaded.stderr
+    assert "line 7: fewer than the 4 columns" in loaded.stderr
     shown = srguard_here("ledger", "get", "00-12-4B-00-00-00-01-01")
     assert shown.returncode == 0 and shown.stdout.count("snapshot") == 4, shown.stdout  # by and request, per cell
     again = srguard_here("ledger", "baseline", str(snapshot))
     assert "0 devices changed" in again.stdout, "the same snapshot twice changes nothing"
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes(snapshot.read_bytes() + "00-12-4B-00-00-00-01-09,ds,caf\xe9,2020-01-01\n".encode("latin-1"))
+    refused = srguard_here("ledger", "baseline", str(latin1))
+    assert refused.returncode == 2 and "nothing was loaded" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
