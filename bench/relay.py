@@ -1,7 +1,7 @@
 """The peer srguard is measured against: its consume -> produce -> commit loop with nothing decided.
 
 Same client settings, same batching (a batch is the first message plus whatever has arrived behind it),
-same guarantee (flush then synchronous commit, or one transaction per batch), the same bytes out. The
+same guarantee (srguard's own at-least-once commits, or one transaction per batch), the same bytes out. The
 gap between this loop and srguard is what deciding costs; this loop itself is what the broker allows.
 
 ``python -m bench.relay BOOTSTRAP SOURCE TARGET GUARANTEE BATCH [CONFIG_JSON]`` relays until SIGTERM.
@@ -21,7 +21,9 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from processor.config import Settings
-from processor.stream.edge import take_batch
+from processor.stream.commit import CommitWhenDelivered
+from processor.stream.edge import take_batch, to_inputs
+from processor.stream.records import Output, span_of
 
 
 class Relay:
@@ -29,7 +31,8 @@ class Relay:
         self, bootstrap: str, source: str, target: str, guarantee: str, batch: int, config: dict[str, object]
     ) -> None:
         self.target, self.batch = target, batch
-        self.batch_wait_s = Settings(processing_guarantee=guarantee).batch_wait_s
+        defaults = Settings(processing_guarantee=guarantee)
+        self.batch_wait_s = defaults.batch_wait_s
         self.started: float | None = None  # perf_counter() when the first batch arrived
         group = f"relay-{uuid.uuid4().hex[:8]}"
         self.consumer = Consumer(
@@ -49,6 +52,7 @@ class Relay:
         )
         if self.transactional:
             self.producer.init_transactions(30)
+        self.delivered = CommitWhenDelivered(self.producer, self.consumer, defaults.commit_interval_ms / 1000)
         self.consumer.subscribe([source])
 
     def run(self, done: Callable[[int], bool]) -> int:
@@ -62,22 +66,22 @@ class Relay:
                     self._copy(messages)
                     copied += len(messages)
         finally:
+            self.delivered.settle(10)
             self.consumer.close()
         return copied
 
     def _copy(self, messages: list[Message]) -> None:
+        if not self.transactional:
+            inputs = to_inputs(messages)
+            self.delivered([Output(self.target, i.key, i.value, i.headers) for i in inputs], span_of(inputs))
+            return
         last = {(m.topic(), m.partition()): m.offset() for m in messages}
         positions = [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
-        if self.transactional:
-            self.producer.begin_transaction()
+        self.producer.begin_transaction()
         for msg in messages:
             self.producer.produce(self.target, msg.value(), msg.key(), headers=msg.headers())
-        if self.transactional:
-            self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(), 30)
-            self.producer.commit_transaction(60)
-        else:
-            self.producer.flush(60)
-            self.consumer.commit(offsets=positions, asynchronous=False)
+        self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(), 30)
+        self.producer.commit_transaction(60)
 
 
 def main(argv: list[str]) -> None:

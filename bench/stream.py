@@ -3,6 +3,7 @@ latency at a fixed rate, and scale-out. Every figure is measured in this run; me
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -40,6 +41,9 @@ BATCH = 1000
 SRS = int(os.environ.get("BENCH_SRS", "200000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
 LATENCY_RATE = 5000
+# Sent at the same rate before the measured seconds, and reported apart: a new topic's first seconds on a
+# broker (its leaders, segments, the JVM compiling the paths they take) are slow for every contender alike.
+LATENCY_WARMUP_S = float(os.environ.get("BENCH_LATENCY_WARMUP_SECONDS", "10"))
 # A broker of the user's instead of the embedded one (Apache Kafka, tansu as fallback); its CPU is then not measured.
 EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
 LATENCY_WINDOW_S = 10
@@ -236,8 +240,9 @@ def _read_decisions(bootstrap: str, topics: list[str], joined: Event, expected: 
     until = time.perf_counter() + 30
     while not reader.assignment() and time.perf_counter() < until:  # a group join takes seconds
         reader.poll(0.1)
+    gc.disable()  # a collection pausing the reader would count as the stage's latency
     joined.set()
-    seen: list[tuple[str, float, float]] = []
+    seen: list[tuple[bytes, float, float]] = []
     wanted, deadline = -1, float("inf")
     while (wanted < 0 or len(seen) < wanted) and time.perf_counter() < deadline:
         if wanted < 0 and expected.poll():
@@ -246,9 +251,9 @@ def _read_decisions(bootstrap: str, topics: list[str], joined: Event, expected: 
         msg = reader.poll(0.05)
         if msg is None or msg.error():
             continue
-        seen.append((_request_id(msg.value()), msg.timestamp()[1] / 1000, time.time()))
+        seen.append((msg.value(), msg.timestamp()[1] / 1000, time.time()))  # type: ignore[arg-type]
     reader.close()
-    out.send(seen)
+    out.send([(_request_id(value), decided, got) for value, decided, got in seen])  # decoded after the clock stops
 
 
 def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: int | None) -> dict[str, object]:
@@ -268,7 +273,8 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
     joined.wait(60)
     # The upstream producer keeps librdkafka's defaults (linger.ms 5): the DCC's SR producer is not ours to tune.
     producer = Producer({"bootstrap.servers": world.bootstrap})
-    items = TrafficGenerator(world.population, MIX, seed=9).take(int(LATENCY_RATE * LATENCY_SECONDS))
+    warmup = int(LATENCY_RATE * LATENCY_WARMUP_S)
+    items = TrafficGenerator(world.population, MIX, seed=9).take(warmup + int(LATENCY_RATE * LATENCY_SECONDS))
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
     probes = 0
     warm = time.perf_counter() + 30
@@ -278,31 +284,43 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
         probes += 1
         time.sleep(0.5)
     sent: dict[str, float] = {}
+    warming: dict[str, float] = {}
     pids = {s.name: s.pid for s in world.stack.state.services} | {"driver": os.getpid(), "reader": reader.pid}
     if stage_pid is not None:
         pids["stage"] = stage_pid
-    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     interval = 1.0 / LATENCY_RATE
-    start = time.perf_counter()
+    gc.freeze()  # the payloads stay: a collection walking them would stall sending (and skew every figure)
+    gc.disable()
+    start = measured = time.perf_counter()
+    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
     for n, (request_id, key, value) in enumerate(payloads[1:], 1):
         target = start + n * interval
         while (now := time.perf_counter()) < target:
             time.sleep(max(0.0, min(target - now, 0.001)))
-        sent[request_id] = time.time()
+        (warming if n <= warmup else sent)[request_id] = time.time()
         producer.produce(topics.requests, value, key)
         producer.poll(0)
+        if n == warmup:  # the CPU each process uses is measured over the measured seconds only
+            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            measured = time.perf_counter()
     producer.flush(30)
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - measured
+    gc.enable()
+    gc.unfreeze()
     cores = {name: round((_cpu_seconds(pid) - cpu_before[name]) / elapsed, 2) for name, pid in pids.items()}
-    expected_out.send(len(sent) + probes)
+    expected_out.send(len(sent) + len(warming) + probes)
     decisions = results_in.recv()
     reader.join(30)
-    seen = [
-        (sent[rid], (decided - sent[rid]) * 1000, (got - sent[rid]) * 1000)
-        for rid, decided, got in decisions
-        if rid in sent
-    ]
-    return _latency_figures(sent, seen) | {"cpu_cores": cores}
+
+    def figures(times: dict[str, float]) -> dict[str, object]:
+        mine = [(times[r], decided, got) for r, decided, got in decisions if r in times]
+        return _latency_figures(times, [(at, (decided - at) * 1000, (got - at) * 1000) for at, decided, got in mine])
+
+    result = figures(sent) | {"cpu_cores": cores}
+    if warming:
+        warm = figures(warming)
+        result["warmup"] = {"seconds": LATENCY_WARMUP_S, "p50_ms": warm["p50_ms"], "p99_ms": warm["p99_ms"]}
+    return result
 
 
 def _latency_figures(sent: dict[str, float], seen: list[tuple[float, float, float]]) -> dict[str, object]:

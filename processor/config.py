@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # at-least-once; 50 exactly-once, where each batch is a transaction costing the broker several
     # requests, so a busy stream wants fewer, fuller ones (Kafka Streams commits EOS every 100 ms).
     batch_timeout_ms: int | None = Field(None, ge=0)
+    # at-least-once: how often the offsets of delivered batches are committed (a crash reads at most about
+    # this much again). Exactly-once commits every batch in its transaction.
+    commit_interval_ms: int = Field(1000, ge=0)
     statistics_interval_ms: int = Field(5000, ge=0)
     dlq_max_consecutive: int = Field(1000, ge=1)
     dlq_max_ratio: float = Field(0.5, gt=0, le=1)

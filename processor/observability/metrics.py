@@ -76,14 +76,15 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "srguard_batch_processing_seconds",
-            "Wall time of one batch: decode, look up, decide, produce, commit.",
+            "Wall time of one batch: decode, look up, decide, produce (exactly-once: and commit its transaction; "
+            "at-least-once: outputs are delivered and offsets committed asynchronously, after it).",
             buckets=BATCH_BUCKETS,
             registry=r,
         )
         self.sr_seconds = RepeatedObservations(
             "srguard_sr_processing_seconds",
             "Time each SR spends in srguard: from its batch being taken off the consumer until the batch's "
-            "outputs and offsets are durable (observed once per SR).",
+            "outputs are produced (exactly-once: committed) (observed once per SR).",
             BATCH_BUCKETS,
             r,
         )

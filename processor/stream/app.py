@@ -4,6 +4,7 @@ The parts are built by ``processor.wiring.processor_app``."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from dataclasses import dataclass
@@ -38,6 +39,10 @@ def run(settings: Settings, stop: threading.Event, app: App) -> App:
                 f"waiting for {', '.join(app.feed.status.waiting_for)}"
             )
         log.info("reference feed ready: %d records applied", app.feed.status.applied)
+        # What start-up built (modules, schemas, clients) lives as long as the process: out of the
+        # collector's sight, a full collection no longer walks it (measured: 80-130 ms pauses before,
+        # each one SRs waited out).
+        gc.freeze()
         feed_thread.start()
         app.processor.run(stop)
     finally:

@@ -2,21 +2,27 @@
 
 exactly_once (``Transactional``): the outputs and the offsets are one Kafka transaction; whatever fails
 inside it aborts it before the batch is rewound, because a transaction left open wedges every later
-batch. at_least_once (``DeliverThenCommit``): the outputs are flushed and every delivery confirmed,
-then the offsets are committed synchronously; a failed delivery rewinds the batch.
-Either raises KafkaException for the caller to rewind and retry, or ProducerFenced when the producer
-can go no further.
+batch. at_least_once (``CommitWhenDelivered``): the outputs are handed to the producer and the loop goes
+on; a batch's offsets are committed once its outputs and every earlier batch's are confirmed delivered.
+Either raises KafkaException for the caller to rewind (``abandoned()`` says from where) and retry, or
+ProducerFenced when the producer can go no further.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from processor.observability.metrics import Metrics
-from processor.stream.edge import produce_outputs
-from processor.stream.records import Output
+from processor.stream.edge import error_text, produce_outputs
+from processor.stream.records import Output, Partition, Span
+
+log = logging.getLogger(__name__)
 
 # A test's fault, called with the batch number and the producer after a batch is produced, before its commit.
 BeforeCommit = Callable[[int, Producer], None]
@@ -34,6 +40,22 @@ def fenced(exc: KafkaException) -> ProducerFenced:
     return ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}")
 
 
+class Durable(Protocol):
+    def __call__(self, outputs: Sequence[Output], span: Span) -> None:
+        """Make a judged batch's outputs and its input offsets durable (or raise)."""
+
+    def settle(self, wait_s: float = 0.0) -> None:
+        """Serve what the broker has confirmed; with ``wait_s``, wait that long for all of it and commit
+        now (before partitions are revoked, or on close). Raises KafkaException for a failed delivery."""
+
+    def abandoned(self) -> dict[Partition, int]:
+        """After a raise: the first offsets of batches given up on, which the caller must read again."""
+
+
+def _positions(offsets: dict[Partition, int]) -> list[TopicPartition]:
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
+
+
 class Transactional:
     def __init__(
         self, producer: Producer, consumer: Consumer, metrics: Metrics, before_commit: BeforeCommit | None = None
@@ -45,7 +67,7 @@ class Transactional:
         self.open = False  # begun, not yet committed or aborted
         self.batches = 0
 
-    def __call__(self, outputs: Sequence[Output], positions: list[TopicPartition]) -> None:
+    def __call__(self, outputs: Sequence[Output], span: Span) -> None:
         if self.open:  # a failed abort of an earlier batch: finish it before anything else
             self._abort()
         self.producer.begin_transaction()
@@ -54,7 +76,8 @@ class Transactional:
             produce_outputs(self.producer, outputs)
             if self.before_commit:
                 self.before_commit(self.batches + 1, self.producer)
-            self.producer.send_offsets_to_transaction(positions, self.consumer.consumer_group_metadata(), 30)
+            group = self.consumer.consumer_group_metadata()
+            self.producer.send_offsets_to_transaction(_positions(span.next), group, 30)
             self._commit()
         except Exception as exc:
             # Whatever failed (a refused record, a timeout, a broker error), abort before the rewind.
@@ -67,6 +90,12 @@ class Transactional:
         self.open = False
         self.batches += 1
         self.metrics.transactions.labels("committed").inc()
+
+    def settle(self, wait_s: float = 0.0) -> None:
+        """Nothing to serve: a batch is durable when its call returns."""
+
+    def abandoned(self) -> dict[Partition, int]:
+        return {}  # an aborted batch is only the one being rewound
 
     def _commit(self) -> None:
         """commit_transaction, retried while librdkafka says the error is retriable (its documented use)."""
@@ -90,19 +119,85 @@ class Transactional:
         self.metrics.transactions.labels("aborted").inc()
 
 
-class DeliverThenCommit:
-    def __init__(self, producer: Producer, consumer: Consumer) -> None:
+class _InFlight:
+    """One batch whose outputs are being delivered."""
+
+    __slots__ = ("error", "span", "undelivered")
+
+    def __init__(self, span: Span, outputs: int) -> None:
+        self.span = span
+        self.undelivered = outputs
+        self.error: KafkaError | None = None
+
+    def delivered(self, error: KafkaError | None, _msg: Message) -> None:
+        self.undelivered -= 1
+        if error is not None and self.error is None:
+            self.error = error
+
+
+class CommitWhenDelivered:
+    """at_least_once without waiting for the broker in the loop. Waiting for each batch's deliveries and
+    then committing synchronously cost two broker round trips per batch, which bounded both latency and
+    throughput; here the deliveries are served as they come, and the offsets of the batches confirmed so
+    far (in order: never past a batch still in flight) are committed asynchronously every
+    ``commit_interval_s``, so a crash reads at most that much again. A failed delivery gives up every
+    batch in flight: their first offsets are read again (at-least-once: some outputs may appear twice)."""
+
+    def __init__(self, producer: Producer, consumer: Consumer, commit_interval_s: float) -> None:
         self.producer = producer
         self.consumer = consumer
+        self.commit_interval_s = commit_interval_s
+        self.in_flight: deque[_InFlight] = deque()
+        self.confirmed: dict[Partition, int] = {}  # next offsets confirmed and not yet committed
+        self.failure: KafkaError | None = None  # set from a failed delivery until abandoned() is read
+        self.rewind: dict[Partition, int] = {}
+        self.next_commit = 0.0
 
-    def __call__(self, outputs: Sequence[Output], positions: list[TopicPartition]) -> None:
-        failures: list[KafkaError] = []
+    def __call__(self, outputs: Sequence[Output], span: Span) -> None:
+        if self.failure is not None:  # a failure found outside the loop (a revocation): rewind first
+            raise KafkaException(self.failure)
+        batch = _InFlight(span, len(outputs))
+        self.in_flight.append(batch)
+        produce_outputs(self.producer, outputs, batch.delivered)
+        self.settle()
 
-        def delivered(error: KafkaError | None, _msg: Message) -> None:
-            if error is not None:
-                failures.append(error)
+    def settle(self, wait_s: float = 0.0) -> None:
+        if wait_s:
+            self.producer.flush(wait_s)
+        else:
+            self.producer.poll(0)
+        failure: KafkaError | None = None
+        while self.in_flight and failure is None and (self.in_flight[0].undelivered <= 0 or wait_s):
+            head = self.in_flight[0]
+            if head.error is None and head.undelivered <= 0:
+                self.confirmed.update(head.span.next)
+                self.in_flight.popleft()
+            else:
+                failure = head.error or KafkaError(KafkaError._TIMED_OUT, "outputs not delivered in time")
+                self._give_up(failure)
+        if self.confirmed and (wait_s or failure or time.monotonic() >= self.next_commit):
+            self._commit(synchronous=bool(wait_s or failure))
+        if failure is not None:
+            raise KafkaException(failure)
 
-        produce_outputs(self.producer, outputs, delivered)
-        if self.producer.flush(60) or failures:
-            raise KafkaException(failures[0] if failures else KafkaError(KafkaError._TIMED_OUT))
-        self.consumer.commit(offsets=positions, asynchronous=False)
+    def _give_up(self, error: KafkaError) -> None:
+        self.failure = error
+        for batch in self.in_flight:
+            for partition, offset in batch.span.first.items():
+                self.rewind[partition] = min(offset, self.rewind.get(partition, offset))
+        self.in_flight.clear()
+
+    def _commit(self, synchronous: bool) -> None:
+        offsets, self.confirmed = _positions(self.confirmed), {}
+        self.next_commit = time.monotonic() + self.commit_interval_s
+        try:
+            if synchronous:
+                self.consumer.commit(offsets=offsets, asynchronous=False)
+            else:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:  # not fatal at-least-once: the next commit carries later offsets
+            log.warning("could not commit offsets (%s): at worst their records are read again", error_text(exc))
+
+    def abandoned(self) -> dict[Partition, int]:
+        rewind, self.rewind, self.failure = self.rewind, {}, None
+        return rewind

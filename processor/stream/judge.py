@@ -28,6 +28,7 @@ from processor.domain.rule import decide_candidate
 from processor.domain.subject import subject_of
 from processor.duis.response import response_xml
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
+from processor.observability.metrics import Metrics
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
 from processor.stream.serde import SrReader, avro_reader, encode_rejection
@@ -64,6 +65,25 @@ class BatchResult:
         self.lookups += other.lookups
         self.misses += other.misses
         self.inventory_misses += other.inventory_misses
+
+    def count(self, m: Metrics, size: int, elapsed: float) -> None:
+        """The batch's figures into the process's metrics: ``size`` SRs judged in ``elapsed`` seconds."""
+        m.consumed.inc(size)
+        for branch, n in self.accepted.items():
+            m.accepted.labels(branch).inc(n)
+        for (code, reason), n in self.rejected.items():
+            m.rejected.labels(code, reason).inc(n)
+        for (code, reason), n in self.audited.items():
+            m.audited.labels(code, reason).inc(n)
+        for error_class, n in self.dlq.items():
+            m.dlq.labels(error_class).inc(n)
+        for (operator, supplier), n in self.incidents.items():
+            m.incidents.labels(operator, supplier).inc(n)
+        m.lookups.inc(self.lookups)
+        m.lookup_misses.inc(self.misses)
+        m.inventory_misses.inc(self.inventory_misses)
+        m.batch_seconds.observe(elapsed)
+        m.sr_seconds.observe(elapsed, size)  # every SR of the batch waited for all of it
 
 
 class _Dead(Exception):

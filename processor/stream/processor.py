@@ -2,8 +2,8 @@
 
 exactly_once: one transactional producer per process; each batch's outputs and its input offsets are
 one transaction, aborted and rewound on failure; a fenced producer stops the process (a newer
-instance owns the work). at_least_once: outputs are flushed, then the offsets committed. Both
-strategies live in ``stream/commit.py``.
+instance owns the work). at_least_once: outputs are handed to the producer without waiting, and offsets
+are committed once their batch's outputs are confirmed delivered. Both strategies: ``stream/commit.py``.
 
 Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound, the
 partitions are paused, and the loop retries with backoff until the dependency answers again. Any
@@ -21,7 +21,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
@@ -31,17 +30,19 @@ from processor.config import Mode, ProcessingGuarantee, Settings
 from processor.names import transactional_id
 from processor.observability.metrics import Metrics
 from processor.registration.feed_status import FeedView, feed_stalled
-from processor.stream.commit import BeforeCommit, DeliverThenCommit, Transactional, fenced, is_fatal
+from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
-from processor.stream.edge import take_batch, to_inputs
-from processor.stream.judge import BatchResult, Judge
-from processor.stream.records import Input, Output
+from processor.stream.edge import error_text, take_batch, to_inputs
+from processor.stream.judge import Judge
+from processor.stream.records import Input, span_of
 
 log = logging.getLogger(__name__)
 
 
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
+LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
+SETTLE_WAIT_S = 10.0  # how long revoking partitions or closing waits for outputs in flight to be delivered
 
 
 class FeedStopped(RuntimeError):
@@ -83,13 +84,13 @@ class SrProcessor:
                     "isolation.level": "read_committed",
                     "statistics.interval.ms": settings.statistics_interval_ms,
                     "stats_cb": self._on_stats,
+                    "on_commit": self._on_commit,
                 },
             )
         )
         producer_config: dict[str, Any] = {
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 5,
             "message.max.bytes": judge.max_record_bytes,
         }
         if self.exactly_once:
@@ -97,11 +98,12 @@ class SrProcessor:
             # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
             # pod's) to let a restart abort its predecessor's open transaction at once.
             producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
-        self._producer = Producer(settings.kafka_config("producer", **producer_config))
-        self._durable: Callable[[list[Output], list[TopicPartition]], None] = (
+        # linger.ms is tuning, not correctness: SRGUARD_KAFKA_PRODUCER_LINGER_MS may change it.
+        self._producer = Producer({"linger.ms": LINGER_MS, **settings.kafka_config("producer", **producer_config)})
+        self._durable: Durable = (
             Transactional(self._producer, self._consumer, metrics, before_commit)
             if self.exactly_once
-            else DeliverThenCommit(self._producer, self._consumer)
+            else CommitWhenDelivered(self._producer, self._consumer, settings.commit_interval_ms / 1000)
         )
 
     # -- readiness -------------------------------------------------------------------------------
@@ -148,6 +150,11 @@ class SrProcessor:
                 if key in self.assigned and p.get("consumer_lag", -1) >= 0:
                     self.metrics.consumer_lag.labels(topic, partition).set(p["consumer_lag"])
 
+    @staticmethod
+    def _on_commit(error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+        if error is not None and error.code() != KafkaError._NO_OFFSET:
+            log.warning("could not commit offsets (%s): at worst their records are read again", error.str())
+
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
         self.rebalances += 1
@@ -161,6 +168,7 @@ class SrProcessor:
         # taken, and a batch whose taking straddled this call is given back (_next_messages).
         self.metrics.rebalances.labels("revoke").inc()
         self.rebalances += 1
+        self._settle(SETTLE_WAIT_S)  # at-least-once: commit what was delivered while the partitions are ours
         for tp in partitions:
             self.assigned.discard((tp.topic, tp.partition))
             with contextlib.suppress(KeyError):  # no statistics arrived for it yet
@@ -187,18 +195,19 @@ class SrProcessor:
                 if self.feed is not None and self.feed.status.failed:
                     raise FeedStopped(f"the reference feed stopped ({self.feed.status.failed}): restart srguard")
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
-                if not batch:
-                    self._report_joining()
-                    continue
-                stale = self._stale_feed()
+                stale = self._stale_feed() if batch else None
                 if stale:
                     self._pause(batch, "feed_lag", stale)
                     stop.wait(0.5)
                     continue
                 try:
-                    self._process(batch)
-                    backoff = 0.5
-                    self._resume()
+                    if batch:
+                        self._process(batch)
+                        backoff = 0.5
+                        self._resume()
+                    else:
+                        self._report_joining()
+                        self._durable.settle()  # deliveries are confirmed and offsets committed while idle too
                 except (RedisError, KafkaException) as exc:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc
@@ -234,18 +243,10 @@ class SrProcessor:
         started = time.perf_counter()
         result = self.judge(batch)
         self.dlq.observe(result.dead)
-        positions = self._next_offsets(batch)
-        self._durable(result.outputs, positions)
+        self._durable(result.outputs, span_of(batch))
         elapsed = time.perf_counter() - started
-        self._count(result, len(batch), elapsed)
+        result.count(self.metrics, len(batch), elapsed)
         self.batches += 1
-
-    @staticmethod
-    def _next_offsets(batch: list[Input]) -> list[TopicPartition]:
-        last: dict[tuple[str, int], int] = {}
-        for item in batch:
-            last[(item.source.topic, item.source.partition)] = item.source.offset
-        return [TopicPartition(t, p, o + 1) for (t, p), o in last.items()]
 
     def _report_joining(self) -> None:
         """A group join can take a while (the group waits for members to rejoin or time out): say so."""
@@ -277,10 +278,11 @@ class SrProcessor:
         return None
 
     def _rewind(self, batch: list[Input]) -> None:
-        """Seek each partition still assigned back to the batch's first record from it, so nothing is lost."""
-        first: dict[tuple[str, int], int] = {}
-        for item in batch:
-            first.setdefault((item.source.topic, item.source.partition), item.source.offset)
+        """Seek each partition still assigned back to the batch's first record from it, or further back to
+        batches given up on in flight (a failed delivery), so nothing is lost."""
+        first = span_of(batch).first
+        for given_up, offset in self._durable.abandoned().items():
+            first[given_up] = min(offset, first.get(given_up, offset))
         for (topic, partition), offset in first.items():
             if (topic, partition) in self.assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
@@ -302,27 +304,16 @@ class SrProcessor:
                 self.metrics.paused.labels(cause).set(0)
             self.paused_cause = None
 
-    def _count(self, result: BatchResult, size: int, elapsed: float) -> None:
-        m = self.metrics
-        m.consumed.inc(size)
-        for branch, n in result.accepted.items():
-            m.accepted.labels(branch).inc(n)
-        for (code, reason), n in result.rejected.items():
-            m.rejected.labels(code, reason).inc(n)
-        for (code, reason), n in result.audited.items():
-            m.audited.labels(code, reason).inc(n)
-        for error_class, n in result.dlq.items():
-            m.dlq.labels(error_class).inc(n)
-        for (operator, supplier), n in result.incidents.items():
-            m.incidents.labels(operator, supplier).inc(n)
-        m.lookups.inc(result.lookups)
-        m.lookup_misses.inc(result.misses)
-        m.inventory_misses.inc(result.inventory_misses)
-        m.batch_seconds.observe(elapsed)
-        m.sr_seconds.observe(elapsed, size)  # every SR of the batch waited for all of it
+    def _settle(self, wait_s: float) -> None:
+        """Wait for outputs in flight and commit what was delivered; what was not is read again."""
+        try:
+            self._durable.settle(wait_s)
+        except KafkaException as exc:
+            log.warning("outputs in flight not all delivered (%s): their SRs are read again", error_text(exc))
 
     def close(self) -> None:
         try:
+            self._settle(SETTLE_WAIT_S)
             self._consumer.close()
         finally:
             self._producer.flush(10)

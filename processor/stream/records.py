@@ -31,3 +31,25 @@ class Output:
     value: bytes | None
     headers: Headers
     timestamp: int = 0  # ms: the input record's, so every output carries its SR's time (0: the time of sending)
+
+
+Partition = tuple[str, int]
+
+
+@dataclass(slots=True)
+class Span:
+    """Where a batch lies in each partition it read: its first offsets (to rewind to) and the offsets
+    after its last records (to commit)."""
+
+    first: dict[Partition, int]
+    next: dict[Partition, int]
+
+
+def span_of(batch: list[Input]) -> Span:
+    first: dict[Partition, int] = {}
+    after: dict[Partition, int] = {}
+    for item in batch:
+        partition = (item.source.topic, item.source.partition)
+        first.setdefault(partition, item.source.offset)
+        after[partition] = item.source.offset + 1
+    return Span(first, after)
