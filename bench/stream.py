@@ -23,14 +23,17 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from bench.relay import Relay
 from processor.avro import codec
 from processor.config import Mode, Topics, load_settings
+from processor.devkit.simulate.duis import carried_by_duis, inventory, publish_duis_traffic
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.registration.publish import publish_devices
 from processor.replay.topic import replay_topic
 from processor.stream.serde import encode_service_request, peek
 from processor.stream.topics import TopicSpec, create_topics, topic_layout
@@ -95,8 +98,42 @@ class World:
             }
         )
         publish_reference_data(self.producer, self.topics, self.population)
+        publish_devices(self.producer, self.topics.devices, inventory(self.population))
         self.traffic = TrafficGenerator(self.population, MIX, seed=4).take(SRS)
         publish_traffic(self.producer, self.topics.requests, self.traffic)
+        # The DUIS mix: the same SRs as DUIS XML (those whose own fields agree with the device inventory,
+        # which names type and MPxN for DUIS), stamped with their SR time: kept for good (retention.ms -1).
+        self.duis_requests = f"{self.topics.requests}.duis"
+        kept = {"retention.ms": "-1"}
+        for future in self.admin.create_topics([NewTopic(self.duis_requests, PARTITIONS, 1, config=kept)]).values():
+            future.result(30)
+        self.duis_srs = publish_duis_traffic(
+            self.producer,
+            self.duis_requests,
+            list(carried_by_duis(self.population, self.traffic)),
+            self.population.pki.oca.public_bytes(Encoding.DER),
+        )
+        self.feed()
+
+    def feed(self) -> None:
+        """Redis filled with the reference data by ``srguard feed`` before any contender runs (the peers
+        look it up; they do not feed it)."""
+        port = free_port()
+        feed = subprocess.Popen(
+            [sys.executable, "-m", "processor", "feed"],
+            env=self.env(SRGUARD_METRICS_PORT=str(port)),
+            stdout=subprocess.DEVNULL,
+            stderr=(self.workdir / "feed.log").open("wb"),
+        )
+        try:
+            deadline = time.monotonic() + 180
+            while not _ready(port):
+                if time.monotonic() > deadline or feed.poll() is not None:
+                    raise RuntimeError(f"srguard feed did not get ready: see {self.workdir / 'feed.log'}")
+                time.sleep(0.2)
+        finally:
+            feed.terminate()
+            feed.wait(60)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -158,15 +195,19 @@ class Processor:
         return 0.0
 
     def ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return _ready(self.port)
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(60)
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def _time_processors(processors: list[Processor], total: int) -> tuple[float, list[float]]:

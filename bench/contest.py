@@ -1,0 +1,242 @@
+"""Side by side on one embedded Apache Kafka: srguard, the relay (the copy loop: what the broker allows) and
+the peers in bench/peers/ (the same job in other frameworks), on the same input in the same run.
+
+Each run: one contender as its own process reads the whole input topic into fresh output topics. Its rate
+is SRs over the time from its first output visible to a read_committed consumer to its last (start-up and
+group joins excluded alike); its CPU is that process's user+system seconds over the same time, per 100k
+SRs (steadier than wall time on a shared 2-core machine). Contenders alternate, in a rotated order each
+repeat. Before a peer's figures count, its outputs in the first repeat are checked equal to srguard's:
+every record on every output topic, keys, headers and values, with only the decision time set aside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from bench.stream import BATCH, FAST_GROUP, PARTITIONS, REPEATS, World, _cpu_seconds
+from processor.avro import codec
+from processor.devkit.stack import free_port
+from processor.names import OUTPUT_ROLES, Topics
+from processor.stream.topics import create_topics, topic_layout
+
+ROOT = Path(__file__).resolve().parent.parent
+QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"  # Quix pins confluent-kafka < 2.13: its own virtualenv
+RUN_TIMEOUT_S = 600
+PROFILES = Path(os.environ["BENCH_PROFILES"]) if os.environ.get("BENCH_PROFILES") else None
+# Commit intervals: srguard's and the relay's defaults (at-least-once: offsets committed every second once
+# delivered; exactly-once: a transaction per batch, a batch waiting up to 50 ms to fill); Quix's default
+# at-least-once (5 s), and for exactly-once 100 ms, Kafka Streams' own default for exactly_once_v2
+# (Quix's 5 s default would make every output wait up to 5 s for its transaction).
+QUIX_COMMIT_INTERVAL_S = {"at_least_once": 5.0, "exactly_once": 0.1}
+
+
+@dataclass(frozen=True)
+class Mix:
+    name: str
+    topic: str
+    srs: int
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    checked: bool  # its outputs are the job's (compared with srguard's); the relay's are copies
+    argv: Callable[[World, str, str, Topics], list[str]]  # (world, guarantee, group, run topics) -> command
+
+
+def _srguard(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
+    return [sys.executable, "-m", "processor", "run", "--processing-guarantee", guarantee, "--group-id", group]
+
+
+def _relay(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
+    config = json.dumps(FAST_GROUP)
+    return [sys.executable, "-m", "bench.relay", world.bootstrap, topics.requests, topics.accepted, guarantee, str(BATCH), config]
+
+
+def _quix(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
+    return [str(QUIX_PYTHON), "-m", "bench.peers.quix_app", str(QUIX_COMMIT_INTERVAL_S[guarantee])]
+
+
+CONTENDERS = [
+    Contender("srguard", True, _srguard),
+    Contender("relay", False, _relay),
+    Contender("quix", True, _quix),
+]
+
+
+@dataclass
+class Run:
+    rate: float
+    cpu_per_100k: float
+    outputs: Counter[tuple[object, ...]] | None = None  # canonical output records (first repeat only)
+
+
+@dataclass
+class Figures:
+    rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    check: str = "srguard itself"
+
+    def summary(self) -> dict[str, object]:
+        def spread(values: list[float]) -> dict[str, float]:
+            return {"median": statistics.median(values), "low": min(values), "high": max(values)}
+
+        return {"sr_per_s": spread(self.rates), "cpu_s_per_100k": spread(self.cpu), "outputs": self.check}
+
+
+def _run_topics(world: World, mix: Mix, name: str) -> Topics:
+    unique = f"{name}{uuid.uuid4().hex[:6]}"
+    outputs = {role: f"{getattr(world.topics, role)}.{unique}" for role in OUTPUT_ROLES}
+    topics = world.topics.model_copy(update={"requests": mix.topic, **outputs})
+    create_topics(world.admin, [s for s in topic_layout(topics) if s.name in outputs.values()], PARTITIONS, 1)
+    return topics
+
+
+def _reader(world: World, topics: list[str]) -> Consumer:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": world.bootstrap,
+            "group.id": f"count-{uuid.uuid4().hex[:6]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    consumer.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(PARTITIONS)])
+    return consumer
+
+
+def _timed(world: World, process: subprocess.Popen[bytes], topics: list[str], srs: int, log: Path) -> tuple[float, float]:
+    """(seconds, CPU seconds) from the first output to the srs-th on ``topics`` (one output per SR there)."""
+    reader = _reader(world, topics)
+    seen, start, cpu0 = 0, 0.0, 0.0
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    try:
+        while seen < srs:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{seen:,} of {srs:,} outputs; the contender's log: {log}")
+            batch = [m for m in reader.consume(10_000, 0.05) if not m.error()]
+            if batch and not seen:
+                start, cpu0 = time.perf_counter(), _cpu_seconds(process.pid)
+            seen += len(batch)
+        return time.perf_counter() - start, _cpu_seconds(process.pid) - cpu0
+    finally:
+        reader.close()
+
+
+_MOMENT = re.compile(rb"<sr:ResponseDateTime>[^<]*</sr:ResponseDateTime>")
+
+
+def _canonical(role: str, value: bytes | None) -> object:
+    """A record's value without its decision time (the one field two correct runs may differ in)."""
+    if value is not None and role in ("rejected", "audit"):
+        return tuple(sorted((k, repr(v)) for k, v in codec("SrRejection").decode(value).items() if k != "decided_at"))
+    if value is not None and role == "responses":
+        return _MOMENT.sub(b"", value)
+    return value
+
+
+def _outputs(world: World, topics: Topics) -> Counter[tuple[object, ...]]:
+    """Every record on the run's output topics, canonical; read until none has come for 3 s."""
+    roles = {getattr(topics, role): role for role in OUTPUT_ROLES}
+    reader = _reader(world, list(roles))
+    found: Counter[tuple[object, ...]] = Counter()
+    quiet = time.monotonic() + 3
+    try:
+        while time.monotonic() < quiet:
+            for msg in reader.consume(10_000, 0.2):
+                if msg.error():
+                    continue
+                role = roles[msg.topic()]  # type: ignore[index]
+                headers = tuple(msg.headers() or ())
+                found[(role, msg.key(), _canonical(role, msg.value()), headers)] += 1
+                quiet = time.monotonic() + 3
+    finally:
+        reader.close()
+    return found
+
+
+def _difference(ours: Counter[tuple[object, ...]], theirs: Counter[tuple[object, ...]]) -> str:
+    """'equal', or what differs (the duplicates at-least-once allows are not a difference)."""
+    missing, extra = set(ours) - set(theirs), set(theirs) - set(ours)
+    if not missing and not extra:
+        repeats = sum(theirs.values()) - len(theirs)
+        return "equal" + (f" ({repeats} repeated records)" if repeats else "")
+    by_role = Counter(r[0] for r in missing), Counter(r[0] for r in extra)
+    return f"DIFFER: {sum(by_role[0].values())} of srguard's missing {dict(by_role[0])}, {sum(by_role[1].values())} others {dict(by_role[1])}"
+
+
+def run_once(world: World, mix: Mix, guarantee: str, contender: Contender, keep_outputs: bool) -> Run:
+    topics = _run_topics(world, mix, contender.name)
+    group = f"{contender.name}-{uuid.uuid4().hex[:8]}"
+    env = world.env(
+        SRGUARD_PROCESSING_GUARANTEE=guarantee, SRGUARD_GROUP_ID=group, SRGUARD_METRICS_PORT=str(free_port()), **mix.env
+    )
+    env |= {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
+    log = world.workdir / f"{group}.log"
+    argv = contender.argv(world, guarantee, group, topics)
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
+    if PROFILES and argv[0].endswith("python"):  # py-spy's collapsed stacks of a Python contender's run
+        out = PROFILES / f"{contender.name}-{mix.name}-{guarantee}-{group[-4:]}.txt"
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "250", "-f", "raw"]
+        subprocess.Popen([*spy, "-o", str(out), "--pid", str(process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        counted = [topics.accepted] if not contender.checked else [topics.accepted, topics.rejected, topics.dlq]
+        elapsed, cpu = _timed(world, process, counted, mix.srs, log)
+    finally:
+        process.terminate()
+        process.wait(60)
+    outputs = _outputs(world, topics) if keep_outputs and contender.checked else None
+    return Run(mix.srs / elapsed, cpu / mix.srs * 100_000, outputs)
+
+
+def contest(world: World, mixes: list[Mix], guarantees: tuple[str, ...], contenders: list[Contender]) -> dict[str, object]:
+    results: dict[str, object] = {}
+    for mix in mixes:
+        for guarantee in guarantees:
+            figures = {c.name: Figures() for c in contenders}
+            first: dict[str, Counter[tuple[object, ...]]] = {}
+            for repeat in range(REPEATS):
+                order = contenders[repeat % len(contenders) :] + contenders[: repeat % len(contenders)]
+                for contender in order:
+                    run = run_once(world, mix, guarantee, contender, keep_outputs=repeat == 0)
+                    figures[contender.name].rates.append(run.rate)
+                    figures[contender.name].cpu.append(run.cpu_per_100k)
+                    if run.outputs is not None:
+                        first[contender.name] = run.outputs
+            reference = first.get("srguard")
+            for contender in contenders:
+                if contender.checked and contender.name != "srguard":
+                    assert reference is not None
+                    figures[contender.name].check = _difference(reference, first[contender.name])
+                elif not contender.checked:
+                    figures[contender.name].check = "copies (not compared)"
+            key = f"{mix.name}_{guarantee}"
+            results[key] = {name: f.summary() for name, f in figures.items()}
+            for name, f in figures.items():
+                print(
+                    f"{key:>24} {name:>8}: {statistics.median(f.rates):>8,.0f} SR/s "
+                    f"({min(f.rates):,.0f}-{max(f.rates):,.0f}), CPU {statistics.median(f.cpu):5.2f} s/100k SRs "
+                    f"({min(f.cpu):.2f}-{max(f.cpu):.2f}); outputs {f.check}"
+                )
+    return results
+
+
+def mixes(world: World) -> list[Mix]:
+    return [
+        Mix("avro", world.topics.requests, len(world.traffic), {}),
+        Mix("duis", world.duis_requests, world.duis_srs, {"SRGUARD_INPUT_FORMAT": "duis"}),
+    ]
