@@ -34,6 +34,7 @@ from processor.stream.topics import create_topics, topic_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"  # Quix pins confluent-kafka < 2.13: its own virtualenv
+KSTREAMS = ROOT / "bench" / "peers" / "kstreams"  # built by `mvn -q clean package` (make bench)
 RUN_TIMEOUT_S = 600
 PROFILES = Path(os.environ["BENCH_PROFILES"]) if os.environ.get("BENCH_PROFILES") else None
 # Commit intervals: srguard's and the relay's defaults (at-least-once: offsets committed every second once
@@ -54,8 +55,12 @@ class Mix:
 @dataclass(frozen=True)
 class Contender:
     name: str
-    checked: bool  # its outputs are the job's (compared with srguard's); the relay's are copies
     argv: Callable[[World, str, str, Topics], list[str]]  # (world, guarantee, group, run topics) -> command
+    # How its outputs are compared with srguard's: "records" (every record, byte for byte but the decision
+    # time), "decisions" (accepted records whole; per rejection its code, reason and evidence), or "" (the
+    # relay's are copies of its input).
+    compared: str = "records"
+    mixes: tuple[str, ...] = ("avro", "duis")
 
 
 def _srguard(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
@@ -71,10 +76,17 @@ def _quix(world: World, guarantee: str, group: str, topics: Topics) -> list[str]
     return [str(QUIX_PYTHON), "-m", "bench.peers.quix_app", str(QUIX_COMMIT_INTERVAL_S[guarantee])]
 
 
+def _kstreams(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
+    state = world.workdir / f"{group}.state"
+    classpath = f"{KSTREAMS / 'target' / 'classes'}:{KSTREAMS / 'target' / 'dependency' / '*'}"
+    return ["java", "-cp", classpath, "srguard.peer.SrGuardStreams", str(ROOT / "schemas"), str(state)]
+
+
 CONTENDERS = [
-    Contender("srguard", True, _srguard),
-    Contender("relay", False, _relay),
-    Contender("quix", True, _quix),
+    Contender("srguard", _srguard),
+    Contender("relay", _relay, compared=""),
+    Contender("quix", _quix),
+    Contender("kstreams", _kstreams, compared="decisions", mixes=("avro",)),
 ]
 
 
@@ -169,14 +181,42 @@ def _outputs(world: World, topics: Topics) -> Counter[tuple[object, ...]]:
     return found
 
 
-def _difference(ours: Counter[tuple[object, ...]], theirs: Counter[tuple[object, ...]]) -> str:
+_DECISION_FIELDS = (
+    "request_id",
+    "response_code",
+    "reason",
+    "registered_network_operator_id",
+    "certificate_entity_ids",
+    "certificate_party_ids",
+)
+_RESPONSE = re.compile(rb"<sr:RequestID>([^<]*)</sr:RequestID><sr:ResponseCode>([^<]*)</sr:ResponseCode>")
+
+
+def _decision(record: tuple[object, ...]) -> tuple[object, ...]:
+    """A canonical output record reduced to the decision it carries (for a port of the rule's essentials)."""
+    role, key, value = record[:3]
+    if role in ("rejected", "audit"):
+        fields = dict(value)  # type: ignore[call-overload]
+        return (role, key, *(fields[f] for f in _DECISION_FIELDS))
+    if role == "responses":
+        found = _RESPONSE.search(value)  # type: ignore[arg-type]
+        return (role, key, found.groups() if found else value)
+    if role == "dlq":
+        return (role, key, value)
+    return record
+
+
+def _difference(ours: Counter[tuple[object, ...]], theirs: Counter[tuple[object, ...]], compared: str) -> str:
     """'equal', or what differs (the duplicates at-least-once allows are not a difference)."""
+    if compared == "decisions":
+        ours, theirs = Counter(map(_decision, ours.elements())), Counter(map(_decision, theirs.elements()))
     missing, extra = set(ours) - set(theirs), set(theirs) - set(ours)
     if not missing and not extra:
         repeats = sum(theirs.values()) - len(theirs)
-        return "equal" + (f" ({repeats} repeated records)" if repeats else "")
-    by_role = Counter(r[0] for r in missing), Counter(r[0] for r in extra)
-    return f"DIFFER: {sum(by_role[0].values())} of srguard's missing {dict(by_role[0])}, {sum(by_role[1].values())} others {dict(by_role[1])}"
+        return f"{compared} equal" + (f" ({repeats} repeated records)" if repeats else "")
+    lost, more = Counter(str(r[0]) for r in missing), Counter(str(r[0]) for r in extra)
+    sample = sorted(map(str, missing))[:2] + sorted(map(str, extra))[:2]
+    return f"DIFFER: {sum(lost.values())} of srguard's missing {dict(lost)}, {sum(more.values())} others {dict(more)}: {sample}"
 
 
 def run_once(world: World, mix: Mix, guarantee: str, contender: Contender, keep_outputs: bool) -> Run:
@@ -194,12 +234,12 @@ def run_once(world: World, mix: Mix, guarantee: str, contender: Contender, keep_
         spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "250", "-f", "raw"]
         subprocess.Popen([*spy, "-o", str(out), "--pid", str(process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        counted = [topics.accepted] if not contender.checked else [topics.accepted, topics.rejected, topics.dlq]
+        counted = [topics.accepted, topics.rejected, topics.dlq] if contender.compared else [topics.accepted]
         elapsed, cpu = _timed(world, process, counted, mix.srs, log)
     finally:
         process.terminate()
         process.wait(60)
-    outputs = _outputs(world, topics) if keep_outputs and contender.checked else None
+    outputs = _outputs(world, topics) if keep_outputs and contender.compared else None
     return Run(mix.srs / elapsed, cpu / mix.srs * 100_000, outputs)
 
 
@@ -207,23 +247,22 @@ def contest(world: World, mixes: list[Mix], guarantees: tuple[str, ...], contend
     results: dict[str, object] = {}
     for mix in mixes:
         for guarantee in guarantees:
-            figures = {c.name: Figures() for c in contenders}
+            entered = [c for c in contenders if mix.name in c.mixes]
+            figures = {c.name: Figures() for c in entered}
             first: dict[str, Counter[tuple[object, ...]]] = {}
             for repeat in range(REPEATS):
-                order = contenders[repeat % len(contenders) :] + contenders[: repeat % len(contenders)]
-                for contender in order:
+                for contender in entered[repeat % len(entered) :] + entered[: repeat % len(entered)]:
                     run = run_once(world, mix, guarantee, contender, keep_outputs=repeat == 0)
                     figures[contender.name].rates.append(run.rate)
                     figures[contender.name].cpu.append(run.cpu_per_100k)
                     if run.outputs is not None:
                         first[contender.name] = run.outputs
-            reference = first.get("srguard")
-            for contender in contenders:
-                if contender.checked and contender.name != "srguard":
-                    assert reference is not None
-                    figures[contender.name].check = _difference(reference, first[contender.name])
-                elif not contender.checked:
+            for contender in entered:
+                if not contender.compared:
                     figures[contender.name].check = "copies (not compared)"
+                elif contender.name != "srguard":
+                    theirs = first[contender.name]
+                    figures[contender.name].check = _difference(first["srguard"], theirs, contender.compared)
             key = f"{mix.name}_{guarantee}"
             results[key] = {name: f.summary() for name, f in figures.items()}
             for name, f in figures.items():
