@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.srguard-installed
 
-.PHONY: setup demo test lint bench clean
+QUIX   := .venv-quix
+.PHONY: setup demo test lint bench peers clean
 
 setup: $(STAMP)
 
@@ -27,8 +28,19 @@ test: lint
 	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)
 	$(BIN)/pytest
 
-bench: setup
+# The peers of bench/peers: Quix Streams in its own virtualenv (it pins confluent-kafka < 2.13), the Kafka
+# Streams job built with Maven (Java 17).
+$(QUIX)/.installed: pyproject.toml bench/peers/quix-requirements.txt
+	$(PYTHON) -m venv $(QUIX)
+	$(QUIX)/bin/pip install -q -U pip
+	$(QUIX)/bin/pip install -q -e . -r bench/peers/quix-requirements.txt
+	touch $@
+
+peers: setup $(QUIX)/.installed
+	cd bench/peers/kstreams && mvn -q -B clean package
+
+bench: peers
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(QUIX) bench/peers/kstreams/target .pytest_cache .ruff_cache

@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from bench import decide, duis, ledger, registration, stream
+from bench import contest, decide, duis, ledger, registration, stream
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -28,46 +28,47 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({model}), {memory} GiB, Python {platform.python_version()}"
 
 
+def _side_by_side(s: dict) -> str:
+    """Throughput and CPU per contender, mix and guarantee; srguard's goals against each, as measured."""
+    rows = [
+        "| mix, guarantee | contender | SR/s median (spread) | CPU s per 100k SRs (spread) | SR/s per core | "
+        "srguard vs it | outputs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, by_name in s["throughput"].items():
+        ours = by_name["srguard"]
+        for name, f in by_name.items():
+            rate, cpu = f["sr_per_s"], f["cpu_s_per_100k"]
+            versus = (
+                f"SR/s x{ours['sr_per_s']['median'] / rate['median']:.2f}, "
+                f"CPU/SR x{ours['cpu_s_per_100k']['median'] / cpu['median']:.2f}"
+                if name != "srguard"
+                else ""
+            )
+            rows.append(
+                f"| {key.replace('_', ' ', 1)} | {name} "
+                f"| {rate['median']:,.0f} ({rate['low']:,.0f}-{rate['high']:,.0f}) "
+                f"| {cpu['median']:.2f} ({cpu['low']:.2f}-{cpu['high']:.2f}) | {100_000 / cpu['median']:,.0f} "
+                f"| {versus} | {f['outputs']} |"
+            )
+    rows += [
+        "",
+        "| latency at 5,000 SR/s | contender | p50 / p99 / max ms | CPU cores of the contender | commits |",
+        "|---|---|---|---|---|",
+    ]
+    commits = {c.name: c.commits for c in contest.CONTENDERS}
+    for guarantee, by_name in s["latency"].items():
+        for name, lat in by_name.items():
+            rows.append(
+                f"| {guarantee.replace('_', '-')} | {name} | {lat['p50_ms']:.1f} / {lat['p99_ms']:.1f} / "
+                f"{lat['max_ms']:.1f} | {lat['cpu_cores'].get('stage', '')} | {commits[name][guarantee]} |"
+            )
+    return "\n".join(rows) + "\n"
+
+
 def _markdown(results: dict) -> str:
     s = results["stream"]
-    alos, eos = s["throughput_at_least_once"], s["throughput_exactly_once"]
     rows = [
-        (
-            "processor, at-least-once",
-            f"{alos['processor']['median']:,.0f} SR/s",
-            f"{alos['processor']['low']:,.0f}-{alos['processor']['high']:,.0f}",
-            ">= 50,000 SR/s",
-        ),
-        (
-            "relay (copy loop), at-least-once",
-            f"{alos['copy_loop']['median']:,.0f} SR/s",
-            f"{alos['copy_loop']['low']:,.0f}-{alos['copy_loop']['high']:,.0f}",
-            "the physical limit here",
-        ),
-        (
-            "ratio processor / relay, at-least-once",
-            f"{alos['ratio']['median']:.2f}",
-            f"{alos['ratio']['low']:.2f}-{alos['ratio']['high']:.2f}",
-            ">= 0.5",
-        ),
-        (
-            "processor, exactly-once",
-            f"{eos['processor']['median']:,.0f} SR/s",
-            f"{eos['processor']['low']:,.0f}-{eos['processor']['high']:,.0f}",
-            "",
-        ),
-        (
-            "relay (copy loop), exactly-once",
-            f"{eos['copy_loop']['median']:,.0f} SR/s",
-            f"{eos['copy_loop']['low']:,.0f}-{eos['copy_loop']['high']:,.0f}",
-            "",
-        ),
-        (
-            "ratio processor / relay, exactly-once",
-            f"{eos['ratio']['median']:.2f}",
-            f"{eos['ratio']['low']:.2f}-{eos['ratio']['high']:.2f}",
-            ">= 0.5",
-        ),
         (
             "replay topic, audit mode",
             f"{s['replay_audit']['median']:,.0f} SR/s",
@@ -86,26 +87,6 @@ def _markdown(results: dict) -> str:
             "",
         )
     )
-    for guarantee, goal in (("at_least_once", "p99 <= 50 ms"), ("exactly_once", "p99 <= 250 ms")):
-        for stage, key in (
-            ("srguard", f"latency_{guarantee}"),
-            ("relay (nothing decided)", f"relay_latency_{guarantee}"),
-        ):
-            lat = s[key]
-            windows = ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in lat["windows"])
-            rows.append(
-                (
-                    f"latency at {stream.LATENCY_RATE:,}/s for {stream.LATENCY_SECONDS:.0f}s, "
-                    f"{guarantee.replace('_', '-')}, {stage}",
-                    f"p50 {lat['p50_ms']:.1f} / p99 {lat['p99_ms']:.1f} / max {lat['max_ms']:.1f} ms",
-                    f"{lat['decisions']:,} decisions; input -> output appended (broker time) "
-                    f"p50 {lat['p50_to_decision_ms']:.0f}"
-                    f" / p99 {lat['p99_to_decision_ms']:.0f} ms; output -> reader p50 "
-                    f"{lat['p50_decision_to_reader_ms']:.0f} ms; p50/p99 per {stream.LATENCY_WINDOW_S}s: {windows}; "
-                    f"CPU cores {lat['cpu_cores']}",
-                    goal if stage == "srguard" else "the broker's floor",
-                )
-            )
     scale = s["scale_out"]
     rows.append(
         (
@@ -144,7 +125,10 @@ def _markdown(results: dict) -> str:
     table = "| figure | median | spread / detail | goal |\n|---|---|---|---|\n"
     table += "".join(f"| {a} | {b} | {c} | {d} |\n" for a, b, c, d in rows)
     broker = results["stream"]["broker"]
-    return f"Measured {results['date']} on {results['machine']}; broker {broker}, redis-server 7.0.\n\n{table}"
+    return (
+        f"Measured {results['date']} on {results['machine']}; broker {broker}, redis-server 7.0.\n\n"
+        f"{_side_by_side(s)}\n{table}"
+    )
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from bench.stream import BATCH, FAST_GROUP, PARTITIONS, REPEATS, World, _cpu_seconds
+from bench.world import BATCH, CONTENDER_CONSUMER, PARTITIONS, REPEATS, World, cpu_seconds
 from processor.avro import codec
 from processor.devkit.stack import free_port
 from processor.names import OUTPUT_ROLES, Topics
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"  # Quix pins confluent-kafka < 2.13: its own virtualenv
 KSTREAMS = ROOT / "bench" / "peers" / "kstreams"  # built by `mvn -q clean package` (make bench)
 RUN_TIMEOUT_S = 600
+GUARANTEES = ("at_least_once", "exactly_once")
 PROFILES = Path(os.environ["BENCH_PROFILES"]) if os.environ.get("BENCH_PROFILES") else None
 # Commit intervals: srguard's and the relay's defaults (at-least-once: offsets committed every second once
 # delivered; exactly-once: a transaction per batch, a batch waiting up to 50 ms to fill); Quix's default
@@ -61,6 +62,7 @@ class Contender:
     # relay's are copies of its input).
     compared: str = "records"
     mixes: tuple[str, ...] = ("avro", "duis")
+    commits: dict[str, str] = field(default_factory=dict)  # by guarantee: when its outputs are committed
 
 
 def _srguard(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
@@ -68,8 +70,18 @@ def _srguard(world: World, guarantee: str, group: str, topics: Topics) -> list[s
 
 
 def _relay(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
-    config = json.dumps(FAST_GROUP)
-    return [sys.executable, "-m", "bench.relay", world.bootstrap, topics.requests, topics.accepted, guarantee, str(BATCH), config]
+    config = json.dumps(CONTENDER_CONSUMER)
+    return [
+        sys.executable,
+        "-m",
+        "bench.relay",
+        world.bootstrap,
+        topics.requests,
+        topics.accepted,
+        guarantee,
+        str(BATCH),
+        config,
+    ]
 
 
 def _quix(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
@@ -82,11 +94,28 @@ def _kstreams(world: World, guarantee: str, group: str, topics: Topics) -> list[
     return ["java", "-cp", classpath, "srguard.peer.SrGuardStreams", str(ROOT / "schemas"), str(state)]
 
 
+_OURS = {
+    "at_least_once": "offsets every 1 s once delivered; linger.ms 5",
+    "exactly_once": "a transaction per batch (<= 1000 SRs, <= 50 ms to fill)",
+}
 CONTENDERS = [
-    Contender("srguard", _srguard),
-    Contender("relay", _relay, compared=""),
-    Contender("quix", _quix),
-    Contender("kstreams", _kstreams, compared="decisions", mixes=("avro",)),
+    Contender("srguard", _srguard, commits=_OURS),
+    Contender("relay", _relay, compared="", commits=_OURS),
+    Contender(
+        "quix",
+        _quix,
+        commits={g: f"commit_interval {s} s (librdkafka 2.12)" for g, s in QUIX_COMMIT_INTERVAL_S.items()},
+    ),
+    Contender(
+        "kstreams",
+        _kstreams,
+        compared="decisions",
+        mixes=("avro",),
+        commits={
+            "at_least_once": "commit.interval.ms 30000 (default); linger.ms 100 (Streams' default)",
+            "exactly_once": "exactly_once_v2, commit.interval.ms 100 (default)",
+        },
+    ),
 ]
 
 
@@ -131,7 +160,9 @@ def _reader(world: World, topics: list[str]) -> Consumer:
     return consumer
 
 
-def _timed(world: World, process: subprocess.Popen[bytes], topics: list[str], srs: int, log: Path) -> tuple[float, float]:
+def _timed(
+    world: World, process: subprocess.Popen[bytes], topics: list[str], srs: int, log: Path
+) -> tuple[float, float]:
     """(seconds, CPU seconds) from the first output to the srs-th on ``topics`` (one output per SR there)."""
     reader = _reader(world, topics)
     seen, start, cpu0 = 0, 0.0, 0.0
@@ -142,9 +173,9 @@ def _timed(world: World, process: subprocess.Popen[bytes], topics: list[str], sr
                 raise RuntimeError(f"{seen:,} of {srs:,} outputs; the contender's log: {log}")
             batch = [m for m in reader.consume(10_000, 0.05) if not m.error()]
             if batch and not seen:
-                start, cpu0 = time.perf_counter(), _cpu_seconds(process.pid)
+                start, cpu0 = time.perf_counter(), cpu_seconds(process.pid)
             seen += len(batch)
-        return time.perf_counter() - start, _cpu_seconds(process.pid) - cpu0
+        return time.perf_counter() - start, cpu_seconds(process.pid) - cpu0
     finally:
         reader.close()
 
@@ -216,23 +247,34 @@ def _difference(ours: Counter[tuple[object, ...]], theirs: Counter[tuple[object,
         return f"{compared} equal" + (f" ({repeats} repeated records)" if repeats else "")
     lost, more = Counter(str(r[0]) for r in missing), Counter(str(r[0]) for r in extra)
     sample = sorted(map(str, missing))[:2] + sorted(map(str, extra))[:2]
-    return f"DIFFER: {sum(lost.values())} of srguard's missing {dict(lost)}, {sum(more.values())} others {dict(more)}: {sample}"
+    return f"DIFFER: srguard's {dict(lost)} missing, {dict(more)} others: {sample}"
+
+
+def start(
+    world: World, contender: Contender, guarantee: str, topics: Topics, extra: dict[str, str], name: str
+) -> subprocess.Popen[bytes]:
+    """The contender as its own process on ``topics``, with the settings every contender gets; its stderr
+    in the world's directory as ``name``.log (and, with BENCH_PROFILES, a py-spy profile as ``name``.txt)."""
+    group = f"{contender.name}-{uuid.uuid4().hex[:8]}"
+    env = world.env(
+        SRGUARD_PROCESSING_GUARANTEE=guarantee, SRGUARD_GROUP_ID=group, SRGUARD_METRICS_PORT=str(free_port()), **extra
+    )
+    env |= {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
+    argv = contender.argv(world, guarantee, group, topics)
+    log = (world.workdir / f"{name}.log").open("wb")
+    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    if PROFILES and argv[0].endswith("python"):  # py-spy's collapsed stacks of a Python contender's run
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "250", "-f", "raw"]
+        out = ["-o", str(PROFILES / f"{name}.txt"), "--pid", str(process.pid)]
+        subprocess.Popen([*spy, *out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process
 
 
 def run_once(world: World, mix: Mix, guarantee: str, contender: Contender, keep_outputs: bool) -> Run:
     topics = _run_topics(world, mix, contender.name)
-    group = f"{contender.name}-{uuid.uuid4().hex[:8]}"
-    env = world.env(
-        SRGUARD_PROCESSING_GUARANTEE=guarantee, SRGUARD_GROUP_ID=group, SRGUARD_METRICS_PORT=str(free_port()), **mix.env
-    )
-    env |= {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
-    log = world.workdir / f"{group}.log"
-    argv = contender.argv(world, guarantee, group, topics)
-    process = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    if PROFILES and argv[0].endswith("python"):  # py-spy's collapsed stacks of a Python contender's run
-        out = PROFILES / f"{contender.name}-{mix.name}-{guarantee}-{group[-4:]}.txt"
-        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "250", "-f", "raw"]
-        subprocess.Popen([*spy, "-o", str(out), "--pid", str(process.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    name = f"{contender.name}-{mix.name}-{guarantee}-{uuid.uuid4().hex[:4]}"
+    process = start(world, contender, guarantee, topics, mix.env, name)
+    log = world.workdir / f"{name}.log"
     try:
         counted = [topics.accepted, topics.rejected, topics.dlq] if contender.compared else [topics.accepted]
         elapsed, cpu = _timed(world, process, counted, mix.srs, log)
@@ -243,7 +285,9 @@ def run_once(world: World, mix: Mix, guarantee: str, contender: Contender, keep_
     return Run(mix.srs / elapsed, cpu / mix.srs * 100_000, outputs)
 
 
-def contest(world: World, mixes: list[Mix], guarantees: tuple[str, ...], contenders: list[Contender]) -> dict[str, object]:
+def contest(
+    world: World, mixes: list[Mix], guarantees: tuple[str, ...], contenders: list[Contender]
+) -> dict[str, object]:
     results: dict[str, object] = {}
     for mix in mixes:
         for guarantee in guarantees:
@@ -260,7 +304,7 @@ def contest(world: World, mixes: list[Mix], guarantees: tuple[str, ...], contend
             for contender in entered:
                 if not contender.compared:
                     figures[contender.name].check = "copies (not compared)"
-                elif contender.name != "srguard":
+                elif contender.name != "srguard" and "srguard" in first:
                     theirs = first[contender.name]
                     figures[contender.name].check = _difference(first["srguard"], theirs, contender.compared)
             key = f"{mix.name}_{guarantee}"

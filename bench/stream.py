@@ -1,10 +1,10 @@
-"""Stream benchmarks on the embedded stack: throughput ratio against a copy loop, replay throughput,
-latency at a fixed rate, and scale-out. Every figure is measured in this run; medians of REPEATS."""
+"""Stream benchmarks on the embedded stack: throughput of srguard, the relay (copy loop) and the peers side
+by side (bench/contest.py), replay throughput, each contender's latency at a fixed rate, and scale-out.
+Every figure is measured in this run; medians of REPEATS."""
 
 from __future__ import annotations
 
 import gc
-import json
 import multiprocessing
 import os
 import statistics
@@ -16,149 +16,42 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
-from cryptography.hazmat.primitives.serialization import Encoding
+from confluent_kafka.admin import NewTopic
 
-from bench.relay import Relay
+from bench.contest import CONTENDERS, GUARANTEES, Contender, contest, mixes, start
+from bench.world import (
+    BATCH,
+    EXTERNAL_BROKER,
+    FAST_GROUP,
+    MIX,
+    PARTITIONS,
+    READER,
+    REPEATS,
+    SRS,
+    Spread,
+    World,
+    cpu_seconds,
+    ready,
+)
 from processor.avro import codec
-from processor.config import Mode, Topics, load_settings
-from processor.devkit.simulate.duis import carried_by_duis, inventory, publish_duis_traffic
-from processor.devkit.simulate.population import build_population
-from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
-from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.config import Mode, Topics
+from processor.devkit.simulate.traffic import TrafficGenerator
 from processor.devkit.stack import EmbeddedStack, free_port
-from processor.registration.publish import publish_devices
 from processor.replay.topic import replay_topic
 from processor.stream.serde import encode_service_request, peek
-from processor.stream.topics import TopicSpec, create_topics, topic_layout
+from processor.stream.topics import TopicSpec, create_topics
 
-REPEATS = 3
-PARTITIONS = 6
-BATCH = 1000
-SRS = int(os.environ.get("BENCH_SRS", "200000"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
 LATENCY_RATE = 5000
 # Sent at the same rate before the measured seconds, and reported apart: a new topic's first seconds on a
 # broker (its leaders, segments, the JVM compiling the paths they take) are slow for every contender alike.
 LATENCY_WARMUP_S = float(os.environ.get("BENCH_LATENCY_WARMUP_SECONDS", "10"))
-# A broker of the user's instead of the embedded one (Apache Kafka, tansu as fallback); its CPU is then not measured.
-EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
 LATENCY_WINDOW_S = 10
-# Consumer settings of the stage under test (srguard, or the relay) and of the reader, in the latency runs.
-# Apache Kafka answers a fetch as soon as data arrives, so this only bounds an empty fetch there. It was
-# chosen for tansu (the fallback), which answers an empty fetch only after fetch.wait.max.ms and whose
-# fetches cost time in proportion to the partition's length: relay p99 over 20 s runs on tansu, by the
-# stage's wait: 10 ms -> 1.41 s, 50 -> 0.36 s, 500 (the default) -> 0.29-0.31 s, 100 -> 0.12-0.14 s.
-STAGE: dict[str, object] = {"fetch.wait.max.ms": 100}
-READER: dict[str, object] = {"fetch.wait.max.ms": 100}
-FAST_GROUP = {"session.timeout.ms": "6000", "heartbeat.interval.ms": "500"}
-MIX = TrafficMix(in_scope=0.05, incident_rate=0.01)  # ~95% out of scope, ~5% in scope, ~1% of those incidents
-
-
-@dataclass
-class Spread:
-    median: float
-    low: float
-    high: float
-
-    @classmethod
-    def of(cls, values: list[float]) -> Spread:
-        return cls(statistics.median(values), min(values), max(values))
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class World:
-    def __init__(self, stack: EmbeddedStack, workdir: Path) -> None:
-        self.stack = stack
-        self.bootstrap = EXTERNAL_BROKER or stack.kafka_bootstrap
-        self.population = build_population(seed=3, meter_points=20_000)
-        self.workdir = workdir
-        self.trust = workdir / "oca.pem"
-        self.trust.write_bytes(self.population.pki.oca_pem())
-        self.unique = uuid.uuid4().hex[:6]
-        self.topics = Topics(**{k: f"{v}.{self.unique}" for k, v in Topics().model_dump().items()})
-        self.admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        create_topics(self.admin, topic_layout(self.topics), PARTITIONS, 1)
-        self.producer = Producer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "linger.ms": 20,
-                "enable.idempotence": True,
-                "queue.buffering.max.messages": 1_000_000,
-            }
-        )
-        publish_reference_data(self.producer, self.topics, self.population)
-        publish_devices(self.producer, self.topics.devices, inventory(self.population))
-        self.traffic = TrafficGenerator(self.population, MIX, seed=4).take(SRS)
-        publish_traffic(self.producer, self.topics.requests, self.traffic)
-        # The DUIS mix: the same SRs as DUIS XML (those whose own fields agree with the device inventory,
-        # which names type and MPxN for DUIS), stamped with their SR time: kept for good (retention.ms -1).
-        self.duis_requests = f"{self.topics.requests}.duis"
-        kept = {"retention.ms": "-1"}
-        for future in self.admin.create_topics([NewTopic(self.duis_requests, PARTITIONS, 1, config=kept)]).values():
-            future.result(30)
-        self.duis_srs = publish_duis_traffic(
-            self.producer,
-            self.duis_requests,
-            list(carried_by_duis(self.population, self.traffic)),
-            self.population.pki.oca.public_bytes(Encoding.DER),
-        )
-        self.feed()
-
-    def feed(self) -> None:
-        """Redis filled with the reference data by ``srguard feed`` before any contender runs (the peers
-        look it up; they do not feed it)."""
-        port = free_port()
-        feed = subprocess.Popen(
-            [sys.executable, "-m", "processor", "feed"],
-            env=self.env(SRGUARD_METRICS_PORT=str(port)),
-            stdout=subprocess.DEVNULL,
-            stderr=(self.workdir / "feed.log").open("wb"),
-        )
-        try:
-            deadline = time.monotonic() + 180
-            while not _ready(port):
-                if time.monotonic() > deadline or feed.poll() is not None:
-                    raise RuntimeError(f"srguard feed did not get ready: see {self.workdir / 'feed.log'}")
-                time.sleep(0.2)
-        finally:
-            feed.terminate()
-            feed.wait(60)
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            "SRGUARD_BOOTSTRAP_SERVERS": self.bootstrap,
-            "SRGUARD_REDIS_URL": self.stack.redis_url,
-            "SRGUARD_REDIS_KEY_PREFIX": f"b{self.unique}",
-            "SRGUARD_REGISTRATION_BUCKETS": "1024",
-            "SRGUARD_TRUST_STORE": str(self.trust),
-            "SRGUARD_BATCH_SIZE": str(BATCH),
-            "SRGUARD_KAFKA_SESSION_TIMEOUT_MS": "6000",
-            "SRGUARD_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
-        }
-        env |= {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in self.topics.model_dump().items()}
-        return {**os.environ, **env, **extra}
-
-    def settings(self, **flags: object):
-        return load_settings(
-            bootstrap_servers=self.bootstrap,
-            redis_url=self.stack.redis_url,
-            redis_key_prefix=f"b{self.unique}",
-            registration_buckets=1024,
-            trust_store=self.trust,
-            topics=self.topics,
-            **flags,
-        )
 
 
 class Processor:
@@ -195,47 +88,22 @@ class Processor:
         return 0.0
 
     def ready(self) -> bool:
-        return _ready(self.port)
+        return ready(self.port)
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(60)
 
 
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _time_processors(processors: list[Processor], total: int) -> tuple[float, list[float]]:
     """Seconds from the first decided SR to the last, and each process's CPU seconds meanwhile."""
     while sum(p.consumed() for p in processors) == 0:
         time.sleep(0.02)
-    start, cpu0 = time.perf_counter(), [_cpu_seconds(p.process.pid) for p in processors]
+    start, cpu0 = time.perf_counter(), [cpu_seconds(p.process.pid) for p in processors]
     while sum(p.consumed() for p in processors) < total:
         time.sleep(0.05)
     elapsed = time.perf_counter() - start
-    return elapsed, [_cpu_seconds(p.process.pid) - c for p, c in zip(processors, cpu0, strict=True)]
-
-
-def processor_rate(world: World, guarantee: str) -> float:
-    processor = Processor(world, guarantee, f"bench-{uuid.uuid4().hex[:8]}")
-    try:
-        elapsed, _ = _time_processors([processor], SRS)
-    finally:
-        processor.stop()
-    return SRS / elapsed
-
-
-def copy_loop_rate(world: World, guarantee: str) -> float:
-    """The physical limit here: srguard's loop with nothing decided, on the same input, in the same run."""
-    source, target = world.topics.requests, world.topics.accepted + ".copy"
-    relay = Relay(world.bootstrap, source, target, guarantee, BATCH, FAST_GROUP)
-    relay.run(lambda copied: copied >= SRS)
-    return SRS / (time.perf_counter() - (relay.started or time.perf_counter()))
+    return elapsed, [cpu_seconds(p.process.pid) - c for p, c in zip(processors, cpu0, strict=True)]
 
 
 def _latency_topics(world: World, name: str) -> Topics:
@@ -333,7 +201,7 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
     gc.freeze()  # the payloads stay: a collection walking them would stall sending (and skew every figure)
     gc.disable()
     start = measured = time.perf_counter()
-    cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     for n, (request_id, key, value) in enumerate(payloads[1:], 1):
         target = start + n * interval
         while (now := time.perf_counter()) < target:
@@ -342,13 +210,13 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
         producer.produce(topics.requests, value, key)
         producer.poll(0)
         if n == warmup:  # the CPU each process uses is measured over the measured seconds only
-            cpu_before = {name: _cpu_seconds(pid) for name, pid in pids.items()}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             measured = time.perf_counter()
     producer.flush(30)
     elapsed = time.perf_counter() - measured
     gc.enable()
     gc.unfreeze()
-    cores = {name: round((_cpu_seconds(pid) - cpu_before[name]) / elapsed, 2) for name, pid in pids.items()}
+    cores = {name: round((cpu_seconds(pid) - cpu_before[name]) / elapsed, 2) for name, pid in pids.items()}
     expected_out.send(len(sent) + len(warming) + probes)
     decisions = results_in.recv()
     reader.join(30)
@@ -395,39 +263,14 @@ def broker_hop_latency(world: World) -> dict[str, object]:
     return _drive(world, topics.model_copy(update={"accepted": topics.requests}), lambda: True, None)
 
 
-def latency(world: World, guarantee: str) -> dict[str, object]:
-    """srguard (``srguard run``) between the input and the reader."""
-    topics = _latency_topics(world, f"lat{guarantee[:3]}")
-    env = {f"SRGUARD_TOPICS__{k.upper()}": v for k, v in topics.model_dump().items()}
-    env |= {f"SRGUARD_KAFKA_{k.upper().replace('.', '_')}": str(v) for k, v in STAGE.items()}
-    processor = Processor(world, guarantee, f"lat-{uuid.uuid4().hex[:8]}", **env)
-    try:
-        return _drive(world, topics, lambda: processor.consumed() > 0, processor.process.pid)
-    finally:
-        processor.stop()
-
-
-def relay_latency(world: World, guarantee: str) -> dict[str, object]:
-    """The peer: the same loop with nothing decided (bench/relay.py) as its own process, same settings."""
-    topics = _latency_topics(world, f"relay{guarantee[:3]}")
+def contender_latency(world: World, guarantee: str, contender: Contender) -> dict[str, object]:
+    """A contender as its own process between the input and the reader, ready once a probe SR came through."""
+    topics = _latency_topics(world, f"{contender.name}{guarantee[:3]}")
     ready = threading.Event()
-    reader_started = time.perf_counter()
-    relay = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.relay",
-            world.bootstrap,
-            topics.requests,
-            topics.accepted,
-            guarantee,
-            str(BATCH),
-            json.dumps({**STAGE, **FAST_GROUP}),
-        ],
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    started = time.perf_counter()
+    process = start(world, contender, guarantee, topics, {}, f"latency-{contender.name}-{guarantee}")
 
-    def relayed() -> bool:  # the probe SR came through: the relay has joined
+    def answered() -> bool:
         if not ready.is_set():
             probe = Consumer(
                 {
@@ -440,13 +283,13 @@ def relay_latency(world: World, guarantee: str) -> dict[str, object]:
             if any(not m.error() for m in probe.consume(1, 0.5)):
                 ready.set()
             probe.close()
-        return ready.is_set() or time.perf_counter() - reader_started > 30
+        return ready.is_set() or time.perf_counter() - started > 60
 
     try:
-        return _drive(world, topics, relayed, relay.pid)
+        return _drive(world, topics, answered, process.pid)
     finally:
-        relay.terminate()
-        relay.wait(60)
+        process.terminate()
+        process.wait(60)
 
 
 def scale_out(world: World) -> dict[str, object]:
@@ -486,27 +329,10 @@ def run() -> dict[str, object]:
         started = time.perf_counter()
         world = World(stack, Path(tmp))
         print(
-            f"setup: {SRS:,} SRs (mix: 95% out of scope, 5% in scope, 1% of those incidents), "
-            f"{PARTITIONS} partitions, published in {time.perf_counter() - started:.1f}s"
+            f"setup: {SRS:,} SRs (mix: 95% out of scope, 5% in scope, 1% of those incidents; {world.duis_srs:,} of "
+            f"them as DUIS), {PARTITIONS} partitions, published and fed in {time.perf_counter() - started:.1f}s"
         )
-        for guarantee in ("at_least_once", "exactly_once"):
-            copies, processed, ratios = [], [], []
-            for _ in range(REPEATS):
-                copy = copy_loop_rate(world, guarantee)
-                proc = processor_rate(world, guarantee)
-                copies.append(copy)
-                processed.append(proc)
-                ratios.append(proc / copy)
-            results[f"throughput_{guarantee}"] = {
-                "copy_loop": Spread.of(copies).__dict__,
-                "processor": Spread.of(processed).__dict__,
-                "ratio": Spread.of(ratios).__dict__,
-            }
-            print(
-                f"throughput {guarantee}: processor {statistics.median(processed):,.0f} SR/s, copy loop "
-                f"{statistics.median(copies):,.0f} SR/s, ratio {statistics.median(ratios):.2f} "
-                f"(spread {min(ratios):.2f}-{max(ratios):.2f})"
-            )
+        results["throughput"] = contest(world, mixes(world), GUARANTEES, CONTENDERS)
         rates = []
         for n in range(REPEATS):
             settings = world.settings(group_id=f"replay-{n}")
@@ -523,17 +349,20 @@ def run() -> dict[str, object]:
             + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in hop["windows"])  # type: ignore[union-attr]
             + f"; CPU cores {hop['cpu_cores']}"
         )
-        for guarantee in ("at_least_once", "exactly_once"):
-            for stage, measure in (("relay", relay_latency), ("srguard", latency)):
-                figures = measure(world, guarantee)
-                results[f"latency_{guarantee}" if stage == "srguard" else f"relay_latency_{guarantee}"] = figures
+        latencies: dict[str, dict[str, object]] = {}
+        for guarantee in GUARANTEES:
+            for contender in CONTENDERS:
+                figures = latencies.setdefault(guarantee, {})[contender.name] = contender_latency(
+                    world, guarantee, contender
+                )
                 print(
-                    f"latency {stage} {guarantee} at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: "
+                    f"latency {contender.name} {guarantee} at {LATENCY_RATE}/s for {LATENCY_SECONDS:.0f}s: "
                     f"p50 {figures['p50_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, max {figures['max_ms']:.1f} ms "
                     f"({figures['decisions']:,} of {figures['sent']:,} decisions seen); p50/p99 per "
                     f"{LATENCY_WINDOW_S}s: "
                     + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in figures["windows"])  # type: ignore[union-attr]
                 )
+        results["latency"] = latencies
         scale = scale_out(world)
         results["scale_out"] = scale
         print(

@@ -53,7 +53,9 @@ def main(commit_interval_s: float) -> None:
         loglevel="WARNING",
     )
     requests = app.topic(settings.topics.requests, key_deserializer="bytes", value_deserializer="bytes")
-    outputs = {t: app.topic(t, key_serializer="bytes", value_serializer=OutputValue()) for t in settings.topics.outputs()}
+    outputs = {
+        t: app.topic(t, key_serializer="bytes", value_serializer=OutputValue()) for t in settings.topics.outputs()
+    }
 
     def judged(value: bytes, key: bytes, timestamp: int, headers: list[tuple[str, bytes]] | None) -> list[Output]:
         at = message_context()
