@@ -6,7 +6,8 @@ is SRs over the time from its first output visible to a read_committed consumer 
 group joins excluded alike); its CPU is that process's user+system seconds over the same time, per 100k
 SRs (steadier than wall time on a shared 2-core machine). Contenders alternate, in a rotated order each
 repeat. Before a peer's figures count, its outputs in the first repeat are checked equal to srguard's:
-every record on every output topic, keys, headers and values, with only the decision time set aside.
+every record on every output topic, keys, headers and values, with only the decision time set aside; or,
+for a port of the rule's essentials (Kafka Streams), every decision (``Contender.compared``).
 """
 
 from __future__ import annotations
