@@ -28,7 +28,6 @@ from bench.world import (
     BATCH,
     EXTERNAL_BROKER,
     FAST_GROUP,
-    MIX,
     PARTITIONS,
     READER,
     REPEATS,
@@ -37,10 +36,10 @@ from bench.world import (
     World,
     cpu_seconds,
     ready,
+    traffic,
 )
 from processor.avro import codec
 from processor.config import Mode, Topics
-from processor.devkit.simulate.traffic import TrafficGenerator
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.replay.topic import replay_topic
 from processor.stream.serde import encode_service_request, peek
@@ -183,7 +182,7 @@ def _drive(world: World, topics: Topics, ready: Callable[[], bool], stage_pid: i
     # The upstream producer keeps librdkafka's defaults (linger.ms 5): the DCC's SR producer is not ours to tune.
     producer = Producer({"bootstrap.servers": world.bootstrap})
     warmup = int(LATENCY_RATE * LATENCY_WARMUP_S)
-    items = TrafficGenerator(world.population, MIX, seed=9).take(warmup + int(LATENCY_RATE * LATENCY_SECONDS))
+    items = traffic(world.population, 9, warmup + int(LATENCY_RATE * LATENCY_SECONDS))
     payloads = [(i.sr.request_id, i.sr.target_device_id.encode(), encode_service_request(i.sr)) for i in items]
     probes = 0
     warm = time.perf_counter() + 30
@@ -329,8 +328,8 @@ def run() -> dict[str, object]:
         started = time.perf_counter()
         world = World(stack, Path(tmp))
         print(
-            f"setup: {SRS:,} SRs (mix: 95% out of scope, 5% in scope, 1% of those incidents; {world.duis_srs:,} of "
-            f"them as DUIS), {PARTITIONS} partitions, published and fed in {time.perf_counter() - started:.1f}s"
+            f"setup: {SRS:,} SRs as Avro and as DUIS (mix: 95% out of scope, 5% in scope, 1% of those incidents), "
+            f"{PARTITIONS} partitions, published and fed in {time.perf_counter() - started:.1f}s"
         )
         results["throughput"] = contest(world, mixes(world), GUARANTEES, CONTENDERS)
         rates = []
