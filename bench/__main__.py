@@ -137,7 +137,10 @@ def main() -> None:
     results["registration"] = registration.run()
     results["ledger"] = ledger.run()
     results["duis"] = duis.run()
-    results["stream"] = stream.run()
+    try:
+        results["stream"] = stream.run()
+    except RuntimeError as exc:  # a contender died, stalled or never got ready: its log is named
+        raise SystemExit(f"make bench: {exc}") from None
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2, default=str))
     (RESULTS / "latest.md").write_text(_markdown(results))

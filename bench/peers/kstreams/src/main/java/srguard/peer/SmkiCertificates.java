@@ -52,10 +52,10 @@ final class SmkiCertificates {
                 if (rdn.getType().equalsIgnoreCase("OU")) { ous++; role = rdn.getValue().toString(); }
                 if (rdn.getType().equals("2.5.4.45")) { uids++; entity = entityId(rdn.getValue()); }
             }
-            if (ous != 1 || role.length() != 2) return malformed("subject OU is not one two-hex-digit Remote Party Role");
-            if (uids != 1 || entity == null) return malformed("x500UniqueIdentifier is not one 64-bit BIT STRING");
+            if (ous != 1 || role.length() != 2) return MALFORMED;
+            if (uids != 1 || entity == null) return MALFORMED;
         } catch (Exception e) {
-            return malformed("not a DER X.509 certificate: " + e.getMessage());
+            return MALFORMED;
         }
         boolean trusted = authorities.isEmpty();
         for (PublicKey key : authorities) {
@@ -66,7 +66,7 @@ final class SmkiCertificates {
         return trusted ? new Read(entity, role.toUpperCase(), from, to, null) : new Read("", "", 0, 0, "untrusted_issuer");
     }
 
-    private static Read malformed(String why) { return new Read("", "", 0, 0, "malformed_certificate"); }
+    private static final Read MALFORMED = new Read("", "", 0, 0, "malformed_certificate");
 
     /** RFC 2253 writes an attribute it has no name for as '#' + the DER of its value: 03 09 00 + 8 bytes. */
     private static String entityId(Object value) {
