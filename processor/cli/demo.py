@@ -45,6 +45,7 @@ def demo(
     )
     write_report(stats, context, report_dir)
     if result.evidence is not None:
+        from processor.ledger.evidence import without_credentials
         from processor.ledger.evidence_page import write_evidence
 
         facts = {
@@ -56,6 +57,11 @@ def demo(
         console.print(
             f"evidence pack: {report_dir / 'evidence' / 'evidence.html'} (+ .csv, .json); the ledger read "
             f"{ledger.read if ledger else 0:,} accepted SRs, {ledger.changes if ledger else 0:,} NO-cell changes"
+        )
+        missing = without_credentials(result.evidence)
+        console.print(
+            "NOs without SMKI credentials, registered for meter points: "
+            + (", ".join(f"{r.operator} ({r.meter_points:,} meter points)" for r in missing) or "none")
         )
     if not print_summary(result, stats, report_dir, console):
         raise typer.Exit(ExitCode.FAILED)

@@ -37,7 +37,10 @@ MinDays = Annotated[int, typer.Option(help="'Never updated' this many days after
 
 @ledger_app.command("build")
 def ledger_build(
-    topic: Annotated[str | None, typer.Option(help="Accepted-SR topic to read; default: dcc.sr.accepted.")] = None,
+    topic: Annotated[
+        str | None,
+        typer.Option(help="Accepted-SR topic (DUIS XML when SRGUARD_INPUT_FORMAT=duis); default: dcc.sr.accepted."),
+    ] = None,
     outcomes: Annotated[
         str | None,
         typer.Option(help=f"Responses that confirm or undo placements (e.g. {OUTCOMES_TOPIC}); default: none."),
@@ -60,6 +63,11 @@ def ledger_build(
         f"ledger: read {summary.read:,} records in {summary.seconds:.1f}s, {summary.changes:,} NO-cell changes, "
         f"{summary.devices_changed:,} devices changed, {summary.undecodable} undecodable, skipped: {skipped}"
     )
+    if summary.undecodable and summary.undecodable == summary.read:
+        console.print(
+            f"no record of {name} could be read as {settings.input_format.value}: "
+            "is SRGUARD_INPUT_FORMAT the format srguard run reads?"
+        )
 
 
 @ledger_app.command("baseline")

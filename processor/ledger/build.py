@@ -1,5 +1,6 @@
-"""Build the ledger from the accepted SR topic (live, or a replay's), then the outcomes topic that confirms
-or undoes placements, and load device snapshots: incremental and idempotent."""
+"""Build the ledger from the accepted SR topic (live, or a replay's; Avro or DUIS XML as srguard's input
+format says), then the outcomes topic that confirms or undoes placements, and load device snapshots:
+incremental and idempotent."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from confluent_kafka import Message
 
 from processor import wiring
 from processor.avro import DecodeError, Serde
-from processor.config import Settings
+from processor.config import InputFormat, Settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.duis.request import parse as parse_duis
+from processor.duis.request import peek as peek_duis
 from processor.duis.response import parse_response
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
 from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
@@ -70,8 +73,15 @@ def build_ledger(
     summary = BuildSummary()
     started = time.perf_counter()
 
+    duis = settings.input_format is InputFormat.DUIS  # srguard passes its input through untouched
+
     def accepted(msg: Message) -> tuple[str, Change] | Skip | None:
-        sr = candidate(msg.value(), _ledger_variants, serde, topic)
+        value = msg.value()
+        if duis:
+            wanted = peek_duis(value).variant in LEDGER_VARIANTS
+            sr = parse_duis(value, msg.timestamp()[1]) if wanted else None
+        else:
+            sr = candidate(value, _ledger_variants, serde, topic)
         return None if sr is None else sr_change(sr, reader)
 
     sources: list[tuple[str, Decoder]] = [(topic, accepted)]

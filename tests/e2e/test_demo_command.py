@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from processor.devkit.simulate.population import WITHOUT_SMKI_CREDENTIALS, build_population
+
 pytestmark = pytest.mark.e2e
 
 
@@ -72,6 +74,15 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_
     rejections = re.search(r"rejections: (\d+)", out)
     assert rejections and sum(int(r["would_block_srs"]) for r in rows) == int(rejections.group(1))
     assert "evidence pack: " in out and (tmp_path / "evidence" / "evidence.html").stat().st_size > 10_000
+    # The generated world's IDNO without SMKI credentials: named, with its meter points, in the pack and output.
+    uncredentialed = [r for r in rows if r["has_smki_credentials"] == "False" and int(r["meter_points"])]
+    registered = {r.network_operator_id for r in build_population(1, int(meter_points)).registrations()}
+    expected = [o for o in WITHOUT_SMKI_CREDENTIALS if o in registered]
+    assert expected or broker == "tansu", "the 2,000-point world has an IDNO without credentials"
+    assert [r["network_operator"] for r in uncredentialed] == expected, rows
+    assert all(r["kind"] == "IDNO" for r in uncredentialed)
+    named = ", ".join(f"{r['network_operator']} ({int(r['meter_points']):,} meter points)" for r in uncredentialed)
+    assert f"NOs without SMKI credentials, registered for meter points: {named}" in out
     assert _live_children_named(*SERVICES) <= before, "the demo left a broker or Redis running"
 
 
@@ -89,3 +100,6 @@ def test_the_duis_demo_judges_duis_xml_against_the_inventory(tmp_path):
     assert re.search(r"published .*, [\d,]+ device inventory records\n", out), out[:2000]
     assert "the SRs travel as DUIS XML" in out and "4,000 SRs judged" in out
     assert "which matches the" in out and "accepted (registered_owner)" in out
+    # The ledger reads the accepted DUIS XML as it passed through: commissionings and placements.
+    ledger = re.search(r"the ledger read ([\d,]+) accepted SRs, ([\d,]+) NO-cell changes", " ".join(out.split()))
+    assert ledger and int(ledger.group(2).replace(",", "")) > 0, out[-2000:]

@@ -16,6 +16,7 @@ import redis
 
 from processor.avro import codec
 from processor.devkit.simulate.duis import inventory
+from processor.devkit.simulate.population import WITHOUT_SMKI_CREDENTIALS
 from processor.domain.identifiers import Fuel
 from processor.domain.model import DeviceType, UserRole
 from processor.duis.response import response_xml
@@ -198,7 +199,9 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
     idno = next(
         p.registration_at(now).network_operator_id
         for p in points
-        if int(p.mpxn[:2]) >= 24 and p.fuel is Fuel.ELECTRICITY
+        if int(p.mpxn[:2]) >= 24
+        and p.fuel is Fuel.ELECTRICITY
+        and p.registration_at(now).network_operator_id in pop.network_operators
     )
     prefix = f"run{world.unique}"
     PartyStore(redis.Redis.from_url(world.redis), prefix).apply(
@@ -207,10 +210,12 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
     srguard(world, "ledger", "build")
     out = tmp_path / "evidence"
     printed = srguard(world, "evidence", "--audit", world.topics.rejected, "--out", str(out)).stdout
-    assert f"1 NOs without SMKI credentials ({idno})" in printed
+    registered_now = Counter(p.registration_at(now).network_operator_id for p in pop.meter_points)
+    # The one whose credentials were withdrawn, and the generated world's IDNO that never had any.
+    missing = sorted({idno, *(o for o in WITHOUT_SMKI_CREDENTIALS if registered_now[o])})
+    assert f"{len(missing)} NOs without SMKI credentials ({', '.join(missing)})" in printed
     rows = {row["network_operator"]: row for row in csv.DictReader((out / "evidence.csv").open())}
     assert sum(int(r["devices_in_service"]) for r in rows.values()) == len(pop.meter_points)
-    registered_now = Counter(p.registration_at(now).network_operator_id for p in pop.meter_points)
     assert {op: int(r["meter_points"]) for op, r in rows.items()} == registered_now
     blocked = rows[operator]
     assert (blocked["would_block_srs"], blocked["would_block_devices"]) == ("1", "1")
@@ -227,9 +232,9 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
         "GT" if wrong_target.fuel is Fuel.GAS else "DNO" if int(wrong_target.mpxn[:2]) < 24 else "IDNO",
     )
     document = json.loads((out / "evidence.json").read_text())
-    assert document["without_credentials"] == [idno]
+    assert document["without_credentials"] == missing
     page = (out / "evidence.html").read_text()
-    assert "with no SMKI credentials (1)" in page and page.count("<img") >= 2
+    assert f"with no SMKI credentials ({len(missing)})" in page and page.count("<img") >= 2
 
 
 def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url, unique, tmp_path):

@@ -28,6 +28,10 @@ GAS_TRANSPORTERS = ["CADT", "NGNL", "SGNL", "WWUL", "ESPL", "GTCL", "IPLL", "FPL
 GAS_WEIGHTS = [45, 12, 22, 10, 4, 3, 2, 2]  # roughly by meter points served (inference)
 ELECTRICITY_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE", "SPWR"]
 GAS_SUPPLIERS = ["BGAS", "EDFE", "EONN", "OVOS", "OCTE"]
+# Some IDNOs never created SMKI credentials (the SECMP0063 working group's finding). Which one is this
+# simulation's choice, not a statement about the real company: registered for meter points, absent from
+# the party directory, so Suppliers cannot place its certificates.
+WITHOUT_SMKI_CREDENTIALS = ("VATT",)
 
 
 def _ms(moment: dt.datetime) -> int:
@@ -64,7 +68,7 @@ class MeterPoint:
 class Population:
     pki: SmkiPki
     rogue_pki: SmkiPki  # an issuer srguard does not trust
-    network_operators: dict[str, Organisation]
+    network_operators: dict[str, Organisation]  # those with SMKI credentials
     suppliers: dict[str, Organisation]
     acb: Organisation
     unknown_operator: Organisation  # a network-operator certificate whose entity is in no directory
@@ -117,13 +121,12 @@ def build_population(
     rng = random.Random(f"population-{seed}")
     pki, rogue = SmkiPki(seed), SmkiPki(seed, name="ROGUE")
     party_ids = _Ids(0x90B3D51F30100000)
+    entities = {mid: (UserRole.ED, party_ids()) for mid in DISTRIBUTORS.values()}
+    entities |= {mid: (UserRole.GT, party_ids()) for mid in GAS_TRANSPORTERS}
     operators = {
-        mid: _organisation(pki, mid, UserRole.ED, OrganisationRole.NETWORK_OPERATOR, party_ids())
-        for mid in DISTRIBUTORS.values()
-    }
-    operators |= {
-        mid: _organisation(pki, mid, UserRole.GT, OrganisationRole.NETWORK_OPERATOR, party_ids())
-        for mid in GAS_TRANSPORTERS
+        mid: _organisation(pki, mid, role, OrganisationRole.NETWORK_OPERATOR, entity)
+        for mid, (role, entity) in entities.items()
+        if mid not in WITHOUT_SMKI_CREDENTIALS
     }
     suppliers = {
         mid: _organisation(pki, mid, UserRole.IS, OrganisationRole.SUPPLIER, party_ids())

@@ -25,9 +25,10 @@ from processor.domain.model import (
 )
 
 OUT_OF_SCOPE_VARIANTS = ["1.1.1", "1.2.1", "2.1", "4.1.1", "4.4.2", "6.2.7", "6.15.2", "6.23", "8.1.1", "8.2", "11.2"]
-# Incidents the traffic itself can carry; an ambiguous owner or a registered NO without credentials is a
-# fault of the party directory, made by tests that build such a directory; an unknown originator or
-# device, or an SR the inventory contradicts, needs the DSP's inventory and directory (DUIS traffic).
+# Incidents the traffic is told to carry; an ambiguous owner is a fault of the party directory, made by
+# tests that build such a directory; a registered NO without credentials follows from the population
+# (any placement for its meter points); an unknown originator or device, or an SR the inventory
+# contradicts, needs the DSP's inventory and directory (DUIS traffic).
 INCIDENT_REASONS = [
     r
     for r in Reason
@@ -191,7 +192,11 @@ class TrafficGenerator:
         as_of = execution or submitted
         registration = point.registration_at(as_of)
         operator = registration.network_operator_id if registration else None
-        registered = pop.network_operators[operator] if operator else None
+        registered = pop.network_operators.get(operator) if operator else None
+        # A Supplier cannot place the certificates of an NO without SMKI credentials: it places another NO's.
+        uncredentialed = operator is not None and registered is None
+        if uncredentialed:
+            registered = rng.choice(pop.operators_of(point.fuel))
         if party_role is not RemotePartyRole.NETWORK_OPERATOR:
             sr = self._sr(
                 point,
@@ -243,6 +248,8 @@ class TrafficGenerator:
         elif reason is Reason.NO_REGISTRATION or registered is None:
             mpxn, branch, reason = self._unregistered(point), Branch.MISSING_REGISTRATION, Reason.NO_REGISTRATION
             certs = certs or _certs(pop.operators_of(point.fuel)[0])
+        if uncredentialed and reason in (None, Reason.FOREIGN_NETWORK_OPERATOR):
+            branch, reason = Branch.FOREIGN_OWNER, Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS
         sr = self._sr(
             point,
             variant,

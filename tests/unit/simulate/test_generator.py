@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from processor.devkit.simulate.population import DISTRIBUTORS, build_population
+from processor.devkit.simulate.population import DISTRIBUTORS, WITHOUT_SMKI_CREDENTIALS, build_population
 from processor.devkit.simulate.traffic import INCIDENT_REASONS, TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
-from processor.domain.decision import Branch
+from processor.domain.decision import Branch, Reason
 from processor.domain.identifiers import check_digits_ok
 from processor.domain.rule import decide
 
@@ -17,7 +17,10 @@ def test_population_is_gb_like_and_deterministic():
     electricity = [p for p in population.meter_points if len(p.mpxn) == 13]
     assert all(int(p.mpxn[:2]) in DISTRIBUTORS for p in electricity)
     assert any(len(p.registrations) > 1 for p in population.meter_points), "no change of NO generated"
-    assert len(population.network_operators) == 27 + 8
+    assert len(population.network_operators) == 27 + 8 - len(WITHOUT_SMKI_CREDENTIALS)
+    registered = {r.network_operator_id for r in population.registrations()}
+    assert set(WITHOUT_SMKI_CREDENTIALS) <= registered, "an IDNO without credentials serves no meter point"
+    assert not any(population.directory().entities_of(party) for party in WITHOUT_SMKI_CREDENTIALS)
 
 
 def test_labels_match_the_rule_for_every_branch_and_reason():
@@ -35,6 +38,6 @@ def test_labels_match_the_rule_for_every_branch_and_reason():
         seen[labelled.branch] += 1
         seen[labelled.reason] += 1
     assert set(Branch) <= set(seen), f"branches never generated: {set(Branch) - set(seen)}"
-    missing = set(INCIDENT_REASONS) - set(seen)
+    missing = {*INCIDENT_REASONS, Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS} - set(seen)
     assert not missing, f"reasons never generated: {missing}"
     assert any(x.sr.execution_datetime for x in TrafficGenerator(population, mix, seed=3).take(2000))

@@ -235,4 +235,5 @@ def test_incidents_are_counted_by_registered_operator_and_supplier():
     incidents = sum(1 for i in TRAFFIC if i.rejected)
     assert sum(result.incidents.values()) == incidents
     assert {s for _, s in result.incidents} <= set(POPULATION.suppliers), "suppliers by market id"
-    assert {o for o, _ in result.incidents} <= {*POPULATION.network_operators, "none"}
+    registered = {r.network_operator_id for r in POPULATION.registrations()}
+    assert {o for o, _ in result.incidents} <= {*registered, "none"}
