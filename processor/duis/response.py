@@ -1,4 +1,5 @@
-"""DUIS ``Response`` documents for srguard's rejections (``dcc.sr.responses``).
+"""DUIS ``Response`` documents: srguard's rejections (``dcc.sr.responses``), and the DCC's answers that the
+ledger reads to confirm placements.
 
 The shape is DUIS 5.x's error acknowledgement: Header {RequestID, ResponseCode, ResponseDateTime},
 Body/ResponseMessage {ServiceReference, ServiceReferenceVariant}, unsigned. DUIS's ResponseCode list is
@@ -16,6 +17,7 @@ from xml.sax.saxutils import escape
 from processor.duis.request import NAMESPACE, NS, DuisError, document_root, timestamp
 
 SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
+ALERTS = ("DeviceAlertMessage", "DCCAlertMessage")  # Response bodies that answer no SR
 
 
 def service_reference(variant: str) -> str:
@@ -57,9 +59,13 @@ def _find(root: Element, path: str) -> str:
     return (element.text or "").strip()
 
 
-def parse_response(data: bytes | None) -> DuisResponse:
-    """A DUIS Response (or its error acknowledgement): RequestID, ResponseCode, the variant and the time."""
+def parse_response(data: bytes | None) -> DuisResponse | None:
+    """A DUIS Response (its error acknowledgement, or the future-dated alert of an SR the device has now
+    executed): RequestID, ResponseCode, the variant and the time. None for a device or DCC alert: it is
+    not about an SR (its header has a ResponseID instead)."""
     root = document_root(data, "Response")
+    if any(root.find(f"{NS}Body/{NS}{alert}") is not None for alert in ALERTS):
+        return None
     return DuisResponse(
         _find(root, "Header/RequestID"),
         _find(root, "Header/ResponseCode"),

@@ -118,6 +118,8 @@ def _outcome(msg: Message, serde: Serde, topic: str) -> tuple[str, Change] | Ski
     value = msg.value()
     if value is not None and value.lstrip()[:1] == b"<":
         response = parse_response(value)
+        if response is None:
+            return Skip("device or DCC alert: answers no SR")
         return outcome_change(response.request_id, outcome_of(response.response_code))
     if value is None:
         raise DecodeError("tombstone (null value) on the outcomes topic", "empty")

@@ -23,6 +23,7 @@ from processor.duis.response import response_xml
 from processor.registration.parties import EntityWithdrawal, PartyStore
 from processor.registration.publish import publish_devices
 from processor.stream.serde import encode_service_request
+from tests.duis_alerts import device_alert
 from tests.e2e.srguard_process import SrguardRun, make_world
 
 pytestmark = pytest.mark.e2e
@@ -97,6 +98,7 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
         outcome(by_device[cancelled.device_id].request_id, "I99", cancelled=True),
         response_xml(by_device[failed.device_id].request_id, "E062101", "6.21", t0 + DAY),
         response_xml(by_device[changed.device_id].request_id, "I0", "6.21", t0 + DAY),
+        device_alert(f"{a.device_id}:{pop.suppliers['BGAS'].entity_id}:1", t0 + 2 * DAY),  # answers no SR
     ]
     for value in responses:
         world.producer.produce(outcomes, value)
@@ -111,6 +113,7 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
 
     first = srguard(world, "ledger", "build", "--outcomes", outcomes)
     assert "19 NO-cell changes" in first.stdout, first.stdout  # 8 commissionings, 7 placements, 4 outcomes
+    assert "skipped: 1 device or DCC alert: answers no SR" in first.stdout, first.stdout
     report = srguard(world, "ledger", "report", "--csv-dir", str(tmp_path / "per-no"))
     out = report.stdout
     assert f"{len(pop.meter_points):,} ESME/GPF devices in service" in out

@@ -27,6 +27,7 @@ from processor.ledger.model import (
     place,
     settle,
 )
+from tests.duis_alerts import device_alert, future_dated_alert
 
 DS, KA = Cell.DIGITAL_SIGNING, Cell.KEY_AGREEMENT
 SUPPLIER = "90-B3-D5-1F-30-10-00-2A"
@@ -155,3 +156,13 @@ def test_duis_responses_are_read_and_other_documents_refused():
         parse_response(response_xml(request_id, "I0", "6.21", 0).replace(b"sr:Response", b"sr:Request"))
     with pytest.raises(DuisError, match="DTDs and entities are refused"):
         parse_response(b'<!DOCTYPE x [<!ENTITY a "b">]>' + response_xml(request_id, "I0", "6.21", 0))
+
+
+def test_a_future_dated_alert_answers_its_sr_and_other_alerts_answer_none():
+    request_id = f"{SUPPLIER}:00-12-4B-00-00-00-00-7B:10"
+    executed = parse_response(future_dated_alert(request_id, "I0", "6.15.1", 1_700_000_000_000))
+    assert executed is not None
+    assert (executed.request_id, executed.response_code, executed.variant) == (request_id, "I0", "6.15.1")
+    assert parse_response(device_alert(f"00-12-4B-00-00-00-00-7B:{SUPPLIER}:11", 0)) is None
+    with pytest.raises(DuisError, match="no Header/RequestID"):  # neither an answer nor an alert
+        parse_response(device_alert("x", 0).replace(b"DeviceAlertMessage", b"SomethingElse"))
