@@ -40,7 +40,7 @@ RUN_TIMEOUT_S = 600
 GUARANTEES = ("at_least_once", "exactly_once")
 PROFILES = Path(os.environ["BENCH_PROFILES"]) if os.environ.get("BENCH_PROFILES") else None
 # Commit intervals: srguard's and the relay's defaults (at-least-once: offsets committed every second once
-# delivered; exactly-once: a transaction per batch, a batch waiting up to 50 ms to fill); Quix's default
+# delivered; exactly-once: a transaction per batch, a batch waiting up to 10 ms to fill); Quix's default
 # at-least-once (5 s), and for exactly-once 100 ms, Kafka Streams' own default for exactly_once_v2
 # (Quix's 5 s default would make every output wait up to 5 s for its transaction).
 QUIX_COMMIT_INTERVAL_S = {"at_least_once": 5.0, "exactly_once": 0.1}
@@ -97,7 +97,7 @@ def _kstreams(world: World, guarantee: str, group: str, topics: Topics) -> list[
 
 _OURS = {
     "at_least_once": "offsets every 1 s once delivered; linger.ms 5",
-    "exactly_once": "a transaction per batch (<= 1000 SRs, <= 50 ms to fill)",
+    "exactly_once": "a transaction per batch (<= 1000 SRs, <= 10 ms to fill)",
 }
 CONTENDERS = [
     Contender("srguard", _srguard, commits=_OURS),

@@ -44,7 +44,7 @@ def test_a_batch_is_the_first_sr_and_what_queued_behind_it(queued, expected):
 
 
 def test_exactly_once_waits_50_ms_to_fill_a_transaction_unless_told_otherwise():
-    assert processor(processing_guarantee="exactly_once").settings.batch_wait_s == 0.05
+    assert processor(processing_guarantee="exactly_once").settings.batch_wait_s == 0.01
     assert processor(processing_guarantee="exactly_once", batch_timeout_ms=0).settings.batch_wait_s == 0.0
     assert processor().settings.batch_wait_s == 0.0
 
