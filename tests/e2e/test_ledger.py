@@ -158,6 +158,10 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
     fresh = f"fresh{world.unique}"  # rebuild from nothing
     srguard(world, "ledger", "build", "--outcomes", outcomes, SRGUARD_REDIS_KEY_PREFIX=fresh)
     assert snapshot(fresh) == before, "a rebuild from the same history gave another ledger"
+    # The Avro accepted topic read as DUIS: nothing decodes, and the user is told which setting to check.
+    wrong = srguard(world, "ledger", "build", SRGUARD_INPUT_FORMAT="duis", SRGUARD_REDIS_KEY_PREFIX=f"x{world.unique}")
+    read = len(through_srguard) - 1 + len(before_enforcement)  # one SR was rejected
+    assert f"{read} undecodable" in wrong.stdout and "could be read as duis" in wrong.stdout, wrong.stdout
 
 
 def outcome(request_id: str, code: str, cancelled: bool = False) -> bytes:
