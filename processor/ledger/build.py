@@ -17,8 +17,6 @@ from processor import wiring
 from processor.avro import DecodeError, Serde
 from processor.config import InputFormat, Settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
-from processor.duis.request import parse as parse_duis
-from processor.duis.request import peek as peek_duis
 from processor.duis.response import parse_response
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
 from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
@@ -26,7 +24,7 @@ from processor.ledger.store import LedgerStore
 from processor.names import Schema
 from processor.stream.edge import coordinates
 from processor.stream.reading import read_history
-from processor.stream.serde import Peek, candidate
+from processor.stream.serde import Peek, candidate, duis_candidate
 from processor.times import parse_time
 
 SNAPSHOT_COLUMNS = ("device_id", "cell", "entity_id", "as_of")
@@ -76,12 +74,10 @@ def build_ledger(
     duis = settings.input_format is InputFormat.DUIS  # srguard passes its input through untouched
 
     def accepted(msg: Message) -> tuple[str, Change] | Skip | None:
-        value = msg.value()
         if duis:
-            wanted = peek_duis(value).variant in LEDGER_VARIANTS
-            sr = parse_duis(value, msg.timestamp()[1]) if wanted else None
+            sr = duis_candidate(msg.value(), msg.timestamp()[1], LEDGER_VARIANTS.__contains__)
         else:
-            sr = candidate(value, _ledger_variants, serde, topic)
+            sr = candidate(msg.value(), _ledger_variants, serde, topic)
         return None if sr is None else sr_change(sr, reader)
 
     sources: list[tuple[str, Decoder]] = [(topic, accepted)]

@@ -147,11 +147,17 @@ def avro_reader(serde: Serde = PLAIN) -> SrReader:
     return lambda item: candidate(item.value, in_scope, serde, item.source.topic)
 
 
-def duis_reader(item: Input) -> ServiceRequest | None:
-    """SR input as DUIS XML Requests: the variant found by a byte search, candidates parsed whole."""
-    if not is_candidate(peek_duis(item.value).variant):
+def duis_candidate(data: bytes | None, received_at: int, wanted: Callable[[str], bool]) -> ServiceRequest | None:
+    """The DUIS Request in ``data`` when its variant (found by a byte search) is ``wanted``, parsed whole;
+    else None. ``received_at``: its record's timestamp, the SR's receipt time."""
+    if not wanted(peek_duis(data).variant):
         return None
-    return parse_duis(item.value, item.timestamp)
+    return parse_duis(data, received_at)
+
+
+def duis_reader(item: Input) -> ServiceRequest | None:
+    """SR input as DUIS XML Requests: candidates parsed whole."""
+    return duis_candidate(item.value, item.timestamp, is_candidate)
 
 
 def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:
