@@ -62,7 +62,6 @@ class Contender:
     # time), "decisions" (accepted records whole; per rejection its code, reason and evidence), or "" (the
     # relay's are copies of its input).
     compared: str = "records"
-    mixes: tuple[str, ...] = ("avro", "duis")
     commits: dict[str, str] = field(default_factory=dict)  # by guarantee: when its outputs are committed
 
 
@@ -111,7 +110,6 @@ CONTENDERS = [
         "kstreams",
         _kstreams,
         compared="decisions",
-        mixes=("avro",),
         commits={
             "at_least_once": "commit.interval.ms 30000 (default); linger.ms 100 (Streams' default)",
             "exactly_once": "exactly_once_v2, commit.interval.ms 100 (default)",
@@ -292,17 +290,16 @@ def contest(
     results: dict[str, object] = {}
     for mix in mixes:
         for guarantee in guarantees:
-            entered = [c for c in contenders if mix.name in c.mixes]
-            figures = {c.name: Figures() for c in entered}
+            figures = {c.name: Figures() for c in contenders}
             first: dict[str, Counter[tuple[object, ...]]] = {}
             for repeat in range(REPEATS):
-                for contender in entered[repeat % len(entered) :] + entered[: repeat % len(entered)]:
+                for contender in contenders[repeat % len(contenders) :] + contenders[: repeat % len(contenders)]:
                     run = run_once(world, mix, guarantee, contender, keep_outputs=repeat == 0)
                     figures[contender.name].rates.append(run.rate)
                     figures[contender.name].cpu.append(run.cpu_per_100k)
                     if run.outputs is not None:
                         first[contender.name] = run.outputs
-            for contender in entered:
+            for contender in contenders:
                 if not contender.compared:
                     figures[contender.name].check = "copies (not compared)"
                 elif contender.name != "srguard" and "srguard" in first:

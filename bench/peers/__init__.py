@@ -7,8 +7,11 @@
   directory and device inventory as effective-dated global stores, one processor judging each SR against
   them. A port of the rule's essentials (scope, the NO exemption, the inventory's type and MPxN, fuel, SMKI
   certificate reading of OU and x500UniqueIdentifier, trust, validity, owner at the SR's time, the IDNO
-  without credentials). Left out: DUIS input, audit mode, accept-and-flag, the keyUsage check and the legacy
-  ECDSA-with-NULL encoding, DLQ size limits, the rejections' detail text. Its outputs are checked equal to
+  without credentials). DUIS input is read with StAX (``Duis.java``: one pass that stops at an out-of-scope
+  ServiceReferenceVariant; the originator's role from the party directory, type and MPxN from the
+  inventory). Left out: audit mode, accept-and-flag, the keyUsage check and the legacy ECDSA-with-NULL
+  encoding, DLQ size limits and error classes, the DUIS size screen and schemaVersion check, the
+  rejections' detail text. Its outputs are checked equal to
   srguard's decision by decision: accepted records whole; per rejection the code, reason, registered NO and
   the certificates' entities and owners.
 """

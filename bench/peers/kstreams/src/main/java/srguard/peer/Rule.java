@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * A port of the SECMP0063 rule's essentials (processor/domain/rule.py), same order of checks, reasons and
- * response codes. Left out: DUIS input (the originator's role from the party directory), audit mode, the
+ * response codes. Left out: audit mode, the
  * accept-and-flag policy for a missing registration, the rejection's detail text (this port writes the reason).
  */
 final class Rule {
@@ -21,6 +21,8 @@ final class Rule {
     static final Decision ACCEPT = new Decision(null, null, null, List.of(), List.of());
     private static final Set<String> SUPPLIERS = Set.of("IS", "ES", "GS"), OPERATORS = Set.of("ED", "GT");
     private static final Map<String, Set<String>> TARGETS = Map.of("6.15.1", Set.of("ESME"), "6.21", Set.of("ESME", "GPF"));
+    static final Set<String> VARIANTS = TARGETS.keySet();
+    static final Set<String> USER_ROLES = Set.of("IS", "ES", "GS", "ED", "GT", "OU", "RSA");
     // (foreign certificate, missing registration, subject fault) per SR variant
     private static final Map<String, String[]> CODES = Map.of(
         "6.15.1", new String[] {"E061510", "E061511", "E061512"}, "6.21", new String[] {"E062106", "E062107", "E062108"});
