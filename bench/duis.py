@@ -22,6 +22,7 @@ from processor.domain.decision import Policy
 from processor.names import Topics
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.loader import load_devices
+from processor.registration.lookup import separate_lookups
 from processor.registration.store import tune_listpacks
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
@@ -37,7 +38,6 @@ REPEATS = 3
 def _mix_rate() -> tuple[float, list[float]]:
     """SR/s for 5% in-scope DUIS traffic (1% of it incidents), in-memory look-ups, warm certificate cache."""
     population = build_population(seed=3, meter_points=20_000)
-    points = {p.mpxn: p for p in population.meter_points}
     devices = {d.device_id: d for d in inventory(population)}
     now = int(time.time() * 1000)
     mix = TrafficMix(start=now - 86_400_000, end=now)
@@ -52,10 +52,12 @@ def _mix_rate() -> tuple[float, list[float]]:
         Mode.ENFORCE,
         Policy(),
         CertificateReader(trust_store=TrustStore([population.pki.oca])),
-        lambda queries: [points[m].registration_at(at) if m in points else None for m, at in queries],
-        population.directory,
+        separate_lookups(
+            population.registrations_in_force,
+            population.directory,
+            lambda queries: [devices.get(d) for d, _ in queries],
+        ),
         read=duis_reader,
-        inventory=lambda queries: [devices.get(d) for d, _ in queries],
     )
     rates = []
     for _ in range(REPEATS):

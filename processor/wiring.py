@@ -36,6 +36,7 @@ from processor.registration.feed_status import (
     feed_readiness,
     publish_status,
 )
+from processor.registration.lookup import RedisReference
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
 from processor.report.sources import rejections_from_topic
@@ -150,12 +151,10 @@ def judge(settings: Settings, topics: Topics, mode: Mode, reference: Stores, ser
         mode,
         Policy(settings.on_missing_registration),
         certificate_reader(settings),
-        reference.registrations.lookup_many,
-        DirectoryCache(reference.parties).refresh,
+        RedisReference(reference.registrations, reference.devices, DirectoryCache(reference.parties)),
         record_limit(settings.kafka_config("producer"), list(topics.outputs())),
         serde,
         read=sr_reader(settings, serde),
-        inventory=reference.devices.lookup_many,
     )
 
 

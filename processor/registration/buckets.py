@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import redis
 from redis.client import Pipeline
@@ -51,19 +51,31 @@ class HashBuckets:
     def key_of(self, member: str) -> str:
         return f"{self.namespace}:{zlib.crc32(member.encode()) & self._mask:x}"
 
-    def read(self, members: Iterable[str], field: Callable[[str], FieldT] = str) -> dict[str, bytes | None]:
-        """Every member's value in one pipelined round trip (one HMGET per bucket; per node on a cluster).
+    def queue(
+        self, pipe: Pipeline, members: Iterable[str], field: Callable[[str], FieldT] = str
+    ) -> Callable[[Iterator[Any]], dict[str, bytes | None]]:
+        """Queue one HMGET per bucket of ``members`` on ``pipe``; the function returned takes the pipeline's
+        replies (an iterator, consumed in queue order) and gives every member's value.
         ``field``: the hash field a member is stored under (the member itself unless told otherwise)."""
         by_key: dict[str, list[str]] = {}
         for member in sorted(set(members)):
             by_key.setdefault(self.key_of(member), []).append(member)
-        pipe = self.client.pipeline(transaction=False)
         for key, fields in by_key.items():
             pipe.hmget(key, [field(f) for f in fields])
-        found: dict[str, bytes | None] = {}
-        for fields, values in zip(by_key.values(), pipe.execute(), strict=True):
-            found.update(zip(fields, values, strict=True))
-        return found
+
+        def collect(replies: Iterator[Any]) -> dict[str, bytes | None]:
+            found: dict[str, bytes | None] = {}
+            for fields in by_key.values():
+                found.update(zip(fields, next(replies), strict=True))
+            return found
+
+        return collect
+
+    def read(self, members: Iterable[str], field: Callable[[str], FieldT] = str) -> dict[str, bytes | None]:
+        """Every member's value in one pipelined round trip (one HMGET per bucket; per node on a cluster)."""
+        pipe = self.client.pipeline(transaction=False)
+        collect = self.queue(pipe, members, field)
+        return collect(iter(pipe.execute()))
 
 
 def as_bytes(raw: bytes | str) -> bytes:

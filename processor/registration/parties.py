@@ -10,8 +10,9 @@ all three in one slot, so one transaction covers them on Redis Cluster too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from redis.client import Pipeline
 
@@ -138,9 +139,21 @@ class DirectoryCache:
         self._version = -1
         self.directory = PartyDirectory()
 
+    def queue(self, pipe: Pipeline) -> Callable[[Iterator[Any]], PartyDirectory]:
+        """The version's GET, queued on ``pipe``; the function returned takes the pipeline's replies (consumed
+        in queue order) and gives the directory, reloaded (a round trip of its own) only if the version moved."""
+        pipe.get(self.store.version_key)
+
+        def current(replies: Iterator[Any]) -> PartyDirectory:
+            version = int(next(replies) or 0)
+            if version != self._version:
+                self.directory = self.store.load()
+                self._version = version
+            return self.directory
+
+        return current
+
     def refresh(self) -> PartyDirectory:
-        version = self.store.version()
-        if version != self._version:
-            self.directory = self.store.load()
-            self._version = version
-        return self.directory
+        pipe = self.store.client.pipeline(transaction=False)
+        current = self.queue(pipe)
+        return current(iter(pipe.execute()))

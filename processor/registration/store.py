@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Generic, Protocol, TypeVar
 
 import redis
+from redis.client import Pipeline
 from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
@@ -69,6 +70,11 @@ def in_force(records: list[D], at: int) -> D | None:
     return found
 
 
+def in_force_each(histories: dict[str, list[D]], queries: Sequence[tuple[str | None, int]]) -> list[D | None]:
+    """For each (member, at): the member's record in force then, from ``histories`` (None for no member)."""
+    return [in_force(histories[member], at) if member else None for member, at in queries]
+
+
 def tune_listpacks(client: RedisClient) -> bool:
     """Best effort: managed Redis services often refuse CONFIG SET; the store works either way."""
     try:
@@ -101,12 +107,21 @@ class DatedHistories(Generic[D]):
         raw = self.client.hget(self.key_of(member), member)
         return self._unpack(member, as_bytes(raw)) if raw else []
 
+    def queue_histories(self, pipe: Pipeline, members: Iterable[str]) -> Callable[[Iterator[Any]], dict[str, list[D]]]:
+        """Queue the reads of ``members``' histories on ``pipe`` (one HMGET per bucket); the function returned
+        takes the pipeline's replies, consumed in queue order, and gives each member's records (none: [])."""
+        collect = self._buckets.queue(pipe, members)
+        return lambda replies: {m: self._unpack(m, raw) if raw else [] for m, raw in collect(replies).items()}
+
+    def histories(self, members: Iterable[str]) -> dict[str, list[D]]:
+        """Every member's records in one round trip (one per node on a cluster)."""
+        pipe = self.client.pipeline(transaction=False)
+        collect = self.queue_histories(pipe, members)
+        return collect(iter(pipe.execute()))
+
     def _lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[D | None]:
-        """The record in force for each (member, at), in one round trip (one per node on a cluster);
-        one HMGET per bucket."""
-        raws = self._buckets.read(m for m, _ in queries if m)
-        histories = {member: self._unpack(member, raw) if raw else [] for member, raw in raws.items()}
-        return [in_force(histories[member], at) if member else None for member, at in queries]
+        """The record in force for each (member, at), in one round trip."""
+        return in_force_each(self.histories(m for m, _ in queries if m), queries)
 
     def in_force_all(self, at: int) -> Iterator[D]:
         """Every member's record in force at ``at`` (a scan of every bucket: for reports' denominators)."""

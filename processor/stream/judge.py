@@ -1,7 +1,8 @@
 """One batch through the rule, with no Kafka: decode -> look up -> decide -> encode.
 
-Look-ups, once per batch and for candidates only: the device inventory (each target at the SR's
-time), then the registrations of the subjects' MPxNs; the party directory is held in memory.
+Look-ups, once per batch and for candidates only (processor.registration.lookup): the device inventory
+(each target at the SR's time) and the registrations of the subjects' MPxNs, with the party directory's
+version, in one round trip when the SRs name their MPxNs; the directory itself is held in memory.
 
 This is the processing step of ``srguard run`` and ``replay topic``, and their test hook: feed it
 ``Input`` records and it returns the ``Output`` records to produce, with the counts for the metrics.
@@ -23,22 +24,16 @@ from processor.avro import PLAIN, DecodeError, Serde
 from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.decision import Branch, Decision, Policy
-from processor.domain.model import Device, PartyDirectory, Registration, ServiceRequest
+from processor.domain.model import ServiceRequest
 from processor.domain.rule import decide_candidate
 from processor.domain.subject import subject_of
 from processor.duis.response import response_xml
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.observability.metrics import Metrics
+from processor.registration.lookup import Reference
 from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
 from processor.stream.records import Input, Output
 from processor.stream.serde import SrReader, avro_reader, encode_rejection
-
-DeviceLookup = Callable[[Sequence[tuple[str, int]]], list[Device | None]]
-
-
-def no_inventory(queries: Sequence[tuple[str, int]]) -> list[Device | None]:
-    """A judge without a device inventory: every SR's own fields stand."""
-    return [None] * len(queries)
 
 
 @dataclass
@@ -101,25 +96,21 @@ class Judge:
         mode: Mode,
         policy: Policy,
         reader: CertificateReader,
-        lookup_many: Callable[[Sequence[tuple[str | None, int]]], list[Registration | None]],
-        directory: Callable[[], PartyDirectory],
+        reference: Reference,
         max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         serde: Serde = PLAIN,
         clock: Callable[[], float] = time.time,
         read: SrReader | None = None,
-        inventory: DeviceLookup = no_inventory,
     ) -> None:
         self.topics = topics
         self.mode = mode
         self.policy = policy
         self.reader = reader
-        self.lookup_many = lookup_many
-        self.directory = directory
+        self.reference = reference
         self.max_record_bytes = max_record_bytes  # every output fits: key, value and headers counted
         self.serde = serde  # outputs' encoding (and the input's, unless ``read`` says otherwise)
         self.clock = clock
         self.read = read or avro_reader(serde)
-        self.inventory = inventory
 
     def __call__(self, inputs: Sequence[Input]) -> BatchResult:
         result = BatchResult()
@@ -145,10 +136,13 @@ class Judge:
         self, candidates: list[tuple[int, Input, ServiceRequest]], slots: list[Output | None], result: BatchResult
     ) -> None:
         # Redis faults propagate from here: the batch is retried, nothing is decided on missing data.
-        directory = self.directory()
-        devices = self.inventory([(sr.target_device_id, sr.as_of) for _, _, sr in candidates])
-        subjects = [subject_of(sr, device, directory) for (_, _, sr), device in zip(candidates, devices, strict=True)]
-        registrations = self.lookup_many(
+        srs = [sr for _, _, sr in candidates]
+        reference = self.reference([(sr.target_device_id, sr.as_of) for sr in srs], {sr.mpxn for sr in srs if sr.mpxn})
+        directory = reference.directory
+        subjects = [
+            subject_of(sr, device, directory) for (_, _, sr), device in zip(candidates, reference.devices, strict=True)
+        ]
+        registrations = reference.registrations(
             [(s.mpxn, sr.as_of) for (_, _, sr), s in zip(candidates, subjects, strict=True)]
         )
         result.inventory_misses += sum(1 for s in subjects if not s.from_inventory)

@@ -18,6 +18,7 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
+from processor.registration.lookup import separate_lookups
 from processor.registration.publish import encode_registration
 from processor.stream.dlq import record_size
 from processor.stream.judge import Judge
@@ -38,8 +39,7 @@ JUDGE = Judge(
     Mode.ENFORCE,
     Policy(),
     CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-    lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
-    POPULATION.directory,
+    separate_lookups(POPULATION.registrations_in_force, POPULATION.directory),
     max_record_bytes=LIMIT,
 )
 

@@ -15,6 +15,7 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, KeyUsage, TrustStore
 from processor.domain.decision import Branch, Policy
 from processor.domain.model import CertificateUsage, ReplacementCertificate
+from processor.registration.lookup import separate_lookups
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
@@ -22,7 +23,6 @@ from tests.proc import rss_mb
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 POPULATION = build_population(seed=31, meter_points=500)
-POINTS = {p.mpxn: p for p in POPULATION.meter_points}
 TOTAL, BATCH = 100_000, 500
 
 
@@ -32,8 +32,7 @@ def test_rss_stays_flat_over_100k_srs_with_hostile_certificates():
         Mode.ENFORCE,
         Policy(),
         CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-        lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
-        POPULATION.directory,
+        separate_lookups(POPULATION.registrations_in_force, POPULATION.directory),
     )
     traffic = TrafficGenerator(POPULATION, TrafficMix(in_scope=0.5, incident_rate=0.2), seed=4).take(2000)
     candidates = [i.sr for i in traffic if i.branch is Branch.REGISTERED_OWNER]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import KeyUsage, OrganisationRole
@@ -82,6 +84,14 @@ class Population:
 
     def registrations(self) -> list[Registration]:
         return [r for point in self.meter_points for r in point.registrations]
+
+    @cached_property
+    def _points(self) -> dict[str, MeterPoint]:
+        return {point.mpxn: point for point in self.meter_points}
+
+    def registrations_in_force(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
+        """The registration in force for each (MPxN, at), from the world itself: the judge's look-up without Redis."""
+        return [self._points[m].registration_at(at) if m in self._points else None for m, at in queries]
 
     def operators_of(self, fuel: Fuel) -> list[Organisation]:
         role = UserRole.ED if fuel is Fuel.ELECTRICITY else UserRole.GT

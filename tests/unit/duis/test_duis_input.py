@@ -18,6 +18,7 @@ from processor.domain.model import DeviceType
 from processor.duis.request import MAX_DOCUMENT_BYTES, DuisError, parse, peek
 from processor.duis.response import response_xml
 from processor.names import Topics
+from processor.registration.lookup import separate_lookups
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import duis_reader
@@ -53,10 +54,12 @@ def world_judge(operator: str = "ZAZNO", devices: dict | None = None, mode: Mode
         mode,
         Policy(),
         CertificateReader(trust_store=trust_store()),
-        lambda queries: [held.get(m or "") for m, _ in queries],
-        lambda: DIRECTORY,
+        separate_lookups(
+            lambda queries: [held.get(m or "") for m, _ in queries],
+            lambda: DIRECTORY,
+            lambda queries: [(devices or {}).get(d) for d, _ in queries],
+        ),
         read=duis_reader,
-        inventory=lambda queries: [(devices or {}).get(d) for d, _ in queries],
     )
 
 
@@ -150,8 +153,8 @@ def test_future_dated_variants_are_judged_at_their_execution_time(name, reason):
     devices = {target: inventory_record(target, DeviceType.ESME, ESME_MPAN)}
     seen: list[int] = []
     judge = world_judge(devices=devices)
-    inner = judge.inventory
-    judge.inventory = lambda queries: seen.extend(at for _, at in queries) or inner(queries)
+    inner = judge.reference
+    judge.reference = lambda queries, named: seen.extend(at for _, at in queries) or inner(queries, named)
     (out, *_) = judged(document, judge).outputs
     assert seen == [parse(document, NOW).execution_datetime] and seen[0] > NOW
     if reason is None:

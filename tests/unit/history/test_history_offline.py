@@ -14,6 +14,7 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
 from processor.names import Schema, Topics
+from processor.registration.lookup import separate_lookups
 from processor.replay.archive import RateLimit, read_archive, replay_archive
 from processor.replay.topic import replay_topic, replay_topics
 from processor.report.sources import checked_by_secmp0063
@@ -32,8 +33,10 @@ def _rejections() -> list[dict]:
         Mode.ENFORCE,
         Policy(),
         CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-        lambda queries: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in queries],
-        POPULATION.directory,
+        separate_lookups(
+            POPULATION.registrations_in_force,
+            POPULATION.directory,
+        ),
     )
     inputs = [
         Input(i.sr.target_device_id.encode(), encode_service_request(i.sr), [], Source("dcc.sr.requests", 0, n))

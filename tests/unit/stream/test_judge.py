@@ -15,6 +15,7 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Branch, Policy, Reason
 from processor.domain.rule import CANDIDATE_VARIANTS
+from processor.registration.lookup import separate_lookups
 from processor.stream.dlq import DlqFlood, DlqGuard, DlqPolicy, record_size
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
@@ -28,7 +29,6 @@ from processor.stream.serde import (
 
 POPULATION = build_population(seed=9, meter_points=800)
 TRAFFIC = TrafficGenerator(POPULATION, TrafficMix(in_scope=0.5, incident_rate=0.5, exempt=0.05), seed=9).take(1500)
-POINTS = {p.mpxn: p for p in POPULATION.meter_points}
 TOPICS = Topics()
 
 
@@ -38,7 +38,7 @@ class CountingLookup:
 
     def __call__(self, queries):
         self.calls += 1
-        return [POINTS[m].registration_at(at) if m in POINTS else None for m, at in queries]
+        return POPULATION.registrations_in_force(queries)
 
 
 def judge(mode=Mode.ENFORCE, lookup=None, max_record_bytes=1 << 20):
@@ -47,8 +47,7 @@ def judge(mode=Mode.ENFORCE, lookup=None, max_record_bytes=1 << 20):
         mode,
         Policy(),
         CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-        lookup or CountingLookup(),
-        POPULATION.directory,
+        separate_lookups(lookup or CountingLookup(), POPULATION.directory),
         max_record_bytes,
         clock=lambda: 1234.5,
     )

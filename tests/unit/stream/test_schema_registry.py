@@ -14,13 +14,13 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Branch, Policy
 from processor.registration.feed import registration_change
+from processor.registration.lookup import separate_lookups
 from processor.registration.publish import encode_registration
 from processor.stream.judge import Judge
 from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
 
 POPULATION = build_population(seed=12, meter_points=300)
-POINTS = {p.mpxn: p for p in POPULATION.meter_points}
 
 
 def test_the_whole_batch_step_in_registry_format():
@@ -34,8 +34,7 @@ def test_the_whole_batch_step_in_registry_format():
         Mode.ENFORCE,
         Policy(),
         CertificateReader(trust_store=TrustStore([POPULATION.pki.oca])),
-        lambda q: [POINTS[m].registration_at(at) if m in POINTS else None for m, at in q],
-        POPULATION.directory,
+        separate_lookups(POPULATION.registrations_in_force, POPULATION.directory),
         serde=serde,
     )
     plain_garbage = Input(b"k", b"\x02abc", [], Source(topics.requests, 0, 999))
