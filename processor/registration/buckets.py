@@ -16,6 +16,15 @@ from redis.typing import EncodableT, FieldT
 log = logging.getLogger(__name__)
 RedisClient = redis.Redis | RedisCluster
 T = TypeVar("T")
+# Reads queued on a pipeline; the function returned takes the pipeline's replies (consumed in queue order).
+Queued = Callable[[Iterator[Any]], T]
+
+
+def one_round_trip(client: RedisClient, queue: Callable[[Pipeline], Queued[T]]) -> T:
+    """Run what ``queue`` puts on a fresh pipeline in one round trip (one per node on a cluster)."""
+    pipe = client.pipeline(transaction=False)
+    collect = queue(pipe)
+    return collect(iter(pipe.execute()))
 
 
 def optimistic(client: RedisClient, keys: list[str], step: Callable[[Pipeline], T]) -> T:
@@ -53,9 +62,8 @@ class HashBuckets:
 
     def queue(
         self, pipe: Pipeline, members: Iterable[str], field: Callable[[str], FieldT] = str
-    ) -> Callable[[Iterator[Any]], dict[str, bytes | None]]:
-        """Queue one HMGET per bucket of ``members`` on ``pipe``; the function returned takes the pipeline's
-        replies (an iterator, consumed in queue order) and gives every member's value.
+    ) -> Queued[dict[str, bytes | None]]:
+        """Queue one HMGET per bucket of ``members`` on ``pipe``; the replies give every member's value.
         ``field``: the hash field a member is stored under (the member itself unless told otherwise)."""
         by_key: dict[str, list[str]] = {}
         for member in sorted(set(members)):
@@ -73,9 +81,7 @@ class HashBuckets:
 
     def read(self, members: Iterable[str], field: Callable[[str], FieldT] = str) -> dict[str, bytes | None]:
         """Every member's value in one pipelined round trip (one HMGET per bucket; per node on a cluster)."""
-        pipe = self.client.pipeline(transaction=False)
-        collect = self.queue(pipe, members, field)
-        return collect(iter(pipe.execute()))
+        return one_round_trip(self.client, lambda pipe: self.queue(pipe, members, field))
 
 
 def as_bytes(raw: bytes | str) -> bytes:

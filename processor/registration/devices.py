@@ -9,16 +9,15 @@ holds at most two MPxNs (an ESME's import and export MPAN), which merge.lua's re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis.client import Pipeline
 
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.model import Device, DeviceStatus, DeviceType
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import RedisClient
+from processor.registration.buckets import Queued, RedisClient, one_round_trip
 from processor.registration.records import MAX48, read_text, text_field
 from processor.registration.store import ApplyStats, DatedHistories, in_force_each
 
@@ -108,10 +107,8 @@ class DeviceInventoryStore(DatedHistories[Device]):
     def history(self, device_id: str) -> list[Device]:
         return self._history(member_of(device_id))
 
-    def queue_lookup(
-        self, pipe: Pipeline, queries: Sequence[tuple[str, int]]
-    ) -> Callable[[Iterator[Any]], list[Device | None]]:
-        """``lookup_many`` queued on ``pipe``: the function returned takes the pipeline's replies."""
+    def queue_lookup(self, pipe: Pipeline, queries: Sequence[tuple[str, int]]) -> Queued[list[Device | None]]:
+        """``lookup_many`` queued on ``pipe`` (the rest of a batch's reads go with it)."""
         members = [(_member_or_none(device_id), at) for device_id, at in queries]
         collect = self.queue_histories(pipe, (m for m, _ in members if m))
         return lambda replies: in_force_each(collect(replies), members)
@@ -119,9 +116,7 @@ class DeviceInventoryStore(DatedHistories[Device]):
     def lookup_many(self, queries: Sequence[tuple[str, int]]) -> list[Device | None]:
         """The record in force for each (device id in any common EUI-64 form, at), in one round trip; an id
         that is no EUI-64 finds nothing (the rule then says the device is unknown or the SR's fields stand)."""
-        pipe = self.client.pipeline(transaction=False)
-        found = self.queue_lookup(pipe, queries)
-        return found(iter(pipe.execute()))
+        return one_round_trip(self.client, lambda pipe: self.queue_lookup(pipe, queries))
 
     def apply(self, changes: Iterable[Device | DeviceWithdrawal], offsets: dict[str, int] | None = None) -> ApplyStats:
         return self._apply(

@@ -10,7 +10,7 @@ all three in one slot, so one transaction covers them on Redis Cluster too.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -19,7 +19,15 @@ from redis.client import Pipeline
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory, UserRole
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import RedisClient, as_bytes, optimistic, read_offsets, write_offsets
+from processor.registration.buckets import (
+    Queued,
+    RedisClient,
+    as_bytes,
+    one_round_trip,
+    optimistic,
+    read_offsets,
+    write_offsets,
+)
 
 
 @dataclass(frozen=True)
@@ -119,9 +127,6 @@ class PartyStore:
     def stored_offsets(self) -> dict[str, int]:
         return read_offsets(self.client, self.offsets_key)
 
-    def version(self) -> int:
-        return int(self.client.get(self.version_key) or 0)
-
     def load(self) -> PartyDirectory:
         raw = self.client.hgetall(self.entities_key)
         return PartyDirectory({as_bytes(k).decode(): tuple(Party(**p) for p in json.loads(v)) for k, v in raw.items()})
@@ -139,9 +144,9 @@ class DirectoryCache:
         self._version = -1
         self.directory = PartyDirectory()
 
-    def queue(self, pipe: Pipeline) -> Callable[[Iterator[Any]], PartyDirectory]:
-        """The version's GET, queued on ``pipe``; the function returned takes the pipeline's replies (consumed
-        in queue order) and gives the directory, reloaded (a round trip of its own) only if the version moved."""
+    def queue(self, pipe: Pipeline) -> Queued[PartyDirectory]:
+        """The version's GET, queued on ``pipe``; the replies give the directory, reloaded (a round trip of its
+        own) only if the version moved."""
         pipe.get(self.store.version_key)
 
         def current(replies: Iterator[Any]) -> PartyDirectory:
@@ -154,6 +159,4 @@ class DirectoryCache:
         return current
 
     def refresh(self) -> PartyDirectory:
-        pipe = self.store.client.pipeline(transaction=False)
-        current = self.queue(pipe)
-        return current(iter(pipe.execute()))
+        return one_round_trip(self.store.client, self.queue)

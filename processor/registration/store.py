@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Generic, Protocol, TypeVar
@@ -24,7 +24,15 @@ from redis.cluster import RedisCluster
 
 from processor.domain.model import Registration
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
-from processor.registration.buckets import HashBuckets, RedisClient, as_bytes, read_offsets, write_offsets
+from processor.registration.buckets import (
+    HashBuckets,
+    Queued,
+    RedisClient,
+    as_bytes,
+    one_round_trip,
+    read_offsets,
+    write_offsets,
+)
 from processor.registration.records import merge_entry, unpack
 
 log = logging.getLogger(__name__)
@@ -107,17 +115,15 @@ class DatedHistories(Generic[D]):
         raw = self.client.hget(self.key_of(member), member)
         return self._unpack(member, as_bytes(raw)) if raw else []
 
-    def queue_histories(self, pipe: Pipeline, members: Iterable[str]) -> Callable[[Iterator[Any]], dict[str, list[D]]]:
-        """Queue the reads of ``members``' histories on ``pipe`` (one HMGET per bucket); the function returned
-        takes the pipeline's replies, consumed in queue order, and gives each member's records (none: [])."""
+    def queue_histories(self, pipe: Pipeline, members: Iterable[str]) -> Queued[dict[str, list[D]]]:
+        """Queue the reads of ``members``' histories on ``pipe`` (one HMGET per bucket); the replies give each
+        member's records (none: [])."""
         collect = self._buckets.queue(pipe, members)
         return lambda replies: {m: self._unpack(m, raw) if raw else [] for m, raw in collect(replies).items()}
 
     def histories(self, members: Iterable[str]) -> dict[str, list[D]]:
         """Every member's records in one round trip (one per node on a cluster)."""
-        pipe = self.client.pipeline(transaction=False)
-        collect = self.queue_histories(pipe, members)
-        return collect(iter(pipe.execute()))
+        return one_round_trip(self.client, lambda pipe: self.queue_histories(pipe, members))
 
     def _lookup_many(self, queries: Sequence[tuple[str | None, int]]) -> list[D | None]:
         """The record in force for each (member, at), in one round trip."""
