@@ -5,8 +5,8 @@ Body/ResponseMessage/FutureDatedDeviceAlertMessage)."""
 
 from __future__ import annotations
 
-from processor.duis.request import NAMESPACE
-from processor.duis.response import SCHEMA_VERSION, duis_datetime, service_reference
+from processor.duis.request import NAMESPACE, service_reference
+from processor.duis.response import SCHEMA_VERSION, duis_datetime
 
 
 def _response(header: str, body: str) -> bytes:

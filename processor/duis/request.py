@@ -1,9 +1,12 @@
 """A DUIS ``Request`` document as the DCC receives it -> a ``ServiceRequest``.
 
-Hostile input is expected: the document is parsed by defusedxml (no DTD, no entity, no external
-reference, never a network access) and only after a size check. Most traffic is outside SECMP0063's
-scope, so ``peek`` first reads the one header field that says so (ServiceReferenceVariant) with a
-byte search, no parse; those SRs pass on byte-identical. Only candidates (6.15.1, 6.21) are parsed.
+Whether an SR is in SECMP0063's scope is decided by what an XML parser reads, never by a byte search:
+comments, processing instructions, CDATA, character references, whitespace inside tags and namespace
+prefixes are XML's business, and a decoy in any of them must not change the reading (a comment can be
+added to a signed SR without breaking its signature: exclusive canonicalisation drops comments). Every
+document is parsed whole by libxml2 (lxml), hardened: no DTD (refused), no entity expansion, no network,
+size-capped first. What is forwarded untouched is therefore a well-formed DUIS Request whose header
+variant, service reference and body element agree.
 
 A DUIS SR names no MPxN, user role or device type: those stay None here and come from the DSP's
 party directory and device inventory (processor.domain.rule.subject_of).
@@ -13,30 +16,37 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from xml.etree.ElementTree import Element
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import ParseError, fromstring
+from lxml import etree
 
 from processor.avro import DecodeError
+from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
 from processor.domain.model import CertificateUsage, RemotePartyRole, ReplacementCertificate, ServiceRequest
 
+Element = etree._Element
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
 MAX_DOCUMENT_BYTES = 256 * 1024  # a 6.21 is ~4 kB; the largest DUIS requests (tariffs) are a few tens of kB
 SCHEMA_MAJOR = "5"  # DUIS 5.x: the templates and the XSD this was built against
 NS = f"{{{NAMESPACE}}}"
+# The body element each in-scope variant must carry, and back: a header that contradicts its body is no SR
+# srguard may pass (the DCC's templates use each body name under exactly one variant).
+BODIES = {
+    SR_UPDATE_SECURITY_CREDENTIALS: "UpdateSecurityCredentialsKRP",
+    SR_REQUEST_HANDOVER: "RequestHandoverOfDCCControlledDevice",
+}
+_VARIANT_OF_BODY = {f"{NS}{body}": variant for variant, body in BODIES.items()}
 _USAGES = {
     f"{NS}DigitalSigningCertificate": CertificateUsage.DIGITAL_SIGNING,
     f"{NS}KeyAgreementCertificate": CertificateUsage.KEY_AGREEMENT,
     f"{NS}KeyAgreementTopUpCertificate": CertificateUsage.KEY_AGREEMENT_TOP_UP,
 }
-_VARIANT_TAG = b"ServiceReferenceVariant>"
-_VARIANT_VALUE = re.compile(rb"\s*([0-9.]{1,16})\s*</(?:[A-Za-z_][\w.-]*:)?ServiceReferenceVariant>")
-_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")  # DUIS has no DTD: any is a trick, refused before anything else
+_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")  # DUIS has no DTD: any is a trick, refused before the parse
+_PARSERS = threading.local()  # an lxml parser must not be shared between threads
 
 
 class DuisError(DecodeError):
@@ -46,9 +56,20 @@ class DuisError(DecodeError):
         super().__init__(message, error_class)
 
 
-@dataclass(frozen=True, slots=True)
-class DuisPeek:
-    variant: str
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+            collect_ids=False,
+        )
+        _PARSERS.parser = parser
+    return parser
 
 
 def screen(data: bytes | None) -> bytes:
@@ -61,38 +82,90 @@ def screen(data: bytes | None) -> bytes:
     for marker in _FORBIDDEN:
         if marker in data:
             raise DuisError(f"document holds a {marker.decode()} declaration: DTDs and entities are refused", "dtd")
-    if NAMESPACE.encode() not in data:
-        raise DuisError(f"not a DUIS document: namespace {NAMESPACE} is absent")
     return data
 
 
-def peek(data: bytes | None) -> DuisPeek:
-    """The ServiceReferenceVariant, by byte searches: no parse. Exactly one must be there."""
+def document_root(data: bytes | None, kind: str) -> Element:
+    """The screened, parsed document (no DTD, entities or external references), whose root is ``kind``."""
     document = screen(data)
-    start = document.find(_VARIANT_TAG)
-    value = _VARIANT_VALUE.match(document, start + len(_VARIANT_TAG)) if start > 0 else None
-    if value is None or document[start - 1] == ord("/") or document.find(_VARIANT_TAG, value.end()) != -1:
-        raise DuisError("not a DUIS Request: no single ServiceReferenceVariant element with a variant")
-    return DuisPeek(value.group(1).decode("ascii"))
+    try:
+        root = etree.fromstring(document, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise DuisError(f"not well-formed XML: {exc}") from exc
+    if root.getroottree().docinfo.internalDTD is not None:  # a DTD in an encoding the byte screen missed (UTF-16)
+        raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", "dtd")
+    if root.tag != f"{NS}{kind}":
+        raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
+    return root
 
 
-def _child(parent: Element, name: str, required: bool = True) -> Element | None:
-    found = parent.find(f"{NS}{name}")
-    if found is None and required:
-        raise DuisError(f"not a DUIS Request: {parent.tag.removeprefix(NS)} has no {name}")
-    return found
+def _only(parent: Element, name: str, required: bool = True) -> Element | None:
+    found = parent.findall(f"{NS}{name}")
+    if len(found) > 1:
+        raise DuisError(f"not a DUIS Request: {_local(parent)} has {len(found)} {name} elements")
+    if not found and required:
+        raise DuisError(f"not a DUIS Request: {_local(parent)} has no {name}")
+    return found[0] if found else None
+
+
+def _local(element: Element) -> str:
+    return str(element.tag).removeprefix(NS)
+
+
+def text_of(element: Element) -> str:
+    """A simple-typed element's value as XML defines it (CDATA and character references read, comments gone)."""
+    if len(element):
+        raise DuisError(f"{_local(element)} holds elements where a value belongs")
+    return (element.text or "").strip()
 
 
 def _text(parent: Element, name: str) -> str:
-    element = _child(parent, name)
+    element = _only(parent, name)
     assert element is not None
-    return (element.text or "").strip()
+    return text_of(element)
+
+
+def service_reference(variant: str) -> str:
+    """``6.15.1`` -> ``6.15``; ``6.21`` -> ``6.21``: DUIS's ServiceReference is the variant's first two parts."""
+    return ".".join(variant.split(".")[:2])
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDocument:
+    """A parsed DUIS Request whose header and body agree: what it is, read by the parser."""
+
+    variant: str
+    header: Element
+    body: Element  # the one service request element inside Body
+
+
+def read(data: bytes | None) -> RequestDocument:
+    """The document, parsed and checked for what decides its scope: one Header with one variant that its
+    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant."""
+    root = document_root(data, "Request")
+    version = root.get("schemaVersion", "")
+    if version.partition(".")[0] != SCHEMA_MAJOR:
+        raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
+    header, body = _only(root, "Header"), _only(root, "Body")
+    assert header is not None and body is not None
+    variant = _text(header, "ServiceReferenceVariant")
+    reference = _text(header, "ServiceReference")
+    if not variant or service_reference(variant) != reference:
+        raise DuisError(f"ServiceReference {reference!r} does not agree with ServiceReferenceVariant {variant!r}")
+    requests = list(body)
+    if len(requests) != 1:
+        raise DuisError(f"the Body holds {len(requests)} elements, expected one service request")
+    request = requests[0]
+    expected, claimed = BODIES.get(variant), _VARIANT_OF_BODY.get(str(request.tag))
+    if (expected is not None and request.tag != f"{NS}{expected}") or (claimed is not None and claimed != variant):
+        raise DuisError(f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", "scope")
+    return RequestDocument(variant, header, request)
 
 
 def _der(element: Element) -> bytes:
     """A certificate element's base64 text; empty or not base64 stays an unreadable certificate (b"" or
     the bytes given), which the rule rejects as malformed, naming it: never a silent accept."""
-    text = "".join((element.text or "").split())
+    text = "".join(text_of(element).split())
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -111,33 +184,16 @@ def timestamp(text: str, name: str) -> int:
 
 def _boolean(parent: Element, name: str) -> bool:
     """An xs:boolean flag; true when absent, so a missing flag never turns a check off."""
-    element = _child(parent, name, required=False)
-    text = (element.text or "").strip() if element is not None else "true"
+    element = _only(parent, name, required=False)
+    text = text_of(element) if element is not None else "true"
     if text not in ("true", "false", "1", "0"):
         raise DuisError(f"{name} {text!r} is not an xs:boolean")
     return text in ("true", "1")
 
 
-def document_root(data: bytes | None, kind: str) -> Element:
-    """The screened, parsed document (no DTD, entities or external references), whose root is ``kind``."""
-    document = screen(data)
-    try:
-        root = fromstring(document, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except (ParseError, DefusedXmlException) as exc:
-        raise DuisError(f"not well-formed XML: {exc}") from exc
-    if root.tag != f"{NS}{kind}":
-        raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
-    return root
-
-
-def parse(data: bytes | None, received_at: int) -> ServiceRequest:
-    """The whole Request, checked. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
-    root = document_root(data, "Request")
-    version = root.get("schemaVersion", "")
-    if version.partition(".")[0] != SCHEMA_MAJOR:
-        raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    header = _child(root, "Header")
-    assert header is not None
+def service_request(document: RequestDocument, received_at: int) -> ServiceRequest:
+    """The whole Request. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
+    header, request = document.header, document.body
     request_id = _text(header, "RequestID")
     parts = request_id.split(":")
     if len(parts) != 3:
@@ -148,32 +204,26 @@ def parse(data: bytes | None, received_at: int) -> ServiceRequest:
         raise DuisError(f"RequestID {request_id!r}: {exc}") from exc
     if not parts[2].isascii() or not parts[2].isdigit():
         raise DuisError(f"RequestID {request_id!r}: the counter is not a decimal number")
-    variant = _text(header, "ServiceReferenceVariant")
     command = _text(header, "CommandVariant")
     if not command.isascii() or not command.isdigit():
         raise DuisError(f"CommandVariant {command!r} is not a number")
-    body = _child(root, "Body")
-    assert body is not None
-    if len(body) != 1:
-        raise DuisError(f"the Body holds {len(body)} elements, expected one service request")
-    request = body[0]
-    role_element = _child(request, "RemotePartyRole", required=False)
-    role_text = (role_element.text or "").strip() if role_element is not None else ""
+    role_element = _only(request, "RemotePartyRole", required=False)
+    role_text = text_of(role_element) if role_element is not None else ""
     try:
         role = RemotePartyRole(role_text) if role_text else None
     except ValueError as exc:
         raise DuisError(f"RemotePartyRole {role_text!r} is not one DUIS defines") from exc
-    replacement = _child(request, "ReplacementCertificates", required=False)
+    replacement = _only(request, "ReplacementCertificates", required=False)
     certificates = tuple(
-        ReplacementCertificate(_USAGES[element.tag], _der(element))
+        ReplacementCertificate(_USAGES[str(element.tag)], _der(element))
         for element in (replacement.iter() if replacement is not None else ())
         if element.tag in _USAGES
     )
-    execution = _child(request, "ExecutionDateTime", required=False)
+    execution = _only(request, "ExecutionDateTime", required=False)
     cpv_checks = _boolean(request, "ApplyTimeBasedCPVChecks")
     return ServiceRequest(
         request_id=request_id,
-        service_reference_variant=variant,
+        service_reference_variant=document.variant,
         command_variant=int(command),
         originator_id=originator,
         user_role=None,
@@ -183,8 +233,17 @@ def parse(data: bytes | None, received_at: int) -> ServiceRequest:
         remote_party_role=role,
         certificates=certificates,
         submitted_at=received_at,
-        execution_datetime=timestamp((execution.text or "").strip(), "ExecutionDateTime")
-        if execution is not None
-        else None,
+        execution_datetime=timestamp(text_of(execution), "ExecutionDateTime") if execution is not None else None,
         apply_time_based_cpv_checks=cpv_checks,
     )
+
+
+def candidate(data: bytes | None, received_at: int, wanted: Callable[[str], bool]) -> ServiceRequest | None:
+    """The SR in ``data`` when its variant is ``wanted``, read whole; None when it is a well-formed Request
+    of another variant (passed on untouched). Anything else raises DuisError."""
+    document = read(data)
+    return service_request(document, received_at) if wanted(document.variant) else None
+
+
+def parse(data: bytes | None, received_at: int) -> ServiceRequest:
+    return service_request(read(data), received_at)

@@ -11,18 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape
 
-from processor.duis.request import NAMESPACE, NS, DuisError, document_root, timestamp
+from processor.duis.request import NAMESPACE, NS, DuisError, Element, document_root, service_reference, timestamp
 
 SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
 ALERTS = ("DeviceAlertMessage", "DCCAlertMessage")  # Response bodies that answer no SR
-
-
-def service_reference(variant: str) -> str:
-    """``6.15.1`` -> ``6.15``; ``6.21`` -> ``6.21``: DUIS's ServiceReference is the variant's first two parts."""
-    return ".".join(variant.split(".")[:2])
 
 
 def duis_datetime(ms: int) -> str:

@@ -17,6 +17,7 @@ from processor import wiring
 from processor.avro import DecodeError, Serde
 from processor.config import InputFormat, Settings
 from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.duis.request import candidate as duis_candidate
 from processor.duis.response import parse_response
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
 from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
@@ -24,7 +25,7 @@ from processor.ledger.store import LedgerStore
 from processor.names import Schema
 from processor.stream.edge import coordinates
 from processor.stream.reading import read_history
-from processor.stream.serde import Peek, candidate, duis_candidate
+from processor.stream.serde import Peek, candidate
 from processor.times import parse_time
 
 SNAPSHOT_COLUMNS = ("device_id", "cell", "entity_id", "as_of")

@@ -22,8 +22,7 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.domain.rule import is_candidate
-from processor.duis.request import parse as parse_duis
-from processor.duis.request import peek as peek_duis
+from processor.duis.request import candidate as duis_request
 from processor.names import Schema
 from processor.stream.records import Input, Source
 
@@ -147,17 +146,10 @@ def avro_reader(serde: Serde = PLAIN) -> SrReader:
     return lambda item: candidate(item.value, in_scope, serde, item.source.topic)
 
 
-def duis_candidate(data: bytes | None, received_at: int, wanted: Callable[[str], bool]) -> ServiceRequest | None:
-    """The DUIS Request in ``data`` when its variant (found by a byte search) is ``wanted``, parsed whole;
-    else None. ``received_at``: its record's timestamp, the SR's receipt time."""
-    if not wanted(peek_duis(data).variant):
-        return None
-    return parse_duis(data, received_at)
-
-
 def duis_reader(item: Input) -> ServiceRequest | None:
-    """SR input as DUIS XML Requests: candidates parsed whole."""
-    return duis_candidate(item.value, item.timestamp, is_candidate)
+    """SR input as DUIS XML Requests: every document parsed (scope is what the parser reads), candidates
+    read whole; the record's timestamp is the SR's receipt time."""
+    return duis_request(item.value, item.timestamp, is_candidate)
 
 
 def decode_service_request(data: bytes, serde: Serde = PLAIN, topic: str = "") -> ServiceRequest:

@@ -17,16 +17,12 @@ from confluent_kafka import Producer
 
 from processor.devkit.simulate.population import Population
 from processor.devkit.simulate.traffic import LabelledSR
-from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
+from processor.domain.decision import SR_UPDATE_SECURITY_CREDENTIALS
 from processor.domain.model import CertificateUsage, Device, DeviceStatus, ServiceRequest
-from processor.duis.request import NAMESPACE
-from processor.duis.response import duis_datetime, service_reference
+from processor.duis.request import BODIES, NAMESPACE, service_reference
+from processor.duis.response import duis_datetime
 from processor.registration.publish import publish
 
-_BODIES = {
-    SR_REQUEST_HANDOVER: "RequestHandoverOfDCCControlledDevice",
-    SR_UPDATE_SECURITY_CREDENTIALS: "UpdateSecurityCredentialsKRP",
-}
 _ELEMENTS = {
     CertificateUsage.DIGITAL_SIGNING: "DigitalSigningCertificate",
     CertificateUsage.KEY_AGREEMENT: "KeyAgreementCertificate",
@@ -54,7 +50,7 @@ def carried_by_duis(population: Population, traffic: Iterable[LabelledSR]) -> It
 
 def request_xml(sr: ServiceRequest, oca_der: bytes) -> bytes:
     """The SR as a DUIS 5.x Request; ``oca_der``: the CertificationPathCertificate (the issuing CA)."""
-    body_name = _BODIES.get(sr.service_reference_variant)
+    body_name = BODIES.get(sr.service_reference_variant)
     if body_name is None:
         body = (
             "<sr:CommissionDeviceSynchroniseClock>"

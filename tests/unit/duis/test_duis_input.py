@@ -15,7 +15,7 @@ from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.decision import Policy
 from processor.domain.model import DeviceType
-from processor.duis.request import MAX_DOCUMENT_BYTES, DuisError, parse, peek
+from processor.duis.request import MAX_DOCUMENT_BYTES, DuisError, parse, read
 from processor.duis.response import response_xml
 from processor.names import Topics
 from processor.registration.lookup import separate_lookups
@@ -88,7 +88,7 @@ def no_certificates_krp(template: str) -> bytes:
 def test_every_in_scope_template_parses(name):
     document = duis_template(name).encode()
     sr = parse(document, NOW)
-    assert sr.service_reference_variant == peek(document).variant in ("6.15.1", "6.21")
+    assert sr.service_reference_variant == read(document).variant in ("6.15.1", "6.21")
     assert sr.user_role is None and sr.target_device_type is None and sr.mpxn is None  # the DSP's data says these
     assert sr.target_device_id == target_of(document) and sr.submitted_at == NOW
     assert len(sr.certificates) >= 2 and all(c.der.startswith(b"\x30\x82") for c in sr.certificates)
@@ -273,11 +273,14 @@ def test_hostile_and_broken_xml_ends_in_the_dlq_or_a_rejection(document, ending)
         assert first.topic == TOPICS.rejected and record["reason"] == ending, record["detail"]
 
 
-def test_peek_refuses_dtds_before_any_parse():
+def test_dtds_and_oversized_documents_are_refused_before_any_parse():
     with pytest.raises(DuisError, match="DOCTYPE"):
-        peek(XXE)
+        read(XXE)
     with pytest.raises(DuisError, match="exceeds"):
-        peek(b"x" * (MAX_DOCUMENT_BYTES + 1))
+        read(b"x" * (MAX_DOCUMENT_BYTES + 1))
+    utf16 = XXE.decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
+    with pytest.raises(DuisError, match="DOCTYPE"):  # invisible to the byte screen, seen by the parser
+        read(utf16)
 
 
 def _mutate(document: bytes, rng: random.Random) -> bytes:
