@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 from confluent_kafka import Producer
+from cryptography import x509
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
@@ -57,8 +59,22 @@ def serde_from(settings: Settings) -> Serde:
     return RegistryAvro(registry) if registry else PLAIN
 
 
+def trust_store(path: Path) -> TrustStore:
+    """The SMKI Organisation CAs in ``path``; a file that holds none is a setting error, never an empty anchor."""
+    try:
+        pem = path.read_bytes()
+    except OSError as exc:
+        raise SettingError(f"trust store {path}: cannot read it ({exc.strerror})") from exc
+    try:
+        return TrustStore(x509.load_pem_x509_certificates(pem))
+    except ValueError as exc:
+        raise SettingError(
+            f"trust store {path} holds no PEM certificate (expected SMKI Organisation CA certificates)"
+        ) from exc
+
+
 def certificate_reader(settings: Settings) -> CertificateReader:
-    trust = TrustStore.from_pem_file(settings.trust_store) if settings.trust_store else None
+    trust = trust_store(settings.trust_store) if settings.trust_store else None
     return CertificateReader(settings.certificate_cache_size, trust, settings.certificate_cache_bytes)
 
 

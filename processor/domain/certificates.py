@@ -16,7 +16,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -227,11 +226,6 @@ class TrustStore:
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for authority in authorities:
             self._by_subject.setdefault(authority.subject.public_bytes(), []).append(authority)
-
-    @classmethod
-    def from_pem_file(cls, path: Path) -> TrustStore:
-        authorities = x509.load_pem_x509_certificates(path.read_bytes())
-        return cls(authorities)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_subject.values())

@@ -93,7 +93,7 @@ def test_trust_store_accepts_own_oca_and_refuses_a_forgery(tmp_path):
     pki, rogue = SmkiPki(seed=1), SmkiPki(seed=1, name="ROGUE")
     bundle = tmp_path / "oca.pem"
     bundle.write_bytes(pki.oca_pem())
-    reader = CertificateReader(trust_store=TrustStore.from_pem_file(bundle))
+    reader = CertificateReader(trust_store=TrustStore(x509.load_pem_x509_certificates(bundle.read_bytes())))
     genuine = pki.issue("90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.DIGITAL_SIGNATURE)
     forged = rogue.issue("90B3D51F30020000", OrganisationRole.NETWORK_OPERATOR, KeyUsage.DIGITAL_SIGNATURE)
     assert reader.read(genuine).entity_id == "90-B3-D5-1F-30-02-00-00"
