@@ -51,8 +51,13 @@ class Fuel(StrEnum):
     GAS = "GAS"
 
 
+_CANONICAL_EUI64 = re.compile(r"[0-9A-F]{2}(?:-[0-9A-F]{2}){7}")
+
+
 def canonical_eui64(text: str) -> str:
     """``90-b3-d5-1f-30-02-00-00``, ``90B3D51F30020000`` -> ``90-B3-D5-1F-30-02-00-00`` (DUIS form)."""
+    if _CANONICAL_EUI64.fullmatch(text):  # the DUIS form already (nearly every id): nothing to rebuild
+        return text
     compact = text.strip().upper().replace("-", "").replace(":", "")
     if not _HEX16.fullmatch(compact):
         raise InvalidIdentifier(f"not an EUI-64: {text!r}")

@@ -39,7 +39,8 @@ BODIES = {
     SR_UPDATE_SECURITY_CREDENTIALS: "UpdateSecurityCredentialsKRP",
     SR_REQUEST_HANDOVER: "RequestHandoverOfDCCControlledDevice",
 }
-_VARIANT_OF_BODY = {f"{NS}{body}": variant for variant, body in BODIES.items()}
+_BODY_OF_VARIANT = {variant: f"{NS}{body}" for variant, body in BODIES.items()}
+_VARIANT_OF_BODY = {tag: variant for variant, tag in _BODY_OF_VARIANT.items()}
 _USAGES = {
     f"{NS}DigitalSigningCertificate": CertificateUsage.DIGITAL_SIGNING,
     f"{NS}KeyAgreementCertificate": CertificateUsage.KEY_AGREEMENT,
@@ -64,6 +65,7 @@ def _parser() -> etree.XMLParser:
             no_network=True,
             load_dtd=False,
             huge_tree=False,
+            remove_blank_text=True,  # whitespace between elements: nothing to read, a little to build
             remove_comments=True,
             remove_pis=True,
             collect_ids=False,
@@ -99,8 +101,23 @@ def document_root(data: bytes | None, kind: str) -> Element:
     return root
 
 
-def _only(parent: Element, name: str, required: bool = True) -> Element | None:
-    found = parent.findall(f"{NS}{name}")
+Children = dict[str, list[Element]]
+
+
+def children(parent: Element) -> Children:
+    """A parent's child elements by tag, in one pass (a find per field costs more than the parse)."""
+    found: Children = {}
+    for child in parent:
+        tag = child.tag
+        if tag in found:
+            found[tag].append(child)
+        else:
+            found[tag] = [child]
+    return found
+
+
+def _only(parent: Element, within: Children, name: str, required: bool = True) -> Element | None:
+    found = within.get(f"{NS}{name}", ())
     if len(found) > 1:
         raise DuisError(f"not a DUIS Request: {_local(parent)} has {len(found)} {name} elements")
     if not found and required:
@@ -119,8 +136,8 @@ def text_of(element: Element) -> str:
     return (element.text or "").strip()
 
 
-def _text(parent: Element, name: str) -> str:
-    element = _only(parent, name)
+def _text(parent: Element, within: Children, name: str) -> str:
+    element = _only(parent, within, name)
     assert element is not None
     return text_of(element)
 
@@ -136,30 +153,44 @@ class RequestDocument:
 
     variant: str
     header: Element
+    header_fields: Children
     body: Element  # the one service request element inside Body
+
+
+_HEADER, _BODY = f"{NS}Header", f"{NS}Body"
+_VARIANT, _REFERENCE = f"{NS}ServiceReferenceVariant", f"{NS}ServiceReference"
+
+
+def _one(parent: Element, elements: Children, tag: str) -> Element:
+    found = elements.get(tag, ())
+    if len(found) != 1:
+        count = len(found) or "no"
+        raise DuisError(f"not a DUIS Request: {_local(parent)} has {count} {tag.removeprefix(NS)} elements")
+    return found[0]
 
 
 def read(data: bytes | None) -> RequestDocument:
     """The document, parsed and checked for what decides its scope: one Header with one variant that its
-    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant."""
+    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant.
+    Every document pays this (it is what makes a forwarded one known), so it walks each level once."""
     root = document_root(data, "Request")
     version = root.get("schemaVersion", "")
     if version.partition(".")[0] != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    header, body = _only(root, "Header"), _only(root, "Body")
-    assert header is not None and body is not None
-    variant = _text(header, "ServiceReferenceVariant")
-    reference = _text(header, "ServiceReference")
+    top = children(root)
+    header, body = _one(root, top, _HEADER), _one(root, top, _BODY)
+    fields = children(header)
+    variant, reference = text_of(_one(header, fields, _VARIANT)), text_of(_one(header, fields, _REFERENCE))
     if not variant or service_reference(variant) != reference:
         raise DuisError(f"ServiceReference {reference!r} does not agree with ServiceReferenceVariant {variant!r}")
-    requests = list(body)
-    if len(requests) != 1:
-        raise DuisError(f"the Body holds {len(requests)} elements, expected one service request")
-    request = requests[0]
-    expected, claimed = BODIES.get(variant), _VARIANT_OF_BODY.get(str(request.tag))
-    if (expected is not None and request.tag != f"{NS}{expected}") or (claimed is not None and claimed != variant):
+    if len(body) != 1:
+        raise DuisError(f"the Body holds {len(body)} elements, expected one service request")
+    request = body[0]
+    tag = request.tag
+    expected, claimed = _BODY_OF_VARIANT.get(variant), _VARIANT_OF_BODY.get(tag)
+    if (expected is not None and tag != expected) or (claimed is not None and claimed != variant):
         raise DuisError(f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", "scope")
-    return RequestDocument(variant, header, request)
+    return RequestDocument(variant, header, fields, request)
 
 
 def _der(element: Element) -> bytes:
@@ -182,9 +213,9 @@ def timestamp(text: str, name: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _boolean(parent: Element, name: str) -> bool:
+def _boolean(parent: Element, within: Children, name: str) -> bool:
     """An xs:boolean flag; true when absent, so a missing flag never turns a check off."""
-    element = _only(parent, name, required=False)
+    element = _only(parent, within, name, required=False)
     text = text_of(element) if element is not None else "true"
     if text not in ("true", "false", "1", "0"):
         raise DuisError(f"{name} {text!r} is not an xs:boolean")
@@ -194,7 +225,8 @@ def _boolean(parent: Element, name: str) -> bool:
 def service_request(document: RequestDocument, received_at: int) -> ServiceRequest:
     """The whole Request. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
     header, request = document.header, document.body
-    request_id = _text(header, "RequestID")
+    fields = children(request)
+    request_id = _text(header, document.header_fields, "RequestID")
     parts = request_id.split(":")
     if len(parts) != 3:
         raise DuisError(f"RequestID {request_id!r} is not originator:target:counter")
@@ -204,23 +236,23 @@ def service_request(document: RequestDocument, received_at: int) -> ServiceReque
         raise DuisError(f"RequestID {request_id!r}: {exc}") from exc
     if not parts[2].isascii() or not parts[2].isdigit():
         raise DuisError(f"RequestID {request_id!r}: the counter is not a decimal number")
-    command = _text(header, "CommandVariant")
+    command = _text(header, document.header_fields, "CommandVariant")
     if not command.isascii() or not command.isdigit():
         raise DuisError(f"CommandVariant {command!r} is not a number")
-    role_element = _only(request, "RemotePartyRole", required=False)
+    role_element = _only(request, fields, "RemotePartyRole", required=False)
     role_text = text_of(role_element) if role_element is not None else ""
     try:
         role = RemotePartyRole(role_text) if role_text else None
     except ValueError as exc:
         raise DuisError(f"RemotePartyRole {role_text!r} is not one DUIS defines") from exc
-    replacement = _only(request, "ReplacementCertificates", required=False)
+    replacement = _only(request, fields, "ReplacementCertificates", required=False)
     certificates = tuple(
         ReplacementCertificate(_USAGES[str(element.tag)], _der(element))
         for element in (replacement.iter() if replacement is not None else ())
         if element.tag in _USAGES
     )
-    execution = _only(request, "ExecutionDateTime", required=False)
-    cpv_checks = _boolean(request, "ApplyTimeBasedCPVChecks")
+    execution = _only(request, fields, "ExecutionDateTime", required=False)
+    cpv_checks = _boolean(request, fields, "ApplyTimeBasedCPVChecks")
     return ServiceRequest(
         request_id=request_id,
         service_reference_variant=document.variant,

@@ -173,6 +173,8 @@ def _cdata(text: str, rng: random.Random) -> str:
 
 def _character_references(text: str, rng: random.Random) -> str:
     def encode(m: re.Match[str]) -> str:
+        if "&" in m.group(4):  # a value holding references already: rewriting inside one would break it
+            return m.group(0)
         value = "".join(
             f"&#{ord(c)};" if rng.random() < 0.3 else f"&#x{ord(c):x};" if rng.random() < 0.2 else c for c in m.group(4)
         )
