@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.srguard-installed
 
 QUIX   := .venv-quix
-.PHONY: setup demo test lint bench peers clean
+.PHONY: setup demo test unit lint bench peers clean
 
 setup: $(STAMP)
 
@@ -23,6 +23,9 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+unit: setup  # the pure tests alone: no broker, no Redis (about 20 s)
+	$(BIN)/pytest -q tests/unit
 
 test: lint
 	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)

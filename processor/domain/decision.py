@@ -53,6 +53,8 @@ class Reason(StrEnum):
     UNKNOWN_ORIGINATOR = "unknown_originator"
     UNKNOWN_DEVICE = "unknown_device"
     REQUEST_CONTRADICTS_INVENTORY = "request_contradicts_inventory"
+    REQUEST_CONTRADICTS_PARTY_DIRECTORY = "request_contradicts_party_directory"
+    INVENTORY_NAMES_NO_IMPORT_MPXN = "inventory_names_no_import_mpxn"
     FUEL_MISMATCH = "fuel_mismatch"
 
 

@@ -49,10 +49,11 @@ class Device:
 
     device_id: str  # canonical EUI-64
     device_type: DeviceType
-    mpxns: tuple[str, ...]
+    mpxns: tuple[str, ...]  # every meter point it serves (an ESME: its import and export MPAN)
     status: DeviceStatus
     effective_from: int
     sequence: int
+    import_mpxn: str | None = None  # the one it is judged on (ESME: import MPAN; GPF: MPRN); None = not said
 
 
 class RemotePartyRole(StrEnum):
@@ -143,13 +144,22 @@ class PartyDirectory:
                 self._entities.setdefault(party.party_id, []).append((entity, party))
 
     def holders(self, entity_id: str, at: int) -> tuple[Party, ...]:
-        """Every party holding the entity at ``at``: one, or none; more is a directory fault."""
+        """Every holding of the entity in force at ``at``: one party may hold it under several roles at once
+        (a dual-fuel supplier, an IDNO that is also an iGT); more than one *party* is a directory fault."""
         return tuple(party for party in self._holders.get(entity_id, ()) if party.valid_at(at))
 
     def owner(self, entity_id: str, at: int) -> Party | None:
-        """The one party holding the entity at ``at``; None when none does, or when several do."""
+        """The one party holding the entity at ``at`` (its first role line); None when none does, or when
+        several different parties do."""
         found = self.holders(entity_id, at)
-        return found[0] if len(found) == 1 else None
+        return found[0] if found and all(p.party_id == found[0].party_id for p in found) else None
+
+    def roles(self, entity_id: str, at: int) -> tuple[str, ...]:
+        """The roles its one owner holds the entity under at ``at`` (none when no single party holds it)."""
+        found = self.holders(entity_id, at)
+        if not found or any(p.party_id != found[0].party_id for p in found):
+            return ()
+        return tuple(dict.fromkeys(p.role for p in found))
 
     def has_credentials(self, party_id: str, at: int) -> bool:
         """Whether the party holds any entity (has SMKI credentials in the directory) at ``at``."""

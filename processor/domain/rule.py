@@ -131,7 +131,8 @@ def _check_certificate(
         )
         return _Checked(cert.entity_id, "", Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME, detail)
     holders = directory.holders(cert.entity_id, at)
-    owner = holders[0] if len(holders) == 1 else None
+    parties = sorted({p.party_id for p in holders})
+    owner = directory.owner(cert.entity_id, at)
     party_id = owner.party_id if owner else ""
     if not cert.is_network_operator:
         return _Checked(
@@ -140,8 +141,8 @@ def _check_certificate(
             Reason.NOT_NETWORK_OPERATOR_CERTIFICATE,
             f"certificate of {cert.entity_id} has Remote Party Role {cert.role_code}, not 03 (NO)",
         )
-    if len(holders) > 1:  # the directory must not allow this; never decide by the holders' order
-        names = ", ".join(sorted(p.party_id for p in holders))
+    if len(parties) > 1:  # the directory must not allow this; never decide by the holders' order
+        names = ", ".join(parties)
         detail = f"entity {cert.entity_id} is held by {names} at once"
         return _Checked(cert.entity_id, "", Reason.AMBIGUOUS_CERTIFICATE_OWNER, detail)
     if owner is None:

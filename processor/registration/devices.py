@@ -3,7 +3,8 @@
 Same layout and merge as registrations (processor.registration.store): devices hashed into buckets
 ``{prefix}:dev:{bucket:x}``; the field is the device's EUI-64 as 16 hex digits, the value its records
 sorted by effective_from, each ``effective_from (6 bytes LE) | sequence (6) | flags (1) | len+MPxN |
-len+MPxN`` (length 0xFF = none) with flags = device type index | status index << 4. So a device
+len+MPxN`` (length 0xFF = none) with flags = device type index | 0x08 when the first MPxN is the device's
+import MPxN | status index << 4. So a device
 holds at most two MPxNs (an ESME's import and export MPAN), which merge.lua's record format fixes.
 """
 
@@ -25,6 +26,7 @@ DEFAULT_BUCKETS = 1 << 16  # about devices / 100 for a few million devices
 MAX_MPXNS = 2
 _TYPES = tuple(DeviceType)
 _STATUSES = tuple(DeviceStatus)
+_TYPE_BITS, _IMPORT_FIRST = 0x07, 0x08  # flags: type index (8 types) | the first MPxN is the import one | status << 4
 
 
 @dataclass(frozen=True)
@@ -47,11 +49,19 @@ def _member_or_none(device_id: str) -> str | None:
 
 
 def device(
-    device_id: str, device_type: str, mpxns: Sequence[str], status: str, effective_from: int, sequence: int
+    device_id: str,
+    device_type: str,
+    mpxns: Sequence[str],
+    status: str,
+    effective_from: int,
+    sequence: int,
+    import_mpxn: str | None = None,
 ) -> Device:
     """An inventory record as the store keeps it, checked: the CSV load and the feed take the same records.
-    Raises ValueError (InvalidIdentifier included) for what cannot be stored."""
-    kept = tuple(m.strip() for m in mpxns if m.strip())
+    ``import_mpxn`` (the one it is judged on) is kept first among ``mpxns``. Raises ValueError
+    (InvalidIdentifier included) for what cannot be stored."""
+    chosen = (import_mpxn or "").strip() or None
+    kept = tuple(dict.fromkeys(m.strip() for m in ((chosen or ""), *mpxns) if m.strip()))
     if len(kept) > MAX_MPXNS:
         raise ValueError(f"device {device_id} serves {len(kept)} MPxNs; the inventory keeps at most {MAX_MPXNS}")
     for mpxn in kept:
@@ -63,13 +73,16 @@ def device(
         kind, state = DeviceType(device_type.strip()), DeviceStatus(status.strip())
     except ValueError as exc:
         raise ValueError(f"device {device_id}: {exc}") from exc
-    return Device(canonical_eui64(device_id), kind, kept, state, effective_from, sequence)
+    return Device(canonical_eui64(device_id), kind, kept, state, effective_from, sequence, chosen)
 
 
 def _merge_entry(record: Device) -> tuple[str, bytes]:
     member = member_of(record.device_id)
     flags = _TYPES.index(record.device_type) | _STATUSES.index(record.status) << 4
-    mpxns = [*record.mpxns, None, None][:MAX_MPXNS]
+    mpxns: list[str | None] = [*record.mpxns, None, None][:MAX_MPXNS]
+    if record.import_mpxn is not None:  # device() keeps it first; the flag says the first one is the import one
+        flags |= _IMPORT_FIRST
+        mpxns = [record.import_mpxn, *(m for m in record.mpxns if m != record.import_mpxn), None][:MAX_MPXNS]
     packed = b"".join(
         (
             record.effective_from.to_bytes(6, "little"),
@@ -91,8 +104,9 @@ def _unpack(member: str, data: bytes) -> list[Device]:
         first, pos = read_text(data, pos + 13)
         second, pos = read_text(data, pos)
         mpxns = tuple(m for m in (first, second) if m is not None)
-        kind, state = _TYPES[flags & 0x0F], _STATUSES[flags >> 4]
-        records.append(Device(device_id, kind, mpxns, state, effective_from, sequence))
+        kind, state = _TYPES[flags & _TYPE_BITS], _STATUSES[flags >> 4]
+        chosen = mpxns[0] if flags & _IMPORT_FIRST and mpxns else None
+        records.append(Device(device_id, kind, mpxns, state, effective_from, sequence, chosen))
     return records
 
 

@@ -78,7 +78,15 @@ def inventory_change(
             raise DecodeError("tombstone without a key")
         return DeviceWithdrawal(canonical_eui64(key.decode()))
     r = serde.decode(Schema.DEVICE_INVENTORY, value, topic)
-    return device(r["device_id"], r["device_type"], r["mpxns"], r["status"], r["effective_from"], r["sequence"])
+    return device(
+        r["device_id"],
+        r["device_type"],
+        r["mpxns"],
+        r["status"],
+        r["effective_from"],
+        r["sequence"],
+        r["import_mpxn"],
+    )
 
 
 Store = RegistrationStore | PartyStore | DeviceInventoryStore

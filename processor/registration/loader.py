@@ -198,6 +198,7 @@ def load_devices(
                         status or "Commissioned",
                         parse_time(effective_from),
                         int(sequence) if sequence else default_sequence,
+                        mpxn,  # the file's mpxn column is the device's own (import) MPxN
                     )
                 )
             except ValueError as exc:  # InvalidIdentifier too

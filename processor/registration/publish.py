@@ -51,6 +51,7 @@ def encode_device(record: Device, serde: Serde = PLAIN, topic: str = "") -> byte
             "status": record.status.value,
             "effective_from": record.effective_from,
             "sequence": record.sequence,
+            "import_mpxn": record.import_mpxn,
         },
         topic,
     )

@@ -53,11 +53,17 @@ INCIDENT_CLASS: dict[str, IncidentClass] = {
             Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS,
             Reason.UNKNOWN_ORIGINATOR,
             Reason.AMBIGUOUS_CERTIFICATE_OWNER,
+            Reason.INVENTORY_NAMES_NO_IMPORT_MPXN,
         ),
         IncidentClass.DATA_GAP,
     ),
     **dict.fromkeys(
-        (Reason.MISSING_REMOTE_PARTY_ROLE, Reason.REQUEST_CONTRADICTS_INVENTORY, Reason.FUEL_MISMATCH),
+        (
+            Reason.MISSING_REMOTE_PARTY_ROLE,
+            Reason.REQUEST_CONTRADICTS_INVENTORY,
+            Reason.REQUEST_CONTRADICTS_PARTY_DIRECTORY,
+            Reason.FUEL_MISMATCH,
+        ),
         IncidentClass.REQUEST_FAULT,
     ),
 }

@@ -80,7 +80,11 @@ class Population:
         return [*self.network_operators.values(), *self.suppliers.values(), self.acb]
 
     def directory(self) -> PartyDirectory:
-        return PartyDirectory({o.entity_id: (Party(o.party_id, o.role.value),) for o in self.organisations()})
+        """Each organisation's entity under its role; a supplier's as Import Supplier and Gas Supplier (one
+        entity under two roles, as the DCC's own test supplier holds its)."""
+        return PartyDirectory(
+            {o.entity_id: tuple(Party(o.party_id, role) for role in _roles(o)) for o in self.organisations()}
+        )
 
     def registrations(self) -> list[Registration]:
         return [r for point in self.meter_points for r in point.registrations]
@@ -112,6 +116,12 @@ def _organisation(
 ) -> Organisation:
     certs = {usage: pki.issue(entity, smki_role, usage) for usage in KeyUsage}
     return Organisation(party_id, role, entity, smki_role, certs)
+
+
+def _roles(organisation: Organisation) -> tuple[str, ...]:
+    # The simulated traffic lets any supplier originate for either fuel, so each is a dual-fuel supplier.
+    supplier = organisation.role is UserRole.IS
+    return (UserRole.IS.value, UserRole.GS.value) if supplier else (organisation.role.value,)
 
 
 def _mpan(rng: random.Random, distributor: int) -> str:

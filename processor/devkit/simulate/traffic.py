@@ -28,7 +28,7 @@ OUT_OF_SCOPE_VARIANTS = ["1.1.1", "1.2.1", "2.1", "4.1.1", "4.4.2", "6.2.7", "6.
 # Incidents the traffic is told to carry; an ambiguous owner is a fault of the party directory, made by
 # tests that build such a directory; a registered NO without credentials follows from the population
 # (any placement for its meter points); an unknown originator or device, or an SR the inventory
-# contradicts, needs the DSP's inventory and directory (DUIS traffic).
+# or directory contradicts or an inventory without an import MPxN, needs the DSP's data (DUIS traffic).
 INCIDENT_REASONS = [
     r
     for r in Reason
@@ -39,6 +39,8 @@ INCIDENT_REASONS = [
         Reason.UNKNOWN_ORIGINATOR,
         Reason.UNKNOWN_DEVICE,
         Reason.REQUEST_CONTRADICTS_INVENTORY,
+        Reason.REQUEST_CONTRADICTS_PARTY_DIRECTORY,
+        Reason.INVENTORY_NAMES_NO_IMPORT_MPXN,
     )
 ]
 _USAGE = {

@@ -42,7 +42,7 @@ ENTITY = {
     "ACB": "90B3D51F30000002",
     "NOBODY": "90B3D51F300200FF",
 }
-ROLE = {"LOND": "ED", "SEEB": "ED", "CADT": "GT", "SGNL": "GT", "BGAS": "IS", "ACB": "OU"}
+ROLE = {"LOND": "ED", "SEEB": "ED", "CADT": "GT", "SGNL": "GT", "BGAS": "IS GS", "ACB": "OU"}  # BGAS: dual fuel
 SMKI_ROLE = {"BGAS": OrganisationRole.SUPPLIER, "ACB": OrganisationRole.ACCESS_CONTROL_BROKER}
 
 
@@ -57,7 +57,9 @@ def certs(owner: str, pki: SmkiPki = PKI) -> tuple[ReplacementCertificate, ...]:
 
 DIRECTORY = PartyDirectory(
     {
-        f"{e[:2]}-{e[2:4]}-{e[4:6]}-{e[6:8]}-{e[8:10]}-{e[10:12]}-{e[12:14]}-{e[14:]}": (Party(p, ROLE[p]),)
+        f"{e[:2]}-{e[2:4]}-{e[4:6]}-{e[6:8]}-{e[8:10]}-{e[10:12]}-{e[12:14]}-{e[14:]}": tuple(
+            Party(p, role) for role in ROLE[p].split()
+        )
         for p, e in ENTITY.items()
         if p != "NOBODY"
     }
@@ -95,11 +97,15 @@ def sr(
         if placed
         else ()
     )
+    originator = {UserRole.ED: "90-B3-D5-1F-30-02-00-01", UserRole.GT: "90-B3-D5-1F-30-02-00-03"}.get(
+        role,
+        "90-B3-D5-1F-30-01-00-01",  # LOND and CADT send as NOs; BGAS as a supplier
+    )
     return ServiceRequest(
-        request_id="90-B3-D5-1F-30-01-00-01:00-12-4B-00-00-00-00-01:1",
+        request_id=f"{originator}:00-12-4B-00-00-00-00-01:1",
         service_reference_variant=variant,
         command_variant=1,
-        originator_id="90-B3-D5-1F-30-01-00-01",
+        originator_id=originator,
         user_role=role,
         target_device_id="00-12-4B-00-00-00-00-01",
         target_device_type=device,

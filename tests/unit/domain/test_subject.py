@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 
 from processor.domain.decision import Branch, Outcome, Reason
-from processor.domain.model import Device, DeviceStatus, DeviceType, RemotePartyRole, UserRole
+from processor.domain.model import Device, DeviceStatus, DeviceType, Party, PartyDirectory, RemotePartyRole, UserRole
 from processor.domain.rule import decide
-from processor.domain.subject import subject_of
+from processor.domain.subject import role_for, subject_of
 from tests.unit.domain.test_rule import DIRECTORY, MPAN, MPRN, READER, T0, registration_at, sr
 
 TARGET = "00-12-4B-00-00-00-00-01"
@@ -160,13 +160,13 @@ CASES = [
         None,
     ),
     (
-        "ESME serving an MPRN and an MPAN: the MPAN is the one judged",
+        "ESME serving two MPxNs, none named the import one: not judged on a guess",
         duis(),
         device(DeviceType.ESME, MPRN, MPAN),
-        Outcome.ACCEPTED,
-        Branch.REGISTERED_OWNER,
-        None,
-        None,
+        Outcome.REJECTED,
+        Branch.SUBJECT_FAULT,
+        "E062108",
+        Reason.INVENTORY_NAMES_NO_IMPORT_MPXN,
     ),
 ]
 
@@ -191,3 +191,60 @@ def test_a_decision_records_the_subject_it_judged():
 def test_without_an_inventory_entry_the_subject_says_so():
     assert not subject_of(sr(), None, DIRECTORY).from_inventory
     assert subject_of(sr(), device(), DIRECTORY).from_inventory
+
+
+EXPORT_MPAN = "2312345678900"  # registered to nobody in this world
+
+
+def import_export(import_mpxn: str | None) -> Device:
+    return replace(device(DeviceType.ESME, EXPORT_MPAN, MPAN), import_mpxn=import_mpxn)
+
+
+def test_an_import_export_esme_is_judged_on_its_import_mpan_whatever_the_order():
+    for listed in ((EXPORT_MPAN, MPAN), (MPAN, EXPORT_MPAN)):
+        inventory = replace(import_export(MPAN), mpxns=listed)
+        decision = judge(duis(placed=("LOND",)), inventory)  # LOND holds MPAN (the import MPAN) at T0
+        assert (decision.outcome, decision.mpxn) == (Outcome.ACCEPTED, MPAN)
+        assert judge(duis(placed=("SEEB",)), inventory).reason is Reason.FOREIGN_NETWORK_OPERATOR
+
+
+def test_an_avro_sr_naming_the_export_mpan_contradicts_the_inventory():
+    decision = judge(sr(mpxn=EXPORT_MPAN), import_export(MPAN))
+    assert decision.reason is Reason.REQUEST_CONTRADICTS_INVENTORY and "import MPxN is 1200000000020" in decision.detail
+
+
+def test_two_mpxns_without_an_import_label_are_counted_apart_from_other_contradictions():
+    decision = judge(duis(), import_export(None))
+    assert (decision.code, decision.reason) == ("E062108", Reason.INVENTORY_NAMES_NO_IMPORT_MPXN)
+    assert EXPORT_MPAN in decision.detail and MPAN in decision.detail
+
+
+def test_a_dual_fuel_supplier_acts_in_the_role_of_its_target_fuel():
+    assert subject_of(duis(), device(DeviceType.ESME, MPAN), DIRECTORY).user_role is UserRole.IS
+    assert subject_of(duis(), device(DeviceType.GPF, MPRN), DIRECTORY).user_role is UserRole.GS
+    assert role_for(("ED", "IS"), None) is UserRole.IS  # could be either: the judged role, never the exempt one
+    assert role_for(("GT", "ED"), DeviceType.GPF) is UserRole.GT
+
+
+def test_an_avro_role_the_directory_contradicts_is_rejected_not_exempted():
+    claimed_no = replace(sr("6.15.1", placed=("SEEB",)), user_role=UserRole.ED)  # BGAS, a supplier, says ED
+    decision = judge(claimed_no, device())
+    assert (decision.outcome, decision.reason) == (Outcome.REJECTED, Reason.REQUEST_CONTRADICTS_PARTY_DIRECTORY)
+    assert "names role ED" in decision.detail and "IS, GS" in decision.detail
+    stranger = replace(claimed_no, originator_id="90-B3-D5-1F-30-01-00-77")  # not in the directory at all
+    assert judge(stranger, device()).reason is Reason.UNKNOWN_ORIGINATOR
+    assert judge(replace(claimed_no, user_role=UserRole.GS), device()).outcome is Outcome.REJECTED  # held: judged
+
+
+def test_one_party_holding_an_entity_as_ed_and_gt_is_one_owner():
+    entity = "90-B3-D5-1F-30-02-00-01"  # LOND's
+    both = PartyDirectory(
+        {
+            **{e: DIRECTORY.holders(e, T0) for e in DIRECTORY.entities_of("BGAS")},
+            entity: (Party("LOND", "ED"), Party("LOND", "GT")),
+        }
+    )
+    subject = subject_of(duis(), device(), both)
+    decision = decide(duis(placed=("LOND",)), registration_at(MPAN, T0), both, READER, device=device())
+    assert subject.user_role is UserRole.IS and decision.outcome is Outcome.ACCEPTED
+    assert both.owner(entity, T0) == Party("LOND", "ED") and both.roles(entity, T0) == ("ED", "GT")
