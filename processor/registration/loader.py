@@ -151,13 +151,21 @@ def load_parties(path: Path, store: PartyStore) -> LoadSummary:
     started = time.perf_counter()
     source = CsvSource(path, PARTY_COLUMNS)
     fields = source.fields(*PARTY_COLUMNS, "valid_from", "valid_to")
+    first_line: dict[PartyCredential, int] = {}
     for chunk in source.chunks(CHUNK):
         for line, row in source.rows(chunk, summary):
             summary.lines += 1
             try:
-                credentials.append((line, _party(fields(row))))
+                held = _party(fields(row))
             except ValueError as exc:  # InvalidIdentifier too
                 summary.reject(line, str(exc))
+                continue
+            if held in first_line:  # the same holding twice: harmless, but a sign of a broken extract
+                summary.warn(line, f"duplicate of line {first_line[held]}")
+                summary.counts["duplicates"] += 1
+                continue
+            first_line[held] = line
+            credentials.append((line, held))
     try:
         changed, loaded = store.apply([credential for _, credential in credentials]), len(credentials)
     except ValueError:  # e.g. two parties holding one entity at once: find the lines, load the rest

@@ -68,16 +68,17 @@ def _overlap(a: Party, b: Party) -> bool:
 
 
 def _merge(entity: str, held: list[Party], new: Party) -> list[Party]:
-    """Same party and valid_from: the new record replaces the old one (a correction). Refuses a holding
+    """Same party, role and valid_from: the new record replaces the old one (a correction); another role of
+    the same party is kept beside it (a dual-fuel supplier, an IDNO that is also an iGT). Refuses a holding
     that overlaps another party's: a party taking an entity over needs the old holding to end first."""
-    kept = [p for p in held if (p.party_id, p.valid_from) != (new.party_id, new.valid_from)]
+    kept = [p for p in held if (p.party_id, p.role, p.valid_from) != (new.party_id, new.role, new.valid_from)]
     for other in kept:
         if other.party_id != new.party_id and _overlap(other, new):
             raise OverlappingHolders(
                 f"entity {entity}: {new.party_id} from {new.valid_from} to {new.valid_to} overlaps "
                 f"{other.party_id} from {other.valid_from} to {other.valid_to}; end the earlier holding first"
             )
-    return sorted([*kept, new], key=lambda p: (p.valid_from or 0, p.party_id))
+    return sorted([*kept, new], key=lambda p: (p.valid_from or 0, p.party_id, p.role))
 
 
 class PartyStore:

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
-from processor.registration.parties import DirectoryCache, EntityWithdrawal, PartyCredential, PartyStore
+from processor.registration.parties import (
+    DirectoryCache,
+    EntityWithdrawal,
+    OverlappingHolders,
+    PartyCredential,
+    PartyStore,
+)
 from processor.registration.store import BUCKETS_PER_MERGE, RegistrationStore, Withdrawal, tune_listpacks
 
 pytestmark = pytest.mark.integration
@@ -188,3 +194,21 @@ def test_party_store_and_directory_cache(client, unique):
     parties.apply([EntityWithdrawal("90B3D51F30020000")])
     assert int(client.get(parties.version_key) or 0) == version + 1
     assert cache.refresh().owner("90-B3-D5-1F-30-02-00-00", T0) is None
+
+
+def test_one_party_under_two_roles_is_kept_whole_and_two_parties_still_collide(client, unique):
+    parties = PartyStore(client, f"roles{unique}")
+    supplier, operator = "90-B3-D5-1F-30-01-00-00", "90-B3-D5-1F-30-02-00-07"
+    parties.apply(
+        [
+            PartyCredential(supplier, Party("ZAZSUP", "IS")),
+            PartyCredential(supplier, Party("ZAZSUP", "GS")),
+            PartyCredential(operator, Party("IDNOX", "ED", valid_from=T0)),
+            PartyCredential(operator, Party("IDNOX", "GT", valid_from=T0 + DAY)),
+        ]
+    )
+    directory = DirectoryCache(parties).refresh()
+    assert set(directory.roles(supplier, T0)) == {"IS", "GS"} and directory.owner(supplier, T0).party_id == "ZAZSUP"
+    assert directory.roles(operator, T0 + DAY) == ("ED", "GT") and directory.roles(operator, T0) == ("ED",)
+    with pytest.raises(OverlappingHolders):  # another party holding it at the same time: still refused
+        parties.apply([PartyCredential(supplier, Party("OTHER", "IS"))])

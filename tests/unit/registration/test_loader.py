@@ -178,3 +178,17 @@ def test_a_header_that_is_not_utf8_names_its_line(tmp_path):
     path.write_bytes(b"mpxn,network_\xffoperator_id,effective_from\n")
     with pytest.raises(LoadError, match=r"line 1 \(the header\) is not UTF-8"):
         load_registrations(path, Collecting())
+
+
+def test_every_role_line_of_a_party_is_kept_and_a_true_duplicate_is_reported(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "entity_id,party_id,role\n"
+        "90-B3-D5-1F-30-01-00-00,ZAZSUP,IS\n"
+        "90-B3-D5-1F-30-01-00-00,ZAZSUP,GS\n"  # the DCC's test supplier: electricity and gas
+        "90-B3-D5-1F-30-01-00-00,ZAZSUP,GS\n"  # the same line again
+    )
+    parties = Parties()
+    summary = load_parties(path, parties)
+    assert [c.party.role for c in parties.credentials] == ["IS", "GS"]
+    assert summary.warnings == [(4, "duplicate of line 3")] and summary.counts["duplicates"] == 1
