@@ -80,6 +80,9 @@ class ReplacementCertificate:
     der: bytes
 
 
+CANCELLATION_EXECUTION = 32_535_129_600_000  # 3000-12-31T00:00:00Z in ms
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceRequest:
     request_id: str
@@ -101,9 +104,21 @@ class ServiceRequest:
     apply_time_based_cpv_checks: bool = True
 
     @property
+    def is_cancellation(self) -> bool:
+        """DUIS's way to cancel pending future-dated SRs: the same SR with ExecutionDateTime 3000-12-31T00:00:00Z.
+        It executes nothing itself: the originator's pending future-dated SRs of that variant for the device
+        do not execute (what every *_CANCELLATION_* template of the DCC carries)."""
+        return self.execution_datetime == CANCELLATION_EXECUTION
+
+    @property
     def as_of(self) -> int:
-        """The time registration is judged at: ExecutionDateTime for a future-dated SR, else receipt."""
-        if self.execution_datetime is not None and self.execution_datetime > self.submitted_at:
+        """The time registration is judged at: ExecutionDateTime for a future-dated SR, else receipt (also for
+        a cancellation, which is about now, not the year 3000)."""
+        if (
+            self.execution_datetime is not None
+            and self.execution_datetime > self.submitted_at
+            and not self.is_cancellation
+        ):
             return self.execution_datetime
         return self.submitted_at
 

@@ -204,6 +204,13 @@ def _judge(
     at = sr.as_of
     variant = sr.service_reference_variant
     role = subject.user_role
+    if sr.is_cancellation:  # places nothing: the certificates it repeats are those of the SR it withdraws
+        return Decision(
+            Outcome.ACCEPTED,
+            Branch.OUT_OF_SCOPE,
+            at,
+            detail="cancels pending future-dated SRs (ExecutionDateTime 3000-12-31T00:00:00Z): places nothing",
+        )
     if is_exempt(variant, role):
         return Decision(
             Outcome.ACCEPTED,

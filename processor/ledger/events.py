@@ -22,6 +22,7 @@ from processor.ledger.model import (
     Outcome,
     Placement,
     Status,
+    cancel,
     commission,
     place,
     settle,
@@ -75,6 +76,8 @@ def sr_change(sr: ServiceRequest, reader: CertificateReader) -> tuple[str, Chang
         return Skip("device or originator not an EUI-64")
     if variant in COMMISSIONING_VARIANTS:
         return ref.device, partial(commission, at=sr.as_of, by=ref.originator)
+    if sr.is_cancellation:  # whatever it repeats, it places nothing: its originator's pending ones are undone
+        return ref.device, partial(cancel, by=ref.originator, at=sr.submitted_at)
     if sr.remote_party_role is not RemotePartyRole.NETWORK_OPERATOR:
         return None
     entities = {}

@@ -124,21 +124,45 @@ def place(cells: DeviceCells, entities: dict[Cell, str], placement: Placement) -
 
 
 def settle(cells: DeviceCells, by: str, counter: int, outcome: Outcome) -> DeviceCells:
-    """A response for the SR (by, counter): confirm its placements, or undo them if it failed or was cancelled."""
+    """A response for the SR (by, counter): confirm its placements, or undo them if it failed or was cancelled.
+    Responses are read after the SRs, so the SR may already be the held-over ``previous`` of a newer pending
+    one (a retry of the same certificates): its answer is kept there, so undoing the newer one restores it
+    as answered. Only one level is kept: an undone held-over placement leaves the cell unknown below it."""
     if outcome is Outcome.PENDING:
         return cells
     for cell in CELLS:
         current = cells.cell(cell)
-        if (
-            current is None
-            or current.placement.status is not Status.PENDING
-            or not current.placement.is_sr(by, counter)
-        ):
+        if current is None:
             continue
-        if outcome is Outcome.CONFIRMED:
-            settled = Holding(current.entity, replace(current.placement, status=Status.CONFIRMED))
-            cells = cells.with_cell(cell, settled)
-        else:
+        if current.placement.status is Status.PENDING and current.placement.is_sr(by, counter):
+            if outcome is Outcome.CONFIRMED:
+                settled = Holding(current.entity, replace(current.placement, status=Status.CONFIRMED))
+                cells = cells.with_cell(cell, settled)
+            else:
+                cells = cells.with_cell(cell, current.previous)
+            continue
+        held = current.previous
+        if held is not None and held.placement.status is Status.PENDING and held.placement.is_sr(by, counter):
+            answered = (
+                replace(held, placement=replace(held.placement, status=Status.CONFIRMED))
+                if outcome is Outcome.CONFIRMED
+                else None
+            )
+            cells = cells.with_cell(cell, replace(current, previous=answered))
+    return cells
+
+
+def cancel(cells: DeviceCells, by: str, at: int) -> DeviceCells:
+    """A cancellation from ``by`` received at ``at``: its future-dated placements still pending and due after
+    ``at`` never execute, so each cell returns to what it held before them."""
+    for cell in CELLS:
+        current = cells.cell(cell)
+        if (
+            current is not None
+            and current.placement.status is Status.PENDING
+            and current.placement.by == by
+            and current.placement.at // 1000 > at // 1000
+        ):
             cells = cells.with_cell(cell, current.previous)
     return cells
 

@@ -92,8 +92,11 @@ def test_every_in_scope_template_parses(name):
     assert sr.user_role is None and sr.target_device_type is None and sr.mpxn is None  # the DSP's data says these
     assert sr.target_device_id == target_of(document) and sr.submitted_at == NOW
     assert len(sr.certificates) >= 2 and all(c.der.startswith(b"\x30\x82") for c in sr.certificates)
-    if "FUTURE" in name or "CANCELLATION" in name:
+    if "FUTURE" in name:
         assert sr.execution_datetime and sr.execution_datetime > NOW and sr.as_of == sr.execution_datetime
+    assert sr.is_cancellation is ("CANCELLATION" in name)
+    if sr.is_cancellation:  # about now: the year 3000 is DUIS's mark for "cancel", not a time to judge at
+        assert sr.as_of == NOW
 
 
 def test_the_registered_nos_certificates_pass_byte_identical():
@@ -143,25 +146,26 @@ def test_the_gpf_handover_of_the_registered_gas_transporter_passes():
 
 
 @pytest.mark.parametrize(
-    ("name", "reason"),
-    [(KRP_FUTURE, None), (KRP_CANCELLATION, "certificate_not_valid_at_sr_time")],
-    ids=["executes 2030: certificates valid then", "executes 3000: certificates expired by then"],
+    ("name", "as_of"),
+    [(KRP_FUTURE, "execution"), (KRP_CANCELLATION, "receipt")],
+    ids=["executes 2030: judged then", "a cancellation (3000-12-31): places nothing, judged now"],
 )
-def test_future_dated_variants_are_judged_at_their_execution_time(name, reason):
+def test_future_dated_variants_are_judged_at_their_execution_time_and_cancellations_now(name, as_of):
     document = no_certificates_krp(name)
     target = target_of(document)
     devices = {target: inventory_record(target, DeviceType.ESME, ESME_MPAN)}
     seen: list[int] = []
-    judge = world_judge(devices=devices)
+    judge = world_judge("LOND", devices=devices)  # the ZAZ NO's certificates are foreign here
     inner = judge.reference
     judge.reference = lambda queries, named: seen.extend(at for _, at in queries) or inner(queries, named)
-    (out, *_) = judged(document, judge).outputs
-    assert seen == [parse(document, NOW).execution_datetime] and seen[0] > NOW
-    if reason is None:
-        assert out.topic == TOPICS.accepted
+    result = judged(document, judge)
+    (out, *_) = result.outputs
+    if as_of == "execution":
+        assert seen == [parse(document, NOW).execution_datetime] and seen[0] > NOW
+        assert codec("SrRejection").decode(out.value)["reason"] == "foreign_network_operator"
     else:
-        record = codec("SrRejection").decode(out.value)
-        assert (record["reason"], record["response_code"]) == (reason, "E061510") and "3000-12-31" in record["detail"]
+        assert seen == [NOW] and out.topic == TOPICS.accepted and out.value == document
+        assert result.accepted["out_of_scope"] == 1
 
 
 @pytest.mark.parametrize(

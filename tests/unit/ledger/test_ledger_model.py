@@ -22,6 +22,7 @@ from processor.ledger.model import (
     Outcome,
     Placement,
     Status,
+    cancel,
     commission,
     outcome_of,
     place,
@@ -166,3 +167,34 @@ def test_a_future_dated_alert_answers_its_sr_and_other_alerts_answer_none():
     assert parse_response(device_alert(f"00-12-4B-00-00-00-00-7B:{SUPPLIER}:11", 0)) is None
     with pytest.raises(DuisError, match="no Header/RequestID"):  # neither an answer nor an alert
         parse_response(device_alert("x", 0).replace(b"DeviceAlertMessage", b"SomethingElse"))
+
+
+def test_an_earlier_placements_confirmation_survives_a_failed_retry_read_after_it():
+    # The build reads every SR before every response: SR 1 placed, SR 2 (a retry of the same certificates)
+    # placed, then SR 1's I0, then SR 2's error. The cell must end confirmed with SR 1, as in real time.
+    cells = place(place(EMPTY, both(LOND), placed(2 * DAY, 1)), both(LOND), placed(3 * DAY, 2))
+    answered = settle(cells, SUPPLIER, 1, Outcome.CONFIRMED)
+    after = settle(answered, SUPPLIER, 2, Outcome.FAILED)
+    assert after.ds == Holding(LOND, placed(2 * DAY, 1, Status.CONFIRMED)) and not after.pending
+    real_time = settle(
+        place(
+            settle(place(EMPTY, both(LOND), placed(2 * DAY, 1)), SUPPLIER, 1, Outcome.CONFIRMED),
+            both(LOND),
+            placed(3 * DAY, 2),
+        ),
+        SUPPLIER,
+        2,
+        Outcome.FAILED,
+    )
+    assert after == real_time
+    failed_first = settle(settle(cells, SUPPLIER, 1, Outcome.FAILED), SUPPLIER, 2, Outcome.FAILED)
+    assert failed_first.ds is None, "both failed: what SR 1 replaced is not kept, so the cell is unknown"
+
+
+def test_a_cancellation_undoes_its_originators_pending_future_dated_placement_only():
+    before = place(EMPTY, both(LOND), placed(2 * DAY, 1, Status.CONFIRMED))
+    future = place(before, both(EELC), placed(40 * DAY, 2))  # sent on day 3, executes on day 40
+    assert cancel(future, SUPPLIER, 3 * DAY) == before
+    assert cancel(future, OTHER_SUPPLIER, 3 * DAY) == future, "another originator's cancellation"
+    assert cancel(future, SUPPLIER, 41 * DAY) == future, "already executed by then"
+    assert cancel(before, SUPPLIER, DAY) == before, "nothing pending"
