@@ -94,7 +94,10 @@ def document_root(data: bytes | None, kind: str) -> Element:
         root = etree.fromstring(document, _parser())
     except etree.XMLSyntaxError as exc:
         raise DuisError(f"not well-formed XML: {exc}") from exc
-    if root.getroottree().docinfo.internalDTD is not None:  # a DTD in an encoding the byte screen missed (UTF-16)
+    # A DTD in an encoding the byte screen cannot see (UTF-16, with or without a BOM); a document that starts
+    # with "<" and a byte other than NUL is in an ASCII-compatible one, where the screen has looked already.
+    ascii_compatible = document[:1] == b"<" and document[1:2] != b"\x00"
+    if not ascii_compatible and root.getroottree().docinfo.internalDTD is not None:
         raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", "dtd")
     if root.tag != f"{NS}{kind}":
         raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
@@ -153,7 +156,6 @@ class RequestDocument:
 
     variant: str
     header: Element
-    header_fields: Children
     body: Element  # the one service request element inside Body
 
 
@@ -161,26 +163,37 @@ _HEADER, _BODY = f"{NS}Header", f"{NS}Body"
 _VARIANT, _REFERENCE = f"{NS}ServiceReferenceVariant", f"{NS}ServiceReference"
 
 
-def _one(parent: Element, elements: Children, tag: str) -> Element:
-    found = elements.get(tag, ())
-    if len(found) != 1:
-        count = len(found) or "no"
-        raise DuisError(f"not a DUIS Request: {_local(parent)} has {count} {tag.removeprefix(NS)} elements")
-    return found[0]
+def _single(parent: Element, wanted: tuple[str, str]) -> list[Element]:
+    """The one element of each ``wanted`` tag among ``parent``'s children, in that order: a missing or a
+    repeated one is no DUIS Request. One pass, no dictionaries: every document pays this."""
+    first: Element | None = None
+    second: Element | None = None
+    for child in parent:
+        tag = child.tag
+        if tag == wanted[0]:
+            if first is not None:
+                raise DuisError(f"not a DUIS Request: {_local(parent)} has more than one {_local(child)}")
+            first = child
+        elif tag == wanted[1]:
+            if second is not None:
+                raise DuisError(f"not a DUIS Request: {_local(parent)} has more than one {_local(child)}")
+            second = child
+    if first is None or second is None:
+        absent = wanted[0] if first is None else wanted[1]
+        raise DuisError(f"not a DUIS Request: {_local(parent)} has no {absent.removeprefix(NS)}")
+    return [first, second]
 
 
 def read(data: bytes | None) -> RequestDocument:
     """The document, parsed and checked for what decides its scope: one Header with one variant that its
-    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant.
-    Every document pays this (it is what makes a forwarded one known), so it walks each level once."""
+    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant."""
     root = document_root(data, "Request")
     version = root.get("schemaVersion", "")
     if version.partition(".")[0] != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    top = children(root)
-    header, body = _one(root, top, _HEADER), _one(root, top, _BODY)
-    fields = children(header)
-    variant, reference = text_of(_one(header, fields, _VARIANT)), text_of(_one(header, fields, _REFERENCE))
+    header, body = _single(root, (_HEADER, _BODY))
+    variant_element, reference_element = _single(header, (_VARIANT, _REFERENCE))
+    variant, reference = text_of(variant_element), text_of(reference_element)
     if not variant or service_reference(variant) != reference:
         raise DuisError(f"ServiceReference {reference!r} does not agree with ServiceReferenceVariant {variant!r}")
     if len(body) != 1:
@@ -190,7 +203,7 @@ def read(data: bytes | None) -> RequestDocument:
     expected, claimed = _BODY_OF_VARIANT.get(variant), _VARIANT_OF_BODY.get(tag)
     if (expected is not None and tag != expected) or (claimed is not None and claimed != variant):
         raise DuisError(f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", "scope")
-    return RequestDocument(variant, header, fields, request)
+    return RequestDocument(variant, header, request)
 
 
 def _der(element: Element) -> bytes:
@@ -225,8 +238,8 @@ def _boolean(parent: Element, within: Children, name: str) -> bool:
 def service_request(document: RequestDocument, received_at: int) -> ServiceRequest:
     """The whole Request. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
     header, request = document.header, document.body
-    fields = children(request)
-    request_id = _text(header, document.header_fields, "RequestID")
+    fields, header_fields = children(request), children(header)
+    request_id = _text(header, header_fields, "RequestID")
     parts = request_id.split(":")
     if len(parts) != 3:
         raise DuisError(f"RequestID {request_id!r} is not originator:target:counter")
@@ -236,7 +249,7 @@ def service_request(document: RequestDocument, received_at: int) -> ServiceReque
         raise DuisError(f"RequestID {request_id!r}: {exc}") from exc
     if not parts[2].isascii() or not parts[2].isdigit():
         raise DuisError(f"RequestID {request_id!r}: the counter is not a decimal number")
-    command = _text(header, document.header_fields, "CommandVariant")
+    command = _text(header, header_fields, "CommandVariant")
     if not command.isascii() or not command.isdigit():
         raise DuisError(f"CommandVariant {command!r} is not a number")
     role_element = _only(request, fields, "RemotePartyRole", required=False)

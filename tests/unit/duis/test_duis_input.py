@@ -285,6 +285,8 @@ def test_dtds_and_oversized_documents_are_refused_before_any_parse():
     utf16 = XXE.decode().replace('<?xml version="1.0"?>', '<?xml version="1.0" encoding="UTF-16"?>').encode("utf-16")
     with pytest.raises(DuisError, match="DOCTYPE"):  # invisible to the byte screen, seen by the parser
         read(utf16)
+    with pytest.raises(DuisError, match="DOCTYPE"):  # UTF-16 without a byte order mark starts with "<" too
+        read(utf16.removeprefix(b"\xff\xfe"))
 
 
 def _mutate(document: bytes, rng: random.Random) -> bytes:
