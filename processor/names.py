@@ -100,6 +100,11 @@ def transactional_id(group_id: str) -> str:
     return f"{group_id}-{socket.gethostname()}-{os.getpid()}"
 
 
+# The values of RedisKeys.reference_epoch: the feed is building the reference data up to its topics' ends, or
+# it is whole ("whole:<token of that build>"). No value at all: Redis lost its data, or no feed ever ran.
+REFERENCE_BUILDING, REFERENCE_WHOLE = b"building", b"whole"
+
+
 @dataclass(frozen=True)
 class RedisKeys:
     """The Redis key layout under one prefix. The party directory shares one hash tag so its keys sit in
@@ -122,6 +127,12 @@ class RedisKeys:
     @property
     def feed_offsets(self) -> str:
         return f"{self.prefix}:feed:offsets"
+
+    @property
+    def reference_epoch(self) -> str:
+        # Written by the feed once Redis holds every reference record up to its topics' ends; gone with the
+        # data when Redis loses it (FLUSHALL, a restart without persistence, failover to an empty replica).
+        return f"{self.prefix}:reference:epoch"
 
     @property
     def feed_status(self) -> str:

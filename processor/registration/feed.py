@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +27,11 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, Top
 from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, DecodeError, Serde
-from processor.domain.identifiers import Fuel, canonical_eui64
-from processor.domain.model import Device, Registration
-from processor.names import DEFAULT_GROUP_ID, Schema, feed_group
-from processor.registration.devices import DeviceInventoryStore, DeviceWithdrawal, device
-from processor.registration.parties import EntityWithdrawal, PartyCredential, PartyStore, credential
-from processor.registration.records import merge_entry
-from processor.registration.store import RegistrationStore, Withdrawal
+from processor.names import DEFAULT_GROUP_ID, REFERENCE_BUILDING, REFERENCE_WHOLE, feed_group
+from processor.registration.changes import inventory_change, party_credential, registration_change
+from processor.registration.devices import DeviceInventoryStore
+from processor.registration.parties import PartyStore
+from processor.registration.store import RegistrationStore
 from processor.stream.edge import coordinates
 from processor.stream.reading import TopicMissing
 
@@ -41,53 +40,7 @@ BATCH = 2000
 REJECTED_KEEP = 10_000  # undecodable feed records kept in Redis, newest first, raw bytes included
 
 
-def registration_change(
-    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
-) -> Registration | Withdrawal:
-    """A RegistrationChange record, or a withdrawal for a tombstone (null value) keyed by MPxN."""
-    if value is None:
-        if not key:
-            raise DecodeError("tombstone without a key")
-        return Withdrawal(key.decode("utf-8"))
-    r = serde.decode(Schema.REGISTRATION_CHANGE, value, topic)
-    record = Registration(
-        r["mpxn"], Fuel(r["fuel"]), r["network_operator_id"], r["supplier_id"], r["effective_from"], r["sequence"]
-    )
-    merge_entry(record)  # what cannot be stored is rejected here, not when its whole batch is applied
-    return record
-
-
-def party_credential(
-    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
-) -> PartyCredential | EntityWithdrawal:
-    if value is None:
-        if not key:
-            raise DecodeError("tombstone without a key")
-        return EntityWithdrawal(canonical_eui64(key.decode()))
-    r = serde.decode(Schema.PARTY_CREDENTIAL, value, topic)
-    # Canonical form checked here, so that a record the store cannot take never reaches its batch.
-    return credential(r["entity_id"], r["party_id"], r["role"], r["valid_from"], r["valid_to"])
-
-
-def inventory_change(
-    key: bytes | None, value: bytes | None, serde: Serde = PLAIN, topic: str = ""
-) -> Device | DeviceWithdrawal:
-    """A DeviceInventory record, or a withdrawal for a tombstone keyed by the device's EUI-64."""
-    if value is None:
-        if not key:
-            raise DecodeError("tombstone without a key")
-        return DeviceWithdrawal(canonical_eui64(key.decode()))
-    r = serde.decode(Schema.DEVICE_INVENTORY, value, topic)
-    return device(
-        r["device_id"],
-        r["device_type"],
-        r["mpxns"],
-        r["status"],
-        r["effective_from"],
-        r["sequence"],
-        r["import_mpxn"],
-    )
-
+BUILDING, WHOLE = REFERENCE_BUILDING, REFERENCE_WHOLE  # what the feed says Redis holds (see names.py)
 
 Store = RegistrationStore | PartyStore | DeviceInventoryStore
 Decoder = Callable[[bytes | None, bytes | None, Serde, str], Any]
@@ -103,6 +56,7 @@ class FeedStatus:
     partitions: int = 0
     waiting_for: list[str] = field(default_factory=list)
     paused_cause: str | None = None  # set while Redis refuses the writes; the batch is re-read later
+    rebuilds: int = 0  # times Redis was found without its reference data and rebuilt from the topics
     failed: str | None = None  # set when the feed's loop ended on an error: the view is frozen
     heartbeat: float = 0.0  # time.monotonic() at the end of the last poll
 
@@ -148,9 +102,13 @@ class ReferenceFeed:
         self._not_at_end: set[str] = set()
         self._last_timestamp: dict[str, int] = {}
         self._positions: dict[str, int] = {}
+        self._marked = b""
 
     def start(self) -> None:
         self._consumer = Consumer(self._config)
+        # Not whole until caught up: mark it so before reading where to resume (data lost after this GET
+        # takes the mark with it, and the first poll rebuilds).
+        self._mark(BUILDING)
         stored = self.registrations.stored_offsets() | self.parties.stored_offsets() | self.devices.stored_offsets()
         assignment = []
         for topic in self.topics:
@@ -169,10 +127,41 @@ class ReferenceFeed:
         self.status.waiting_for = sorted(self._not_at_end)
         log.info("feed assigned %d partitions; resuming from %s", len(assignment), stored or "the beginning")
 
+    def _mark(self, state: bytes) -> None:
+        """Say what Redis holds: BUILDING (set only where no mark is: another feed may have said WHOLE) or WHOLE."""
+        client = self.registrations.client
+        key = self.registrations.keys.reference_epoch
+        if state == BUILDING:
+            client.set(key, BUILDING, nx=True)
+        else:  # a token per build: a processor that sees it change knows the data was rebuilt under it
+            client.set(key, WHOLE + b":" + uuid.uuid4().hex.encode())
+        self._marked = state
+
+    def _check_whole(self) -> None:
+        """Rebuild from the topics' beginning when Redis has lost its data (the mark went with it)."""
+        assert self._consumer is not None
+        if self.registrations.client.get(self.registrations.keys.reference_epoch) is not None:
+            return
+        log.error("reference data lost from Redis: rebuilding it from the beginning of the reference topics")
+        self.status.ready = False
+        self.status.rebuilds += 1
+        self._mark(BUILDING)
+        assignment = [TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in self._consumer.assignment()]
+        self._consumer.assign(assignment)
+        self._not_at_end = {f"{tp.topic}:{tp.partition}" for tp in assignment}
+        self._positions.clear()
+        self._last_timestamp.clear()
+        self.status.waiting_for = sorted(self._not_at_end)
+
     def poll(self, timeout: float = 0.5) -> int:
         """Consume and apply one batch; returns how many records were applied."""
         assert self._consumer is not None, "start() first"
         self.status.heartbeat = time.monotonic()  # alive: read by the processor's liveness check
+        try:
+            self._check_whole()
+        except RedisError as exc:
+            self._paused(exc)
+            return 0
         messages = self._consumer.consume(self._batch_size, timeout)
         changes: dict[str, list[Any]] = {topic: [] for topic in self.topics}
         offsets: dict[str, dict[str, int]] = {topic: {} for topic in self.topics}
@@ -207,9 +196,7 @@ class ReferenceFeed:
             # Nothing is lost: re-read the batch once Redis answers (re-applying is idempotent).
             for tp in first.values():
                 self._consumer.seek(tp)
-            if self.status.paused_cause is None:
-                log.error("feed paused: Redis unavailable (%s); will retry", exc)
-            self.status.paused_cause = f"redis unavailable: {exc}"
+            self._paused(exc)
             return 0
         if self.status.paused_cause is not None:
             log.info("feed resumed after: %s", self.status.paused_cause)
@@ -217,6 +204,11 @@ class ReferenceFeed:
         self._positions.update({n: o for positions in offsets.values() for n, o in positions.items()})
         self._update_status(applied, len(rejected))
         return applied
+
+    def _paused(self, exc: RedisError) -> None:
+        if self.status.paused_cause is None:
+            log.error("feed paused: Redis unavailable (%s); will retry", exc)
+        self.status.paused_cause = f"redis unavailable: {exc}"
 
     def _apply(
         self,
@@ -287,6 +279,8 @@ class ReferenceFeed:
         status.lag_seconds = max(0.0, time.time() - oldest / 1000) if oldest else 0.0
         status.waiting_for = sorted(self._not_at_end)
         status.ready = status.ready or not self._not_at_end
+        if status.ready and self._marked != WHOLE:
+            self._mark(WHOLE)  # every record up to the topics' ends is in Redis: processors may decide
         if self.on_batch:
             self.on_batch(status)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from processor.domain.model import Device, PartyDirectory, Registration
+from processor.names import REFERENCE_WHOLE
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import DirectoryCache
 from processor.registration.store import RegistrationStore, in_force_each
@@ -48,8 +49,17 @@ def separate_lookups(
     return lambda queries, _named: BatchReference(directory(), devices(queries), registrations)
 
 
+class ReferenceLost(Exception):
+    """Redis does not hold the whole reference data (no epoch: it lost its data, or the feed is rebuilding it):
+    nothing may be decided on what it holds."""
+
+
 class RedisReference:
-    """The Reference srguard runs with: the stores of one Redis client, the directory cached in memory."""
+    """The Reference srguard runs with: the stores of one Redis client, the directory cached in memory.
+
+    Every round trip ends with a read of the feed's epoch. The reads before it in the same pipeline saw the
+    whole data if it is there: data is lost (and the epoch with it) and rebuilt before a new epoch is written,
+    so an epoch read after them means they were not read from a half-empty Redis."""
 
     def __init__(
         self, registrations: RegistrationStore, devices: DeviceInventoryStore, directory: DirectoryCache
@@ -57,20 +67,41 @@ class RedisReference:
         self.registrations = registrations
         self.devices = devices
         self.directory = directory
+        self.epoch_key = registrations.keys.reference_epoch
+        self._epoch: bytes | None = None
 
     def __call__(self, queries: Sequence[tuple[str, int]], named: Collection[str]) -> BatchReference:
         pipe = self.registrations.client.pipeline(transaction=False)
         directory = self.directory.queue(pipe)
         devices = self.devices.queue_lookup(pipe, queries)
         histories = self.registrations.queue_histories(pipe, named)
+        pipe.get(self.epoch_key)
         replies = iter(pipe.execute())  # consumed in queue order
         current, found, known = directory(replies), devices(replies), histories(replies)
+        if self._whole(next(replies)):
+            self.directory.refresh(force=True)  # rebuilt since: its version may repeat an old one
+            raise ReferenceLost("reference data rebuilt since the last batch: read it again")
         return BatchReference(current, found, partial(self._in_force, known))
+
+    def _whole(self, epoch: bytes | None) -> bool:
+        """Raise ReferenceLost without an epoch; True when it is not the one seen last (a rebuild since)."""
+        if epoch is None or not epoch.startswith(REFERENCE_WHOLE):
+            state = "no reference epoch in Redis" if epoch is None else "the feed is building it"
+            raise ReferenceLost(f"reference data lost: rebuilding ({state})")
+        changed = self._epoch is not None and epoch != self._epoch
+        self._epoch = epoch
+        return changed
 
     def _in_force(
         self, known: dict[str, list[Registration]], queries: Sequence[tuple[str | None, int]]
     ) -> list[Registration | None]:
         missing = {mpxn for mpxn, _ in queries if mpxn and mpxn not in known}
         if missing:
-            known = known | self.registrations.histories(missing)
+            pipe = self.registrations.client.pipeline(transaction=False)
+            histories = self.registrations.queue_histories(pipe, missing)
+            pipe.get(self.epoch_key)
+            replies = iter(pipe.execute())
+            known = known | histories(replies)
+            if self._whole(next(replies)):
+                raise ReferenceLost("reference data rebuilt while a batch was read: read it again")
         return in_force_each(known, queries)

@@ -159,5 +159,8 @@ class DirectoryCache:
 
         return current
 
-    def refresh(self) -> PartyDirectory:
+    def refresh(self, force: bool = False) -> PartyDirectory:
+        """The directory now; ``force``: reloaded whatever the version says."""
+        if force:
+            self._version = -1
         return one_round_trip(self.store.client, self.queue)

@@ -30,6 +30,7 @@ from processor.config import Mode, ProcessingGuarantee, Settings
 from processor.names import transactional_id
 from processor.observability.metrics import Metrics
 from processor.registration.feed_status import FeedView, feed_stalled
+from processor.registration.lookup import ReferenceLost
 from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
 from processor.stream.edge import error_text, take_batch, to_inputs
@@ -39,7 +40,7 @@ from processor.stream.records import Input, span_of
 log = logging.getLogger(__name__)
 
 
-PAUSE_CAUSES = ("redis", "kafka", "feed_lag")
+PAUSE_CAUSES = ("redis", "kafka", "feed_lag", "reference_lost")
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
 LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
 SETTLE_WAIT_S = 10.0  # how long revoking partitions or closing waits for outputs in flight to be delivered
@@ -208,6 +209,9 @@ class SrProcessor:
                     else:
                         self._report_joining()
                         self._durable.settle()  # deliveries are confirmed and offsets committed while idle too
+                except ReferenceLost as exc:  # no decision on a half-empty Redis: wait for the feed's rebuild
+                    self._pause(batch, "reference_lost", str(exc))
+                    stop.wait(0.5)
                 except (RedisError, KafkaException) as exc:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc

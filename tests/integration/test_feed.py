@@ -202,3 +202,33 @@ def test_the_feed_keeps_the_device_inventory_effective_dated_and_sets_bad_record
         assert store.lookup_many([("00124b0000000001", T0), ("not-an-eui", T0)]) == [first, None]
     finally:
         feed.close()
+
+
+def _lose_everything(client: redis.Redis, unique: str) -> None:
+    """What FLUSHALL does to this test's keys (the shared test Redis holds other tests' data too)."""
+    keys = [k for pattern in (f"f{unique}:*", f"{{f{unique}:*") for k in client.scan_iter(match=pattern, count=1000)]
+    client.delete(*keys)
+
+
+def test_redis_losing_its_data_is_noticed_and_rebuilt_from_the_topics(world, unique):
+    publish_registrations(world["producer"], world["regs"], records(300))
+    publish_parties(world["producer"], world["parties"], [("90-B3-D5-1F-30-02-00-00", Party("LOND", "ED"))])
+    feed = world["feed"]()
+    epoch_key = feed.registrations.keys.reference_epoch
+    assert world["client"].get(epoch_key) is None or feed.status.ready is False
+    feed.start()
+    assert world["client"].get(epoch_key) == b"building", "not whole before it has caught up"
+    assert feed.wait_ready(60)
+    first = world["client"].get(epoch_key)
+    assert first.startswith(b"whole:")
+    _lose_everything(world["client"], unique)
+    assert feed.registrations.lookup("1200000000199", T0 + 199) is None
+    feed.poll(0.1)  # notices: not ready, rebuilding from the beginning
+    assert not feed.status.ready and feed.status.rebuilds == 1
+    assert world["client"].get(epoch_key) == b"building"
+    assert feed.wait_ready(60), f"not rebuilt: waiting for {feed.status.waiting_for}"
+    rebuilt = world["client"].get(epoch_key)
+    assert rebuilt.startswith(b"whole:") and rebuilt != first
+    assert feed.registrations.lookup("1200000000199", T0 + 199).network_operator_id == "LOND"
+    assert DirectoryCache(feed.parties).refresh().owner("90-B3-D5-1F-30-02-00-00", T0).party_id == "LOND"
+    feed.close()

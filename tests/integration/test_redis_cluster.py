@@ -6,6 +6,7 @@ import pytest
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
+from processor.names import REFERENCE_WHOLE
 from processor.registration.devices import DeviceInventoryStore, device
 from processor.registration.lookup import RedisReference
 from processor.registration.parties import DirectoryCache, PartyCredential, PartyStore
@@ -60,6 +61,7 @@ def test_a_batch_reads_its_reference_data_across_the_nodes(cluster):
     registrations.apply([Registration(m, Fuel.ELECTRICITY, "MANW", "BGAS", T0, 1) for m in mpxns])
     devices.apply([device(d, "ESME", [m], "Commissioned", T0, 1) for d, m in zip(ids, mpxns, strict=True)])
     parties.apply([PartyCredential("90B3D51F30020001", Party("SPOW", "ED"))])
+    cluster.set(registrations.keys.reference_epoch, REFERENCE_WHOLE + b":test")  # what a caught-up feed says
     batch = RedisReference(registrations, devices, DirectoryCache(parties))(
         [(d, T0 + 1) for d in ids], set(mpxns[:150])
     )

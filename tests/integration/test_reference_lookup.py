@@ -7,8 +7,9 @@ import redis
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
+from processor.names import REFERENCE_WHOLE
 from processor.registration.devices import DeviceInventoryStore, device
-from processor.registration.lookup import RedisReference
+from processor.registration.lookup import RedisReference, ReferenceLost
 from processor.registration.parties import DirectoryCache, PartyCredential, PartyStore
 from processor.registration.store import RegistrationStore
 
@@ -37,6 +38,7 @@ def world(redis_url, unique):
             [device(ESME, "ESME", [MPAN], "Commissioned", T0, 1), device(GPF, "GPF", [MPRN], "Commissioned", T0, 1)]
         )
         parties.apply([PartyCredential(ENTITY, Party("LOND", "ED"))])
+        client.set(registrations.keys.reference_epoch, REFERENCE_WHOLE + b":test")  # what a caught-up feed says
         yield RedisReference(registrations, devices, DirectoryCache(parties)), parties
 
 
@@ -87,3 +89,20 @@ def test_a_directory_change_is_seen_by_the_next_batch(world, round_trips):
     directory = reference([], set()).directory
     assert directory.owner("90-B3-D5-1F-30-02-00-01", T0).party_id == "SEEB"
     assert round_trips == ["pipeline", "HGETALL"]  # the version moved: the directory is reloaded
+
+
+def test_no_decision_is_read_from_redis_without_a_whole_epoch(world):
+    lookup, _ = world
+    client = lookup.registrations.client
+    key = lookup.registrations.keys.reference_epoch
+    assert lookup([(ESME, T0)], {MPAN}).devices[0] is not None
+    client.set(key, b"building")
+    with pytest.raises(ReferenceLost, match="the feed is building it"):
+        lookup([(ESME, T0)], {MPAN})
+    client.delete(key)
+    with pytest.raises(ReferenceLost, match="no reference epoch"):
+        lookup([(ESME, T0)], {MPAN})
+    client.set(key, b"whole:another-build")  # rebuilt since the last batch: read again, directory reloaded
+    with pytest.raises(ReferenceLost, match="rebuilt"):
+        lookup([(ESME, T0)], {MPAN})
+    assert lookup([(ESME, T0)], {MPAN}).devices[0] is not None

@@ -13,7 +13,8 @@ from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Branch, Policy
-from processor.registration.feed import registration_change
+from processor.names import RedisKeys
+from processor.registration.changes import registration_change
 from processor.registration.lookup import separate_lookups
 from processor.registration.publish import encode_registration
 from processor.stream.judge import Judge
@@ -63,7 +64,7 @@ def test_run_uses_the_registry_format_when_configured(monkeypatch):
     from processor import wiring as app_module
     from processor.config import load_settings
 
-    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
+    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries), keys=RedisKeys())
     monkeypatch.setattr(app_module, "stores", lambda settings: app_module.Stores(store, store, store))
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)  # no broker here
     captured = {}
@@ -98,7 +99,7 @@ def test_enforce_mode_without_a_trust_store_refuses_to_build_unless_told(monkeyp
 
     with pytest.raises(app_module.UntrustedCertificatesRefused, match="enforce mode needs a trust store"):
         app_module.processor_app(load_settings(metrics_port=0))
-    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries))
+    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries), keys=RedisKeys())
     monkeypatch.setattr(app_module, "stores", lambda settings: app_module.Stores(store, store, store))
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)
     audit = app_module.processor_app(load_settings(metrics_port=0, mode="audit"))  # audit rejects nothing: allowed
