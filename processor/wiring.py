@@ -38,7 +38,7 @@ from processor.registration.feed_status import (
     feed_readiness,
     publish_status,
 )
-from processor.registration.lookup import RedisReference
+from processor.registration.lookup import RedisReference, require_whole
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
 from processor.report.sources import rejections_from_topic
@@ -107,6 +107,13 @@ def stores(settings: Settings) -> Stores:
     )
 
 
+def whole_stores(settings: Settings) -> Stores:
+    """The stores, once a feed has said Redis holds the whole reference data (ReferenceLost otherwise)."""
+    found = stores(settings)
+    require_whole(found.registrations)
+    return found
+
+
 def ledger_store(settings: Settings) -> LedgerStore:
     return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
 
@@ -121,7 +128,7 @@ def collect_evidence(
     )
     party_of = party_lookup(settings) or (lambda _entity, _at: None)
     stats = aggregate(would_block, party_of, None, window)
-    reference = stores(settings)
+    reference = whole_stores(settings)
     population = ledger_population(settings, at, min_days)
     return gather(
         population, reference.registrations.in_force_all(at), reference.parties.load(), would_block, stats, window
@@ -130,7 +137,7 @@ def collect_evidence(
 
 def ledger_population(settings: Settings, at: int, min_days: int) -> Population:
     """Every ESME and GPF in service at ``at`` with its NO cells judged (a scan of the inventory)."""
-    reference = stores(settings)
+    reference = whole_stores(settings)
     return judge_devices(
         reference.devices.in_force_all(at),
         ledger_store(settings),
@@ -247,9 +254,10 @@ def feed_app(
 
 
 def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
-    """Entity EUI-64 -> market id at a time, from the party directory in Redis; None when Redis is unreachable."""
+    """Entity EUI-64 -> market id at a time, from the party directory in Redis; None when Redis is unreachable
+    (ReferenceLost when it answers without the whole reference data: never a partial directory)."""
     try:
-        directory = stores(settings).parties.load()
+        directory = whole_stores(settings).parties.load()
     except RedisError:
         return None
 
@@ -264,7 +272,7 @@ def registered_lookup(settings: Settings) -> Callable[[Sequence[tuple[str | None
     """(MPxN, at) -> the registered NO's market id, from the registrations in Redis; None when unreachable."""
     store = stores(settings).registrations
     try:
-        store.client.ping()
+        require_whole(store)
     except RedisError:
         return None
     return lambda queries: [r.network_operator_id if r else None for r in store.lookup_many(queries)]

@@ -16,6 +16,7 @@ from processor.cli.common import (
     AllowEmpty,
     Bootstrap,
     ConfigFile,
+    ExitCode,
     RedisUrl,
     Since,
     Until,
@@ -28,6 +29,7 @@ from processor.cli.common import (
 )
 from processor.ledger.evidence import without_credentials
 from processor.ledger.evidence_page import write_evidence
+from processor.registration.lookup import ReferenceLost
 from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 from processor.times import iso_utc
@@ -53,6 +55,8 @@ def evidence(
     topic = audit or settings.topics.audit
     try:
         found = wiring.collect_evidence(settings, topic, (start, end), at, min_days)
+    except ReferenceLost as exc:
+        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     except (TopicMissing, KafkaException, DecodeError, RedisError) as exc:
         raise fail(error_text(exc)) from exc
     would_block, devices = found.stats.total, sum(row.devices for row in found.rows)

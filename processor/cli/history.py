@@ -35,6 +35,7 @@ from processor.cli.common import (
 )
 from processor.config import Mode
 from processor.names import OUTPUT_ROLES, Schema
+from processor.registration.lookup import ReferenceLost
 from processor.replay.archive import (
     check_replay_target,
     export_topic,
@@ -183,6 +184,8 @@ def replay_topic_command(
                 time_ordered=time_ordered,
                 progress=progress,
             )
+        except ReferenceLost as exc:
+            raise fail(str(exc), code=ExitCode.NOT_READY) from exc
         except (TopicMissing, KafkaException, RedisError, ValueError, RuntimeError) as exc:
             raise fail(error_text(exc)) from exc
     if summary.complete_before:
@@ -242,7 +245,10 @@ def report(
         raise fail(f"--period takes auto, day, week or month, not {period}")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     start, end = times(since, until)
-    party_of = wiring.party_lookup(settings)
+    try:
+        party_of, registered = wiring.party_lookup(settings), wiring.registered_lookup(settings)
+    except ReferenceLost as exc:
+        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     notes = [] if party_of is not None else ["Redis unreachable: suppliers are shown by entity id"]
     source = archive if archive is not None else topic or ""
     try:
@@ -254,7 +260,7 @@ def report(
             party_of or (lambda _entity, _at: None),
             start,
             end,
-            wiring.registered_lookup(settings),
+            registered,
         )
         stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
     except (TopicMissing, KafkaException, ValueError, DecodeError, RuntimeError, RedisError) as exc:

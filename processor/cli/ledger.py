@@ -26,6 +26,7 @@ from processor.ledger.build import build_ledger, device_key, load_snapshot
 from processor.ledger.render import print_device, print_sections, write_wrong_per_operator
 from processor.ledger.report import cells_of, sections
 from processor.names import OUTCOMES_TOPIC
+from processor.registration.lookup import ReferenceLost
 from processor.stream.edge import error_text
 from processor.stream.reading import TopicMissing
 
@@ -134,6 +135,8 @@ def ledger_report_command(
     settings = settings_from(config, redis_url=redis_url)
     try:
         population = wiring.ledger_population(settings, moment(at), min_days)
+    except ReferenceLost as exc:
+        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     except RedisError as exc:
         raise fail(f"cannot reach Redis: {exc}") from exc
     print_sections(population, sections(population), console)

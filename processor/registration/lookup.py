@@ -15,6 +15,7 @@ from functools import partial
 
 from processor.domain.model import Device, PartyDirectory, Registration
 from processor.names import REFERENCE_WHOLE
+from processor.registration.buckets import as_bytes
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import DirectoryCache
 from processor.registration.store import RegistrationStore, in_force_each
@@ -52,6 +53,19 @@ def separate_lookups(
 class ReferenceLost(Exception):
     """Redis does not hold the whole reference data (no epoch: it lost its data, or the feed is rebuilding it):
     nothing may be decided on what it holds."""
+
+
+def require_whole(registrations: RegistrationStore) -> None:
+    """For commands that read the reference data once (replays, reports, the ledger, evidence): refuse unless
+    a feed has said Redis holds all of it."""
+    found = registrations.client.get(registrations.keys.reference_epoch)
+    epoch = as_bytes(found) if found is not None else None
+    if epoch is None or not epoch.startswith(REFERENCE_WHOLE):
+        state = "no feed has built it since Redis was empty" if epoch is None else "a feed is still building it"
+        raise ReferenceLost(
+            f"the reference data in Redis is not whole ({state}): start `srguard feed` (or `srguard run`), "
+            "wait until it is ready, then run this again"
+        )
 
 
 class RedisReference:

@@ -72,6 +72,7 @@ def replay_topic(
     unknown = set(roles) - set(OUTPUT_ROLES)
     if unknown or not roles:
         raise ValueError(f"--outputs takes roles from {', '.join(OUTPUT_ROLES)}, not {', '.join(sorted(unknown))}")
+    reference = wiring.whole_stores(settings)  # before anything is created: a replay on a half-empty Redis lies
     topics = replay_topics(settings, prefix)
     written = {getattr(topics, role): role for role in OUTPUT_ROLES if role in roles}
     label = checkpoint_label(since, until, mode, roles)
@@ -93,7 +94,7 @@ def replay_topic(
         create_topics(
             admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions, 1
         )
-        judge = wiring.judge(settings, topics, mode, wiring.stores(settings), wiring.serde_from(settings))
+        judge = wiring.judge(settings, topics, mode, reference, wiring.serde_from(settings))
         producer = wiring.output_producer(settings, judge.max_record_bytes)
         failures: list[str] = []
 

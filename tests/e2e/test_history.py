@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import redis
+from confluent_kafka.admin import AdminClient
 
 from processor.avro import codec
 from processor.registration.devices import DeviceInventoryStore
@@ -162,3 +163,24 @@ def test_report_numbers_equal_the_rejection_topic_and_every_chart_is_embedded(wo
     assert from_archive["total"] == stats["total"]
     counts = lambda document: {r["key"]: r["all_incidents"] for r in document["breakdowns"]["reason"]}  # noqa: E731
     assert counts(from_archive) == counts(stats)
+
+
+def test_replay_and_evidence_refuse_a_redis_without_the_whole_reference_data(
+    kafka_bootstrap, redis_url, unique, tmp_path
+):
+    world = make_world(kafka_bootstrap, redis_url, unique, tmp_path)  # topics published, no feed has run
+    world.publish(world.traffic(50))
+    admin_topics = set(AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics)
+    for args in (("replay", "topic", "--output-prefix", "nofeed."), ("evidence", "--out", str(tmp_path / "ev"))):
+        result = subprocess.run(
+            [sys.executable, "-m", "processor", *args],
+            env=world.env(COLUMNS="200"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.returncode == 5 and len(lines) == 1, result.stderr[-2000:]
+        assert "reference data in Redis is not whole" in lines[0] and "srguard feed" in lines[0]
+    after = set(AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics)
+    assert not {t for t in after - admin_topics if t.startswith("nofeed.")}, "a refused replay created topics"
