@@ -25,7 +25,7 @@ def from_tree(tree: Path) -> Contender:
         )
         return [sys.executable, "-c", run, "run", "--processing-guarantee", guarantee, "--group-id", group]
 
-    return Contender(f"srguard@{tree}", argv, compared="")
+    return Contender(f"srguard-{tree.name}", argv, compared="")  # names topics: a plain word
 
 
 def main(trees: list[Path], wanted: list[str]) -> None:

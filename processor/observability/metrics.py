@@ -52,7 +52,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = self.registry = registry or CollectorRegistry()
-        self._feed_rejected_seen = 0
+        self._feed_rejected_seen = self._feed_rebuilds_seen = 0
         self.consumed = Counter("srguard_sr_consumed", "SRs read from the input topic.", registry=r)
         self.accepted = Counter(
             "srguard_sr_accepted", "SRs written to the accepted topic, by rule branch.", ["branch"], registry=r
@@ -107,6 +107,11 @@ class Metrics:
         self.feed_ready = Gauge(
             "srguard_feed_ready", "1 once the reference feed has caught up since start-up.", registry=r
         )
+        self.feed_rebuilds = Counter(
+            "srguard_feed_rebuilds",
+            "Times the feed found Redis without its reference data (lost) and rebuilt it from the topics.",
+            registry=r,
+        )
         self.untrusted_certificates = Gauge(
             "srguard_untrusted_certificates_allowed",
             "1 when enforce mode runs without a trust store (allow_untrusted_certificates): issuers unchecked.",
@@ -142,6 +147,8 @@ class Metrics:
         """The reference feed's status after each of its batches (or each look at a feed elsewhere)."""
         self.feed_rejected.inc(max(0, status.rejected - self._feed_rejected_seen))
         self._feed_rejected_seen = status.rejected
+        self.feed_rebuilds.inc(max(0, status.rebuilds - self._feed_rebuilds_seen))
+        self._feed_rebuilds_seen = status.rebuilds
         self.feed_stopped.set(1 if status.failed else 0)
         self.feed_ready.set(1 if status.ready else 0)
         self.feed_lag_records.set(status.lag_records)

@@ -65,6 +65,7 @@ def publish_status(client: RedisClient, key: str, status: FeedStatus) -> None:
             "waiting_for": ",".join(status.waiting_for),
             "paused": status.paused_cause or "",
             "failed": status.failed or "",
+            "rebuilds": status.rebuilds,
             "published_ms": int(time.time() * 1000),
         },
     )
@@ -117,6 +118,7 @@ class WatchedFeed:
         status.heartbeat = time.monotonic() - max(0.0, time.time() - published_ms / 1000)
         status.lag_records, status.lag_seconds = lag_records, lag_seconds
         status.applied, status.rejected = applied, rejected
+        status.rebuilds = int(raw.get("rebuilds") or 0)
         status.paused_cause = raw.get("paused") or None
         status.ready = raw.get("ready") == "1" and not stopped
         status.waiting_for = (
