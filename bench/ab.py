@@ -18,18 +18,19 @@ from processor.devkit.stack import EmbeddedStack
 from processor.names import Topics
 
 
-def from_tree(tree: Path) -> Contender:
+def from_tree(tree: Path, name: str) -> Contender:
     def argv(world: World, guarantee: str, group: str, topics: Topics) -> list[str]:
         run = (
             f"import runpy, sys; sys.path.insert(0, {str(tree)!r}); runpy.run_module('processor', run_name='__main__')"
         )
         return [sys.executable, "-c", run, "run", "--processing-guarantee", guarantee, "--group-id", group]
 
-    return Contender(f"srguard-{tree.name}", argv, compared="")  # names topics: a plain word
+    return Contender(name, argv)  # the name is part of topic names: a plain word
 
 
 def main(trees: list[Path], wanted: list[str]) -> None:
-    contenders = [from_tree(tree) for tree in trees]
+    # The first is "srguard": the others' outputs are checked equal to its own, record by record.
+    contenders = [from_tree(trees[0], "srguard"), *(from_tree(tree, f"srguard-{tree.name}") for tree in trees[1:])]
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack() as stack:
         world = World(stack, Path(tmp))
         chosen = [m for m in mixes(world) if not wanted or m.name in wanted]
