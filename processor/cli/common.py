@@ -41,6 +41,8 @@ class ExitCode:
     SHUTDOWN_TIMEOUT = 6
     FEED_STOPPED = 7
     EMPTY_WINDOW = 8  # a history window selected nothing (``--allow-empty`` accepts it)
+    STALLED = 9  # ``run``: the processing loop did not move for ``liveness_timeout_s``; restart it
+    ABORTED = 10  # ``run``, ``feed``: a second SIGTERM/SIGINT while stopping: stopped at once
 
 
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:

@@ -30,13 +30,44 @@ from processor.domain.decision import MissingRegistration
 from processor.registration.feed import FeedStatus
 from processor.stream.app import FeedNotReady
 from processor.stream.app import run as run_processor
-from processor.stream.commit import ProducerFenced
+from processor.stream.commit import ProducerFenced, is_fatal
 from processor.stream.dlq import DlqFlood
 from processor.stream.edge import error_text
 from processor.stream.processor import FeedStopped
 from processor.stream.reading import TopicMissing
 
 FEED_PROGRESS_EVERY_S = 10.0
+log = logging.getLogger("srguard")
+
+
+def handle_signals(stop: threading.Event, bound_s: float) -> None:
+    """SIGTERM/SIGINT go to a thread of their own: blocked in every other thread (this runs before any client
+    starts one), so a main thread stuck inside a librdkafka call cannot keep them unseen. The first sets
+    ``stop`` and leaves ``bound_s`` to finish (then exit 6); a second ends the process at once (exit 10)."""
+    wanted = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+    def wait() -> None:
+        signum = signal.sigwait(wanted)
+        log.info("signal %d: finishing the batch and stopping (a second signal stops at once)", signum)
+        stop.set()
+        # A bound on shutdown: if closing hangs (a dead broker), leave anyway; uncommitted work is redone.
+        timer = threading.Timer(bound_s, lambda: os._exit(ExitCode.SHUTDOWN_TIMEOUT))
+        timer.daemon = True
+        timer.start()
+        signum = signal.sigwait(wanted)
+        log.error("signal %d again: stopping at once; uncommitted work is redone by the next start", signum)
+        os._exit(ExitCode.ABORTED)
+
+    threading.Thread(target=wait, name="srguard-signals", daemon=True).start()
+
+
+def exit_stalled(why: str) -> None:
+    """The processing loop has not moved for the liveness bound (a call into the broker that never returns):
+    leave with a documented code for the orchestrator to restart us; an open transaction is aborted by the
+    broker, and what was not committed is decided again."""
+    log.error("%s: exiting so that srguard can be restarted", why)
+    os._exit(ExitCode.STALLED)
 
 
 def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_url: RedisUrl = None) -> None:
@@ -44,8 +75,7 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     stores = connected_stores(settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    handle_signals(stop, settings.shutdown_timeout_s)
     last_print = 0.0
     was_ready = False
 
@@ -131,19 +161,9 @@ def run(
         allow_untrusted_certificates=allow_untrusted_certificates,
     )
     stop = threading.Event()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        logging.getLogger("srguard").info("signal %d: finishing the batch and stopping", signum)
-        stop.set()
-        # A bound on shutdown: if closing hangs (a dead broker), leave anyway; uncommitted work is redone.
-        watchdog = threading.Timer(settings.shutdown_timeout_s, lambda: os._exit(ExitCode.SHUTDOWN_TIMEOUT))
-        watchdog.daemon = True
-        watchdog.start()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    handle_signals(stop, settings.shutdown_timeout_s)
     try:
-        finished = run_processor(settings, stop, wiring.processor_app(settings))
+        finished = run_processor(settings, stop, wiring.processor_app(settings), exit_stalled)
     except DlqFlood as exc:
         raise fail(f"stopped by the DLQ flood limit: {exc}", code=ExitCode.DLQ_FLOOD) from exc
     except ProducerFenced as exc:
@@ -155,6 +175,10 @@ def run(
         raise fail(str(exc), code=ExitCode.FEED_STOPPED) from exc
     except (SettingError, TopicMissing) as exc:
         raise fail(str(exc)) from exc
-    except (RedisError, KafkaException, OSError) as exc:
+    except KafkaException as exc:
+        if is_fatal(exc.args[0]):  # fenced or broken on the way out (e.g. the final flush): still code 4
+            raise fail(f"{error_text(exc)} (a newer instance with this transactional id?)", ExitCode.FENCED) from exc
+        raise fail(f"srguard stopped: {error_text(exc)}") from exc
+    except (RedisError, OSError) as exc:
         raise fail(f"srguard stopped: {error_text(exc)}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from processor.config import Settings
@@ -15,6 +17,7 @@ from processor.registration.feed_status import FeedView
 from processor.stream.processor import SrProcessor
 
 log = logging.getLogger(__name__)
+WATCH_EVERY_S = 1.0
 
 
 @dataclass
@@ -24,8 +27,20 @@ class App:
     endpoint: HealthEndpoint
 
 
-def run(settings: Settings, stop: threading.Event, app: App) -> App:
-    """Serve HTTP, catch the feed up, then process until ``stop``; the feed keeps running alongside."""
+def watch(processor: SrProcessor, stop: threading.Event, bound_s: float, on_stall: Callable[[str], None]) -> None:
+    """Every second, from outside the processing loop: srguard_ready as /readyz says (a loop stuck inside a
+    call would never set it itself), and ``on_stall`` once the loop has not moved for ``bound_s``."""
+    while not stop.wait(WATCH_EVERY_S):
+        processor.metrics.ready.set(1 if processor.readiness()[0] else 0)
+        stalled = time.monotonic() - processor.heartbeat
+        if stalled > bound_s:
+            on_stall(f"processing loop stalled for {stalled:.0f}s (bound {bound_s:.0f}s)")
+            return
+
+
+def run(settings: Settings, stop: threading.Event, app: App, on_stall: Callable[[str], None] | None = None) -> App:
+    """Serve HTTP, catch the feed up, then process until ``stop``; the feed keeps running alongside, and with
+    ``on_stall`` a watchdog (``watch``)."""
     app.endpoint.start()
     log.info("serving /metrics, /healthz, /readyz on port %d", app.endpoint.port)
     feed_thread = threading.Thread(target=app.feed.run, args=(stop,), name="srguard-feed", daemon=True)
@@ -44,6 +59,9 @@ def run(settings: Settings, stop: threading.Event, app: App) -> App:
         # each one SRs waited out).
         gc.freeze()
         feed_thread.start()
+        if on_stall is not None:
+            args = (app.processor, stop, settings.liveness_timeout_s, on_stall)
+            threading.Thread(target=watch, args=args, name="srguard-watchdog", daemon=True).start()
         app.processor.run(stop)
     finally:
         stop.set()  # whatever ended the processor ends the feed too

@@ -40,6 +40,7 @@ from processor.stream.records import Input, span_of
 log = logging.getLogger(__name__)
 
 
+READY_STALL_S = 10.0  # a loop iteration's longest legitimate time (a batch, a commit, a backoff is paused anyway)
 PAUSE_CAUSES = ("redis", "kafka", "feed_lag", "reference_lost")
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
 LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
@@ -73,6 +74,7 @@ class SrProcessor:
         self.batches = 0
         self.rebalances = 0  # assignments and revocations so far: a batch taken across one is given back
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
+        self._started = False  # the loop has begun (before it, the feed's catch-up holds readiness)
         self._joining = 0.0  # time.monotonic() of the subscribe, until the first assignment
         self._next_join_report = JOIN_REPORT_EVERY_S
         self._consumer = Consumer(
@@ -135,6 +137,9 @@ class SrProcessor:
             return False, f"reference feed catching up: waiting for {', '.join(self.feed.status.waiting_for)}"
         if self.paused_cause:
             return False, f"paused: {self.paused_cause}"
+        stalled = time.monotonic() - self.heartbeat  # a paused loop waits on purpose: checked after that
+        if self._started and stalled > READY_STALL_S:  # inside one call too long: not ready long before /healthz
+            return False, f"processing loop stalled for {stalled:.0f}s inside one step"
         if not self.assigned:
             return False, "no partitions assigned"
         caveat = ""
@@ -189,6 +194,7 @@ class SrProcessor:
         log.info("joining consumer group %s on %s", self.settings.group_id, self.settings.topics.requests)
         backoff = 0.5
         try:
+            self._started = True
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
                 batch = self._inputs(self._next_messages())
