@@ -107,6 +107,11 @@ class Metrics:
         self.feed_ready = Gauge(
             "srguard_feed_ready", "1 once the reference feed has caught up since start-up.", registry=r
         )
+        self.producer_rebuilds = Counter(
+            "srguard_producer_rebuilds",
+            "Transactional producers abandoned because a call into the broker did not return within its bound.",
+            registry=r,
+        )
         self.feed_rebuilds = Counter(
             "srguard_feed_rebuilds",
             "Times the feed found Redis without its reference data (lost) and rebuilt it from the topics.",

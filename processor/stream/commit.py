@@ -11,10 +11,14 @@ ProducerFenced when the producer can go no further.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as NoAnswer
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -41,6 +45,8 @@ def fenced(exc: KafkaException) -> ProducerFenced:
 
 
 class Durable(Protocol):
+    producer: Producer  # the one in use (exactly-once may replace it)
+
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
         """Make a judged batch's outputs and its input offsets durable (or raise)."""
 
@@ -56,16 +62,58 @@ def _positions(offsets: dict[Partition, int]) -> list[TopicPartition]:
     return [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
 
 
+# librdkafka's transactional calls that talk to the broker, with their own timeouts. After a broker restart
+# they have been seen never to return (send_offsets_to_transaction: librdkafka #5456, #5511), so each runs in a
+# thread of its own and the loop waits for it at most its timeout plus STEP_MARGIN_S.
+INIT_TIMEOUT_S, SEND_OFFSETS_TIMEOUT_S, COMMIT_TIMEOUT_S, ABORT_TIMEOUT_S = 20.0, 10.0, 30.0, 10.0
+STEP_MARGIN_S = 5.0
+
+
+class _Caller:
+    """Runs producer calls one at a time in a daemon thread, so that the loop can stop waiting for one."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="srguard-transactions", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            call, done = self._calls.get()
+            try:
+                done.set_result(call())
+            except BaseException as exc:
+                done.set_exception(exc)
+
+    def __call__(self, call: Callable[[], Any], bound_s: float) -> Any:
+        done: Future[Any] = Future()
+        self._calls.put((call, done))
+        return done.result(bound_s)  # NoAnswer past the bound: the call goes on in its thread, unwaited
+
+
 class Transactional:
+    """One transaction per batch. A call that does not return within its bound abandons the producer: a new
+    one with the same transactional id is made, whose init_transactions fences the old one (its open
+    transaction aborted by the broker), and the batch is rewound."""
+
     def __init__(
-        self, producer: Producer, consumer: Consumer, metrics: Metrics, before_commit: BeforeCommit | None = None
+        self,
+        make_producer: Callable[[], Producer],
+        consumer: Consumer,
+        metrics: Metrics,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
-        self.producer = producer
+        self.make_producer = make_producer
+        self.producer = make_producer()
         self.consumer = consumer
         self.metrics = metrics
         self.before_commit = before_commit
         self.open = False  # begun, not yet committed or aborted
         self.batches = 0
+        self._caller = _Caller()
+        self._abandoned: list[Producer] = []  # kept alive: a call may still be running inside one
+
+    def start(self) -> None:
+        self._call("init_transactions", INIT_TIMEOUT_S)
 
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
         if self.open:  # a failed abort of an earlier batch: finish it before anything else
@@ -76,20 +124,39 @@ class Transactional:
             produce_outputs(self.producer, outputs)
             if self.before_commit:
                 self.before_commit(self.batches + 1, self.producer)
-            group = self.consumer.consumer_group_metadata()
-            self.producer.send_offsets_to_transaction(_positions(span.next), group, 30)
+            group, positions = self.consumer.consumer_group_metadata(), _positions(span.next)
+            self._call("send_offsets_to_transaction", SEND_OFFSETS_TIMEOUT_S, positions, group)
             self._commit()
         except Exception as exc:
             # Whatever failed (a refused record, a timeout, a broker error), abort before the rewind.
             if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                 raise fenced(exc) from exc
-            self._abort()
+            if self.open:  # not after a rebuild: the new producer has nothing open
+                self._abort()
             if isinstance(exc, KafkaException):
                 raise
             raise KafkaException(KafkaError(KafkaError._FAIL, f"batch failed in its transaction: {exc!r}")) from exc
         self.open = False
         self.batches += 1
         self.metrics.transactions.labels("committed").inc()
+
+    def _call(self, method: str, timeout_s: float, *args: Any) -> Any:
+        """``producer.method(*args, timeout_s)``, waited for at most ``timeout_s`` + STEP_MARGIN_S."""
+        producer = self.producer
+        try:
+            return self._caller(lambda: getattr(producer, method)(*args, timeout_s), timeout_s + STEP_MARGIN_S)
+        except NoAnswer:
+            self._rebuild(f"{method} did not return within {timeout_s + STEP_MARGIN_S:.0f}s")
+            raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{method} stalled: producer rebuilt")) from None
+
+    def _rebuild(self, why: str) -> None:
+        log.error("transactional producer abandoned: %s; a new one takes its transactional id", why)
+        self.metrics.producer_rebuilds.inc()
+        self._abandoned.append(self.producer)
+        self._caller = _Caller()  # the old thread may never come back
+        self.producer = self.make_producer()
+        self.open = False
+        self._call("init_transactions", INIT_TIMEOUT_S)
 
     def settle(self, wait_s: float = 0.0) -> None:
         """Nothing to serve: a batch is durable when its call returns."""
@@ -101,7 +168,7 @@ class Transactional:
         """commit_transaction, retried while librdkafka says the error is retriable (its documented use)."""
         for attempt in range(3):
             try:
-                self.producer.commit_transaction(60)
+                self._call("commit_transaction", COMMIT_TIMEOUT_S)
                 return
             except KafkaException as exc:
                 if not exc.args[0].retriable() or attempt == 2:
@@ -109,7 +176,7 @@ class Transactional:
 
     def _abort(self) -> None:
         try:
-            self.producer.abort_transaction(30)
+            self._call("abort_transaction", ABORT_TIMEOUT_S)
         except KafkaException as exc:
             if is_fatal(exc.args[0]):
                 raise fenced(exc) from exc

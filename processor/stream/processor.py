@@ -102,11 +102,11 @@ class SrProcessor:
             # pod's) to let a restart abort its predecessor's open transaction at once.
             producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
         # linger.ms is tuning, not correctness: SRGUARD_KAFKA_PRODUCER_LINGER_MS may change it.
-        self._producer = Producer({"linger.ms": LINGER_MS, **settings.kafka_config("producer", **producer_config)})
+        config = {"linger.ms": LINGER_MS, **settings.kafka_config("producer", **producer_config)}
         self._durable: Durable = (
-            Transactional(self._producer, self._consumer, metrics, before_commit)
+            Transactional(lambda: Producer(config), self._consumer, metrics, before_commit)
             if self.exactly_once
-            else CommitWhenDelivered(self._producer, self._consumer, settings.commit_interval_ms / 1000)
+            else CommitWhenDelivered(Producer(config), self._consumer, settings.commit_interval_ms / 1000)
         )
 
     # -- readiness -------------------------------------------------------------------------------
@@ -182,8 +182,8 @@ class SrProcessor:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        if self.exactly_once:
-            self._producer.init_transactions(30)
+        if isinstance(self._durable, Transactional):
+            self._durable.start()
         self._consumer.subscribe(
             [self.settings.topics.requests],
             on_assign=self._on_assign,
@@ -326,4 +326,4 @@ class SrProcessor:
             self._settle(SETTLE_WAIT_S)
             self._consumer.close()
         finally:
-            self._producer.flush(10)
+            self._durable.producer.flush(10)
