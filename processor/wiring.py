@@ -14,6 +14,7 @@ from pathlib import Path
 
 import redis
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from cryptography import x509
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
@@ -50,6 +51,7 @@ from processor.stream.edge import record_limit
 from processor.stream.judge import Judge
 from processor.stream.processor import SrProcessor
 from processor.stream.serde import SrReader, avro_reader, duis_reader
+from processor.stream.topics import require_history
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +162,7 @@ def reference_feed(settings: Settings, reference: Stores, serde: Serde | None = 
         reference.devices,
         batch_size=settings.feed_batch_size,
         serde=serde or serde_from(settings),
+        check_topics=lambda names: require_history(AdminClient(settings.kafka_config("admin")), names),
     )
 
 

@@ -31,7 +31,8 @@ from processor.registration.loader import load_devices, load_parties, load_regis
 from processor.registration.present import device_table, history_table, holders_table, print_load_summary
 from processor.registration.store import in_force, tune_listpacks
 from processor.stream.edge import error_text
-from processor.stream.topics import create_topics, topic_layout, topics_table
+from processor.stream.topics import create_topics, reference_history, topic_layout, topics_table
+from processor.stream.topics import fix_reference_topics as fix_reference
 
 T = TypeVar("T")
 
@@ -52,15 +53,32 @@ def topics_create(
         int, typer.Option(min=1, help="Partitions of each new topic (existing topics keep theirs).")
     ] = 6,
     replication_factor: Annotated[int, typer.Option(min=1, help="Replicas of each new topic's partitions.")] = 1,
+    fix_reference_topics: Annotated[
+        bool,
+        typer.Option(
+            "--fix-reference-topics",
+            help="Make existing reference topics keep every record (no compaction, no retention limit).",
+        ),
+    ] = False,
 ) -> None:
-    """Create every srguard topic that is missing (compaction on the two reference topics)."""
+    """Create every srguard topic that is missing (the reference topics keep every record)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     layout = topic_layout(settings.topics)
+    admin = AdminClient(settings.kafka_config("admin"))
+    reference = [spec.name for spec in layout if spec.reference]
     try:
-        outcome = create_topics(AdminClient(settings.kafka_config("admin")), layout, partitions, replication_factor)
+        outcome = create_topics(admin, layout, partitions, replication_factor)
+        fixed = fix_reference(admin, reference) if fix_reference_topics else {}
+        losing = {name: found for name, found in reference_history(admin, reference).items() if found}
     except (KafkaException, TimeoutError) as exc:
         raise fail(f"could not create topics on {settings.bootstrap_servers}: {error_text(exc)}") from exc
+    for name, change in fixed.items():
+        outcome[name] = f"{outcome[name]}; {change}"
+    for name, found in losing.items():
+        outcome[name] = f"{outcome[name]}; LOSES HISTORY ({', '.join(found)}): --fix-reference-topics"
     console.print(topics_table(layout, outcome))
+    if losing:
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @contextmanager

@@ -100,7 +100,7 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
     try:
         reference.start()
         reference.run(stop)
-    except (RuntimeError, KafkaException, TopicMissing) as exc:
+    except (RuntimeError, KafkaException, TopicMissing, SettingError) as exc:
         raise fail(error_text(exc)) from exc
     finally:
         endpoint.stop()

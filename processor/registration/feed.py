@@ -76,7 +76,10 @@ class ReferenceFeed:
         on_batch: Callable[[FeedStatus], None] | None = None,
         batch_size: int = BATCH,
         serde: Serde = PLAIN,
+        check_topics: Callable[[list[str]], None] | None = None,
     ) -> None:
+        """``check_topics``: called with the reference topics at start, to refuse ones that lose history."""
+        self.check_topics = check_topics
         self._config = {
             **kafka_config,
             # required by librdkafka, never joined
@@ -122,6 +125,8 @@ class ReferenceFeed:
                 name = f"{topic}:{partition}"
                 assignment.append(TopicPartition(topic, partition, stored.get(name, OFFSET_BEGINNING)))
                 self._not_at_end.add(name)
+        if self.check_topics is not None:
+            self.check_topics(list(self.topics))
         self._consumer.assign(assignment)
         self.status.partitions = len(assignment)
         self.status.waiting_for = sorted(self._not_at_end)

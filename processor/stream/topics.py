@@ -5,30 +5,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 from rich.table import Table
 
+from processor.config import SettingError
 from processor.names import Topics
+
+# The reference topics keep every record for good, never compacted. Their records are effective-dated changes
+# keyed by MPxN (entity, device), and an as-of look-up needs every change of a key, not its latest: compaction
+# keeps one record per key (a change with an older effective date that arrives after a newer one is then lost,
+# and so is one of a party's two role lines). Keying each change by itself and compacting would keep the same
+# records but for exact repeats, and break the tombstone-per-MPxN contract: no compaction is the simpler rule.
+REFERENCE_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
+
+
+class TopicLosesHistory(SettingError):
+    """A reference topic configured to drop records an as-of look-up needs (compaction or finite retention)."""
 
 
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     purpose: str
-    compacted: bool = False
+    reference: bool = False  # every record kept for good: REFERENCE_CONFIG
     kept: bool = False  # retention.ms=-1: history (SRs of years ago are stamped with their own time)
 
     @property
     def config(self) -> dict[str, str]:
-        return ({"cleanup.policy": "compact"} if self.compacted else {}) | ({"retention.ms": "-1"} if self.kept else {})
+        return dict(REFERENCE_CONFIG) if self.reference else ({"retention.ms": "-1"} if self.kept else {})
 
 
 def topic_layout(topics: Topics) -> list[TopicSpec]:
     return [
         TopicSpec(topics.requests, "input: Service Requests (Avro ServiceRequest or DUIS XML), key = target device id"),
-        TopicSpec(topics.registrations, "input: registration changes (Avro RegistrationChange), key = MPxN", True),
+        TopicSpec(
+            topics.registrations, "input: registration changes (Avro RegistrationChange), key = MPxN", reference=True
+        ),
         TopicSpec(topics.parties, "input: party directory (Avro PartyCredential), key = entity EUI-64", True),
-        TopicSpec(topics.devices, "input: device inventory (Avro DeviceInventory), key = device EUI-64", True),
+        TopicSpec(
+            topics.devices, "input: device inventory (Avro DeviceInventory), key = device EUI-64", reference=True
+        ),
         TopicSpec(topics.accepted, "output: accepted SRs, input bytes unchanged + srguard-outcome header"),
         TopicSpec(topics.rejected, "output: rejections (Avro SrRejection)"),
         TopicSpec(topics.audit, "output: would-be rejections in audit mode (Avro SrRejection)"),
@@ -64,5 +80,52 @@ def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, r
 def topics_table(specs: list[TopicSpec], outcome: dict[str, str]) -> Table:
     table = Table("topic", "result", "purpose")
     for spec in specs:
-        table.add_row(spec.name, outcome[spec.name], spec.purpose + (" (compacted)" if spec.compacted else ""))
+        table.add_row(spec.name, outcome[spec.name], spec.purpose + (" (every record kept)" if spec.reference else ""))
     return table
+
+
+def _history_losses(entries: dict[str, ConfigEntry]) -> list[str]:
+    found = []
+    if "compact" in (entries["cleanup.policy"].value or ""):
+        found.append(f"cleanup.policy={entries['cleanup.policy'].value}")
+    found += [f"{k}={entries[k].value}" for k in ("retention.ms", "retention.bytes") if entries[k].value != "-1"]
+    return found
+
+
+def reference_history(admin: AdminClient, names: list[str]) -> dict[str, list[str]]:
+    """Each existing reference topic's settings that would lose history ([] when none)."""
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, name) for name in names]
+    found = {}
+    for resource, future in admin.describe_configs(resources, request_timeout=30).items():
+        try:
+            found[resource.name] = _history_losses(future.result(timeout=30))
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                raise
+    return found
+
+
+def require_history(admin: AdminClient, names: list[str]) -> None:
+    """Refuse reference topics that would drop records the as-of look-ups need (TopicLosesHistory)."""
+    losses = {name: found for name, found in reference_history(admin, names).items() if found}
+    if losses:
+        said = "; ".join(f"{name} has {', '.join(found)}" for name, found in sorted(losses.items()))
+        raise TopicLosesHistory(
+            f"reference topics must keep every record (cleanup.policy=delete, retention.ms=-1, retention.bytes=-1): "
+            f"{said}. `srguard topics create --fix-reference-topics` sets that; history already compacted away "
+            "must be published again (e.g. `srguard registrations load` of a full refresh file)"
+        )
+
+
+def fix_reference_topics(admin: AdminClient, names: list[str]) -> dict[str, str]:
+    """Set REFERENCE_CONFIG on the reference topics that lack it; returns topic -> what was changed."""
+    changed = {}
+    for name, found in reference_history(admin, names).items():
+        if not found:
+            continue
+        entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in REFERENCE_CONFIG.items()]
+        resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=30)
+        changed[name] = f"was {', '.join(found)}; now keeps every record"
+    return changed

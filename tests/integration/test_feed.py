@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
 import redis
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Device, DeviceStatus, DeviceType, Party, Registration
@@ -15,6 +16,7 @@ from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.publish import publish, publish_devices, publish_parties, publish_registrations
 from processor.registration.store import RegistrationStore
+from processor.stream.topics import REFERENCE_CONFIG
 from tests.kafka_io import create_topics
 
 pytestmark = pytest.mark.integration
@@ -25,9 +27,9 @@ T0 = 1_600_000_000_000
 @pytest.fixture
 def world(kafka_bootstrap, redis_url, unique):
     regs, parties, devices = f"regs-{unique}", f"parties-{unique}", f"devices-{unique}"
-    create_topics(kafka_bootstrap, regs, partitions=3, config={"cleanup.policy": "compact"})
-    create_topics(kafka_bootstrap, parties, partitions=1, config={"cleanup.policy": "compact"})
-    create_topics(kafka_bootstrap, devices, partitions=2, config={"cleanup.policy": "compact"})
+    create_topics(kafka_bootstrap, regs, partitions=3, config=REFERENCE_CONFIG)
+    create_topics(kafka_bootstrap, parties, partitions=1, config=REFERENCE_CONFIG)
+    create_topics(kafka_bootstrap, devices, partitions=2, config=REFERENCE_CONFIG)
     client = redis.Redis.from_url(redis_url)
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
 
@@ -231,4 +233,55 @@ def test_redis_losing_its_data_is_noticed_and_rebuilt_from_the_topics(world, uni
     assert rebuilt.startswith(b"whole:") and rebuilt != first
     assert feed.registrations.lookup("1200000000199", T0 + 199).network_operator_id == "LOND"
     assert DirectoryCache(feed.parties).refresh().owner("90-B3-D5-1F-30-02-00-00", T0).party_id == "LOND"
+    feed.close()
+
+
+def _count(bootstrap: str, topic: str) -> int:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"count-{topic}"})
+    low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    consumer.assign([TopicPartition(topic, 0, low)])
+    seen = 0
+    while seen < high - low:
+        batch = [m for m in consumer.consume(500, 1.0) if not m.error()]
+        if not batch:
+            break
+        seen += len(batch)
+    consumer.close()
+    return seen
+
+
+def test_the_reference_topics_keep_every_change_where_compaction_would_drop_some(world, kafka_bootstrap, unique):
+    # Changes of NO whose older effective date arrives after the newer one: what an as-of look-up needs both of.
+    late = [Registration(f"{1200000000000 + i}", Fuel.ELECTRICITY, "SEEB", "BGAS", T0 + 10 * DAY, 2) for i in range(40)]
+    early = [Registration(r.mpxn, Fuel.ELECTRICITY, "LOND", "BGAS", T0 + 5 * DAY, 3) for r in late]
+    eager = {"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01", "delete.retention.ms": "100"}
+    control = f"compacted-{unique}"
+    create_topics(kafka_bootstrap, control, config={"cleanup.policy": "compact", **eager})
+    kept = f"kept-{unique}"
+    create_topics(kafka_bootstrap, kept, config={**REFERENCE_CONFIG, **eager})
+    for topic in (control, kept):  # three waves: rolled segments the cleaner may take, then an active one
+        for wave in (late, early):
+            publish_registrations(world["producer"], topic, wave)
+            time.sleep(0.3)
+        publish_registrations(world["producer"], topic, records(1, start=999))
+    deadline = time.monotonic() + 60
+    while _count(kafka_bootstrap, control) == 81 and time.monotonic() < deadline:
+        time.sleep(2)
+    assert _count(kafka_bootstrap, control) < 81, "the broker never compacted the control topic"
+    assert _count(kafka_bootstrap, kept) == 81, "a reference topic lost records"
+    publish_parties(world["producer"], world["parties"], [])
+    feed = ReferenceFeed(
+        {"bootstrap.servers": kafka_bootstrap},
+        kept,
+        world["parties"],
+        RegistrationStore(world["client"], f"k{unique}", buckets=64),
+        PartyStore(world["client"], f"k{unique}"),
+        world["devices"],
+        DeviceInventoryStore(world["client"], f"k{unique}", buckets=64),
+    )
+    assert feed.wait_ready(60)
+    for r in late:  # rebuilt from the topic: the same answers a live feed gave, at every time
+        assert feed.registrations.lookup(r.mpxn, T0 + 4 * DAY) is None
+        assert feed.registrations.lookup(r.mpxn, T0 + 6 * DAY).network_operator_id == "LOND"
+        assert feed.registrations.lookup(r.mpxn, T0 + 11 * DAY).network_operator_id == "SEEB"
     feed.close()
