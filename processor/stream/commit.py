@@ -65,7 +65,7 @@ def _positions(offsets: dict[Partition, int]) -> list[TopicPartition]:
 # librdkafka's transactional calls that talk to the broker, with their own timeouts. After a broker restart
 # they have been seen never to return (send_offsets_to_transaction: librdkafka #5456, #5511), so each runs in a
 # thread of its own and the loop waits for it at most its timeout plus STEP_MARGIN_S.
-INIT_TIMEOUT_S, SEND_OFFSETS_TIMEOUT_S, COMMIT_TIMEOUT_S, ABORT_TIMEOUT_S = 20.0, 10.0, 30.0, 10.0
+INIT_TIMEOUT_S, SEND_OFFSETS_TIMEOUT_S, COMMIT_TIMEOUT_S, ABORT_TIMEOUT_S = 20.0, 5.0, 30.0, 10.0
 STEP_MARGIN_S = 5.0
 
 

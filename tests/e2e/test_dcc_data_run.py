@@ -8,8 +8,6 @@ import time
 from dataclasses import replace
 
 import pytest
-from confluent_kafka import Producer
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from processor.avro import codec
 from processor.devkit.simulate.traffic import LabelledSR
@@ -29,10 +27,9 @@ from tests.duis_world import (
     OTHER_NO_ENTITY,
     SUPPLIER,
     T0,
-    z1_oca,
 )
-from tests.e2e.srguard_process import PARTITIONS, SrguardRun, Stack, make_world
-from tests.e2e.test_duis_run import KRP_TARGET, OTHER_MPAN, retarget
+from tests.e2e.srguard_process import PARTITIONS, SrguardRun, make_world
+from tests.e2e.test_duis_run import KRP_TARGET, OTHER_MPAN, duis_stack, retarget
 from tests.kafka_io import read_all
 from tests.unit.duis.test_duis_input import no_certificates_krp
 
@@ -53,16 +50,7 @@ def _device(device_id: str, kind: DeviceType, *mpxns: str, import_mpxn: str | No
 
 
 def test_the_dccs_shapes_of_parties_devices_and_cancellations(kafka_bootstrap, redis_url, unique, tmp_path):
-    oca = tmp_path / "z1-oca.pem"
-    oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
-    stack = Stack(
-        kafka_bootstrap,
-        redis_url,
-        tmp_path,
-        f"dcc{unique}",
-        {"SRGUARD_TRUST_STORE": str(oca), "SRGUARD_INPUT_FORMAT": "duis"},
-    )
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+    stack, producer = duis_stack(kafka_bootstrap, redis_url, tmp_path, f"dcc{unique}")
     publish_registrations(
         producer,
         stack.topics.registrations,

@@ -103,13 +103,18 @@ def cases() -> list[Case]:
     ]
 
 
-def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis_url, unique, tmp_path):
-    oca = tmp_path / "z1-oca.pem"
+def duis_stack(kafka_bootstrap: str, redis_url: str, workdir, name: str) -> tuple[Stack, Producer]:
+    """A Stack for `srguard run` on DUIS input trusting the DCC's Z1 OCA, and a producer to feed it."""
+    oca = workdir / "z1-oca.pem"
     oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
     duis = {"SRGUARD_TRUST_STORE": str(oca), "SRGUARD_INPUT_FORMAT": "duis"}
-    stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"duis{unique}", duis)
+    stack = Stack(kafka_bootstrap, redis_url, workdir, name, duis)
+    return stack, Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
+
+
+def test_signed_dcc_templates_are_judged_on_the_dsps_data(kafka_bootstrap, redis_url, unique, tmp_path):
+    stack, producer = duis_stack(kafka_bootstrap, redis_url, tmp_path, f"duis{unique}")
     topics = stack.topics
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     held = registrations()
     other = Registration(OTHER_MPAN, Fuel.ELECTRICITY, "LOND", None, T0, 1)
     publish_registrations(producer, topics.registrations, [*held.values(), other])

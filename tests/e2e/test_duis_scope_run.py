@@ -8,8 +8,6 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from confluent_kafka import Producer
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from processor.avro import codec
 from processor.domain.identifiers import Fuel
@@ -25,10 +23,9 @@ from tests.duis_world import (
     inventory_record,
     registrations,
     signed,
-    z1_oca,
 )
-from tests.e2e.srguard_process import PARTITIONS, SrguardRun, Stack
-from tests.e2e.test_duis_run import OTHER_MPAN, retarget
+from tests.e2e.srguard_process import PARTITIONS, SrguardRun
+from tests.e2e.test_duis_run import OTHER_MPAN, duis_stack, retarget
 from tests.kafka_io import read_all
 from tests.unit.duis.test_duis_scope import (
     DECOY,
@@ -59,17 +56,8 @@ def _smuggle(document: bytes) -> list[bytes]:
 def test_every_template_and_every_disguise_gets_the_decision_of_the_plain_document(
     kafka_bootstrap, redis_url, unique, tmp_path
 ):
-    oca = tmp_path / "z1-oca.pem"
-    oca.write_bytes(z1_oca().public_bytes(Encoding.PEM))
-    stack = Stack(
-        kafka_bootstrap,
-        redis_url,
-        tmp_path,
-        f"scope{unique}",
-        {"SRGUARD_TRUST_STORE": str(oca), "SRGUARD_INPUT_FORMAT": "duis"},
-    )
+    stack, producer = duis_stack(kafka_bootstrap, redis_url, tmp_path, f"scope{unique}")
     topics = stack.topics
-    producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
     held = registrations("LOND")  # the templates' own targets: the ZAZ NO certificates are foreign there
     own = Registration(OTHER_MPAN, Fuel.ELECTRICITY, "ZAZNO", None, T0, 1)
     publish_registrations(producer, topics.registrations, [*held.values(), own])

@@ -145,6 +145,8 @@ def server_properties(workdir: Path, port: int, controller_port: int) -> str:
         # Generated traffic and replayed history carry their SRs' own times (years ago): a broker deleting by
         # age would drop them, active segment included, at its next retention check.
         "log.retention.ms": "-1",
+        # The log cleaner looks for work every second (default 15 s): a dev broker's compaction shows at once.
+        "log.cleaner.backoff.ms": "1000",
         # Transactions left open by a killed producer are aborted soon after their timeout.
         "transaction.abort.timed.out.transaction.cleanup.interval.ms": "2000",
     }
