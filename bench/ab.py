@@ -12,10 +12,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
 from bench.contest import GUARANTEES, Contender, contest, mixes
 from bench.world import World
 from processor.devkit.stack import EmbeddedStack
 from processor.names import Topics
+
+KEEP_EVERY_RECORD = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 
 
 def from_tree(tree: Path, name: str) -> Contender:
@@ -28,11 +32,23 @@ def from_tree(tree: Path, name: str) -> Contender:
     return Contender(name, argv)  # the name is part of topic names: a plain word
 
 
+def _keep_every_record(world: World) -> None:
+    """Reference topics as today's srguard requires them, whichever tree made the world (older ones compacted
+    them; srguard now refuses such topics)."""
+    admin = AdminClient({"bootstrap.servers": world.bootstrap})
+    kept = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in KEEP_EVERY_RECORD.items()]
+    topics = (world.topics.registrations, world.topics.parties, world.topics.devices)
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t, incremental_configs=kept) for t in topics]
+    for future in admin.incremental_alter_configs(resources).values():
+        future.result(timeout=30)
+
+
 def main(trees: list[Path], wanted: list[str]) -> None:
     # The first is "srguard": the others' outputs are checked equal to its own, record by record.
     contenders = [from_tree(trees[0], "srguard"), *(from_tree(tree, f"srguard-{tree.name}") for tree in trees[1:])]
     with tempfile.TemporaryDirectory() as tmp, EmbeddedStack() as stack:
         world = World(stack, Path(tmp))
+        _keep_every_record(world)
         chosen = [m for m in mixes(world) if not wanted or m.name in wanted]
         contest(world, chosen, GUARANTEES, contenders)
 
