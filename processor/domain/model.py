@@ -81,6 +81,10 @@ class ReplacementCertificate:
 
 
 CANCELLATION_EXECUTION = 32_535_129_600_000  # 3000-12-31T00:00:00Z in ms
+# Of the SRs SECMP0063 checks, only 6.15.1 can be future-dated, and so cancelled (the DCC has a 6.15.1
+# cancellation template, none for 6.21, which executes at the DCC at once). A 6.21 dated 3000 is no
+# cancellation: it is judged like any other, never waved through.
+CANCELLABLE_VARIANTS = frozenset({"6.15.1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,9 @@ class ServiceRequest:
         """DUIS's way to cancel pending future-dated SRs: the same SR with ExecutionDateTime 3000-12-31T00:00:00Z.
         It executes nothing itself: the originator's pending future-dated SRs of that variant for the device
         do not execute (what every *_CANCELLATION_* template of the DCC carries)."""
-        return self.execution_datetime == CANCELLATION_EXECUTION
+        return (
+            self.execution_datetime == CANCELLATION_EXECUTION and self.service_reference_variant in CANCELLABLE_VARIANTS
+        )
 
     @property
     def as_of(self) -> int:

@@ -351,3 +351,14 @@ def test_the_response_is_valid_duis_but_for_srguards_own_code():
     assert len(errors) == 1 and "ResponseCode" in errors[0] and "E062106" in errors[0], errors
     duis_own = response_xml("90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A3:1001", "E4", "6.21", NOW)
     assert schema.validate(lxml.fromstring(duis_own)), list(schema.error_log)
+
+
+def test_a_6_21_dated_3000_is_no_cancellation_and_its_foreign_certificates_are_rejected():
+    document, devices = handover()
+    dated = document.replace(
+        b"<sr:RemotePartyRole>",
+        b"<sr:ExecutionDateTime>3000-12-31T00:00:00.00Z</sr:ExecutionDateTime><sr:RemotePartyRole>",
+    )
+    assert b"3000-12-31" in dated and not parse(dated, NOW).is_cancellation
+    first = judged(dated, world_judge("LOND", devices)).outputs[0]
+    assert first.topic == TOPICS.rejected, "a 6.21 waved through as a cancellation"
