@@ -4,7 +4,7 @@ exactly_once (``Transactional``): the outputs and the offsets are one Kafka tran
 inside it aborts it before the batch is rewound, because a transaction left open wedges every later
 batch. at_least_once (``CommitWhenDelivered``): the outputs are handed to the producer and the loop goes
 on; a batch's offsets are committed once its outputs and every earlier batch's are confirmed delivered.
-Either raises KafkaException for the caller to rewind (``abandoned()`` says from where) and retry, or
+Either raises KafkaException for the caller to rewind (``rewind()`` says to where) and retry, or
 ProducerFenced when the producer can go no further.
 """
 
@@ -36,8 +36,11 @@ class ProducerFenced(RuntimeError):
     """The transactional producer can go no further: fenced by a newer instance, or another fatal error."""
 
 
+FENCING = (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)
+
+
 def is_fatal(error: KafkaError) -> bool:
-    return error.fatal() or error.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError._FATAL)
+    return error.fatal() or error.code() in (*FENCING, KafkaError._FATAL)
 
 
 def fenced(exc: KafkaException) -> ProducerFenced:
@@ -54,8 +57,8 @@ class Durable(Protocol):
         """Serve what the broker has confirmed; with ``wait_s``, wait that long for all of it and commit
         now (before partitions are revoked, or on close). Raises KafkaException for a failed delivery."""
 
-    def abandoned(self) -> dict[Partition, int]:
-        """After a raise: the first offsets of batches given up on, which the caller must read again."""
+    def rewind(self, first: dict[Partition, int]) -> dict[Partition, int]:
+        """After a raise, given the failed batch's first offsets: where each partition must be read again."""
 
 
 def _positions(offsets: dict[Partition, int]) -> list[TopicPartition]:
@@ -91,9 +94,11 @@ class _Caller:
 
 
 class Transactional:
-    """One transaction per batch. A call that does not return within its bound abandons the producer: a new
-    one with the same transactional id is made, whose init_transactions fences the old one (its open
-    transaction aborted by the broker), and the batch is rewound."""
+    """One transaction per batch. A producer that can go no further without being fenced (a call that did not
+    return within its bound, or a fatal error such as INVALID_TXN_STATE after a broker restart) is replaced by
+    a new one with the same transactional id, whose init_transactions fences the old one and finishes its last
+    transaction. Whether that transaction committed is then unknown: before the next batch the group's
+    committed offsets are read, and where they differ from the rewind the partitions are read from them."""
 
     def __init__(
         self,
@@ -109,17 +114,27 @@ class Transactional:
         self.before_commit = before_commit
         self.open = False  # begun, not yet committed or aborted
         self.batches = 0
+        self._initialised = False
+        self._fatal_rebuild = False  # rebuilt for a fatal error, no batch committed since: a second one ends it
+        self._batch: Span | None = None  # the batch in its transaction now
+        self._unsure: dict[Partition, int] = {}  # after a rebuild: the rewind of a batch that may have committed
+        self._override: dict[Partition, int] = {}  # committed offsets that differ from that rewind
         self._caller = _Caller()
         self._abandoned: list[Producer] = []  # kept alive: a call may still be running inside one
 
     def start(self) -> None:
         self._call("init_transactions", INIT_TIMEOUT_S)
+        self._initialised = True
 
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
+        if not self._initialised:
+            self.start()
+        if self._unsure:
+            self._resync()
         if self.open:  # a failed abort of an earlier batch: finish it before anything else
             self._abort()
         self.producer.begin_transaction()
-        self.open = True
+        self.open, self._batch = True, span
         try:
             produce_outputs(self.producer, outputs)
             if self.before_commit:
@@ -130,15 +145,27 @@ class Transactional:
         except Exception as exc:
             # Whatever failed (a refused record, a timeout, a broker error), abort before the rewind.
             if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
-                raise fenced(exc) from exc
+                self._replace_broken(exc)
             if self.open:  # not after a rebuild: the new producer has nothing open
                 self._abort()
             if isinstance(exc, KafkaException):
                 raise
             raise KafkaException(KafkaError(KafkaError._FAIL, f"batch failed in its transaction: {exc!r}")) from exc
+        finally:
+            self._batch = None
         self.open = False
         self.batches += 1
+        self._fatal_rebuild = False
         self.metrics.transactions.labels("committed").inc()
+
+    def _replace_broken(self, exc: KafkaException) -> None:
+        """A fatal error: fenced by a newer instance ends the process; any other gets one new producer."""
+        error: KafkaError = exc.args[0]
+        if error.code() in FENCING or self._fatal_rebuild:
+            raise fenced(exc) from exc
+        self._fatal_rebuild = True
+        self._rebuild(f"fatal error {error.str()}")
+        raise KafkaException(KafkaError(KafkaError._FAIL, f"producer rebuilt after {error.str()}", retriable=True))
 
     def _call(self, method: str, timeout_s: float, *args: Any) -> Any:
         """``producer.method(*args, timeout_s)``, waited for at most ``timeout_s`` + STEP_MARGIN_S."""
@@ -150,19 +177,39 @@ class Transactional:
             raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"{method} stalled: producer rebuilt")) from None
 
     def _rebuild(self, why: str) -> None:
+        """A new producer, initialised before the next batch; the batch in its transaction now is in doubt."""
         log.error("transactional producer abandoned: %s; a new one takes its transactional id", why)
         self.metrics.producer_rebuilds.inc()
         self._abandoned.append(self.producer)
         self._caller = _Caller()  # the old thread may never come back
         self.producer = self.make_producer()
         self.open = False
-        self._call("init_transactions", INIT_TIMEOUT_S)
+        self._initialised = False
+        if self._batch is not None:
+            self._unsure.update(self._batch.first)
+
+    def _resync(self) -> None:
+        """After the new producer's init (its predecessor's transaction is settled by then): read the committed
+        offsets of the batch in doubt. If it did commit, this batch is dropped and read from them."""
+        wanted = [TopicPartition(topic, partition) for topic, partition in self._unsure]
+        committed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in self.consumer.committed(wanted, timeout=SEND_OFFSETS_TIMEOUT_S)
+            if tp.offset >= 0
+        }
+        moved = {p: offset for p, offset in committed.items() if offset != self._unsure[p]}
+        self._unsure = {}
+        if moved:
+            log.warning("the batch in doubt was committed after all: reading on from %s", moved)
+            self._override = moved
+            raise KafkaException(KafkaError(KafkaError._FAIL, "batch in doubt was committed", retriable=True))
 
     def settle(self, wait_s: float = 0.0) -> None:
         """Nothing to serve: a batch is durable when its call returns."""
 
-    def abandoned(self) -> dict[Partition, int]:
-        return {}  # an aborted batch is only the one being rewound
+    def rewind(self, first: dict[Partition, int]) -> dict[Partition, int]:
+        rewind, self._override = {**first, **self._override}, {}
+        return rewind
 
     def _commit(self) -> None:
         """commit_transaction, retried while librdkafka says the error is retriable (its documented use)."""
@@ -179,7 +226,7 @@ class Transactional:
             self._call("abort_transaction", ABORT_TIMEOUT_S)
         except KafkaException as exc:
             if is_fatal(exc.args[0]):
-                raise fenced(exc) from exc
+                self._replace_broken(exc)
             if exc.args[0].code() != KafkaError._STATE:  # _STATE: nothing open any more
                 raise  # still open: the next batch aborts it first
         self.open = False
@@ -217,7 +264,7 @@ class CommitWhenDelivered:
         self.in_flight: deque[_InFlight] = deque()
         self.confirmed: dict[Partition, int] = {}  # next offsets confirmed and not yet committed
         self.failure: KafkaError | None = None  # set from a failed delivery until abandoned() is read
-        self.rewind: dict[Partition, int] = {}
+        self.given_up: dict[Partition, int] = {}  # the first offsets of batches given up on in flight
         self.next_commit = 0.0
 
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
@@ -251,7 +298,7 @@ class CommitWhenDelivered:
         self.failure = error
         for batch in self.in_flight:
             for partition, offset in batch.span.first.items():
-                self.rewind[partition] = min(offset, self.rewind.get(partition, offset))
+                self.given_up[partition] = min(offset, self.given_up.get(partition, offset))
         self.in_flight.clear()
 
     def _commit(self, synchronous: bool) -> None:
@@ -265,6 +312,9 @@ class CommitWhenDelivered:
         except KafkaException as exc:  # not fatal at-least-once: the next commit carries later offsets
             log.warning("could not commit offsets (%s): at worst their records are read again", error_text(exc))
 
-    def abandoned(self) -> dict[Partition, int]:
-        rewind, self.rewind, self.failure = self.rewind, {}, None
+    def rewind(self, first: dict[Partition, int]) -> dict[Partition, int]:
+        rewind = dict(first)
+        for partition, offset in self.given_up.items():
+            rewind[partition] = min(offset, rewind.get(partition, offset))
+        self.given_up, self.failure = {}, None
         return rewind

@@ -290,10 +290,7 @@ class SrProcessor:
     def _rewind(self, batch: list[Input]) -> None:
         """Seek each partition still assigned back to the batch's first record from it, or further back to
         batches given up on in flight (a failed delivery), so nothing is lost."""
-        first = span_of(batch).first
-        for given_up, offset in self._durable.abandoned().items():
-            first[given_up] = min(offset, first.get(given_up, offset))
-        for (topic, partition), offset in first.items():
+        for (topic, partition), offset in self._durable.rewind(span_of(batch).first).items():
             if (topic, partition) in self.assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
 

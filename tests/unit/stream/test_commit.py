@@ -1,12 +1,15 @@
 """At-least-once commits: offsets are committed only up to the batches whose outputs were all delivered,
-in order, and a failed delivery gives back every batch in flight (stand-in clients: no broker here)."""
+in order, and a failed delivery gives back every batch in flight. Exactly-once: a producer broken by a fatal
+error is replaced, and the batch whose commit is in doubt is read again from the group's committed offsets
+(stand-in clients: no broker here; tests/reliability restarts a real one)."""
 
 from __future__ import annotations
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from processor.stream.commit import CommitWhenDelivered
+from processor.observability.metrics import Metrics
+from processor.stream.commit import CommitWhenDelivered, ProducerFenced, Transactional
 from processor.stream.records import Output, Span
 
 
@@ -36,6 +39,16 @@ class Producer:
 class Consumer:
     def __init__(self) -> None:
         self.commits: list[tuple[dict[tuple[str, int], int], bool]] = []
+        self.group_offsets: dict[tuple[str, int], int] = {}
+
+    def committed(self, partitions, timeout: float) -> list[TopicPartition]:
+        return [
+            TopicPartition(tp.topic, tp.partition, self.group_offsets.get((tp.topic, tp.partition), -1001))
+            for tp in partitions
+        ]
+
+    def consumer_group_metadata(self) -> str:
+        return "group"
 
     def commit(self, offsets, asynchronous: bool) -> None:
         self.commits.append(({(tp.topic, tp.partition): tp.offset for tp in offsets}, asynchronous))
@@ -80,8 +93,8 @@ def test_a_failed_delivery_gives_back_every_batch_in_flight_from_its_first_offse
     assert consumer.commits == [({("sr", 0): 5}, True)]  # only what was delivered before the failure
     with pytest.raises(KafkaException):  # nothing more is taken until the caller has rewound
         durable(outputs(1), span(0, 12, 13))
-    assert durable.abandoned() == {("sr", 0): 5, ("sr", 1): 40}
-    assert durable.abandoned() == {}
+    assert durable.rewind({("sr", 0): 12}) == {("sr", 0): 5, ("sr", 1): 40}
+    assert durable.rewind({("sr", 0): 12}) == {("sr", 0): 12}
     durable(outputs(1), span(0, 5, 9))  # the rewound batch is taken again
     producer.deliver(2)  # the given-up batch's late delivery, then the new one's
     durable.settle()
@@ -97,7 +110,7 @@ def test_settling_with_a_wait_commits_synchronously_and_gives_up_what_was_not_de
         durable.settle(10.0)
     assert producer.flushed == [10.0]
     assert consumer.commits == [({("sr", 0): 3}, False)]
-    assert durable.abandoned() == {("sr", 0): 3}
+    assert durable.rewind({}) == {("sr", 0): 3}
 
 
 def test_commits_wait_for_the_commit_interval():
@@ -110,3 +123,81 @@ def test_commits_wait_for_the_commit_interval():
     assert consumer.commits == [({("sr", 0): 1}, True)]  # the first, then nothing for an hour
     durable.settle(1.0)  # revocation or close: everything delivered is committed now
     assert consumer.commits[-1] == ({("sr", 0): 3}, False)
+
+
+class TransactionalProducer:
+    """Records its calls; ``commit_error`` is raised by commit_transaction (once), as after a broker restart."""
+
+    def __init__(self, commit_error: KafkaError | None = None) -> None:
+        self.calls: list[str] = []
+        self.commit_error = commit_error
+
+    def init_transactions(self, timeout: float) -> None:
+        self.calls.append("init")
+
+    def begin_transaction(self) -> None:
+        self.calls.append("begin")
+
+    def produce(self, topic, value, key, headers=None, on_delivery=None, timestamp=0) -> None:
+        self.calls.append("produce")
+
+    def send_offsets_to_transaction(self, positions, group, timeout: float) -> None:
+        self.calls.append("send_offsets")
+
+    def commit_transaction(self, timeout: float) -> None:
+        self.calls.append("commit")
+        if self.commit_error is not None:
+            error, self.commit_error = self.commit_error, None
+            raise KafkaException(error)
+
+    def abort_transaction(self, timeout: float) -> None:
+        self.calls.append("abort")
+
+
+INVALID_TXN_STATE = KafkaError(KafkaError.INVALID_TXN_STATE, "Failed to end transaction", fatal=True)
+
+
+def transactional(*producers: TransactionalProducer) -> tuple[Consumer, Transactional]:
+    made = iter(producers)
+    consumer = Consumer()
+    durable = Transactional(lambda: next(made), consumer, Metrics())  # type: ignore[arg-type, return-value]
+    durable.start()
+    return consumer, durable
+
+
+@pytest.mark.parametrize("committed_after_all", [False, True])
+def test_a_fatal_error_on_commit_replaces_the_producer_and_resumes_from_the_committed_offsets(committed_after_all):
+    broken, successor = TransactionalProducer(commit_error=INVALID_TXN_STATE), TransactionalProducer()
+    consumer, durable = transactional(broken, successor)
+    with pytest.raises(KafkaException) as raised:
+        durable(outputs(1), span(0, 100, 150))
+    assert raised.value.args[0].retriable() and durable.producer is successor
+    assert durable.rewind({("sr", 0): 100}) == {("sr", 0): 100}  # the processor seeks back to the batch
+    consumer.group_offsets[("sr", 0)] = 150 if committed_after_all else 100
+    if committed_after_all:  # the broker finished that commit: the re-read batch would be decided twice
+        with pytest.raises(KafkaException, match="in doubt was committed"):
+            durable(outputs(1), span(0, 100, 150))
+        assert successor.calls == ["init"]  # nothing of the re-read batch was produced
+        assert durable.rewind({("sr", 0): 100, ("sr", 1): 7}) == {("sr", 0): 150, ("sr", 1): 7}
+        durable(outputs(1), span(0, 150, 160))
+    else:
+        durable(outputs(1), span(0, 100, 150))
+    assert successor.calls == ["init", "begin", "produce", "send_offsets", "commit"]
+
+
+def test_a_second_fatal_error_before_any_commit_ends_it():
+    consumer, durable = transactional(
+        TransactionalProducer(commit_error=INVALID_TXN_STATE), TransactionalProducer(commit_error=INVALID_TXN_STATE)
+    )
+    with pytest.raises(KafkaException):
+        durable(outputs(1), span(0, 0, 5))
+    consumer.group_offsets[("sr", 0)] = 0
+    with pytest.raises(ProducerFenced, match="Failed to end transaction"):
+        durable(outputs(1), span(0, 0, 5))
+
+
+def test_a_fenced_producer_is_not_replaced():
+    fenced = KafkaError(KafkaError.PRODUCER_FENCED, "fenced by a newer instance", fatal=True)
+    _, durable = transactional(TransactionalProducer(commit_error=fenced), TransactionalProducer())
+    with pytest.raises(ProducerFenced):
+        durable(outputs(1), span(0, 0, 5))
