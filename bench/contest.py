@@ -30,8 +30,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from bench.world import BATCH, CONTENDER_CONSUMER, PARTITIONS, REPEATS, World, cpu_seconds
 from processor.avro import codec
 from processor.devkit.stack import free_port
+from processor.kafka.topics import create_topics, topic_layout
 from processor.names import OUTPUT_ROLES, Topics
-from processor.stream.topics import create_topics, topic_layout
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"  # Quix pins confluent-kafka < 2.13: its own virtualenv

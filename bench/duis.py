@@ -19,13 +19,13 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
+from processor.domain.reference import separate_lookups
+from processor.kafka.records import Input, Source
 from processor.names import Topics
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.loader import load_devices
-from processor.registration.lookup import separate_lookups
 from processor.registration.store import tune_listpacks
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import duis_reader
 
 DEVICES = 1_000_000

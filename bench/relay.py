@@ -21,9 +21,9 @@ from collections.abc import Callable
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from processor.config import Settings
+from processor.kafka.edge import take_batch, to_inputs
+from processor.kafka.records import Output, span_of
 from processor.stream.commit import CommitWhenDelivered
-from processor.stream.edge import take_batch, to_inputs
-from processor.stream.records import Output, span_of
 
 
 class Relay:

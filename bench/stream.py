@@ -38,12 +38,13 @@ from bench.world import (
     ready,
     traffic,
 )
+from processor import wiring
 from processor.avro import codec
 from processor.config import Mode, Topics
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.kafka.topics import TopicSpec, create_topics
 from processor.replay.topic import replay_topic
 from processor.stream.serde import encode_service_request, peek
-from processor.stream.topics import TopicSpec, create_topics
 
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))
 LATENCY_RATE = 5000
@@ -335,7 +336,8 @@ def run() -> dict[str, object]:
         rates = []
         for n in range(REPEATS):
             settings = world.settings(group_id=f"replay-{n}")
-            rates.append(replay_topic(settings, None, None, f"replay{n}.", Mode.AUDIT).rate)
+            parts = wiring.replay_parts(settings, f"replay{n}.", Mode.AUDIT)
+            rates.append(replay_topic(settings, *parts, None, None, f"replay{n}.").rate)
         results["replay_audit"] = Spread.of(rates).__dict__
         print(
             f"replay topic (audit): median {statistics.median(rates):,.0f} SR/s "

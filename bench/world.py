@@ -25,8 +25,8 @@ from processor.devkit.simulate.population import Population, build_population
 from processor.devkit.simulate.publish import publish_reference_data, publish_traffic
 from processor.devkit.simulate.traffic import LabelledSR, TrafficGenerator, TrafficMix
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.kafka.topics import create_topics, topic_layout
 from processor.registration.publish import publish_devices
-from processor.stream.topics import create_topics, topic_layout
 
 REPEATS = 3
 PARTITIONS = 6

@@ -16,20 +16,10 @@ from typing import Any
 
 import fastavro
 
+from processor.errors import DecodeError
 from processor.names import Schema
 
 SCHEMA_NAMES = tuple(Schema)
-
-
-class DecodeError(ValueError):
-    """Bytes that are not a valid record of the expected schema; the raw bytes stay with the caller.
-
-    ``error_class`` is a bounded label for metrics and the DLQ header: undecodable, empty, too_large.
-    """
-
-    def __init__(self, message: str, error_class: str = "undecodable") -> None:
-        super().__init__(message)
-        self.error_class = error_class
 
 
 @cache

@@ -9,6 +9,7 @@ Sources, strongest first: command-line flags, environment (``SRGUARD_*``), a TOM
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import tomllib
 from enum import StrEnum
@@ -20,8 +21,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from processor.domain.decision import MissingRegistration
-from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, TOOL_ENV, Topics
-from processor.observability.logs import KAFKA_LOGGER
+from processor.errors import ConfigFileError, SettingError
+from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, KAFKA_LOGGER, TOOL_ENV, Topics
 
 ENV_PREFIX = "SRGUARD_"
 KafkaClient = Literal["consumer", "producer", "admin"]
@@ -132,7 +133,7 @@ class Settings(BaseSettings):
                     own[rest] = value.get_secret_value()
             else:
                 shared[name] = value.get_secret_value()
-        routed = {"logger": KAFKA_LOGGER} if client else {}  # librdkafka's logs through ours
+        routed = {"logger": logging.getLogger(KAFKA_LOGGER)} if client else {}  # librdkafka's logs through ours
         return {"bootstrap.servers": self.bootstrap_servers, **routed, **shared, **own, **extra}
 
 
@@ -161,14 +162,6 @@ class _Mapping(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self._data)
-
-
-class ConfigFileError(ValueError):
-    pass
-
-
-class SettingError(ValueError):
-    """Settings that validate one by one but cannot be run with: the message names the setting and the fix."""
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ TOOL_ENV = frozenset(
     }
 )
 DEFAULT_KEY_PREFIX = "srg"
+KAFKA_LOGGER = "srguard.kafka"  # the logger handed to every librdkafka client as its `logger`
 
 
 class Topics(BaseModel):

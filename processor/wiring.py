@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -20,38 +19,31 @@ from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, RegistryAvro, Serde
-from processor.config import InputFormat, Mode, SettingError, Settings
+from processor.config import InputFormat, Mode, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
-from processor.ledger.evidence import Evidence, gather
-from processor.ledger.report import Population, judge_devices
+from processor.errors import SettingError, UntrustedCertificatesRefused
+from processor.kafka.edge import record_limit
+from processor.kafka.topics import require_history
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group
+from processor.observability.feed import FeedStatus, FeedView
 from processor.observability.http import Check, HealthEndpoint
 from processor.observability.metrics import Metrics
 from processor.registration.buckets import RedisClient
 from processor.registration.devices import DeviceInventoryStore
-from processor.registration.feed import FeedStatus, ReferenceFeed
-from processor.registration.feed_status import (
-    FeedView,
-    WatchedFeed,
-    feed_liveness,
-    feed_readiness,
-    publish_status,
-)
-from processor.registration.lookup import RedisReference, require_whole
+from processor.registration.feed import ReferenceFeed
+from processor.registration.feed_status import WatchedFeed, feed_liveness, feed_readiness, publish_status
+from processor.registration.lookup import RedisReference, Stores, require_whole
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
-from processor.report.sources import rejections_from_topic
-from processor.report.stats import aggregate
+from processor.replay.topic import replay_topics
 from processor.stream.app import App
 from processor.stream.commit import BeforeCommit
 from processor.stream.dlq import DlqPolicy
-from processor.stream.edge import record_limit
 from processor.stream.judge import Judge
 from processor.stream.processor import SrProcessor
 from processor.stream.serde import SrReader, avro_reader, duis_reader
-from processor.stream.topics import require_history
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +83,9 @@ def redis_client(settings: Settings) -> RedisClient:
     return redis.Redis.from_url(url, **timeouts)
 
 
-@dataclass(frozen=True)
-class Stores:
-    """The reference data in Redis, on one client."""
-
-    registrations: RegistrationStore
-    parties: PartyStore
-    devices: DeviceInventoryStore
-
-
-def stores(settings: Settings) -> Stores:
-    client = redis_client(settings)
+def stores(settings: Settings, client: RedisClient | None = None) -> Stores:
+    """The reference stores, on ``client`` or a new one."""
+    client = client or redis_client(settings)
     return Stores(
         RegistrationStore(client, settings.redis_key_prefix, settings.registration_buckets),
         PartyStore(client, settings.redis_key_prefix),
@@ -116,38 +100,21 @@ def whole_stores(settings: Settings) -> Stores:
     return found
 
 
-def ledger_store(settings: Settings) -> LedgerStore:
-    return LedgerStore(redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
+def ledger_store(settings: Settings, client: RedisClient | None = None) -> LedgerStore:
+    return LedgerStore(client or redis_client(settings), settings.redis_key_prefix, settings.ledger_buckets)
 
 
-def collect_evidence(
-    settings: Settings, would_block_topic: str, window: tuple[int | None, int | None], at: int, min_days: int
-) -> Evidence:
-    """The evidence pack's figures: the topic's would-be rejections in the window, the devices judged at ``at``."""
-    start, end = window
-    would_block = list(
-        rejections_from_topic(settings.kafka_config("consumer"), would_block_topic, serde_from(settings), start, end)
-    )
-    party_of = party_lookup(settings) or (lambda _entity, _at: None)
-    stats = aggregate(would_block, party_of, None, window)
-    reference = whole_stores(settings)
-    population = ledger_population(settings, at, min_days)
-    return gather(
-        population, reference.registrations.in_force_all(at), reference.parties.load(), would_block, stats, window
-    )
+def reference_and_ledger(settings: Settings) -> tuple[Stores, LedgerStore]:
+    """The whole reference data (ReferenceLost otherwise) and the ledger, on one Redis client."""
+    client = redis_client(settings)
+    reference = stores(settings, client)
+    require_whole(reference.registrations)
+    return reference, ledger_store(settings, client)
 
 
-def ledger_population(settings: Settings, at: int, min_days: int) -> Population:
-    """Every ESME and GPF in service at ``at`` with its NO cells judged (a scan of the inventory)."""
-    reference = whole_stores(settings)
-    return judge_devices(
-        reference.devices.in_force_all(at),
-        ledger_store(settings),
-        reference.registrations,
-        reference.parties.load(),
-        at,
-        min_days,
-    )
+def ledger_parts(settings: Settings) -> tuple[LedgerStore, CertificateReader, Serde]:
+    """What `ledger build` writes with and reads by."""
+    return ledger_store(settings), certificate_reader(settings), serde_from(settings)
 
 
 def reference_feed(settings: Settings, reference: Stores, serde: Serde | None = None) -> ReferenceFeed:
@@ -184,14 +151,18 @@ def judge(settings: Settings, topics: Topics, mode: Mode, reference: Stores, ser
     )
 
 
+def replay_parts(settings: Settings, prefix: str, mode: Mode) -> tuple[Judge, Producer]:
+    """The judge and producer of `replay topic` into ``prefix``; ReferenceLost before anything is created when
+    Redis does not hold the whole reference data (a replay on a half-empty Redis lies)."""
+    reference = whole_stores(settings)
+    step = judge(settings, replay_topics(settings, prefix), mode, reference, serde_from(settings))
+    return step, output_producer(settings, step.max_record_bytes)
+
+
 def output_producer(settings: Settings, max_record_bytes: int | None = None) -> Producer:
     """An idempotent producer for the history commands (replay, publishing archives)."""
     limit = {} if max_record_bytes is None else {"message.max.bytes": max_record_bytes}
     return Producer(settings.kafka_config("producer", **{"enable.idempotence": True, "linger.ms": 20, **limit}))
-
-
-class UntrustedCertificatesRefused(SettingError):
-    """Enforce mode without a trust store, and the user did not say that is meant."""
 
 
 def health_endpoint(settings: Settings, metrics: Metrics, readiness: Check, liveness: Check) -> HealthEndpoint:

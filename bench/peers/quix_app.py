@@ -21,7 +21,7 @@ from quixstreams.models.serializers import SerializationContext, Serializer
 
 from processor import wiring
 from processor.config import ProcessingGuarantee, load_settings
-from processor.stream.records import Input, Output, Source
+from processor.kafka.records import Input, Output, Source
 
 GUARANTEES = {ProcessingGuarantee.AT_LEAST_ONCE: "at-least-once", ProcessingGuarantee.EXACTLY_ONCE: "exactly-once"}
 

@@ -22,8 +22,10 @@ from rich.progress import (
 )
 
 from processor import wiring
-from processor.config import ConfigFileError, Settings, load_settings
-from processor.stream.reading import HistoryReader
+from processor.config import Settings, load_settings
+from processor.errors import ConfigFileError
+from processor.kafka.reading import HistoryReader
+from processor.registration.lookup import Stores
 from processor.times import iso_utc, parse_time
 
 console = Console()
@@ -89,7 +91,7 @@ def settings_from(config: Path | None, **flags: object) -> Settings:
         raise fail(f"bad configuration: {exc}") from exc
 
 
-def connected_stores(settings: Settings) -> wiring.Stores:
+def connected_stores(settings: Settings) -> Stores:
     try:
         found = wiring.stores(settings)
         found.registrations.client.ping()

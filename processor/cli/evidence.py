@@ -11,7 +11,6 @@ from confluent_kafka import KafkaException
 from redis.exceptions import RedisError
 
 from processor import __version__, wiring
-from processor.avro import DecodeError
 from processor.cli.common import (
     AllowEmpty,
     Bootstrap,
@@ -27,11 +26,11 @@ from processor.cli.common import (
     times,
     window_text,
 )
-from processor.ledger.evidence import without_credentials
+from processor.errors import DecodeError, ReferenceLost, TopicMissing
+from processor.kafka.edge import error_text
+from processor.ledger.evidence import collect_evidence, without_credentials
 from processor.ledger.evidence_page import write_evidence
-from processor.registration.lookup import ReferenceLost
-from processor.stream.edge import error_text
-from processor.stream.reading import TopicMissing
+from processor.report.sources import rejections_from_topic
 from processor.times import iso_utc
 
 
@@ -54,7 +53,10 @@ def evidence(
     at = end if end is not None else int(time.time() * 1000)
     topic = audit or settings.topics.audit
     try:
-        found = wiring.collect_evidence(settings, topic, (start, end), at, min_days)
+        reference, ledger = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
+        serde = wiring.serde_from(settings)
+        rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end))
+        found = collect_evidence(rejected, reference, ledger, (start, end), at, min_days)
     except ReferenceLost as exc:
         raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     except (TopicMissing, KafkaException, DecodeError, RedisError) as exc:

@@ -13,7 +13,6 @@ from confluent_kafka.admin import AdminClient
 from redis.exceptions import RedisError
 
 from processor import __version__, wiring
-from processor.avro import DecodeError
 from processor.cli.common import (
     AllowEmpty,
     Bootstrap,
@@ -34,8 +33,10 @@ from processor.cli.common import (
     window_text,
 )
 from processor.config import Mode
+from processor.errors import DecodeError, ReferenceLost, TopicMissing
+from processor.kafka.edge import error_text, topic_configs
+from processor.kafka.topics import TopicSpec, create_topics
 from processor.names import OUTPUT_ROLES, Schema
-from processor.registration.lookup import ReferenceLost
 from processor.replay.archive import (
     check_replay_target,
     export_topic,
@@ -47,9 +48,6 @@ from processor.replay.topic import replay_topic
 from processor.report.render import ReportContext
 from processor.report.sources import rejections_and_scope
 from processor.report.stats import PERIODS, aggregate, auto_period
-from processor.stream.edge import error_text, topic_configs
-from processor.stream.reading import TopicMissing
-from processor.stream.topics import TopicSpec, create_topics
 
 replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
 ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)
@@ -173,12 +171,14 @@ def replay_topic_command(
     roles = [role.strip() for role in outputs.split(",") if role.strip()]
     with ReadingProgress(f"replaying {settings.topics.requests}") as progress:
         try:
+            judge, producer = wiring.replay_parts(settings, output_prefix, mode)
             summary = replay_topic(
                 settings,
+                judge,
+                producer,
                 start,
                 end,
                 output_prefix,
-                mode,
                 roles,
                 restart=restart,
                 time_ordered=time_ordered,
@@ -235,6 +235,7 @@ def report(
 ) -> None:
     """Incidence statistics: wrong certificates and registration-data gaps apart, with rates per 10,000
     in-scope SRs, by NO, certificate owner, supplier, SR, reason and over time (tables, CSV, JSON, HTML)."""
+    from processor.ledger.report import population_at
     from processor.ledger.report import sections as ledger_sections
     from processor.report.page import NO_CHARTS, write_report
     from processor.report.render import print_sections, print_terminal
@@ -270,7 +271,7 @@ def report(
     sections = {}
     if with_ledger:
         try:
-            sections = ledger_sections(wiring.ledger_population(settings, moment(None), min_days))
+            sections = ledger_sections(population_at(*wiring.reference_and_ledger(settings), moment(None), min_days))
         except RedisError as exc:
             raise fail(f"cannot read the ledger: {exc}") from exc
     name = str(source)

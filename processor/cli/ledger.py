@@ -22,13 +22,12 @@ from processor.cli.common import (
     moment,
     settings_from,
 )
+from processor.errors import ReferenceLost, TopicMissing
+from processor.kafka.edge import error_text
 from processor.ledger.build import build_ledger, device_key, load_snapshot
 from processor.ledger.render import print_device, print_sections, write_wrong_per_operator
-from processor.ledger.report import cells_of, sections
+from processor.ledger.report import cells_of, population_at, sections
 from processor.names import OUTCOMES_TOPIC
-from processor.registration.lookup import ReferenceLost
-from processor.stream.edge import error_text
-from processor.stream.reading import TopicMissing
 
 ledger_app = typer.Typer(
     help="The device NO-cell ledger: whose certificates sit in each device's NO cells.", no_args_is_help=True
@@ -56,7 +55,8 @@ def ledger_build(
     with counting_progress(f"building the ledger from {name}") as progress:
         task = progress.add_task("ledger", total=None)
         try:
-            summary = build_ledger(settings, name, outcomes, lambda n: progress.update(task, completed=n))
+            parts = wiring.ledger_parts(settings)
+            summary = build_ledger(settings, parts, name, outcomes, lambda n: progress.update(task, completed=n))
         except (TopicMissing, KafkaException, RedisError) as exc:
             raise fail(error_text(exc)) from exc
     skipped = ", ".join(f"{n:,} {why}" for why, n in summary.skipped.most_common()) or "none"
@@ -134,7 +134,7 @@ def ledger_report_command(
     another party's certificates (by cause), partly updated, correct, unknown."""
     settings = settings_from(config, redis_url=redis_url)
     try:
-        population = wiring.ledger_population(settings, moment(at), min_days)
+        population = population_at(*wiring.reference_and_ledger(settings), moment(at), min_days)
     except ReferenceLost as exc:
         raise fail(str(exc), code=ExitCode.NOT_READY) from exc
     except RedisError as exc:

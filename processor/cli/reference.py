@@ -25,14 +25,15 @@ from processor.cli.common import (
     moment,
     settings_from,
 )
-from processor.domain.identifiers import InvalidIdentifier, fuel_of
-from processor.registration.csvsource import LoadError, LoadSummary
+from processor.domain.identifiers import fuel_of
+from processor.errors import InvalidIdentifier, LoadError
+from processor.kafka.edge import error_text
+from processor.kafka.topics import create_topics, reference_history, topic_layout, topics_table
+from processor.kafka.topics import fix_reference_topics as fix_reference
+from processor.registration.csvsource import LoadSummary
 from processor.registration.loader import load_devices, load_parties, load_registrations
 from processor.registration.present import device_table, history_table, holders_table, print_load_summary
 from processor.registration.store import in_force, tune_listpacks
-from processor.stream.edge import error_text
-from processor.stream.topics import create_topics, reference_history, topic_layout, topics_table
-from processor.stream.topics import fix_reference_topics as fix_reference
 
 T = TypeVar("T")
 

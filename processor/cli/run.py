@@ -25,16 +25,13 @@ from processor.cli.common import (
     fail,
     settings_from,
 )
-from processor.config import Mode, ProcessingGuarantee, SettingError
+from processor.config import Mode, ProcessingGuarantee
 from processor.domain.decision import MissingRegistration
-from processor.registration.feed import FeedStatus
-from processor.stream.app import FeedNotReady
+from processor.errors import DlqFlood, FeedNotReady, FeedStopped, ProducerFenced, SettingError, TopicMissing
+from processor.kafka.edge import error_text
+from processor.observability.feed import FeedStatus
 from processor.stream.app import run as run_processor
-from processor.stream.commit import ProducerFenced, is_fatal
-from processor.stream.dlq import DlqFlood
-from processor.stream.edge import error_text
-from processor.stream.processor import FeedStopped
-from processor.stream.reading import TopicMissing
+from processor.stream.commit import is_fatal
 
 FEED_PROGRESS_EVERY_S = 10.0
 log = logging.getLogger("srguard")

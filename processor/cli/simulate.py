@@ -11,7 +11,7 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.cli.common import Bootstrap, ConfigFile, console, fail, settings_from
-from processor.stream.edge import error_text
+from processor.kafka.edge import error_text
 
 simulate_app = typer.Typer(help="Generated worlds and SR traffic for trying srguard out.", no_args_is_help=True)
 

@@ -48,8 +48,9 @@ def stack_up(
     ] = None,
 ) -> None:
     """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
-    from processor.devkit.stack import EmbeddedStack, StackError, StackState, default_state_file, is_alive, print_state
+    from processor.devkit.stack import EmbeddedStack, StackState, default_state_file, is_alive, print_state
     from processor.devkit.stack.state import exports
+    from processor.errors import StackError
 
     state_file = state_file or default_state_file()
     if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):

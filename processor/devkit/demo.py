@@ -23,14 +23,14 @@ from processor.config import InputFormat, Settings, load_settings
 from processor.devkit.simulate.duis import inventory
 from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.kafka.topics import create_topics, topic_layout
 from processor.ledger.build import BuildSummary, build_ledger
-from processor.ledger.evidence import Evidence
+from processor.ledger.evidence import Evidence, collect_evidence
 from processor.names import Schema
 from processor.report.render import headline_text
-from processor.report.sources import count_scope, sr_fields
+from processor.report.sources import count_scope, rejections_from_topic, sr_fields
 from processor.report.stats import IncidenceStats, Scope
 from processor.stream.app import run
-from processor.stream.topics import create_topics, topic_layout
 
 PARTITIONS = 3
 
@@ -161,9 +161,13 @@ def run_demo(
             result.outcomes["rejected"] = len(rejections)
             # The evidence pack: the ledger from the accepted SRs, devices judged against the inventory.
             wiring.stores(settings).devices.apply(inventory(population))
-            result.ledger = build_ledger(settings, settings.topics.accepted)
+            result.ledger = build_ledger(settings, wiring.ledger_parts(settings), settings.topics.accepted)
             now = int(time.time() * 1000)
-            result.evidence = wiring.collect_evidence(settings, settings.topics.rejected, (None, None), now, 30)
+            rejected = rejections_from_topic(
+                settings.kafka_config("consumer"), settings.topics.rejected, wiring.serde_from(settings)
+            )
+            reference, ledger = wiring.reference_and_ledger(settings)
+            result.evidence = collect_evidence(list(rejected), reference, ledger, (None, None), now, 30)
         finally:
             stop.set()
             worker.join(60)

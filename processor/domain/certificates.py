@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from processor.domain.identifiers import InvalidIdentifier, eui64_from_bytes
+from processor.domain.identifiers import eui64_from_bytes
+from processor.errors import CertificateError, InvalidIdentifier
 
 
 class OrganisationRole(StrEnum):
@@ -42,15 +43,6 @@ class OrganisationRole(StrEnum):
 class KeyUsage(StrEnum):
     DIGITAL_SIGNATURE = "digitalSignature"
     KEY_AGREEMENT = "keyAgreement"
-
-
-class CertificateError(ValueError):
-    """A certificate the rule cannot accept; ``reason`` is one of the machine-readable reject reasons."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 MALFORMED = "malformed_certificate"

@@ -6,6 +6,8 @@ import operator
 import re
 from enum import StrEnum
 
+from processor.errors import InvalidIdentifier
+
 _HEX16 = re.compile(r"[0-9A-F]{16}")
 # MPAN distributor ids and their market ids (DOMAIN.md): 10-23 the 14 DNO areas, 24-36 IDNOs.
 DISTRIBUTOR_MARKET_IDS = {
@@ -40,10 +42,6 @@ DISTRIBUTOR_MARKET_IDS = {
 DNO_MARKET_IDS = frozenset(m for d, m in DISTRIBUTOR_MARKET_IDS.items() if d <= 23)
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 _MPRN_WEIGHTS = tuple(range(16, 0, -1))  # a body of n digits is weighted n, n-1, ..., 1
-
-
-class InvalidIdentifier(ValueError):
-    pass
 
 
 class Fuel(StrEnum):

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypedDict
 
-from processor.domain.certificates import CertificateError, CertificateReader
+from processor.domain.certificates import CertificateReader
 from processor.domain.decision import (
     CODES,
     DEFAULT_POLICY,
@@ -34,7 +34,7 @@ from processor.domain.decision import (
     Policy,
     Reason,
 )
-from processor.domain.identifiers import Fuel, InvalidIdentifier, fuel_of
+from processor.domain.identifiers import Fuel, fuel_of
 from processor.domain.model import (
     NETWORK_OPERATOR_ROLES,
     SUPPLIER_ROLES,
@@ -46,6 +46,7 @@ from processor.domain.model import (
     ServiceRequest,
 )
 from processor.domain.subject import FUEL_OF_DEVICE, Subject, subject_of
+from processor.errors import CertificateError, InvalidIdentifier
 from processor.times import iso_utc
 
 _IN_SCOPE_TARGETS = {

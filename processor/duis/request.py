@@ -23,10 +23,10 @@ from datetime import datetime
 
 from lxml import etree
 
-from processor.avro import DecodeError
 from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
-from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import CertificateUsage, RemotePartyRole, ReplacementCertificate, ServiceRequest
+from processor.errors import DuisError, ErrorClass, InvalidIdentifier
 
 Element = etree._Element
 NAMESPACE = "http://www.dccinterface.co.uk/ServiceUserGateway"
@@ -50,13 +50,6 @@ _FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")  # DUIS has no DTD: any is a trick, ref
 _PARSERS = threading.local()  # an lxml parser must not be shared between threads
 
 
-class DuisError(DecodeError):
-    """Input that is not a DUIS Request srguard can read; it goes to the DLQ with this text."""
-
-    def __init__(self, message: str, error_class: str = "duis") -> None:
-        super().__init__(message, error_class)
-
-
 def _parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
     if parser is None:
@@ -76,14 +69,18 @@ def _parser() -> etree.XMLParser:
 
 def screen(data: bytes | None) -> bytes:
     if data is None:
-        raise DuisError("tombstone (null value) on the SR topic", "empty")
+        raise DuisError("tombstone (null value) on the SR topic", ErrorClass.EMPTY)
     if not data:
-        raise DuisError("empty value", "empty")
+        raise DuisError("empty value", ErrorClass.EMPTY)
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise DuisError(f"document of {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES}-byte limit", "too_large")
+        raise DuisError(
+            f"document of {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES}-byte limit", ErrorClass.TOO_LARGE
+        )
     for marker in _FORBIDDEN:
         if marker in data:
-            raise DuisError(f"document holds a {marker.decode()} declaration: DTDs and entities are refused", "dtd")
+            raise DuisError(
+                f"document holds a {marker.decode()} declaration: DTDs and entities are refused", ErrorClass.DTD
+            )
     return data
 
 
@@ -98,7 +95,7 @@ def document_root(data: bytes | None, kind: str) -> Element:
     # with "<" and a byte other than NUL is in an ASCII-compatible one, where the screen has looked already.
     ascii_compatible = document[:1] == b"<" and document[1:2] != b"\x00"
     if not ascii_compatible and root.getroottree().docinfo.internalDTD is not None:
-        raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", "dtd")
+        raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", ErrorClass.DTD)
     if root.tag != f"{NS}{kind}":
         raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
     return root
@@ -202,7 +199,9 @@ def read(data: bytes | None) -> RequestDocument:
     tag = request.tag
     expected, claimed = _BODY_OF_VARIANT.get(variant), _VARIANT_OF_BODY.get(tag)
     if (expected is not None and tag != expected) or (claimed is not None and claimed != variant):
-        raise DuisError(f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", "scope")
+        raise DuisError(
+            f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", ErrorClass.SCOPE
+        )
     return RequestDocument(variant, header, request)
 
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from processor.duis.request import NAMESPACE, NS, DuisError, Element, document_root, service_reference, timestamp
+from processor.duis.request import NAMESPACE, NS, Element, document_root, service_reference, timestamp
+from processor.errors import DuisError
 
 SCHEMA_VERSION = "5.1"  # the DUIS XSD the DCC's own tool validates against
 ALERTS = ("DeviceAlertMessage", "DCCAlertMessage")  # Response bodies that answer no SR

@@ -13,18 +13,19 @@ from pathlib import Path
 
 from confluent_kafka import Message
 
-from processor import wiring
-from processor.avro import DecodeError, Serde
+from processor.avro import Serde
 from processor.config import InputFormat, Settings
-from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.domain.certificates import CertificateReader
+from processor.domain.identifiers import canonical_eui64
 from processor.duis.request import candidate as duis_candidate
 from processor.duis.response import parse_response
+from processor.errors import DecodeError, ErrorClass, InvalidIdentifier
+from processor.kafka.edge import coordinates
+from processor.kafka.reading import read_history
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
 from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
 from processor.ledger.store import LedgerStore
 from processor.names import Schema
-from processor.stream.edge import coordinates
-from processor.stream.reading import read_history
 from processor.stream.serde import Peek, candidate
 from processor.times import parse_time
 
@@ -63,12 +64,15 @@ def _ledger_variants(head: Peek) -> bool:
 
 
 def build_ledger(
-    settings: Settings, topic: str, outcomes: str | None = None, progress: Callable[[int], None] | None = None
+    settings: Settings,
+    parts: tuple[LedgerStore, CertificateReader, Serde],
+    topic: str,
+    outcomes: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> BuildSummary:
-    """Apply ``topic``'s accepted SRs, then ``outcomes``' responses, from where the last build stopped."""
-    store = wiring.ledger_store(settings)
-    reader = wiring.certificate_reader(settings)
-    serde = wiring.serde_from(settings)
+    """Apply ``topic``'s accepted SRs, then ``outcomes``' responses, from where the last build stopped, into
+    the store of ``parts`` (with its certificate reader and serde)."""
+    store, reader, serde = parts
     summary = BuildSummary()
     started = time.perf_counter()
 
@@ -119,7 +123,7 @@ def _outcome(msg: Message, serde: Serde, topic: str) -> tuple[str, Change] | Ski
             return Skip("device or DCC alert: answers no SR")
         return outcome_change(response.request_id, outcome_of(response.response_code))
     if value is None:
-        raise DecodeError("tombstone (null value) on the outcomes topic", "empty")
+        raise DecodeError("tombstone (null value) on the outcomes topic", ErrorClass.EMPTY)
     record = serde.decode(Schema.SR_OUTCOME, value, topic)
     outcome = Outcome.CANCELLED if record["cancelled"] else outcome_of(record["response_code"])
     return outcome_change(record["request_id"], outcome)

@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from processor.domain.certificates import CertificateError, CertificateReader
+from processor.domain.certificates import CertificateReader
 from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
-from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import DeviceType, RemotePartyRole, ServiceRequest
+from processor.errors import CertificateError, InvalidIdentifier
 from processor.ledger.model import (
     CELL_OF_USAGE,
     Cell,

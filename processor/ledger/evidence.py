@@ -19,8 +19,10 @@ from typing import Any
 from processor.domain.identifiers import DNO_MARKET_IDS, Fuel
 from processor.domain.model import PartyDirectory, Registration
 from processor.ledger.model import CELLS
-from processor.ledger.report import Population, State
-from processor.report.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass
+from processor.ledger.report import Population, State, population_at
+from processor.ledger.store import LedgerStore
+from processor.registration.lookup import Stores
+from processor.report.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass, aggregate
 
 
 def operator_kind(registration: Registration) -> str:
@@ -60,6 +62,27 @@ class Evidence:
     stats: IncidenceStats  # the would-be-blocked SRs, for the time series
     breakdowns: dict[str, Counter[str]] = field(default_factory=dict)
     never_by_month: Counter[str] = field(default_factory=Counter)  # by month of commissioning
+
+
+def collect_evidence(
+    would_block: list[dict[str, Any]],
+    reference: Stores,
+    ledger: LedgerStore,
+    window: tuple[int | None, int | None],
+    at: int,
+    min_days: int,
+) -> Evidence:
+    """The evidence pack's figures: the would-be rejections of the window (read by the caller from the audit
+    topic), the devices judged at ``at``. The party directory is read once."""
+    directory = reference.parties.load()
+
+    def party_of(entity: str, when: int) -> str | None:
+        owner = directory.owner(entity, when)
+        return owner.party_id if owner else None
+
+    stats = aggregate(would_block, party_of, None, window)
+    population = population_at(reference, ledger, at, min_days, directory)
+    return gather(population, reference.registrations.in_force_all(at), directory, would_block, stats, window)
 
 
 def gather(

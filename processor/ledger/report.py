@@ -22,6 +22,7 @@ from processor.domain.model import (
 from processor.ledger.events import CELL_DEVICE_TYPES, UNREADABLE
 from processor.ledger.model import CELLS, Cell, DeviceCells, Holding, Status
 from processor.ledger.store import LedgerStore
+from processor.registration.lookup import Stores
 from processor.registration.store import RegistrationStore
 
 DAY = 86_400_000
@@ -112,6 +113,14 @@ def judge_devices(
         ]
         population.devices.extend(_with_causes(views, registrations, directory))
     return population
+
+
+def population_at(
+    reference: Stores, ledger: LedgerStore, at: int, min_days: int, directory: PartyDirectory | None = None
+) -> Population:
+    """Every ESME and GPF of the inventory in service at ``at``, its NO cells judged (a scan of the inventory)."""
+    directory = directory if directory is not None else reference.parties.load()
+    return judge_devices(reference.devices.in_force_all(at), ledger, reference.registrations, directory, at, min_days)
 
 
 def _with_causes(

@@ -14,7 +14,9 @@ import sys
 import time
 from enum import StrEnum
 
-KAFKA_LOGGER = logging.getLogger("srguard.kafka")  # handed to every librdkafka client as its `logger`
+from processor import names
+
+KAFKA_LOGGER = logging.getLogger(names.KAFKA_LOGGER)
 REPEAT_WINDOW_S = 30.0
 _NUMBERS = re.compile(r"\d+")
 

@@ -16,7 +16,7 @@ from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 from processor import __version__
-from processor.registration.feed import FeedStatus
+from processor.observability.feed import FeedStatus
 
 BATCH_BUCKETS = (1e-3, 2.5e-3, 5e-3, 1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

@@ -3,9 +3,10 @@ take is refused here (ValueError, DecodeError), so it is set aside alone and nev
 
 from __future__ import annotations
 
-from processor.avro import PLAIN, DecodeError, Serde
+from processor.avro import PLAIN, Serde
 from processor.domain.identifiers import Fuel, canonical_eui64
 from processor.domain.model import Device, Registration
+from processor.errors import DecodeError
 from processor.names import Schema
 from processor.registration.devices import DeviceWithdrawal, device
 from processor.registration.parties import EntityWithdrawal, PartyCredential, credential

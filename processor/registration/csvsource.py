@@ -17,14 +17,12 @@ from dataclasses import dataclass, field
 from io import BufferedReader
 from pathlib import Path
 
+from processor.errors import LoadError
+
 MAX_LINE_BYTES = 64 * 1024  # a registration line is under 100 bytes
 MAX_EXPANSION = 200  # CSV compresses ~5-10x; 1000x is a bomb
 MIN_BOMB_BYTES = 256 << 20
 EXAMPLES_KEPT = 20
-
-
-class LoadError(ValueError):
-    """The file as a whole cannot be loaded (missing, unreadable, wrong header)."""
 
 
 @dataclass

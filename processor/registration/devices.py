@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from redis.client import Pipeline
 
-from processor.domain.identifiers import InvalidIdentifier, canonical_eui64
+from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Device, DeviceStatus, DeviceType
+from processor.errors import InvalidIdentifier
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import Queued, RedisClient, one_round_trip
 from processor.registration.records import MAX48, read_text, text_field

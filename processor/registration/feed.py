@@ -20,20 +20,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from redis.exceptions import RedisError
 
-from processor.avro import PLAIN, DecodeError, Serde
+from processor.avro import PLAIN, Serde
+from processor.errors import DecodeError, TopicMissing
+from processor.kafka.edge import coordinates
 from processor.names import DEFAULT_GROUP_ID, REFERENCE_BUILDING, REFERENCE_WHOLE, feed_group
+from processor.observability.feed import FeedStatus
 from processor.registration.changes import inventory_change, party_credential, registration_change
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore
-from processor.stream.edge import coordinates
-from processor.stream.reading import TopicMissing
 
 log = logging.getLogger(__name__)
 BATCH = 2000
@@ -44,21 +44,6 @@ BUILDING, WHOLE = REFERENCE_BUILDING, REFERENCE_WHOLE  # what the feed says Redi
 
 Store = RegistrationStore | PartyStore | DeviceInventoryStore
 Decoder = Callable[[bytes | None, bytes | None, Serde, str], Any]
-
-
-@dataclass
-class FeedStatus:
-    ready: bool = False
-    lag_records: int = 0
-    lag_seconds: float = 0.0
-    applied: int = 0
-    rejected: int = 0
-    partitions: int = 0
-    waiting_for: list[str] = field(default_factory=list)
-    paused_cause: str | None = None  # set while Redis refuses the writes; the batch is re-read later
-    rebuilds: int = 0  # times Redis was found without its reference data and rebuilt from the topics
-    failed: str | None = None  # set when the feed's loop ended on an error: the view is frozen
-    heartbeat: float = 0.0  # time.monotonic() at the end of the last poll
 
 
 class ReferenceFeed:

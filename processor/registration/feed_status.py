@@ -18,20 +18,13 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
+from processor.observability.feed import FeedStatus, feed_stalled
 from processor.registration.buckets import RedisClient, as_bytes
-from processor.registration.feed import FeedStatus, ReferenceFeed
+from processor.registration.feed import ReferenceFeed
 
 log = logging.getLogger(__name__)
 
 WATCH_INTERVAL_S = 1.0
-
-
-def feed_stalled(status: FeedStatus, bound_s: float) -> str | None:
-    """Why the feed counts as stuck (no poll, or no status published, for ``bound_s``), or None."""
-    if not status.heartbeat:
-        return None
-    stalled = time.monotonic() - status.heartbeat
-    return f"reference feed stalled for {stalled:.0f}s (bound {bound_s:.0f}s)" if stalled > bound_s else None
 
 
 def feed_liveness(feed: ReferenceFeed, bound_s: float) -> tuple[bool, str]:
@@ -143,6 +136,3 @@ class WatchedFeed:
 
     def close(self) -> None:
         """Nothing to release: the client is the stores'."""
-
-
-FeedView = ReferenceFeed | WatchedFeed  # what a processor knows its registration view's freshness by

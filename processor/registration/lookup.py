@@ -9,50 +9,27 @@ inventory (a DUIS SR names none) cost a second round trip.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from processor.domain.model import Device, PartyDirectory, Registration
+from processor.domain.model import Registration
+from processor.domain.reference import BatchReference
+from processor.errors import ReferenceLost
 from processor.names import REFERENCE_WHOLE
 from processor.registration.buckets import as_bytes
 from processor.registration.devices import DeviceInventoryStore
-from processor.registration.parties import DirectoryCache
+from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore, in_force_each
-
-RegistrationLookup = Callable[[Sequence[tuple[str | None, int]]], list[Registration | None]]
-DeviceLookup = Callable[[Sequence[tuple[str, int]]], list[Device | None]]
 
 
 @dataclass(frozen=True)
-class BatchReference:
-    """The DSP's data as one batch sees it. ``devices``: the record in force for each (device, at) asked;
-    ``registrations``: the record in force for each (MPxN, at) the subjects end up with."""
+class Stores:
+    """The reference data in Redis, on one client."""
 
-    directory: PartyDirectory
-    devices: list[Device | None]
-    registrations: RegistrationLookup
-
-
-# (devices with the SRs' times, the MPxNs the SRs name) -> the batch's view of the data
-Reference = Callable[[Sequence[tuple[str, int]], Collection[str]], BatchReference]
-
-
-def no_inventory(queries: Sequence[tuple[str, int]]) -> list[Device | None]:
-    """No device inventory: every SR's own fields stand."""
-    return [None] * len(queries)
-
-
-def separate_lookups(
-    registrations: RegistrationLookup, directory: Callable[[], PartyDirectory], devices: DeviceLookup = no_inventory
-) -> Reference:
-    """A Reference from three plain look-ups (in-memory data, tests): one call each per batch."""
-    return lambda queries, _named: BatchReference(directory(), devices(queries), registrations)
-
-
-class ReferenceLost(Exception):
-    """Redis does not hold the whole reference data (no epoch: it lost its data, or the feed is rebuilding it):
-    nothing may be decided on what it holds."""
+    registrations: RegistrationStore
+    parties: PartyStore
+    devices: DeviceInventoryStore
 
 
 def require_whole(registrations: RegistrationStore) -> None:

@@ -18,6 +18,7 @@ from redis.client import Pipeline
 
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import Party, PartyDirectory, UserRole
+from processor.errors import OverlappingHolders
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import (
     Queued,
@@ -55,10 +56,6 @@ def credential(
     if valid_from is not None and valid_to is not None and valid_from >= valid_to:
         raise ValueError(f"valid_from {valid_from} is not before valid_to {valid_to}")
     return PartyCredential(canonical_eui64(entity_id), Party(party_id, role.upper(), valid_from, valid_to))
-
-
-class OverlappingHolders(ValueError):
-    """Two parties would hold one entity at the same time: the rule could not say whose it is."""
 
 
 def _overlap(a: Party, b: Party) -> bool:

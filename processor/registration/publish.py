@@ -8,8 +8,8 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from processor.avro import PLAIN, Serde
 from processor.domain.model import Device, Party, Registration
+from processor.kafka.edge import produce
 from processor.names import Schema
-from processor.stream.edge import produce
 
 
 def encode_registration(record: Registration, serde: Serde = PLAIN, topic: str = "") -> bytes:

@@ -16,10 +16,11 @@ from typing import Any
 import fastavro
 from confluent_kafka import Message, Producer
 
-from processor.avro import DecodeError, Serde, codec, to_millis
+from processor.avro import Serde, codec, to_millis
+from processor.errors import DecodeError
+from processor.kafka.reading import HistoryReader
 from processor.names import OUTCOME_HEADER, Schema, Topics
 from processor.registration.publish import publish
-from processor.stream.reading import HistoryReader
 
 EXAMPLES_KEPT = 20
 

@@ -16,16 +16,15 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
-from processor import wiring
 from processor.config import Mode, Settings
+from processor.kafka.edge import produce_outputs, to_inputs
+from processor.kafka.reading import HistoryReader
+from processor.kafka.topics import TopicSpec, create_topics
 from processor.names import OUTPUT_ROLES, Topics, replay_group
-from processor.stream.edge import produce_outputs, to_inputs
-from processor.stream.judge import BatchResult
-from processor.stream.reading import HistoryReader
-from processor.stream.topics import TopicSpec, create_topics
+from processor.stream.judge import BatchResult, Judge
 
 CHECKPOINT_EVERY_S = 5.0
 Progress = Callable[[HistoryReader], None]
@@ -57,25 +56,27 @@ def checkpoint_label(since: int | None, until: int | None, mode: Mode, roles: Co
 
 def replay_topic(
     settings: Settings,
+    judge: Judge,
+    producer: Producer,
     since: int | None,
     until: int | None,
     prefix: str,
-    mode: Mode = Mode.AUDIT,
     roles: Collection[str] = OUTPUT_ROLES,
     *,
     restart: bool = False,
     time_ordered: bool = False,
     progress: Progress | None = None,
 ) -> ReplaySummary:
+    """Judge the window with ``judge`` (built for ``replay_topics(settings, prefix)`` and the replay's mode, on
+    reference data known whole) and write its outputs of ``roles`` with ``producer``."""
     if not prefix:
         raise ValueError("an output prefix is required: a replay must not write to the live output topics")
     unknown = set(roles) - set(OUTPUT_ROLES)
     if unknown or not roles:
         raise ValueError(f"--outputs takes roles from {', '.join(OUTPUT_ROLES)}, not {', '.join(sorted(unknown))}")
-    reference = wiring.whole_stores(settings)  # before anything is created: a replay on a half-empty Redis lies
-    topics = replay_topics(settings, prefix)
+    topics = judge.topics  # replay_topics(settings, prefix), as the judge was built for
     written = {getattr(topics, role): role for role in OUTPUT_ROLES if role in roles}
-    label = checkpoint_label(since, until, mode, roles)
+    label = checkpoint_label(since, until, judge.mode, roles)
     reader_config = settings.kafka_config("consumer", **{"group.id": replay_group(settings.group_id, prefix)})
     with HistoryReader(reader_config, settings.topics.requests, since, until, time_ordered=time_ordered) as reader:
         stored = {} if restart else reader.committed()
@@ -94,8 +95,6 @@ def replay_topic(
         create_topics(
             admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions, 1
         )
-        judge = wiring.judge(settings, topics, mode, reference, wiring.serde_from(settings))
-        producer = wiring.output_producer(settings, judge.max_record_bytes)
         failures: list[str] = []
 
         def delivered(error: KafkaError | None, _msg: Message) -> None:

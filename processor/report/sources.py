@@ -6,13 +6,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from processor.avro import DecodeError, Serde
+from processor.avro import Serde
 from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
+from processor.errors import DecodeError
+from processor.kafka.reading import read_history
 from processor.names import Schema
 from processor.replay.archive import read_archive
 from processor.report.stats import NONE_REGISTERED, Scope, sr_time
-from processor.stream.reading import read_history
 from processor.stream.serde import candidate, in_scope
 
 PartyOf = Callable[[str, int], str | None]

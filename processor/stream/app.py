@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from processor.config import Settings
+from processor.errors import FeedNotReady
+from processor.observability.feed import FeedView
 from processor.observability.http import HealthEndpoint
-from processor.registration.feed_status import FeedView
 from processor.stream.processor import SrProcessor
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,3 @@ def run(settings: Settings, stop: threading.Event, app: App, on_stall: Callable[
             app.feed.close()
         app.endpoint.stop()
     return app
-
-
-class FeedNotReady(RuntimeError):
-    pass

@@ -22,18 +22,15 @@ from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from processor.errors import ProducerFenced
+from processor.kafka.edge import error_text, produce_outputs
+from processor.kafka.records import Output, Partition, Span
 from processor.observability.metrics import Metrics
-from processor.stream.edge import error_text, produce_outputs
-from processor.stream.records import Output, Partition, Span
 
 log = logging.getLogger(__name__)
 
 # A test's fault, called with the batch number and the producer after a batch is produced, before its commit.
 BeforeCommit = Callable[[int, Producer], None]
-
-
-class ProducerFenced(RuntimeError):
-    """The transactional producer can go no further: fenced by a newer instance, or another fatal error."""
 
 
 FENCING = (KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH)

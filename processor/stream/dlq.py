@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from processor.errors import DlqFlood
+from processor.kafka.records import Input, Output
 from processor.names import (
     ERROR_CLASS_HEADER,
     ERROR_HEADER,
@@ -19,13 +21,8 @@ from processor.names import (
     SOURCE_TOPIC_HEADER,
     TRUNCATED_HEADER,
 )
-from processor.stream.records import Input, Output
 
 MAX_ERROR_CHARS = 1000
-
-# Error classes that are not decode errors: an output too large to send, a fault while judging.
-TOO_LARGE = "too_large"
-UNEXPECTED = "unexpected"
 
 
 @dataclass(frozen=True)
@@ -35,12 +32,6 @@ class DlqPolicy:
     window: int = 10_000
 
 
-class DlqFlood(RuntimeError):
-    """Too much of the input is undecodable: stop rather than silently drain a broken stream."""
-
-
-# librdkafka's default message.max.bytes: the largest record a producer sends unless configured.
-DEFAULT_MAX_RECORD_BYTES = 1_000_000
 # librdkafka counts key, value and headers against message.max.bytes and adds its own framing; the
 # broker adds the record batch's. This covers both with room to spare.
 RECORD_OVERHEAD_BYTES = 512

@@ -20,19 +20,21 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from processor.avro import PLAIN, DecodeError, Serde
+from processor.avro import PLAIN, Serde
 from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.decision import Branch, Decision, Policy
 from processor.domain.model import ServiceRequest
+from processor.domain.reference import Reference
 from processor.domain.rule import decide_candidate
 from processor.domain.subject import subject_of
 from processor.duis.response import response_xml
+from processor.errors import DecodeError, ErrorClass
+from processor.kafka.edge import DEFAULT_MAX_RECORD_BYTES
+from processor.kafka.records import Input, Output
 from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.observability.metrics import Metrics
-from processor.registration.lookup import Reference
-from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES, TOO_LARGE, UNEXPECTED, dead_letter, record_size
-from processor.stream.records import Input, Output
+from processor.stream.dlq import dead_letter, record_size
 from processor.stream.serde import SrReader, avro_reader, encode_rejection
 
 
@@ -170,7 +172,7 @@ class Judge:
         size = record_size(output.key, output.value, output.headers)
         if size > self.max_record_bytes:
             limit = self.max_record_bytes
-            raise _Dead(f"{output.topic} record of {size} bytes exceeds the {limit}-byte limit", TOO_LARGE)
+            raise _Dead(f"{output.topic} record of {size} bytes exceeds the {limit}-byte limit", ErrorClass.TOO_LARGE)
         return output
 
     def _accepted(self, item: Input, branch: Branch, result: BatchResult, flag: str | None = None) -> Output:
@@ -215,6 +217,6 @@ class Judge:
         if isinstance(exc, DecodeError | _Dead):
             error_class, message = exc.error_class, str(exc)
         else:  # a fault of srguard's own while judging this SR: kept with its class for the report
-            error_class, message = UNEXPECTED, f"{type(exc).__name__}: {exc}"
+            error_class, message = ErrorClass.UNEXPECTED, f"{type(exc).__name__}: {exc}"
         result.dlq[error_class] += 1
         return dead_letter(self.topics.dlq, item, message, error_class, self.max_record_bytes)

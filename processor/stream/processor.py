@@ -27,15 +27,15 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from redis.exceptions import RedisError
 
 from processor.config import Mode, ProcessingGuarantee, Settings
+from processor.errors import FeedStopped, ReferenceLost
+from processor.kafka.edge import error_text, take_batch, to_inputs
+from processor.kafka.records import Input, span_of
 from processor.names import transactional_id
+from processor.observability.feed import FeedView, feed_stalled
 from processor.observability.metrics import Metrics
-from processor.registration.feed_status import FeedView, feed_stalled
-from processor.registration.lookup import ReferenceLost
 from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
-from processor.stream.edge import error_text, take_batch, to_inputs
 from processor.stream.judge import Judge
-from processor.stream.records import Input, span_of
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ PAUSE_CAUSES = ("redis", "kafka", "feed_lag", "reference_lost")
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
 LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
 SETTLE_WAIT_S = 10.0  # how long revoking partitions or closing waits for outputs in flight to be delivered
-
-
-class FeedStopped(RuntimeError):
-    """The reference feed's loop ended: the registration view no longer moves, so nothing may be decided."""
 
 
 class SrProcessor:

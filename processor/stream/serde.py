@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from processor.avro import PLAIN, DecodeError, Serde, schema_json
+from processor.avro import PLAIN, Serde, schema_json
 from processor.domain.decision import Decision
 from processor.domain.model import (
     CertificateUsage,
@@ -23,8 +23,9 @@ from processor.domain.model import (
 )
 from processor.domain.rule import is_candidate
 from processor.duis.request import candidate as duis_request
+from processor.errors import DecodeError, ErrorClass
+from processor.kafka.records import Input, Source
 from processor.names import Schema
-from processor.stream.records import Input, Source
 
 SrReader = Callable[[Input], ServiceRequest | None]  # the SR when it is a candidate, None when out of scope
 
@@ -102,7 +103,7 @@ _LEADING: tuple[tuple[Callable[..., tuple[object, int]], list[str] | None], ...]
 def peek(data: bytes) -> Peek:
     """The fields the scope test needs. Hot path: one loop, one-byte lengths decoded inline."""
     if not data:
-        raise DecodeError("empty value", "empty")
+        raise DecodeError("empty value", ErrorClass.EMPTY)
     values: list[object] = []
     pos, end = 0, len(data)
     for read, symbols in _LEADING:
@@ -135,7 +136,7 @@ def candidate(
     """The SR in ``data`` when its leading fields are ``wanted``, else None; only those SRs are decoded
     whole (most of a stream is out of scope, and the peek costs a fraction of a full decode)."""
     if data is None:
-        raise DecodeError("tombstone (null value) on the SR topic", "empty")
+        raise DecodeError("tombstone (null value) on the SR topic", ErrorClass.EMPTY)
     if not wanted(peek(serde.avro_body(data))):
         return None
     return decode_service_request(data, serde, topic)

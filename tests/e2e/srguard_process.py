@@ -30,7 +30,7 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.stream.topics import create_topics, topic_layout
+from processor.kafka.topics import create_topics, topic_layout
 from tests.kafka_io import read_all
 
 PARTITIONS = 3

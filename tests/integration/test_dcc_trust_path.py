@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from processor.domain.certificates import UNTRUSTED, CertificateError, CertificateReader, TrustStore
+from processor.domain.certificates import UNTRUSTED, CertificateReader, TrustStore
+from processor.errors import CertificateError
 from tests.dcc_packages import duis_template
 
 ZAZ1 = Path(__file__).resolve().parents[1] / "data" / "zaz1"

@@ -11,12 +11,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Device, DeviceStatus, DeviceType, Party, Registration
+from processor.kafka.topics import REFERENCE_CONFIG
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.publish import publish, publish_devices, publish_parties, publish_registrations
 from processor.registration.store import RegistrationStore
-from processor.stream.topics import REFERENCE_CONFIG
 from tests.kafka_io import create_topics
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from processor.stream import reading
-from processor.stream.reading import read_history
+from processor.kafka import reading
+from processor.kafka.reading import read_history
 from tests.kafka_io import create_topics
 
 pytestmark = pytest.mark.integration

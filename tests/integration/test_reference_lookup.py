@@ -7,9 +7,10 @@ import redis
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
+from processor.errors import ReferenceLost
 from processor.names import REFERENCE_WHOLE
 from processor.registration.devices import DeviceInventoryStore, device
-from processor.registration.lookup import RedisReference, ReferenceLost
+from processor.registration.lookup import RedisReference
 from processor.registration.parties import DirectoryCache, PartyCredential, PartyStore
 from processor.registration.store import RegistrationStore
 

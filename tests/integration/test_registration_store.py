@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Party, Registration
-from processor.registration.parties import (
-    DirectoryCache,
-    EntityWithdrawal,
-    OverlappingHolders,
-    PartyCredential,
-    PartyStore,
-)
+from processor.errors import OverlappingHolders
+from processor.registration.parties import DirectoryCache, EntityWithdrawal, PartyCredential, PartyStore
 from processor.registration.store import BUCKETS_PER_MERGE, RegistrationStore, Withdrawal, tune_listpacks
 
 pytestmark = pytest.mark.integration

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from processor import wiring
 from processor.avro import codec
 from processor.config import Mode, load_settings
+from processor.kafka.reading import HistoryReader
 from processor.names import Schema
 from processor.replay import topic as replay
-from processor.stream.reading import HistoryReader
 from tests.e2e.test_history import world  # noqa: F401  (the fixture: a world whose reference data is in Redis)
 
 pytestmark = pytest.mark.integration
@@ -17,6 +18,12 @@ pytestmark = pytest.mark.integration
 
 class Interrupted(Exception):
     pass
+
+
+def _replay(settings, roles, **options):
+    return replay.replay_topic(
+        settings, *wiring.replay_parts(settings, "resume.", Mode.AUDIT), None, None, "resume.", roles, **options
+    )
 
 
 def test_an_interrupted_replay_resumes_where_its_last_checkpoint_was(world, monkeypatch):  # noqa: F811
@@ -35,14 +42,14 @@ def test_an_interrupted_replay_resumes_where_its_last_checkpoint_was(world, monk
             raise Interrupted
 
     with pytest.raises(Interrupted):
-        replay.replay_topic(settings, None, None, "resume.", Mode.AUDIT, ["audit"], progress=stop_after_two)
-    second = replay.replay_topic(settings, None, None, "resume.", Mode.AUDIT, ["audit"])
+        _replay(settings, ["audit"], progress=stop_after_two)
+    second = _replay(settings, ["audit"])
     assert 0 < second.resumed_at < len(traffic), "the second run starts after what the first one stored"
     assert second.resumed_at + second.read == len(traffic), "together the runs judged each SR once"
     incidents = {i.sr.request_id for i in traffic if i.rejected}
     written = world.outputs(f"resume.{world.topics.audit}", len(incidents), timeout=30)
     assert {codec(Schema.SR_REJECTION).decode(m.value())["request_id"] for m in written} == incidents
-    third = replay.replay_topic(settings, None, None, "resume.", Mode.AUDIT, ["audit"])
+    third = _replay(settings, ["audit"])
     assert third.complete_before and third.read == 0
-    restarted = replay.replay_topic(settings, None, None, "resume.", Mode.AUDIT, ["audit"], restart=True)
+    restarted = _replay(settings, ["audit"], restart=True)
     assert restarted.read == len(traffic) and restarted.resumed_at == 0

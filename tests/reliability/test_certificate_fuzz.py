@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from processor.devkit.simulate.population import build_population
-from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateError, CertificateReader, TrustStore
+from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateReader, TrustStore
+from processor.errors import CertificateError
 
 pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 

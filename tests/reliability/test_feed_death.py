@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from processor.config import load_settings
+from processor.errors import FeedStopped
 from processor.stream.app import run
-from processor.stream.processor import FeedStopped
 from processor.wiring import processor_app
 from tests.e2e.srguard_process import make_world
 from tests.waiting import wait_for

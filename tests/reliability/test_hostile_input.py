@@ -18,11 +18,11 @@ from processor.domain.model import (
     ServiceRequest,
     UserRole,
 )
-from processor.registration.lookup import separate_lookups
+from processor.domain.reference import separate_lookups
+from processor.kafka.records import Input, Source
 from processor.registration.publish import encode_registration
 from processor.stream.dlq import record_size
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
 from tests.certificates import web_certificate_der
 

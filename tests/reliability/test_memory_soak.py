@@ -15,9 +15,9 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, KeyUsage, TrustStore
 from processor.domain.decision import Branch, Policy
 from processor.domain.model import CertificateUsage, ReplacementCertificate
-from processor.registration.lookup import separate_lookups
+from processor.domain.reference import separate_lookups
+from processor.kafka.records import Input, Source
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
 from tests.proc import rss_mb
 

@@ -30,15 +30,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from processor.devkit.stack import apache_kafka
-from processor.devkit.stack.state import (
-    Service,
-    StackError,
-    StackState,
-    default_state_file,
-    is_alive,
-    print_state,
-    stop_services,
-)
+from processor.devkit.stack.state import Service, StackState, default_state_file, is_alive, print_state, stop_services
+from processor.errors import KafkaUnavailable, StackError
 
 __all__ = [
     "EmbeddedStack",
@@ -226,7 +219,7 @@ class EmbeddedStack:
             try:
                 self._start_apache_kafka()
                 self.state.broker = f"apache-kafka {apache_kafka.version()}"
-            except apache_kafka.KafkaUnavailable as exc:
+            except KafkaUnavailable as exc:
                 if self.broker == "kafka":
                     raise StackError(f"Apache Kafka cannot start: {exc}") from exc
                 print(f"srguard stack: Apache Kafka unavailable ({exc}); using tansu instead", file=sys.stderr)

@@ -19,6 +19,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+from processor.errors import KafkaUnavailable
+
 DEFAULT_VERSION = "4.1.1"  # docker-compose.yml and deploy/ name the same version
 POM = Path(__file__).with_name("kafka-pom.xml")
 MIN_JAVA = 17  # Kafka 4.x brokers need Java 17
@@ -26,10 +28,6 @@ RESOLVE_TIMEOUT_S = 600
 # One node on a 2-core machine: a heap that leaves room for the rest of the stack and the tests.
 HEAP = ("-Xms256m", "-Xmx1g")
 JVM_OPTIONS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true", "-XX:+ExitOnOutOfMemoryError")
-
-
-class KafkaUnavailable(RuntimeError):
-    """Apache Kafka cannot be started here; the message says why and what to do."""
 
 
 def version() -> str:

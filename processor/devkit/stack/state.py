@@ -13,11 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from processor.errors import StackError
+
 STOP_TIMEOUT_S = 15.0
-
-
-class StackError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from processor.config import ConfigFileError, Mode, ProcessingGuarantee, SettingError, load_settings
+from processor.config import Mode, ProcessingGuarantee, load_settings
+from processor.errors import ConfigFileError, SettingError
 
 
 def test_defaults_follow_the_contract(monkeypatch):

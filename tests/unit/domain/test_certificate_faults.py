@@ -12,12 +12,12 @@ from processor.devkit.simulate.pki import SmkiPki
 from processor.domain.certificates import (
     MALFORMED,
     UNTRUSTED,
-    CertificateError,
     CertificateReader,
     KeyUsage,
     OrganisationRole,
     TrustStore,
 )
+from processor.errors import CertificateError
 
 PKI = SmkiPki(seed=3)
 VALID = PKI.issue("90-B3-D5-1F-30-02-00-00", OrganisationRole.NETWORK_OPERATOR, KeyUsage.DIGITAL_SIGNATURE)

@@ -11,14 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processor.devkit.simulate.pki import SmkiPki
-from processor.domain.certificates import (
-    CertificateError,
-    CertificateReader,
-    KeyUsage,
-    OrganisationRole,
-    TrustStore,
-    parse_certificate,
-)
+from processor.domain.certificates import CertificateReader, KeyUsage, OrganisationRole, TrustStore, parse_certificate
+from processor.errors import CertificateError
 from tests.certificates import web_certificate_der
 
 ZAZ1 = Path(__file__).resolve().parents[2] / "data" / "zaz1"

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from processor.domain.identifiers import (
     Fuel,
-    InvalidIdentifier,
     canonical_eui64,
     check_digits_ok,
     fuel_of,
@@ -15,6 +14,7 @@ from processor.domain.identifiers import (
     mpan_check_digit,
     mprn_check_digits,
 )
+from processor.errors import InvalidIdentifier
 
 
 @pytest.mark.parametrize("text", ["90-B3-D5-1F-30-02-00-00", "90b3d51f30020000", " 90:b3:d5:1f:30:02:00:00 "])

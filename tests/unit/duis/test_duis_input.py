@@ -15,12 +15,13 @@ from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.decision import Policy
 from processor.domain.model import DeviceType
-from processor.duis.request import MAX_DOCUMENT_BYTES, DuisError, parse, read
+from processor.domain.reference import separate_lookups
+from processor.duis.request import MAX_DOCUMENT_BYTES, parse, read
 from processor.duis.response import response_xml
+from processor.errors import DuisError
+from processor.kafka.records import Input, Source
 from processor.names import Topics
-from processor.registration.lookup import separate_lookups
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import duis_reader
 from tests.dcc_packages import duis_template
 from tests.duis_world import (

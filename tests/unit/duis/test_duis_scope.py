@@ -11,9 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from processor.avro import codec
-from processor.duis.request import DuisError, candidate, read
+from processor.duis.request import candidate, read
+from processor.errors import DuisError
+from processor.kafka.records import Input, Source
 from processor.names import Topics
-from processor.stream.records import Input, Source
 from tests.dcc_packages import DUIS_TEMPLATES, duis_template, npm_package
 from tests.duis_world import HANDOVER, KRP_IMMEDIATE
 from tests.unit.duis.test_duis_input import NOW, handover, no_certificates_krp, world_judge

@@ -13,13 +13,13 @@ from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
+from processor.domain.reference import separate_lookups
+from processor.kafka.records import Input, Source
 from processor.names import Schema, Topics
-from processor.registration.lookup import separate_lookups
 from processor.replay.archive import RateLimit, read_archive, replay_archive
 from processor.replay.topic import replay_topic, replay_topics
 from processor.report.sources import checked_by_secmp0063
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
 
 POPULATION = build_population(seed=5, meter_points=300)
@@ -79,7 +79,7 @@ def test_a_replay_writes_only_to_prefixed_output_topics_and_needs_a_prefix():
     assert topics.registrations == settings.topics.registrations
     assert set(topics.outputs()) == {f"replay.2019.{t}" for t in settings.topics.outputs()}
     with pytest.raises(ValueError, match="prefix is required"):
-        replay_topic(settings, None, None, "")
+        replay_topic(settings, None, None, None, None, "")  # type: ignore[arg-type]
 
 
 def test_rate_limit_spaces_calls_evenly():

@@ -9,8 +9,8 @@ from functools import reduce
 
 import pytest
 
-from processor.duis.request import DuisError
 from processor.duis.response import parse_response, response_xml
+from processor.errors import DuisError
 from processor.ledger.codec import EntityTable, decode, encode
 from processor.ledger.events import request_ref
 from processor.ledger.model import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from processor.registration.feed import FeedStatus
-from processor.registration.feed_status import WatchedFeed, feed_stalled, publish_status
+from processor.observability.feed import FeedStatus, feed_stalled
+from processor.registration.feed_status import WatchedFeed, publish_status
 
 
 class Hash:

@@ -8,7 +8,7 @@ import pytest
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
-from processor.registration.csvsource import LoadError
+from processor.errors import LoadError
 from processor.registration.loader import load_parties, load_registrations
 from processor.registration.store import ApplyStats
 

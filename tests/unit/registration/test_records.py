@@ -83,7 +83,8 @@ def test_a_merge_entry_is_the_mpxn_then_the_packed_record():
 
 def test_a_holding_that_overlaps_another_partys_is_refused_and_a_handover_is_not():
     from processor.domain.model import Party
-    from processor.registration.parties import OverlappingHolders, _merge
+    from processor.errors import OverlappingHolders
+    from processor.registration.parties import _merge
 
     entity = "90-B3-D5-1F-30-02-00-00"
     old = [Party("LOND", "ED", None, 2_000)]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from processor.devkit.stack import EmbeddedStack, StackError, apache_kafka
-from processor.devkit.stack.apache_kafka import KafkaUnavailable
+from processor.devkit.stack import EmbeddedStack, apache_kafka
+from processor.errors import KafkaUnavailable, StackError
 
 
 def _script(folder: Path, name: str, body: str) -> None:

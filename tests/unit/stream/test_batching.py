@@ -8,9 +8,9 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from processor.config import Settings
+from processor.kafka.edge import IDLE_WAIT_S
 from processor.observability.metrics import Metrics
 from processor.stream.dlq import DlqPolicy
-from processor.stream.edge import IDLE_WAIT_S
 from processor.stream.processor import SrProcessor
 
 

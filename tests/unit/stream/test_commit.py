@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
+from processor.errors import ProducerFenced
+from processor.kafka.records import Output, Span
 from processor.observability.metrics import Metrics
-from processor.stream.commit import CommitWhenDelivered, ProducerFenced, Transactional
-from processor.stream.records import Output, Span
+from processor.stream.commit import CommitWhenDelivered, Transactional
 
 
 class Producer:

@@ -8,17 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from processor.avro import DecodeError, codec
+from processor.avro import codec
 from processor.config import Mode, Topics
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Branch, Policy, Reason
+from processor.domain.reference import separate_lookups
 from processor.domain.rule import CANDIDATE_VARIANTS
-from processor.registration.lookup import separate_lookups
-from processor.stream.dlq import DlqFlood, DlqGuard, DlqPolicy, record_size
+from processor.errors import DecodeError, DlqFlood
+from processor.kafka.records import Input, Source
+from processor.stream.dlq import DlqGuard, DlqPolicy, record_size
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import (
     DEVICE_TYPES,
     USER_ROLES,

@@ -13,12 +13,12 @@ from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Branch, Policy
+from processor.domain.reference import separate_lookups
+from processor.kafka.records import Input, Source
 from processor.names import RedisKeys
 from processor.registration.changes import registration_change
-from processor.registration.lookup import separate_lookups
 from processor.registration.publish import encode_registration
 from processor.stream.judge import Judge
-from processor.stream.records import Input, Source
 from processor.stream.serde import encode_service_request
 
 POPULATION = build_population(seed=12, meter_points=300)

@@ -13,9 +13,10 @@ import pytest
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from processor.avro import DecodeError, RegistryAvro, codec, earlier_versions, schema_json
+from processor.avro import RegistryAvro, codec, earlier_versions, schema_json
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
+from processor.errors import DecodeError
 from processor.names import Schema
 from processor.stream.serde import decode_service_request, encode_service_request
 

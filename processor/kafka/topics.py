@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 from rich.table import Table
 
-from processor.config import SettingError
+from processor.errors import TopicLosesHistory
 from processor.names import Topics
 
 # The reference topics keep every record for good, never compacted. Their records are effective-dated changes
@@ -17,10 +17,6 @@ from processor.names import Topics
 # and so is one of a party's two role lines). Keying each change by itself and compacting would keep the same
 # records but for exact repeats, and break the tombstone-per-MPxN contract: no compaction is the simpler rule.
 REFERENCE_CONFIG = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
-
-
-class TopicLosesHistory(SettingError):
-    """A reference topic configured to drop records an as-of look-up needs (compaction or finite retention)."""
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from processor.config import SettingError
-from processor.stream.dlq import DEFAULT_MAX_RECORD_BYTES
-from processor.stream.records import Headers, Input, Output, Source
+from processor.errors import SettingError
+from processor.kafka.records import Headers, Input, Output, Source
 
 log = logging.getLogger(__name__)
+# librdkafka's default message.max.bytes: the largest record a producer sends unless configured.
+DEFAULT_MAX_RECORD_BYTES = 1_000_000
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 # Client settings an AdminClient accepts from a processor's config: connection and security only.
 _ADMIN_KEYS = {"bootstrap.servers", "client.id", "socket.timeout.ms", "logger"}

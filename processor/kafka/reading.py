@@ -17,11 +17,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
+from processor.errors import TopicMissing
 from processor.names import history_group
-
-
-class TopicMissing(LookupError):
-    pass
 
 
 @dataclass
