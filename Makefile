@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.srguard-installed
 
 QUIX   := .venv-quix
-.PHONY: setup demo test unit lint bench peers clean
+.PHONY: setup demo test test-deps unit integration e2e fast lint bench peers clean
 
 setup: $(STAMP)
 
@@ -24,12 +24,25 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-unit: setup  # the pure tests alone: no broker, no Redis (about 20 s)
+# The suite in parts; tests/markers.py checks at collection that every test carries the marker it needs.
+unit: setup  # the pure tests alone: no broker, no Redis (about 25 s)
 	$(BIN)/pytest -q tests/unit
 
-test: lint
+integration: setup test-deps  # the real broker and Redis (started by the tests when not given)
+	$(BIN)/pytest -m integration
+
+e2e: setup test-deps  # the srguard command as a user runs it
+	$(BIN)/pytest -m e2e
+
+fast: setup test-deps  # everything but the long runs (soak, fuzz, broker restarts)
+	$(BIN)/pytest -m "not slow"
+
+test-deps:
 	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)
-	$(BIN)/pytest
+
+# Everything: lint, the unit tests first (a broken rule fails in seconds), then the rest.
+test: lint unit test-deps
+	$(BIN)/pytest --ignore=tests/unit
 
 # The peers of bench/peers: Quix Streams in its own virtualenv (it pins confluent-kafka < 2.13), the Kafka
 # Streams job built with Maven (Java 17).

@@ -7,9 +7,12 @@
     │   │   └── TopicLosesHistory     a reference topic that compaction or retention would thin out
     │   ├── ConfigFileError           the TOML file
     │   ├── LoadError                 a reference CSV as a whole (missing, unreadable, wrong header)
+    │   ├── BadInput                  a file, time or argument the command cannot use
     │   ├── TopicMissing              a topic the command needs does not exist
     │   └── StackError                the local development stack
     │       └── KafkaUnavailable      Apache Kafka cannot be started here
+    ├── NotDelivered                  outputs the broker did not confirm (nothing stored as done)
+    ├── HistoryIncomplete             a history read that could not reach the end of a partition
     ├── ReferenceLost                 exit 5: Redis does not hold the whole reference data
     ├── FeedNotReady                  exit 5: the reference feed did not catch up in time
     ├── FeedStopped                   exit 7: the reference feed's loop ended
@@ -73,6 +76,10 @@ class LoadError(UsageError, ValueError):
     """The file as a whole cannot be loaded (missing, unreadable, wrong header)."""
 
 
+class BadInput(UsageError, ValueError):
+    """A file, time or argument the command cannot use: the text says which and why."""
+
+
 class TopicMissing(UsageError, LookupError):
     """A topic the command reads does not exist on the cluster."""
 
@@ -87,6 +94,14 @@ class KafkaUnavailable(StackError):
 
 class TopicLosesHistory(SettingError):
     """A reference topic configured to drop records an as-of look-up needs (compaction or finite retention)."""
+
+
+class NotDelivered(SrguardError, RuntimeError):
+    """Records the broker did not confirm: the position was not stored, so running again resumes before them."""
+
+
+class HistoryIncomplete(SrguardError, RuntimeError):
+    """A history read stopped short of a partition's end: no records came for the idle timeout."""
 
 
 class ReferenceLost(SrguardError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from processor.errors import BadInput
+
 
 def parse_time(text: str) -> int:
     """Epoch ms, or an ISO 8601 date / date-time (naive = UTC) -> epoch ms."""
@@ -13,7 +15,7 @@ def parse_time(text: str) -> int:
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"not a time: {text!r}") from exc
+        raise BadInput(f"not a time: {text!r}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return int(moment.timestamp() * 1000)

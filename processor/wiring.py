@@ -227,11 +227,18 @@ def feed_app(
     return feed, health_endpoint(settings, metrics, readiness, liveness)
 
 
-def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
-    """Entity EUI-64 -> market id at a time, from the party directory in Redis; None when Redis is unreachable
-    (ReferenceLost when it answers without the whole reference data: never a partial directory)."""
+PartyOf = Callable[[str, int], str | None]
+RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
+
+
+def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf] | None:
+    """Entity EUI-64 -> market id at a time (the party directory), and (MPxN, at) -> the registered NO's market
+    id, on one Redis client; None when Redis is unreachable (ReferenceLost when it answers without the whole
+    reference data: never a partial directory)."""
+    reference = stores(settings)
     try:
-        directory = whole_stores(settings).parties.load()
+        require_whole(reference.registrations)
+        directory = reference.parties.load()
     except RedisError:
         return None
 
@@ -239,14 +246,7 @@ def party_lookup(settings: Settings) -> Callable[[str, int], str | None] | None:
         owner = directory.owner(entity, at)
         return owner.party_id if owner else None
 
-    return party_of
+    def registered(queries: Sequence[tuple[str | None, int]]) -> list[str | None]:
+        return [r.network_operator_id if r else None for r in reference.registrations.lookup_many(queries)]
 
-
-def registered_lookup(settings: Settings) -> Callable[[Sequence[tuple[str | None, int]]], list[str | None]] | None:
-    """(MPxN, at) -> the registered NO's market id, from the registrations in Redis; None when unreachable."""
-    store = stores(settings).registrations
-    try:
-        require_whole(store)
-    except RedisError:
-        return None
-    return lambda queries: [r.network_operator_id if r else None for r in store.lookup_many(queries)]
+    return party_of, registered

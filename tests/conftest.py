@@ -12,12 +12,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import PurePath
 
 import pytest
 
 from processor.devkit.capabilities import BrokerCapabilities
 from processor.devkit.stack import EmbeddedStack
 from tests.containers import docker_answers, kafka_container, redis_container
+from tests.markers import Collected, misplaced
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +69,19 @@ def broker_capabilities(kafka_bootstrap: str) -> BrokerCapabilities:
 def unique() -> str:
     """A short id for this test's topic names and Redis key prefix."""
     return uuid.uuid4().hex[:10]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse the run when a test's markers do not say what it needs (tests/markers.py)."""
+    collected = [
+        Collected(
+            item.nodeid,
+            PurePath(item.path),
+            frozenset(getattr(item, "fixturenames", ())),
+            frozenset(mark.name for mark in item.iter_markers()),
+        )
+        for item in items
+    ]
+    wrong = misplaced(collected, PurePath(config.rootpath))
+    if wrong:
+        raise pytest.UsageError("tests whose markers are wrong:\n" + "\n".join(wrong))

@@ -11,7 +11,8 @@ from processor import __version__
 from processor.cli import demo as demo_command
 from processor.cli import evidence as evidence_command
 from processor.cli import history, ledger, reference, run, simulate, stack
-from processor.cli.common import console
+from processor.cli import report as report_command
+from processor.cli.common import Commands, console
 from processor.observability import logs
 from processor.observability.logs import LogFormat, LogLevel
 
@@ -19,6 +20,7 @@ app = typer.Typer(
     help="SECMP0063 Network Operator certificate guard for DCC Service Requests.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=Commands,
 )
 
 
@@ -58,7 +60,7 @@ def version() -> None:
 app.command()(run.run)
 app.command()(run.feed)
 app.command()(history.export)
-app.command()(history.report)
+app.command()(report_command.report)
 app.command()(evidence_command.evidence)
 app.command()(demo_command.demo)
 app.add_typer(reference.topics_app, name="topics")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from confluent_kafka import KafkaException
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import (
@@ -20,36 +21,42 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from typer.core import TyperGroup
 
 from processor import wiring
 from processor.config import Settings, load_settings
-from processor.errors import ConfigFileError
+from processor.errors import ConfigFileError, ExitCode, RecordError, SrguardError
+from processor.kafka.edge import error_text
 from processor.kafka.reading import HistoryReader
 from processor.registration.lookup import Stores
+from processor.stream.commit import is_fatal
 from processor.times import iso_utc, parse_time
 
 console = Console()
 err = Console(stderr=True)
 
 
-class ExitCode:
-    """``srguard``'s exit statuses; the README's table documents each."""
-
-    FAILED = 1  # the command ran and found what it reports as failure (rejected lines, a missing record)
-    USAGE = 2  # bad flags, settings or input: nothing was done
-    DLQ_FLOOD = 3
-    FENCED = 4
-    NOT_READY = 5
-    SHUTDOWN_TIMEOUT = 6
-    FEED_STOPPED = 7
-    EMPTY_WINDOW = 8  # a history window selected nothing (``--allow-empty`` accepts it)
-    STALLED = 9  # ``run``: the processing loop did not move for ``liveness_timeout_s``; restart it
-    ABORTED = 10  # ``run``, ``feed``: a second SIGTERM/SIGINT while stopping: stopped at once
-
-
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)  # one line, however narrow the terminal
     return typer.Exit(code)
+
+
+class Commands(TyperGroup):
+    """The one place an error becomes a line on stderr and an exit status (processor.errors draws the tree):
+    srguard's own errors carry their status; a record's fault met outside the stream, an unreachable broker or
+    Redis are bad input or setup (2), a fatal Kafka error is 4. Anything else is a bug: its traceback shows."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context, typed in typer's private click
+        try:
+            return super().invoke(ctx)
+        except SrguardError as exc:
+            raise fail(str(exc), exc.exit_code) from exc
+        except RecordError as exc:
+            raise fail(str(exc)) from exc
+        except KafkaException as exc:
+            raise fail(error_text(exc), ExitCode.FENCED if is_fatal(exc.args[0]) else ExitCode.USAGE) from exc
+        except RedisError as exc:
+            raise fail(f"Redis: {exc}") from exc
 
 
 ConfigFile = Annotated[

@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from processor import __version__
-from processor.cli.common import ExitCode, console
+from processor.cli.common import console
+from processor.errors import ExitCode
 
 
 def demo(

@@ -7,27 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
-from redis.exceptions import RedisError
 
 from processor import __version__, wiring
 from processor.cli.common import (
     AllowEmpty,
     Bootstrap,
     ConfigFile,
-    ExitCode,
     RedisUrl,
     Since,
     Until,
     console,
     empty_window,
-    fail,
     settings_from,
     times,
     window_text,
 )
-from processor.errors import DecodeError, ReferenceLost, TopicMissing
-from processor.kafka.edge import error_text
 from processor.ledger.evidence import collect_evidence, without_credentials
 from processor.ledger.evidence_page import write_evidence
 from processor.report.sources import rejections_from_topic
@@ -52,15 +46,10 @@ def evidence(
     start, end = times(since, until)
     at = end if end is not None else int(time.time() * 1000)
     topic = audit or settings.topics.audit
-    try:
-        reference, ledger = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
-        serde = wiring.serde_from(settings)
-        rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end))
-        found = collect_evidence(rejected, reference, ledger, (start, end), at, min_days)
-    except ReferenceLost as exc:
-        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
-    except (TopicMissing, KafkaException, DecodeError, RedisError) as exc:
-        raise fail(error_text(exc)) from exc
+    reference, ledger = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
+    serde = wiring.serde_from(settings)
+    rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end))
+    found = collect_evidence(rejected, reference, ledger, (start, end), at, min_days)
     would_block, devices = found.stats.total, sum(row.devices for row in found.rows)
     if not would_block and not devices:
         empty_window("no would-be-blocked SRs and no devices in service", start, end, allow_empty)

@@ -6,14 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
-from redis.exceptions import RedisError
 
 from processor import wiring
 from processor.cli.common import (
     Bootstrap,
     ConfigFile,
-    ExitCode,
     RedisUrl,
     console,
     counting_progress,
@@ -22,8 +19,7 @@ from processor.cli.common import (
     moment,
     settings_from,
 )
-from processor.errors import ReferenceLost, TopicMissing
-from processor.kafka.edge import error_text
+from processor.errors import ExitCode
 from processor.ledger.build import build_ledger, device_key, load_snapshot
 from processor.ledger.render import print_device, print_sections, write_wrong_per_operator
 from processor.ledger.report import cells_of, population_at, sections
@@ -54,11 +50,8 @@ def ledger_build(
     name = topic or settings.topics.accepted
     with counting_progress(f"building the ledger from {name}") as progress:
         task = progress.add_task("ledger", total=None)
-        try:
-            parts = wiring.ledger_parts(settings)
-            summary = build_ledger(settings, parts, name, outcomes, lambda n: progress.update(task, completed=n))
-        except (TopicMissing, KafkaException, RedisError) as exc:
-            raise fail(error_text(exc)) from exc
+        parts = wiring.ledger_parts(settings)
+        summary = build_ledger(settings, parts, name, outcomes, lambda n: progress.update(task, completed=n))
     skipped = ", ".join(f"{n:,} {why}" for why, n in summary.skipped.most_common()) or "none"
     console.print(
         f"ledger: read {summary.read:,} records in {summary.seconds:.1f}s, {summary.changes:,} NO-cell changes, "
@@ -80,12 +73,7 @@ def ledger_baseline(
     """Load devices' NO cells as read from the devices (e.g. SR 6.24.1 results), so devices commissioned
     before the history are known; newer placements in the ledger are kept."""
     settings = settings_from(config, redis_url=redis_url)
-    try:
-        summary = load_snapshot(wiring.ledger_store(settings), csv_file)
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
-    except RedisError as exc:
-        raise fail(f"cannot reach Redis: {exc}") from exc
+    summary = load_snapshot(wiring.ledger_store(settings), csv_file)
     console.print(
         f"baseline: {summary.rows:,} cells of {summary.devices:,} devices read, "
         f"{summary.devices_changed:,} devices changed, {len(summary.rejected):,} lines rejected"
@@ -110,13 +98,12 @@ def ledger_get(
     """One device's NO cells: what each holds, since when, placed by whom with which SR, confirmed or not."""
     settings = settings_from(config, redis_url=redis_url)
     device_id = device_key(device_id)  # any common EUI-64 form, as `parties get` takes
+    client = wiring.redis_client(settings)
     try:
-        cells = cells_of(wiring.ledger_store(settings), device_id)
-        directory = wiring.stores(settings).parties.load()
+        cells = cells_of(wiring.ledger_store(settings, client), device_id)
     except ValueError as exc:
         raise fail(f"{device_id} is not an EUI-64: {exc}") from exc
-    except RedisError as exc:
-        raise fail(f"cannot reach Redis: {exc}") from exc
+    directory = wiring.stores(settings, client).parties.load()
     if not cells.known:
         raise fail(f"the ledger has nothing for {device_id}", code=ExitCode.FAILED)
     print_device(device_id, cells, directory, moment(at), console)
@@ -133,12 +120,8 @@ def ledger_report_command(
     """Every ESME and GPF in service (device inventory) by the state of its NO cells: never updated, holding
     another party's certificates (by cause), partly updated, correct, unknown."""
     settings = settings_from(config, redis_url=redis_url)
-    try:
-        population = population_at(*wiring.reference_and_ledger(settings), moment(at), min_days)
-    except ReferenceLost as exc:
-        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
-    except RedisError as exc:
-        raise fail(f"cannot reach Redis: {exc}") from exc
+    when = moment(at)  # a bad --at is a usage error before Redis is asked
+    population = population_at(*wiring.reference_and_ledger(settings), when, min_days)
     print_sections(population, sections(population), console)
     if csv_dir:
         written = write_wrong_per_operator(population, csv_dir)

@@ -16,7 +16,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from processor.cli.common import (
     Bootstrap,
     ConfigFile,
-    ExitCode,
     RedisUrl,
     connected_stores,
     console,
@@ -26,7 +25,7 @@ from processor.cli.common import (
     settings_from,
 )
 from processor.domain.identifiers import fuel_of
-from processor.errors import InvalidIdentifier, LoadError
+from processor.errors import ExitCode
 from processor.kafka.edge import error_text
 from processor.kafka.topics import create_topics, reference_history, topic_layout, topics_table
 from processor.kafka.topics import fix_reference_topics as fix_reference
@@ -104,10 +103,7 @@ def _load_progress(file: Path) -> Iterator[Callable[[int, int, int], None]]:
 
 def _finish_load(load: Callable[[], LoadSummary], what: str) -> None:
     """Run a bulk load, print its summary; exit 1 when any line was rejected (the rest is loaded)."""
-    try:
-        summary = load()
-    except LoadError as exc:
-        raise fail(str(exc)) from exc
+    summary = load()
     print_load_summary(summary, what, console, err)
     if summary.rejected_total:
         raise typer.Exit(ExitCode.FAILED)
@@ -132,10 +128,7 @@ def registrations_load(
 
 def _look_up(find: Callable[[], T], missing: str) -> T:
     """What a get command shows: an invalid identifier is a usage error (2), nothing found a failure (1)."""
-    try:
-        found = find()
-    except InvalidIdentifier as exc:
-        raise fail(str(exc)) from exc
+    found = find()
     if not found:
         raise fail(missing, code=ExitCode.FAILED)
     return found
@@ -149,10 +142,7 @@ def registrations_get(
     redis_url: RedisUrl = None,
 ) -> None:
     """Show an MPxN's registration history and the record in force at --at."""
-    try:
-        fuel_of(mpxn.strip())  # an invalid MPxN fails before any connection
-    except InvalidIdentifier as exc:
-        raise fail(str(exc)) from exc
+    fuel_of(mpxn.strip())  # an invalid MPxN fails before any connection
     when = moment(at)
     registrations = connected_stores(settings_from(config, redis_url=redis_url)).registrations
     history = _look_up(lambda: registrations.history(mpxn.strip()), f"no registration for {mpxn}")

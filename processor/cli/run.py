@@ -11,27 +11,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from confluent_kafka import KafkaException
-from redis.exceptions import RedisError
 
 from processor import wiring
-from processor.cli.common import (
-    Bootstrap,
-    ConfigFile,
-    ExitCode,
-    RedisUrl,
-    connected_stores,
-    console,
-    fail,
-    settings_from,
-)
+from processor.cli.common import Bootstrap, ConfigFile, RedisUrl, connected_stores, console, fail, settings_from
 from processor.config import Mode, ProcessingGuarantee
 from processor.domain.decision import MissingRegistration
-from processor.errors import DlqFlood, FeedNotReady, FeedStopped, ProducerFenced, SettingError, TopicMissing
+from processor.errors import ExitCode
 from processor.kafka.edge import error_text
 from processor.observability.feed import FeedStatus
 from processor.stream.app import run as run_processor
-from processor.stream.commit import is_fatal
 
 FEED_PROGRESS_EVERY_S = 10.0
 log = logging.getLogger("srguard")
@@ -88,17 +76,12 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
                 f"lag {status.lag_records} records / {status.lag_seconds:.1f}s"
             )
 
-    try:
-        reference, endpoint = wiring.feed_app(settings, stores, report)
-    except SettingError as exc:
-        raise fail(str(exc)) from exc
+    reference, endpoint = wiring.feed_app(settings, stores, report)
     endpoint.start()
     console.print(f"serving /metrics, /healthz, /readyz on port {endpoint.port}")
     try:
         reference.start()
         reference.run(stop)
-    except (RuntimeError, KafkaException, TopicMissing, SettingError) as exc:
-        raise fail(error_text(exc)) from exc
     finally:
         endpoint.stop()
     if reference.status.failed:
@@ -161,21 +144,6 @@ def run(
     handle_signals(stop, settings.shutdown_timeout_s)
     try:
         finished = run_processor(settings, stop, wiring.processor_app(settings), exit_stalled)
-    except DlqFlood as exc:
-        raise fail(f"stopped by the DLQ flood limit: {exc}", code=ExitCode.DLQ_FLOOD) from exc
-    except ProducerFenced as exc:
-        message = f"{exc} (a newer instance with this transactional id, or a broken producer)"
-        raise fail(message, code=ExitCode.FENCED) from exc
-    except FeedNotReady as exc:
-        raise fail(str(exc), code=ExitCode.NOT_READY) from exc
-    except FeedStopped as exc:
-        raise fail(str(exc), code=ExitCode.FEED_STOPPED) from exc
-    except (SettingError, TopicMissing) as exc:
-        raise fail(str(exc)) from exc
-    except KafkaException as exc:
-        if is_fatal(exc.args[0]):  # fenced or broken on the way out (e.g. the final flush): still code 4
-            raise fail(f"{error_text(exc)} (a newer instance with this transactional id?)", ExitCode.FENCED) from exc
-        raise fail(f"srguard stopped: {error_text(exc)}") from exc
-    except (RedisError, OSError) as exc:
+    except OSError as exc:  # e.g. the metrics port in use; srguard's and Kafka's errors: the command line's handler
         raise fail(f"srguard stopped: {error_text(exc)}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

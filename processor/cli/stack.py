@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from processor.cli.common import ExitCode, console, fail
+from processor.cli.common import console, fail
+from processor.errors import ExitCode
 
 stack_app = typer.Typer(
     help="The embedded broker (Apache Kafka; tansu where no JVM) and Redis on loopback.", no_args_is_help=True
@@ -50,16 +51,12 @@ def stack_up(
     """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
     from processor.devkit.stack import EmbeddedStack, StackState, default_state_file, is_alive, print_state
     from processor.devkit.stack.state import exports
-    from processor.errors import StackError
 
     state_file = state_file or default_state_file()
     if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
         raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
-    try:
-        stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker)
-        state = stack.start()
-    except StackError as exc:
-        raise fail(str(exc)) from exc
+    stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker)
+    state = stack.start()
     if as_env:
         print("\n".join(exports(state)))
     elif as_json:

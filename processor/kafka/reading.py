@@ -17,7 +17,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from processor.errors import TopicMissing
+from processor.errors import HistoryIncomplete, TopicMissing
 from processor.names import history_group
 
 
@@ -137,7 +137,7 @@ class HistoryReader:
             stuck = ", ".join(
                 f"{p}@{self.positions[p].next} of {self.positions[p].end}" for p in sorted(open_partitions)
             )
-            raise RuntimeError(
+            raise HistoryIncomplete(
                 f"{self.topic}: no records for {self.idle_timeout:.0f} s before the end of partitions {stuck}"
             )
 

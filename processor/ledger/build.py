@@ -19,7 +19,7 @@ from processor.domain.certificates import CertificateReader
 from processor.domain.identifiers import canonical_eui64
 from processor.duis.request import candidate as duis_candidate
 from processor.duis.response import parse_response
-from processor.errors import DecodeError, ErrorClass, InvalidIdentifier
+from processor.errors import BadInput, DecodeError, ErrorClass, InvalidIdentifier
 from processor.kafka.edge import coordinates
 from processor.kafka.reading import read_history
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
@@ -162,7 +162,7 @@ def load_snapshot(store: LedgerStore, path: Path, chunk: int = 10_000) -> Snapsh
             missing = [c for c in SNAPSHOT_COLUMNS if c not in (rows.fieldnames or [])]
             if missing:
                 columns = ", ".join(SNAPSHOT_COLUMNS)
-                raise ValueError(f"{path}: the header lacks {', '.join(missing)} (columns: {columns})")
+                raise BadInput(f"{path}: the header lacks {', '.join(missing)} (columns: {columns})")
             for row in rows:
                 try:
                     device, cell, entity, as_of = _snapshot_row(row)
@@ -172,7 +172,7 @@ def load_snapshot(store: LedgerStore, path: Path, chunk: int = 10_000) -> Snapsh
                 cells.setdefault((device, as_of), {})[cell] = entity
                 summary.rows += 1
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"{path} is not UTF-8 CSV ({exc}); nothing was loaded") from exc
+        raise BadInput(f"{path} is not UTF-8 CSV ({exc}); nothing was loaded") from exc
     summary.devices = len({device for device, _ in cells})
     changes = [(device, snapshot_change(entities, as_of)) for (device, as_of), entities in cells.items()]
     for start in range(0, len(changes), chunk):

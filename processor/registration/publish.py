@@ -8,6 +8,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from processor.avro import PLAIN, Serde
 from processor.domain.model import Device, Party, Registration
+from processor.errors import NotDelivered
 from processor.kafka.edge import produce
 from processor.names import Schema
 
@@ -73,9 +74,9 @@ def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes
         if sent % 10_000 == 0:
             producer.poll(0)
     if producer.flush(60) != 0:
-        raise RuntimeError(f"{topic}: not every record was delivered within 60 s")
+        raise NotDelivered(f"{topic}: not every record was delivered within 60 s")
     if failed:
-        raise RuntimeError(f"{topic}: {len(failed):,} of {sent:,} records were not delivered: {failed[0]}")
+        raise NotDelivered(f"{topic}: {len(failed):,} of {sent:,} records were not delivered: {failed[0]}")
     return sent
 
 

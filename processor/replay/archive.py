@@ -17,7 +17,7 @@ import fastavro
 from confluent_kafka import Message, Producer
 
 from processor.avro import Serde, codec, to_millis
-from processor.errors import DecodeError
+from processor.errors import BadInput, DecodeError
 from processor.kafka.reading import HistoryReader
 from processor.names import OUTCOME_HEADER, Schema, Topics
 from processor.registration.publish import publish
@@ -104,7 +104,7 @@ def read_archive(path: Path) -> tuple[str, Iterator[dict[str, Any]]]:
         reader = fastavro.reader(handle)
     except (ValueError, EOFError, fastavro.read.SchemaResolutionError) as exc:
         handle.close()
-        raise ValueError(f"{path} is not an Avro object container file: {exc}") from exc
+        raise BadInput(f"{path} is not an Avro object container file: {exc}") from exc
     name = str(reader.writer_schema.get("name", "")).rsplit(".", 1)[-1]  # type: ignore[union-attr]
 
     def records() -> Iterator[dict[str, Any]]:
@@ -141,7 +141,7 @@ class ReplayedArchive:
 def check_replay_target(topic_config: dict[str, str], topic: str) -> None:
     """A replay keeps each SR's own time as its record timestamp: a topic that overwrites it cannot hold history."""
     if topic_config.get("message.timestamp.type") == "LogAppendTime":
-        raise ValueError(
+        raise BadInput(
             f"topic {topic} stamps records with the broker's time (message.timestamp.type=LogAppendTime): the SRs' "
             "own times would be lost and every window would select the time of the replay; replay into a "
             "CreateTime topic"
@@ -173,7 +173,7 @@ def replay_archive(
     ``submitted_at``, so time windows downstream select by the SR's own time."""
     name, records = read_archive(path)
     if name != Schema.SERVICE_REQUEST:
-        raise ValueError(f"{path} holds {name or 'unknown'} records; only ServiceRequest archives can be replayed")
+        raise BadInput(f"{path} holds {name or 'unknown'} records; only ServiceRequest archives can be replayed")
     limit = RateLimit(rate)
     summary = ReplayedArchive()
 

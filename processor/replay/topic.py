@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Mode, Settings
+from processor.errors import BadInput, NotDelivered
 from processor.kafka.edge import produce_outputs, to_inputs
 from processor.kafka.reading import HistoryReader
 from processor.kafka.topics import TopicSpec, create_topics
@@ -70,10 +71,10 @@ def replay_topic(
     """Judge the window with ``judge`` (built for ``replay_topics(settings, prefix)`` and the replay's mode, on
     reference data known whole) and write its outputs of ``roles`` with ``producer``."""
     if not prefix:
-        raise ValueError("an output prefix is required: a replay must not write to the live output topics")
+        raise BadInput("an output prefix is required: a replay must not write to the live output topics")
     unknown = set(roles) - set(OUTPUT_ROLES)
     if unknown or not roles:
-        raise ValueError(f"--outputs takes roles from {', '.join(OUTPUT_ROLES)}, not {', '.join(sorted(unknown))}")
+        raise BadInput(f"--outputs takes roles from {', '.join(OUTPUT_ROLES)}, not {', '.join(sorted(unknown))}")
     topics = judge.topics  # replay_topics(settings, prefix), as the judge was built for
     written = {getattr(topics, role): role for role in OUTPUT_ROLES if role in roles}
     label = checkpoint_label(since, until, judge.mode, roles)
@@ -82,7 +83,7 @@ def replay_topic(
         stored = {} if restart else reader.committed()
         others = {meta for _, meta in stored.values() if meta != label}
         if others:
-            raise ValueError(
+            raise BadInput(
                 f"an earlier replay into prefix {prefix!r} stored its position for another run ({others.pop()}); "
                 f"this one is {label}: use another --output-prefix, or --restart to judge this window from its start"
             )
@@ -103,7 +104,7 @@ def replay_topic(
 
         def checkpoint() -> None:
             if producer.flush(60) or failures:
-                raise RuntimeError(
+                raise NotDelivered(
                     f"replay outputs not delivered ({failures[0] if failures else 'timed out after 60 s'}): "
                     "the position was not stored; run again to resume from the last checkpoint"
                 )

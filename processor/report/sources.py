@@ -9,7 +9,7 @@ from typing import Any
 from processor.avro import Serde
 from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
-from processor.errors import DecodeError
+from processor.errors import BadInput, DecodeError
 from processor.kafka.reading import read_history
 from processor.names import Schema
 from processor.replay.archive import read_archive
@@ -52,7 +52,7 @@ def rejections_from_topic(
 def rejections_from_archive(path: Path, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
     name, records = read_archive(path)
     if name != Schema.SR_REJECTION:
-        raise ValueError(f"{path} holds {name or 'unknown'} records, not SrRejection")
+        raise BadInput(f"{path} holds {name or 'unknown'} records, not SrRejection")
     return (r for r in records if in_window(sr_time(r), since, until))
 
 
@@ -135,7 +135,7 @@ def scope_from_archive(
 ) -> Scope:
     name, records = read_archive(path)
     if name != Schema.SERVICE_REQUEST:
-        raise ValueError(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
+        raise BadInput(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
     fields = (
         (
             r["service_reference_variant"],

@@ -41,7 +41,9 @@ def is_fatal(error: KafkaError) -> bool:
 
 
 def fenced(exc: KafkaException) -> ProducerFenced:
-    return ProducerFenced(f"fatal Kafka error: {exc.args[0].str()}")
+    return ProducerFenced(
+        f"fatal Kafka error: {exc.args[0].str()} (a newer instance with this transactional id, or a broken producer)"
+    )
 
 
 class Durable(Protocol):

@@ -83,7 +83,7 @@ class DlqGuard:
             self.consecutive = self.consecutive + 1 if dead else 0
             if self.consecutive >= self.policy.max_consecutive:
                 raise DlqFlood(
-                    f"{self.consecutive} consecutive SRs were dead-lettered "
+                    f"stopped by the DLQ flood limit: {self.consecutive} consecutive SRs were dead-lettered "
                     f"(limit {self.policy.max_consecutive}): is the producer writing another format?"
                 )
         self._recent.append((size, dead_count))
@@ -95,5 +95,6 @@ class DlqGuard:
             self._dead -= dead_then
         if self._seen >= self.policy.window and self._dead / self._seen > self.policy.max_ratio:
             raise DlqFlood(
-                f"{self._dead} of the last {self._seen} SRs were dead-lettered (limit {self.policy.max_ratio:.0%})"
+                f"stopped by the DLQ flood limit: {self._dead} of the last {self._seen} SRs were dead-lettered "
+                f"(limit {self.policy.max_ratio:.0%})"
             )

@@ -15,6 +15,8 @@ from processor.domain.certificates import UNTRUSTED, CertificateReader, TrustSto
 from processor.errors import CertificateError
 from tests.dcc_packages import duis_template
 
+pytestmark = pytest.mark.integration
+
 ZAZ1 = Path(__file__).resolve().parents[1] / "data" / "zaz1"
 
 

@@ -21,6 +21,8 @@ from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import PartyCredential, PartyStore
 from processor.registration.store import RegistrationStore
 
+pytestmark = pytest.mark.integration
+
 DAY = 86_400_000
 NOW = 1_750_000_000_000
 T0 = NOW - 400 * DAY

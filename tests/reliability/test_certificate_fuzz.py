@@ -14,7 +14,7 @@ from processor.devkit.simulate.population import build_population
 from processor.domain.certificates import MALFORMED, UNTRUSTED, CertificateReader, TrustStore
 from processor.errors import CertificateError
 
-pytestmark = pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")]
 
 ZAZ1 = Path(__file__).resolve().parents[1] / "data" / "zaz1"
 CASES = 120_000

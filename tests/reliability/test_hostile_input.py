@@ -3,6 +3,7 @@ dead-lettered with its bytes; the processing step never raises."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,8 @@ from processor.stream.dlq import record_size
 from processor.stream.judge import Judge
 from processor.stream.serde import encode_service_request
 from tests.certificates import web_certificate_der
+
+pytestmark = pytest.mark.slow
 
 POPULATION = build_population(seed=21, meter_points=200)
 POINTS = {p.mpxn: p for p in POPULATION.meter_points}

@@ -21,7 +21,7 @@ from processor.stream.judge import Judge
 from processor.stream.serde import encode_service_request
 from tests.proc import rss_mb
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 POPULATION = build_population(seed=31, meter_points=500)
 TOTAL, BATCH = 100_000, 500
 
