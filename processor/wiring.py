@@ -10,23 +10,24 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import redis
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 from cryptography import x509
 from redis.cluster import RedisCluster
 from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, RegistryAvro, Serde
-from processor.config import InputFormat, Mode, Settings
+from processor.config import InputFormat, Mode, ProcessingGuarantee, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
-from processor.kafka.edge import record_limit
+from processor.kafka.edge import log_failed_commit, record_limit
 from processor.kafka.topics import require_history
 from processor.ledger.store import LedgerStore
-from processor.names import Topics, feed_group
+from processor.names import Topics, feed_group, transactional_id
 from processor.observability.feed import FeedStatus, FeedView
 from processor.observability.http import Check, HealthEndpoint
 from processor.observability.metrics import Metrics
@@ -39,13 +40,14 @@ from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
 from processor.replay.topic import replay_topics
 from processor.stream.app import App
-from processor.stream.commit import BeforeCommit
+from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional
 from processor.stream.dlq import DlqPolicy
 from processor.stream.judge import Judge
 from processor.stream.processor import SrProcessor
 from processor.stream.serde import SrReader, avro_reader, duis_reader
 
 log = logging.getLogger(__name__)
+LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
 
 
 def serde_from(settings: Settings) -> Serde:
@@ -177,6 +179,40 @@ def health_endpoint(settings: Settings, metrics: Metrics, readiness: Check, live
     )
 
 
+def kafka_clients(
+    settings: Settings, metrics: Metrics, max_record_bytes: int, before_commit: BeforeCommit | None = None
+) -> tuple[Consumer, Durable]:
+    """`srguard run`'s consumer (read_committed, offsets committed only with the outputs) and the strategy that
+    makes each batch durable. ``max_record_bytes`` (the judge's limit) becomes ``message.max.bytes``: one limit
+    for both. ``before_commit``: a test's fault, called after a batch is produced and before its commit."""
+    consumer = Consumer(
+        settings.kafka_config(
+            "consumer",
+            **{
+                "group.id": settings.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "isolation.level": "read_committed",
+                "statistics.interval.ms": settings.statistics_interval_ms,
+                "stats_cb": metrics.observe_consumer_stats,
+                "on_commit": log_failed_commit,
+            },
+        )
+    )
+    producer_config: dict[str, Any] = {"enable.idempotence": True, "acks": "all", "message.max.bytes": max_record_bytes}
+    exactly_once = settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
+    if exactly_once:
+        # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be unique per
+        # live process. A stable per-instance name (a StatefulSet pod's) lets a restart abort its predecessor's
+        # open transaction at once.
+        producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
+    # linger.ms is tuning, not correctness: SRGUARD_KAFKA_PRODUCER_LINGER_MS may change it.
+    config = {"linger.ms": LINGER_MS, **settings.kafka_config("producer", **producer_config)}
+    if exactly_once:
+        return consumer, Transactional(lambda: Producer(config), consumer, metrics, before_commit)
+    return consumer, CommitWhenDelivered(Producer(config), consumer, settings.commit_interval_ms / 1000)
+
+
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:
     """``srguard run``: stores, feed, judge, processor and HTTP endpoint, sharing one serde and one metrics."""
     untrusted = settings.trust_store is None and settings.mode is Mode.ENFORCE
@@ -199,7 +235,8 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
         if settings.embedded_feed
         else WatchedFeed(reference.registrations.client, reference.registrations.keys.feed_status)
     )
-    processor = SrProcessor(settings, step, metrics, dlq, feed, before_commit=before_commit)
+    consumer, durable = kafka_clients(settings, metrics, step.max_record_bytes, before_commit)
+    processor = SrProcessor(settings, step, metrics, dlq, consumer, durable, feed)
     feed.on_batch = metrics.observe_feed
     return App(processor, feed, health_endpoint(settings, metrics, processor.readiness, processor.liveness))
 

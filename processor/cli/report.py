@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,7 @@ from processor.cli.common import (
     window_text,
 )
 from processor.report.render import ReportContext
-from processor.report.sources import rejections_and_scope
+from processor.report.sources import recorded_mode, rejections_and_scope
 from processor.report.stats import PERIODS, aggregate, auto_period
 
 
@@ -69,6 +70,7 @@ def report(
     party_of, registered = lookups if lookups else (None, None)
     notes = [] if lookups else ["Redis unreachable: suppliers are shown by entity id"]
     source = archive if archive is not None else topic or ""
+    outcomes: Counter[str] = Counter()
     rejections, scope = rejections_and_scope(
         settings.kafka_config("consumer"),
         wiring.serde_from(settings),
@@ -78,6 +80,7 @@ def report(
         start,
         end,
         registered,
+        outcomes,
     )
     stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
     if not stats.total and (scope is None or not scope.read):
@@ -91,7 +94,7 @@ def report(
         sources={"incidents": name} | ({"in-scope SRs": str(requests_topic or requests_archive)} if scope else {}),
         version=__version__,
         settings={
-            "mode": "audit" if "audit" in name else "enforce" if "rejected" in name else "as recorded",
+            "mode": recorded_mode(outcomes),
             "on_missing_registration": settings.on_missing_registration.value,
         },
         period=auto_period(stats.first_day, stats.last_day) if period == "auto" else period,

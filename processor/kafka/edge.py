@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from processor.errors import SettingError
@@ -103,6 +103,12 @@ def topic_configs(
         str(resource.name): {name: str(entry.value) for name, entry in future.result(timeout_s).items() if entry.value}
         for resource, future in admin.describe_configs(resources, request_timeout=timeout_s).items()
     }
+
+
+def log_failed_commit(error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
+    """A consumer's ``on_commit``: a failed commit is a warning (its records may be read again), never fatal."""
+    if error is not None and error.code() != KafkaError._NO_OFFSET:
+        log.warning("could not commit offsets (%s): at worst their records are read again", error.str())
 
 
 def error_text(exc: BaseException) -> str:

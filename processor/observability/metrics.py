@@ -8,6 +8,8 @@ assignment), ``result``, ``kind``, ``cause``.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import json
 import threading
 from collections.abc import Iterator
 
@@ -132,7 +134,7 @@ class Metrics:
         )
         self.consumer_lag = Gauge(
             "srguard_consumer_lag_records",
-            "SR consumer lag per assigned partition.",
+            "SR consumer lag per partition this instance fetches (librdkafka statistics).",
             ["topic", "partition"],
             registry=r,
         )
@@ -147,6 +149,20 @@ class Metrics:
         )
         self.build = Info("srguard_build", "srguard version.", registry=r)
         self.build.info({"version": __version__})
+
+    def observe_consumer_stats(self, raw: str) -> None:
+        """librdkafka's statistics (the consumer's ``stats_cb``): the lag of each partition it fetches. A
+        partition no longer fetched (revoked) loses its series, so that lag summed across instances counts
+        each partition once."""
+        for topic, data in json.loads(raw).get("topics", {}).items():
+            for partition, p in data.get("partitions", {}).items():
+                if partition == "-1":  # librdkafka's internal unassigned partition
+                    continue
+                if p.get("fetch_state") == "active" and p.get("consumer_lag", -1) >= 0:
+                    self.consumer_lag.labels(topic, partition).set(p["consumer_lag"])
+                else:
+                    with contextlib.suppress(KeyError):  # never had a series
+                        self.consumer_lag.remove(topic, partition)
 
     def observe_feed(self, status: FeedStatus) -> None:
         """The reference feed's status after each of its batches (or each look at a feed elsewhere)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
 from processor.errors import BadInput, DecodeError
 from processor.kafka.reading import read_history
-from processor.names import Schema
+from processor.names import OUTCOME_HEADER, Schema
 from processor.replay.archive import read_archive
 from processor.report.stats import NONE_REGISTERED, Scope, sr_time
 from processor.stream.serde import candidate, in_scope
@@ -34,11 +35,20 @@ def in_window(at: int, since: int | None, until: int | None) -> bool:
 
 
 def rejections_from_topic(
-    kafka_config: dict[str, Any], topic: str, serde: Serde, since: int | None = None, until: int | None = None
+    kafka_config: dict[str, Any],
+    topic: str,
+    serde: Serde,
+    since: int | None = None,
+    until: int | None = None,
+    outcomes: Counter[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """The topic's records whose timestamp (the SR's time: outputs carry their input's) is in the window."""
+    """The topic's records whose timestamp (the SR's time: outputs carry their input's) is in the window;
+    ``outcomes`` counts the srguard-outcome header srguard wrote on each (rejected: enforce, audit: audit)."""
     for batch in read_history(kafka_config, topic, since, until):
         for msg in batch:
+            if outcomes is not None:
+                found = dict(msg.headers() or []).get(OUTCOME_HEADER) or b""
+                outcomes[found.decode("ascii", "replace") if isinstance(found, bytes) else found] += 1
             try:
                 yield serde.decode(Schema.SR_REJECTION, msg.value() or b"", topic)
             except DecodeError as exc:
@@ -47,6 +57,14 @@ def rejections_from_topic(
                     "--topic takes a rejected or audit topic; if its producers use a schema registry, set "
                     "SRGUARD_SCHEMA_REGISTRY_URL"
                 ) from exc
+
+
+def recorded_mode(outcomes: Counter[str]) -> str:
+    """The mode the rejections were decided in, as srguard recorded it on each (never guessed from a name)."""
+    modes = sorted({"audit" if o == "audit" else "enforce" if o == "rejected" else "unrecorded" for o in outcomes})
+    if not modes:
+        return "as recorded (an archive keeps no srguard-outcome header)"
+    return " and ".join(modes) if modes != ["unrecorded"] else "unrecorded (no srguard-outcome header)"
 
 
 def rejections_from_archive(path: Path, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
@@ -162,13 +180,15 @@ def rejections_and_scope(
     since: int | None = None,
     until: int | None = None,
     registered_of: RegisteredOf | None = None,
+    outcomes: Counter[str] | None = None,
 ) -> tuple[Iterator[dict[str, Any]], Scope | None]:
     """The report's two inputs, each a topic (by name) or an archive (a path), in the window: the rejection
-    records, and the in-scope SRs (None without a requests source)."""
+    records (a topic's outcome headers counted in ``outcomes``), and the in-scope SRs (None without a requests
+    source)."""
     records = (
         rejections_from_archive(rejections, since, until)
         if isinstance(rejections, Path)
-        else rejections_from_topic(kafka_config, rejections, serde, since, until)
+        else rejections_from_topic(kafka_config, rejections, serde, since, until, outcomes)
     )
     if requests is None:
         return records, None

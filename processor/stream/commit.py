@@ -49,6 +49,9 @@ def fenced(exc: KafkaException) -> ProducerFenced:
 class Durable(Protocol):
     producer: Producer  # the one in use (exactly-once may replace it)
 
+    def start(self) -> None:
+        """Before the first batch (exactly-once: init_transactions)."""
+
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
         """Make a judged batch's outputs and its input offsets durable (or raise)."""
 
@@ -142,14 +145,14 @@ class Transactional:
             self._call("send_offsets_to_transaction", SEND_OFFSETS_TIMEOUT_S, positions, group)
             self._commit()
         except Exception as exc:
-            # Whatever failed (a refused record, a timeout, a broker error), abort before the rewind.
+            # Whatever failed (a refused record, a timeout, a broker error, a bug), abort before anything else.
             if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                 self._replace_broken(exc)
             if self.open:  # not after a rebuild: the new producer has nothing open
                 self._abort()
-            if isinstance(exc, KafkaException):
-                raise
-            raise KafkaException(KafkaError(KafkaError._FAIL, f"batch failed in its transaction: {exc!r}")) from exc
+            if isinstance(exc, BufferError):  # the producer's queue is full: a slow broker, retried like one
+                raise KafkaException(KafkaError(KafkaError._QUEUE_FULL, f"producer queue full: {exc}")) from exc
+            raise  # a Kafka error is retried by the caller; anything else is a bug, never retried as the broker's
         finally:
             self._batch = None
         self.open = False
@@ -265,6 +268,9 @@ class CommitWhenDelivered:
         self.failure: KafkaError | None = None  # set from a failed delivery until abandoned() is read
         self.given_up: dict[Partition, int] = {}  # the first offsets of batches given up on in flight
         self.next_commit = 0.0
+
+    def start(self) -> None:
+        """Nothing to prepare: an idempotent producer needs no init."""
 
     def __call__(self, outputs: Sequence[Output], span: Span) -> None:
         if self.failure is not None:  # a failure found outside the loop (a revocation): rewind first

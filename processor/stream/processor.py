@@ -5,9 +5,10 @@ one transaction, aborted and rewound on failure; a fenced producer stops the pro
 instance owns the work). at_least_once: outputs are handed to the producer without waiting, and offsets
 are committed once their batch's outputs are confirmed delivered. Both strategies: ``stream/commit.py``.
 
-Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound, the
-partitions are paused, and the loop retries with backoff until the dependency answers again. Any
-failure inside a transaction aborts it before the rewind, so nothing is left open.
+Infrastructure failures (Redis, the broker) are never rejections: the batch is rewound and the loop
+waits with backoff, taking nothing new, until the dependency answers again (it keeps its partitions:
+nothing calls the consumer's pause()). Any failure inside a transaction aborts it before the rewind, so
+nothing is left open.
 
 Liveness: the loop and the reference feed each leave a heartbeat; /healthz and /readyz fail when
 either is older than ``liveness_timeout_s``, and a feed that has stopped stops the processor
@@ -16,24 +17,21 @@ either is older than ``liveness_timeout_s``, and a feed that has stopped stops t
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import threading
 import time
-from typing import Any
+from enum import StrEnum
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from redis.exceptions import RedisError
 
-from processor.config import Mode, ProcessingGuarantee, Settings
+from processor.config import Mode, Settings
 from processor.errors import FeedStopped, ReferenceLost
 from processor.kafka.edge import error_text, take_batch, to_inputs
 from processor.kafka.records import Input, span_of
-from processor.names import transactional_id
 from processor.observability.feed import FeedView, feed_stalled
 from processor.observability.metrics import Metrics
-from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional, fenced, is_fatal
+from processor.stream.commit import Durable, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
 from processor.stream.judge import Judge
 
@@ -41,30 +39,40 @@ log = logging.getLogger(__name__)
 
 
 READY_STALL_S = 10.0  # a loop iteration's longest legitimate time (a batch, a commit, a backoff is paused anyway)
-PAUSE_CAUSES = ("redis", "kafka", "feed_lag", "reference_lost")
+
+
+class PauseCause(StrEnum):
+    """Why the loop waits instead of deciding: the label of srguard_paused and srguard_infrastructure_pauses."""
+
+    REDIS = "redis"
+    KAFKA = "kafka"
+    FEED_LAG = "feed_lag"
+    REFERENCE_LOST = "reference_lost"
+
+
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
-LINGER_MS = 5  # librdkafka's default: a busy stream's outputs leave in fuller requests
 SETTLE_WAIT_S = 10.0  # how long revoking partitions or closing waits for outputs in flight to be delivered
 
 
 class SrProcessor:
+    """The loop. It receives its Kafka clients (built by processor.wiring): the consumer, subscribed here, and
+    the strategy that makes each batch durable with that consumer's offsets (stream/commit.py)."""
+
     def __init__(
         self,
         settings: Settings,
         judge: Judge,
         metrics: Metrics,
         dlq_policy: DlqPolicy,
+        consumer: Consumer,
+        durable: Durable,
         feed: FeedView | None = None,
-        before_commit: BeforeCommit | None = None,
     ) -> None:
-        """``judge.max_record_bytes`` becomes the producer's ``message.max.bytes``: one limit for both.
-        ``before_commit`` is a test's fault hook, called after a batch is produced and before its commit."""
         self.settings = settings
         self.judge = judge
         self.metrics = metrics
         self.feed = feed
         self.dlq = DlqGuard(dlq_policy)
-        self.exactly_once = settings.processing_guarantee is ProcessingGuarantee.EXACTLY_ONCE
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
         self.batches = 0
@@ -73,37 +81,8 @@ class SrProcessor:
         self._started = False  # the loop has begun (before it, the feed's catch-up holds readiness)
         self._joining = 0.0  # time.monotonic() of the subscribe, until the first assignment
         self._next_join_report = JOIN_REPORT_EVERY_S
-        self._consumer = Consumer(
-            settings.kafka_config(
-                "consumer",
-                **{
-                    "group.id": settings.group_id,
-                    "enable.auto.commit": False,
-                    "auto.offset.reset": "earliest",
-                    "isolation.level": "read_committed",
-                    "statistics.interval.ms": settings.statistics_interval_ms,
-                    "stats_cb": self._on_stats,
-                    "on_commit": self._on_commit,
-                },
-            )
-        )
-        producer_config: dict[str, Any] = {
-            "enable.idempotence": True,
-            "acks": "all",
-            "message.max.bytes": judge.max_record_bytes,
-        }
-        if self.exactly_once:
-            # Zombies are fenced by the consumer group's generation (KIP-447), so the id only has to be
-            # unique per live process. Set transactional_id to a stable per-instance name (a StatefulSet
-            # pod's) to let a restart abort its predecessor's open transaction at once.
-            producer_config["transactional.id"] = settings.transactional_id or transactional_id(settings.group_id)
-        # linger.ms is tuning, not correctness: SRGUARD_KAFKA_PRODUCER_LINGER_MS may change it.
-        config = {"linger.ms": LINGER_MS, **settings.kafka_config("producer", **producer_config)}
-        self._durable: Durable = (
-            Transactional(lambda: Producer(config), self._consumer, metrics, before_commit)
-            if self.exactly_once
-            else CommitWhenDelivered(Producer(config), self._consumer, settings.commit_interval_ms / 1000)
-        )
+        self._consumer = consumer
+        self._durable = durable
 
     # -- readiness -------------------------------------------------------------------------------
     def liveness(self) -> tuple[bool, str]:
@@ -144,19 +123,6 @@ class SrProcessor:
         return True, f"ready: {len(self.assigned)} partitions assigned{caveat}"
 
     # -- callbacks -------------------------------------------------------------------------------
-    def _on_stats(self, raw: str) -> None:
-        stats = json.loads(raw)
-        for topic, data in stats.get("topics", {}).items():
-            for partition, p in data.get("partitions", {}).items():
-                key = (topic, int(partition))
-                if key in self.assigned and p.get("consumer_lag", -1) >= 0:
-                    self.metrics.consumer_lag.labels(topic, partition).set(p["consumer_lag"])
-
-    @staticmethod
-    def _on_commit(error: KafkaError | None, _partitions: list[TopicPartition]) -> None:
-        if error is not None and error.code() != KafkaError._NO_OFFSET:
-            log.warning("could not commit offsets (%s): at worst their records are read again", error.str())
-
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.labels("assign").inc()
         self.rebalances += 1
@@ -171,15 +137,11 @@ class SrProcessor:
         self.metrics.rebalances.labels("revoke").inc()
         self.rebalances += 1
         self._settle(SETTLE_WAIT_S)  # at-least-once: commit what was delivered while the partitions are ours
-        for tp in partitions:
-            self.assigned.discard((tp.topic, tp.partition))
-            with contextlib.suppress(KeyError):  # no statistics arrived for it yet
-                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        self.assigned -= {(tp.topic, tp.partition) for tp in partitions}
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        if isinstance(self._durable, Transactional):
-            self._durable.start()
+        self._durable.start()
         self._consumer.subscribe(
             [self.settings.topics.requests],
             on_assign=self._on_assign,
@@ -200,7 +162,7 @@ class SrProcessor:
                 self.metrics.ready.set(1 if self.readiness()[0] else 0)
                 stale = self._stale_feed() if batch else None
                 if stale:
-                    self._pause(batch, "feed_lag", stale)
+                    self._pause(batch, PauseCause.FEED_LAG, stale)
                     stop.wait(0.5)
                     continue
                 try:
@@ -212,12 +174,12 @@ class SrProcessor:
                         self._report_joining()
                         self._durable.settle()  # deliveries are confirmed and offsets committed while idle too
                 except ReferenceLost as exc:  # no decision on a half-empty Redis: wait for the feed's rebuild
-                    self._pause(batch, "reference_lost", str(exc))
+                    self._pause(batch, PauseCause.REFERENCE_LOST, str(exc))
                     stop.wait(0.5)
                 except (RedisError, KafkaException) as exc:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc
-                    cause = "redis" if isinstance(exc, RedisError) else "kafka"
+                    cause = PauseCause.REDIS if isinstance(exc, RedisError) else PauseCause.KAFKA
                     self._pause(batch, cause, f"{cause} unavailable: {exc}")
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
@@ -290,8 +252,8 @@ class SrProcessor:
             if (topic, partition) in self.assigned:
                 self._consumer.seek(TopicPartition(topic, partition, offset))
 
-    def _pause(self, batch: list[Input], cause: str, why: str) -> None:
-        """Rewind the batch so nothing is lost, pause fetching, and say why (metrics, readiness)."""
+    def _pause(self, batch: list[Input], cause: PauseCause, why: str) -> None:
+        """Rewind the batch so nothing is lost, and say why the loop waits (metrics, readiness)."""
         self._rewind(batch)
         if self.paused_cause is None:
             log.error("pausing: %s; will retry", why)
@@ -303,7 +265,7 @@ class SrProcessor:
     def _resume(self) -> None:
         if self.paused_cause is not None:
             log.info("resuming after: %s", self.paused_cause)
-            for cause in PAUSE_CAUSES:
+            for cause in PauseCause:
                 self.metrics.paused.labels(cause).set(0)
             self.paused_cause = None
 

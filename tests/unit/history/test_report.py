@@ -18,7 +18,7 @@ from processor.domain.decision import Reason
 from processor.names import Schema
 from processor.report.page import NO_CHARTS, with_others, write_report
 from processor.report.render import ReportContext, print_terminal
-from processor.report.sources import RegisteredOf, checked_by_secmp0063, rejections_and_scope
+from processor.report.sources import RegisteredOf, checked_by_secmp0063, recorded_mode, rejections_and_scope
 from processor.report.stats import (
     INCIDENT_CLASS,
     SUPPLIER,
@@ -244,3 +244,18 @@ def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_th
     assert rows and all(row.in_scope == expected[row.key] for row in rows)
     assert denominator_basis(REGISTERED_NO, scope) == "in-scope SRs with this key"
     assert denominator_basis(REGISTERED_NO, None) == "all in-scope SRs"
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "mode"),
+    [
+        ({"audit": 3}, "audit"),
+        ({"rejected": 2}, "enforce"),
+        ({"audit": 1, "rejected": 1}, "audit and enforce"),
+        ({"": 4}, "unrecorded (no srguard-outcome header)"),
+        ({}, "as recorded (an archive keeps no srguard-outcome header)"),
+    ],
+)
+def test_the_report_takes_the_mode_from_what_srguard_recorded_on_each_record(outcomes, mode):
+    """Never from the topic's name: an audit topic called "rejected-copy" is still audit."""
+    assert recorded_mode(Counter(outcomes)) == mode

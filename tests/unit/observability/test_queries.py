@@ -126,3 +126,25 @@ def test_the_pie_counts_rejections_and_would_be_rejections_alike():
     (expression,) = (t["expr"] for t in pie["targets"])
     # `a or b` drops b's series whenever a has the same labels: each side is tagged first.
     assert expression.count("label_replace(") == 2 and "srguard_sr_audited_total" in expression
+
+
+def test_consumer_lag_is_exported_for_the_partitions_fetched_and_dropped_for_the_rest():
+    from processor.observability.metrics import Metrics
+
+    metrics = Metrics()
+
+    def stats(state: str, lag: int) -> str:
+        partitions = {
+            "0": {"fetch_state": "active", "consumer_lag": 7},
+            "1": {"fetch_state": state, "consumer_lag": lag},
+        }
+        return json.dumps({"topics": {"dcc.sr.requests": {"partitions": {**partitions, "-1": {"consumer_lag": 9}}}}})
+
+    def lag(partition: str) -> float | None:
+        labels = {"topic": "dcc.sr.requests", "partition": partition}
+        return metrics.registry.get_sample_value("srguard_consumer_lag_records", labels)
+
+    metrics.observe_consumer_stats(stats("active", 3))
+    assert (lag("0"), lag("1"), lag("-1")) == (7, 3, None)
+    metrics.observe_consumer_stats(stats("none", -1))  # partition 1 revoked: its series goes
+    assert (lag("0"), lag("1")) == (7, None)

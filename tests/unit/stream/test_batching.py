@@ -27,18 +27,28 @@ class Queue:
         return taken
 
 
-def processor(**settings: object) -> SrProcessor:
+class Durable:
+    """Nothing to make durable: these tests stop at taking a batch."""
+
+    def settle(self, wait_s: float = 0.0) -> None:
+        pass
+
+    def rewind(self, first: dict) -> dict:
+        return first
+
+
+def processor(consumer: object = None, **settings: object) -> SrProcessor:
     s = Settings(bootstrap_servers="127.0.0.1:1", **{"processing_guarantee": "at_least_once", **settings})
     judge = SimpleNamespace(max_record_bytes=1_000_000)  # the loop's batching needs no judging
-    return SrProcessor(s, judge=judge, metrics=Metrics(), dlq_policy=DlqPolicy())  # type: ignore[arg-type]
+    return SrProcessor(s, judge, Metrics(), DlqPolicy(), consumer, Durable())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("queued", "expected"), [(0, 0), (1, 1), (40, 40), (2500, 1000)])
 def test_a_batch_is_the_first_sr_and_what_queued_behind_it(queued, expected):
-    p = processor()
-    p._consumer = Queue(queued)
+    queue = Queue(queued)
+    p = processor(queue)
     assert len(p._next_messages()) == expected
-    first, *rest = p._consumer.calls
+    first, *rest = queue.calls
     assert first == (1, IDLE_WAIT_S)  # waits for one SR only: a lone SR is never held back
     assert rest == ([] if queued == 0 else [(999, 0.0)])  # the rest: no waiting by default
 
@@ -50,10 +60,10 @@ def test_exactly_once_waits_50_ms_to_fill_a_transaction_unless_told_otherwise():
 
 
 def test_batch_timeout_lets_a_batch_wait_to_fill():
-    p = processor(batch_size=10, batch_timeout_ms=25)
-    p._consumer = Queue(3)
+    queue = Queue(3)
+    p = processor(queue, batch_size=10, batch_timeout_ms=25)
     assert len(p._next_messages()) == 3
-    assert p._consumer.calls == [(1, IDLE_WAIT_S), (9, 0.025)]
+    assert queue.calls == [(1, IDLE_WAIT_S), (9, 0.025)]
 
 
 class Record:
@@ -91,8 +101,8 @@ class Rebalancing:
     """The second consume() of a batch serves a rebalance (revoke all, assign partition 0 only) before
     returning records, as librdkafka does inside consume()."""
 
-    def __init__(self, p: SrProcessor) -> None:
-        self.p = p
+    def __init__(self) -> None:
+        self.p: SrProcessor  # set once the processor that receives this consumer exists
         self.seeks: list[tuple[int, int]] = []
         self.calls = 0
 
@@ -111,8 +121,9 @@ class Rebalancing:
 def test_a_batch_taken_across_a_rebalance_is_given_back_and_its_partitions_rewound():
     # The record taken before the rebalance was taken again after it: judged as one batch it would be
     # decided twice (and a revoked partition's record would be decided by its new owner too).
-    p = processor()
+    consumer = Rebalancing()
+    p = processor(consumer)
+    consumer.p = p
     p.assigned = {("sr", 0), ("sr", 1)}
-    p._consumer = Rebalancing(p)
     assert p._next_messages() == []
-    assert p._consumer.seeks == [(1, 1000)]  # partition 0 is no longer ours: its new owner reads it
+    assert consumer.seeks == [(1, 1000)]  # partition 0 is no longer ours: its new owner reads it

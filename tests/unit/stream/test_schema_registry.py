@@ -69,7 +69,7 @@ def test_run_uses_the_registry_format_when_configured(monkeypatch):
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)  # no broker here
     captured = {}
 
-    def fake_processor(settings, judge, metrics, dlq, feed, before_commit=None):
+    def fake_processor(settings, judge, metrics, dlq, consumer, durable, feed):
         captured["judge"] = judge
         return SimpleNamespace(
             observe_feed=lambda status: None, readiness=lambda: (True, "fake"), liveness=lambda: (True, "fake")
