@@ -21,8 +21,8 @@ from processor.cli.common import (
 )
 from processor.errors import ExitCode
 from processor.ledger.build import build_ledger, device_key, load_snapshot
-from processor.ledger.render import print_device, print_sections, write_wrong_per_operator
-from processor.ledger.report import cells_of, population_at, sections
+from processor.ledger.population import cells_of, population_at, sections
+from processor.ledger.printing import print_device, print_sections, write_wrong_per_operator
 from processor.names import OUTCOMES_TOPIC
 
 ledger_app = typer.Typer(

@@ -55,8 +55,8 @@ def report(
 ) -> None:
     """Incidence statistics: wrong certificates and registration-data gaps apart, with rates per 10,000
     in-scope SRs, by NO, certificate owner, supplier, SR, reason and over time (tables, CSV, JSON, HTML)."""
-    from processor.ledger.report import population_at
-    from processor.ledger.report import sections as ledger_sections
+    from processor.ledger.population import population_at
+    from processor.ledger.population import sections as ledger_sections
     from processor.report.page import NO_CHARTS, write_report
     from processor.report.render import print_sections, print_terminal
 

@@ -19,7 +19,7 @@ from typing import Any
 from processor.domain.identifiers import DNO_MARKET_IDS, Fuel
 from processor.domain.model import PartyDirectory, Registration
 from processor.ledger.model import CELLS
-from processor.ledger.report import Population, State, population_at
+from processor.ledger.population import Population, State, population_at
 from processor.ledger.store import LedgerStore
 from processor.registration.lookup import Stores
 from processor.report.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass, aggregate

@@ -9,8 +9,8 @@ from processor.domain.model import Device, Registration
 from processor.errors import DecodeError
 from processor.names import Schema
 from processor.registration.devices import DeviceWithdrawal, device
+from processor.registration.packing import merge_entry
 from processor.registration.parties import EntityWithdrawal, PartyCredential, credential
-from processor.registration.records import merge_entry
 from processor.registration.store import Withdrawal
 
 

@@ -20,7 +20,7 @@ from processor.domain.model import Device, DeviceStatus, DeviceType
 from processor.errors import InvalidIdentifier
 from processor.names import DEFAULT_KEY_PREFIX, RedisKeys
 from processor.registration.buckets import Queued, RedisClient, one_round_trip
-from processor.registration.records import MAX48, read_text, text_field
+from processor.registration.packing import MAX48, read_text, text_field
 from processor.registration.store import ApplyStats, DatedHistories, in_force_each
 
 DEFAULT_BUCKETS = 1 << 16  # about devices / 100 for a few million devices

@@ -3,7 +3,7 @@ layout, device inventory records per device (``processor.registration.devices``)
 
 Key layout (memory: ~55 million GB meter points): MPxNs are hashed (CRC-32) into a fixed number of
 buckets; each bucket is one Redis hash ``{prefix}:reg:{bucket:x}`` whose fields are MPxNs and whose
-values are the packed records (processor.registration.records). Small hashes stay listpack-encoded,
+values are the packed records (processor.registration.packing). Small hashes stay listpack-encoded,
 which costs a few tens of bytes per MPxN instead of a key's ~70. Size the bucket count to about
 MPxNs / 100 (default 2^19 for GB scale); it is fixed at first use and stored in ``{prefix}:reg:meta``
 so every process agrees. Each lookup touches one key, so Redis Cluster needs no hash tags for reads.
@@ -33,7 +33,7 @@ from processor.registration.buckets import (
     read_offsets,
     write_offsets,
 )
-from processor.registration.records import merge_entry, unpack
+from processor.registration.packing import merge_entry, unpack
 
 log = logging.getLogger(__name__)
 DEFAULT_BUCKETS = 1 << 19

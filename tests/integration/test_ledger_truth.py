@@ -15,7 +15,7 @@ from processor.domain.model import Device, DeviceStatus, DeviceType, Party, Regi
 from processor.ledger.build import apply_changes
 from processor.ledger.events import sr_change
 from processor.ledger.model import Cell, Outcome, Placement, Status, commission, place, settle
-from processor.ledger.report import Content, State, judge_devices, sections
+from processor.ledger.population import Content, State, judge_devices, sections
 from processor.ledger.store import LedgerStore
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import PartyCredential, PartyStore

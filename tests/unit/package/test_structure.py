@@ -85,3 +85,10 @@ def test_make_test_runs_the_type_checker():
     lint = (ROOT / "Makefile").read_text().split("lint:", 1)[1].split("\n\n", 1)[0]
     assert "mypy" in lint and "ruff check" in lint
     assert tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["strict"] is True
+
+
+def test_unit_test_folders_are_named_after_the_rooms_they_test():
+    """tests/unit/<room>/ for each room; ``package`` holds the package's shape, ``deploy`` the deploy files."""
+    rooms = {p.stem for p in PACKAGE.iterdir() if not p.name.startswith("__")} | {"package", "deploy", "bench"}
+    folders = {p.name for p in (ROOT / "tests" / "unit").iterdir() if p.is_dir() and not p.name.startswith("__")}
+    assert folders and folders <= rooms, f"not a room: {sorted(folders - rooms)}"

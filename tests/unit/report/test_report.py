@@ -31,7 +31,7 @@ from processor.report.stats import (
     wilson,
 )
 from processor.stream.serde import encode_service_request
-from tests.unit.history.test_history_offline import REJECTIONS, TRAFFIC
+from tests.unit.replay.test_replay_offline import REJECTIONS, TRAFFIC
 
 DAY = 86_400_000
 T2020 = 1_577_836_800_000  # 2020-01-01T00:00Z, a Wednesday
@@ -225,7 +225,7 @@ def test_the_html_report_is_written_without_matplotlib_and_says_where_the_charts
 def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_that_operator(tmp_path):
     from processor.report.render import denominator_basis
     from processor.report.stats import NONE_REGISTERED, REGISTERED_NO
-    from tests.unit.history.test_history_offline import POINTS
+    from tests.unit.replay.test_replay_offline import POINTS
 
     def operator(mpxn: str | None, at: int) -> str | None:
         registration = POINTS[mpxn].registration_at(at) if mpxn in POINTS else None

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from processor.domain.model import PartyDirectory
 from processor.ledger.model import CELLS, DeviceCells, Holding
-from processor.ledger.report import WRONG_CONTENTS, Population, State
+from processor.ledger.population import WRONG_CONTENTS, Population, State
 from processor.times import iso_utc
 
 CELL_TITLES = {"ds": "digital signing", "ka": "key agreement"}

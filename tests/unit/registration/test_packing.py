@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.registration.changes import registration_change
+from processor.registration.packing import merge_entry, pack, unpack
 from processor.registration.publish import encode_registration
-from processor.registration.records import merge_entry, pack, unpack
 from processor.registration.store import in_force
 from processor.times import parse_time
 
