@@ -3,7 +3,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY processor ./processor
 COPY schemas ./schemas
-RUN rm -f processor/schemas && cp -r schemas processor/schemas && pip install --no-cache-dir .
+# The development tools (embedded stack, simulator, demo) stay out of the processor's image.
+RUN rm -rf processor/schemas processor/devkit && cp -r schemas processor/schemas && pip install --no-cache-dir .
 USER nobody
 EXPOSE 9108
 ENTRYPOINT ["srguard"]

@@ -57,6 +57,13 @@ class Commands(TyperGroup):
             raise fail(error_text(exc), ExitCode.FENCED if is_fatal(exc.args[0]) else ExitCode.USAGE) from exc
         except RedisError as exc:
             raise fail(f"Redis: {exc}") from exc
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("processor.devkit"):
+                raise
+            raise fail(
+                "this is a development command, and this installation has no development tools (the processor's "
+                "image leaves processor/devkit out): run it from a source checkout"
+            ) from exc
 
 
 ConfigFile = Annotated[

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 import tomllib
 from pathlib import Path
 
@@ -92,3 +93,15 @@ def test_unit_test_folders_are_named_after_the_rooms_they_test():
     rooms = {p.stem for p in PACKAGE.iterdir() if not p.name.startswith("__")} | {"package", "deploy", "bench"}
     folders = {p.name for p in (ROOT / "tests" / "unit").iterdir() if p.is_dir() and not p.name.startswith("__")}
     assert folders and folders <= rooms, f"not a room: {sorted(folders - rooms)}"
+
+
+def test_the_image_leaves_the_development_tools_out_and_their_commands_say_so(monkeypatch):
+    assert "rm -rf processor/schemas processor/devkit" in (ROOT / "Dockerfile").read_text()
+    from typer.testing import CliRunner
+
+    from processor.cli import app
+
+    monkeypatch.setitem(sys.modules, "processor.devkit", None)  # as in the image: the package is not there
+    monkeypatch.setitem(sys.modules, "processor.devkit.stack", None)
+    result = CliRunner().invoke(app, ["stack", "status"])
+    assert result.exit_code == 2 and "no development tools" in result.output, result.output
