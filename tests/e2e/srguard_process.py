@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
@@ -31,6 +32,7 @@ from processor.domain.model import (
     UserRole,
 )
 from processor.kafka.topics import create_topics, topic_layout
+from processor.registration.store import RegistrationStore
 from tests.kafka_io import read_all
 
 PARTITIONS = 3
@@ -68,6 +70,12 @@ class World:
         }
         env |= {f"SRGUARD_TOPICS__{name.upper()}": value for name, value in self.topics.model_dump().items()}
         return {**os.environ, **env, **extra}
+
+    def registered_operator(self, mpxn: str, at: int) -> str | None:
+        """The NO srguard's Redis holds for ``mpxn`` at ``at`` (what the feed has applied so far)."""
+        store = RegistrationStore(redis.Redis.from_url(self.redis), f"run{self.unique}", 1024)
+        found = store.lookup_many([(mpxn, at)])[0]
+        return found.network_operator_id if found else None
 
     def traffic(self, count: int, seed: int = 1, mix: TrafficMix | None = None) -> list[LabelledSR]:
         mix = mix or TrafficMix(in_scope=0.3, incident_rate=0.3, exempt=0.02, other_role_certificates=0.02)

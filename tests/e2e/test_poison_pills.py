@@ -20,6 +20,7 @@ from processor.stream.serde import encode_service_request
 from tests import proc
 from tests.e2e.srguard_process import SrguardRun, World, make_world
 from tests.reliability.redis_process import RestartableRedis
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 DAY = 86_400_000
@@ -99,7 +100,8 @@ def test_a_directory_record_no_store_can_take_leaves_the_feed_running(world):
             world.topics.registrations,
             [Registration(old.mpxn, old.fuel, new_operator, old.supplier_id, change_at, old.sequence + 1000)],
         )
-        time.sleep(2)  # the feed applies it (its lag bound would pause the processor otherwise)
+        applied = lambda: world.registered_operator(old.mpxn, change_at) == new_operator  # noqa: E731
+        wait_for(applied, "the feed to apply the change of network operator", timeout=30)
         placements = [
             LabelledSR(world.handover(point, new_operator, change_at + DAY, n), None, None) for n in range(20)
         ]

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import redis
@@ -15,8 +14,10 @@ from confluent_kafka import Producer
 
 from processor.domain.identifiers import Fuel, mpan_check_digit
 from processor.domain.model import Party, Registration
+from processor.names import RedisKeys
 from processor.registration.publish import publish_parties, publish_registrations
 from tests.kafka_io import create_topics
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -157,11 +158,9 @@ def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, 
         env={**os.environ, **env},
     )
     client = redis.Redis.from_url(redis_url)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not client.exists(f"{{e{unique}:party}}:entities"):
-            time.sleep(0.2)
-        time.sleep(1)
+    status = RedisKeys(f"e{unique}").feed_status
+    try:  # the feed publishes its status after every batch: ready once it has caught up
+        wait_for(lambda: client.hget(status, "ready") == b"1", "the feed to say it is ready", timeout=60)
     finally:
         process.send_signal(signal.SIGTERM)
         out, errors = process.communicate(timeout=30)
