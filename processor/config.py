@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from processor.domain.certificates import CACHE_BYTES, CACHE_SIZE
 from processor.domain.decision import MissingRegistration
 from processor.errors import ConfigFileError, SettingError
 from processor.names import DEFAULT_GROUP_ID, DEFAULT_KEY_PREFIX, KAFKA_LOGGER, TOOL_ENV, Topics
@@ -98,8 +99,8 @@ class Settings(BaseSettings):
     # Enforce mode without a trust anchor would accept a certificate minted by anyone with OU 03 and the
     # registered NO's EUI-64: srguard refuses to start so unless this says it is meant.
     allow_untrusted_certificates: bool = False
-    certificate_cache_size: int = Field(4096, ge=1)
-    certificate_cache_bytes: int = Field(16 << 20, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
+    certificate_cache_size: int = Field(CACHE_SIZE, ge=1)
+    certificate_cache_bytes: int = Field(CACHE_BYTES, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password
 
     @field_validator("redis_url")

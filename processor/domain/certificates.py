@@ -45,6 +45,8 @@ class KeyUsage(StrEnum):
     KEY_AGREEMENT = "keyAgreement"
 
 
+CACHE_SIZE = 4096  # certificates read once and kept (the settings' certificate_cache_size default)
+CACHE_BYTES = 16 << 20  # DER bytes (plus ~0.5 kB an entry) the cache may hold (certificate_cache_bytes)
 MALFORMED = "malformed_certificate"
 UNTRUSTED = "untrusted_issuer"
 # An SMKI Organisation Certificate is a few hundred bytes; anything near this is not one, and is
@@ -267,7 +269,7 @@ class CertificateReader:
     ``cache_size`` entries and ``cache_bytes`` (DER plus a fixed overhead per entry)."""
 
     def __init__(
-        self, cache_size: int = 4096, trust_store: TrustStore | None = None, cache_bytes: int = 16 << 20
+        self, cache_size: int = CACHE_SIZE, trust_store: TrustStore | None = None, cache_bytes: int = CACHE_BYTES
     ) -> None:
         self.trust_store = trust_store
         self._max_entries = cache_size

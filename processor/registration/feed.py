@@ -36,7 +36,6 @@ from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore
 
 log = logging.getLogger(__name__)
-BATCH = 2000
 REJECTED_KEEP = 10_000  # undecodable feed records kept in Redis, newest first, raw bytes included
 
 
@@ -58,8 +57,9 @@ class ReferenceFeed:
         parties: PartyStore,
         devices_topic: str,
         devices: DeviceInventoryStore,
+        *,
+        batch_size: int,  # its default: the settings' feed_batch_size
         on_batch: Callable[[FeedStatus], None] | None = None,
-        batch_size: int = BATCH,
         serde: Serde = PLAIN,
         check_topics: Callable[[list[str]], None] | None = None,
     ) -> None:

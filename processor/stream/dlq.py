@@ -27,9 +27,11 @@ MAX_ERROR_CHARS = 1000
 
 @dataclass(frozen=True)
 class DlqPolicy:
-    max_consecutive: int = 1000  # this many dead-lettered SRs in a row stop the process
-    max_ratio: float = 0.5  # ... as does this share of dead-lettered SRs among the last `window`
-    window: int = 10_000
+    """The DLQ flood limits, as data (their defaults: the settings, ``dlq_*``)."""
+
+    max_consecutive: int  # this many dead-lettered SRs in a row stop the process
+    max_ratio: float  # ... as does this share of dead-lettered SRs among the last `window`
+    window: int
 
 
 # librdkafka counts key, value and headers against message.max.bytes and adds its own framing; the

@@ -37,6 +37,7 @@ def world(kafka_bootstrap, redis_url, unique, tmp_path):
         PartyStore(client, f"run{unique}"),
         world.topics.devices,
         DeviceInventoryStore(client, f"run{unique}"),
+        batch_size=2000,
     )
     assert feed.wait_ready(60), "reference data did not load"
     feed.close()

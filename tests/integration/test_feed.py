@@ -42,7 +42,7 @@ def world(kafka_bootstrap, redis_url, unique):
             PartyStore(client, f"f{unique}"),
             devices,
             DeviceInventoryStore(client, f"f{unique}", buckets=64),
-            **kwargs,
+            **{"batch_size": 2000, **kwargs},
         )
 
     yield {"regs": regs, "parties": parties, "devices": devices, "producer": producer, "feed": feed, "client": client}
@@ -278,6 +278,7 @@ def test_the_reference_topics_keep_every_change_where_compaction_would_drop_some
         PartyStore(world["client"], f"k{unique}"),
         world["devices"],
         DeviceInventoryStore(world["client"], f"k{unique}", buckets=64),
+        batch_size=2000,
     )
     assert feed.wait_ready(60)
     for r in late:  # rebuilt from the topic: the same answers a live feed gave, at every time

@@ -40,7 +40,7 @@ class Durable:
 def processor(consumer: object = None, **settings: object) -> SrProcessor:
     s = Settings(bootstrap_servers="127.0.0.1:1", **{"processing_guarantee": "at_least_once", **settings})
     judge = SimpleNamespace(max_record_bytes=1_000_000)  # the loop's batching needs no judging
-    return SrProcessor(s, judge, Metrics(), DlqPolicy(), consumer, Durable())  # type: ignore[arg-type]
+    return SrProcessor(s, judge, Metrics(), DlqPolicy(1000, 0.5, 10_000), consumer, Durable())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("queued", "expected"), [(0, 0), (1, 1), (40, 40), (2500, 1000)])
@@ -53,7 +53,7 @@ def test_a_batch_is_the_first_sr_and_what_queued_behind_it(queued, expected):
     assert rest == ([] if queued == 0 else [(999, 0.0)])  # the rest: no waiting by default
 
 
-def test_exactly_once_waits_50_ms_to_fill_a_transaction_unless_told_otherwise():
+def test_exactly_once_waits_10_ms_to_fill_a_transaction_unless_told_otherwise():
     assert processor(processing_guarantee="exactly_once").settings.batch_wait_s == 0.01
     assert processor(processing_guarantee="exactly_once", batch_timeout_ms=0).settings.batch_wait_s == 0.0
     assert processor().settings.batch_wait_s == 0.0
