@@ -47,6 +47,10 @@ def stack_up(
             show_default="auto",
         ),
     ] = None,
+    brokers: Annotated[
+        int,
+        typer.Option(help="1, or 3: a replicated Apache Kafka cluster (three KRaft nodes, RF 3, min ISR 2)."),
+    ] = 1,
 ) -> None:
     """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
     from processor.devkit.stack import EmbeddedStack, StackState, default_state_file, is_alive, print_state
@@ -55,7 +59,9 @@ def stack_up(
     state_file = state_file or default_state_file()
     if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
         raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
-    stack = EmbeddedStack(state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker)
+    stack = EmbeddedStack(
+        state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker, brokers=brokers
+    )
     state = stack.start()
     if as_env:
         print("\n".join(exports(state)))

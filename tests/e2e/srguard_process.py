@@ -45,6 +45,7 @@ class World:
     unique: str
     workdir: Path
     population: Population
+    replication: int = 1  # 3 on a replicated cluster
     topics: Topics = field(init=False)
     trust_store: Path = field(init=False)
 
@@ -52,7 +53,9 @@ class World:
         self.topics = Topics(**{name: f"{value}.{self.unique}" for name, value in Topics().model_dump().items()})
         self.trust_store = self.workdir / "oca.pem"
         self.trust_store.write_bytes(self.population.pki.oca_pem())
-        create_topics(AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, 1)
+        create_topics(
+            AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, self.replication
+        )
         self.producer = Producer({"bootstrap.servers": self.kafka, "linger.ms": 10, "enable.idempotence": True})
         publish_reference_data(self.producer, self.topics, self.population)
 
@@ -128,7 +131,9 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.topics = Topics(**{name: f"{value}.{self.name}" for name, value in Topics().model_dump().items()})
-        create_topics(AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, 1)
+        create_topics(
+            AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, self.replication
+        )
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -145,8 +150,10 @@ class Stack:
         return {**os.environ, **env, **extra}
 
 
-def make_world(kafka: str, redis: str, unique: str, workdir: Path, meter_points: int = 1500) -> World:
-    return World(kafka, redis, unique, workdir, build_population(seed=5, meter_points=meter_points))
+def make_world(
+    kafka: str, redis: str, unique: str, workdir: Path, meter_points: int = 1500, replication: int = 1
+) -> World:
+    return World(kafka, redis, unique, workdir, build_population(seed=5, meter_points=meter_points), replication)
 
 
 class SrguardRun:

@@ -18,7 +18,7 @@ class RestartableKafka:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.port, self.controller_port = free_port(), free_port()
-        self.argv = apache_kafka.prepare(workdir, self.port, self.controller_port)
+        self.argv = apache_kafka.prepare(workdir, apache_kafka.Node(1, self.port, self.controller_port))
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

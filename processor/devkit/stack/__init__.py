@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
+import functools
 import importlib.util
 import logging
 import os
@@ -119,6 +120,13 @@ def _kafka_answers(bootstrap: str) -> bool:
     return True
 
 
+def _brokers_registered(bootstrap: str) -> int:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 1000, "log_level": 0})
+    return len(admin.list_topics(timeout=2).brokers)
+
+
 def _redis_answers(url: str) -> bool:
     import redis
 
@@ -138,10 +146,17 @@ class EmbeddedStack:
         kafka: bool = True,
         redis: bool = True,
         broker: str | None = None,
+        brokers: int = 1,
     ) -> None:
+        """``brokers``: 1, or 3 for a replicated Apache Kafka cluster (three KRaft nodes, RF 3, min ISR 2)."""
         self.broker = broker or os.environ.get("SRGUARD_STACK_BROKER", "auto")
         if self.broker not in BROKERS:
             raise StackError(f"broker {self.broker!r} is not one of {', '.join(BROKERS)} (SRGUARD_STACK_BROKER)")
+        if brokers not in (1, 3):
+            raise StackError(f"--brokers takes 1 or 3 (a KRaft quorum on loopback), not {brokers}")
+        if brokers > 1 and self.broker == "tansu":
+            raise StackError("a replicated cluster needs Apache Kafka: tansu runs one broker")
+        self.brokers = brokers
         self._own_workdir = workdir is None
         self._wanted = {"kafka": kafka, "redis": redis}
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="srguard-stack-"))
@@ -220,7 +235,7 @@ class EmbeddedStack:
                 self._start_apache_kafka()
                 self.state.broker = f"apache-kafka {apache_kafka.version()}"
             except KafkaUnavailable as exc:
-                if self.broker == "kafka":
+                if self.broker == "kafka" or self.brokers > 1:
                     raise StackError(f"Apache Kafka cannot start: {exc}") from exc
                 print(f"srguard stack: Apache Kafka unavailable ({exc}); using tansu instead", file=sys.stderr)
         if not self.state.broker:
@@ -230,15 +245,32 @@ class EmbeddedStack:
         log.info("%s answered after %.1fs", self.state.broker, self.state.broker_start_seconds)
 
     def _start_apache_kafka(self) -> None:
-        port, controller_port = free_port(), free_port()
-        if not self.persist:  # a fresh broker each time, as tansu's memory storage is
-            shutil.rmtree(self.workdir / "kafka-data", ignore_errors=True)
-        argv = apache_kafka.prepare(self.workdir, port, controller_port)
-        address = f"127.0.0.1:{port}"
-        process = self._spawn("kafka", argv, address)
-        server_log = self.workdir / "kafka-server.log"  # the broker's own log; kafka.log has only its stdout
-        self.state.services[-1] = dataclasses.replace(self.state.services[-1], log=str(server_log))
-        _wait_until(lambda: _kafka_answers(address), "Apache Kafka", process, server_log, KAFKA_START_TIMEOUT_S)
+        """One node in the stack's folder, or three, each in a folder of its own: all started before any is
+        waited for (a KRaft quorum elects a leader once a majority of its voters runs)."""
+        nodes = [apache_kafka.Node(n, free_port(), free_port()) for n in range(1, self.brokers + 1)]
+        cluster = apache_kafka.cluster_id()
+        started = []
+        for node in nodes:
+            folder = self.workdir if self.brokers == 1 else self.workdir / f"kafka-{node.id}"
+            if not self.persist:  # a fresh broker each time, as tansu's memory storage is
+                shutil.rmtree(folder / "kafka-data", ignore_errors=True)
+            argv = apache_kafka.prepare(folder, node, nodes, cluster)
+            address = f"127.0.0.1:{node.port}"
+            process = self._spawn("kafka" if node.id == 1 else f"kafka-{node.id}", argv, address)
+            server_log = folder / "kafka-server.log"  # the broker's own log; kafka.log has only its stdout
+            self.state.services[-1] = dataclasses.replace(self.state.services[-1], log=str(server_log))
+            started.append((address, process, server_log))
+        for address, process, server_log in started:
+            answers = functools.partial(_kafka_answers, address)
+            _wait_until(answers, "Apache Kafka", process, server_log, KAFKA_START_TIMEOUT_S)
+        if self.brokers > 1:
+            _wait_until(
+                lambda: _brokers_registered(self.kafka_bootstrap) == self.brokers,
+                f"the {self.brokers}-node cluster",
+                started[0][1],
+                started[0][2],
+                KAFKA_START_TIMEOUT_S,
+            )
 
     def _start_tansu(self) -> None:
         port = free_port()

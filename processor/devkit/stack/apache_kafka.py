@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import uuid
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from processor.errors import KafkaUnavailable
@@ -118,26 +120,39 @@ def cluster_id() -> str:
             return found
 
 
-def server_properties(workdir: Path, port: int, controller_port: int) -> str:
+@dataclass(frozen=True)
+class Node:
+    """One KRaft node (broker and controller) on loopback."""
+
+    id: int
+    port: int
+    controller_port: int
+
+
+def server_properties(workdir: Path, node: Node, nodes: Sequence[Node]) -> str:
+    """One node of ``nodes`` (all of them voters). One node: every internal topic has one replica. Three: three
+    replicas and two in sync, as the DCC runs them, for the internal topics and, by default, every topic."""
+    replicas, in_sync = str(len(nodes)), str(min(2, len(nodes)))
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "node.id": str(node.id),
+        "controller.quorum.voters": ",".join(f"{n.id}@127.0.0.1:{n.controller_port}" for n in nodes),
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(workdir / "kafka-data"),
         "num.partitions": "1",
-        # One node: every internal topic has one replica, and one in-sync replica is enough.
-        "offsets.topic.replication.factor": "1",
+        "default.replication.factor": replicas,
+        "min.insync.replicas": in_sync,
+        "offsets.topic.replication.factor": replicas,
         "offsets.topic.num.partitions": "10",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.replication.factor": replicas,
+        "transaction.state.log.min.isr": in_sync,
         "transaction.state.log.num.partitions": "10",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": replicas,
+        "share.coordinator.state.topic.min.isr": in_sync,
         # A consumer group forms at once instead of waiting 3 s for more members.
         "group.initial.rebalance.delay.ms": "0",
         # Generated traffic and replayed history carry their SRs' own times (years ago): a broker deleting by
@@ -164,18 +179,30 @@ def log4j_properties(log: Path) -> str:
     )
 
 
-def prepare(workdir: Path, port: int, controller_port: int) -> list[str]:
-    """Config written and storage formatted (kept when already formatted): the broker's command line."""
+def prepare(workdir: Path, node: Node, nodes: Sequence[Node] = (), cluster: str | None = None) -> list[str]:
+    """Config written and storage formatted (kept when already formatted): the node's command line. ``nodes``:
+    every node of the cluster (default: this one alone), all formatted with one ``cluster`` id."""
     java = java_binary()
     libs = resolve_jars()
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "kafka-server.properties"
-    config.write_text(server_properties(workdir, port, controller_port))
+    config.write_text(server_properties(workdir, node, nodes or (node,)))
     (workdir / "kafka-log4j2.properties").write_text(log4j_properties(workdir / "kafka-server.log"))
     classpath = f"{libs}/*"
     base = [str(java), *HEAP, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={workdir / 'kafka-log4j2.properties'}"]
     if not (workdir / "kafka-data" / "meta.properties").is_file():
         formatted = subprocess.run(
-            [*base, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id(), "-c", str(config)],
+            [
+                *base,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster or cluster_id(),
+                "-c",
+                str(config),
+            ],
             capture_output=True,
             text=True,
             timeout=120,

@@ -36,7 +36,11 @@ class StackState:
 
     @property
     def kafka_bootstrap(self) -> str:
-        return self._address("kafka")
+        """Every broker's address (a cluster's nodes are kafka, kafka-2, kafka-3)."""
+        found = [s.address for s in self.services if s.name == "kafka" or s.name.startswith("kafka-")]
+        if not found:
+            raise StackError("no kafka in this stack")
+        return ",".join(found)
 
     @property
     def redis_url(self) -> str:
@@ -126,9 +130,9 @@ def print_state(state: StackState, console: Console) -> None:
 def exports(state: StackState) -> list[str]:
     """Shell lines that point srguard, the tests and the benchmarks at the stack: ``eval "$(...)"``."""
     lines = []
-    kafka = next((s for s in state.services if s.name == "kafka"), None)
-    if kafka:
-        lines.append(f"export KAFKA_BOOTSTRAP_SERVERS={kafka.address} SRGUARD_BOOTSTRAP_SERVERS={kafka.address}")
+    if any(s.name == "kafka" for s in state.services):
+        bootstrap = state.kafka_bootstrap
+        lines.append(f"export KAFKA_BOOTSTRAP_SERVERS={bootstrap} SRGUARD_BOOTSTRAP_SERVERS={bootstrap}")
     if any(s.name == "redis" for s in state.services):
         lines.append(f"export REDIS_URL={state.redis_url} SRGUARD_REDIS_URL={state.redis_url}")
     return lines
