@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.srguard-installed
 
 QUIX   := .venv-quix
-.PHONY: setup demo test test-deps unit integration e2e fast lint bench peers clean
+.PHONY: setup demo test test-deps unit integration e2e fast chaos lint bench peers clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ e2e: setup test-deps  # the srguard command as a user runs it
 
 fast: setup test-deps  # everything but the long runs (soak, fuzz, broker restarts)
 	$(BIN)/pytest -m "not slow"
+
+ROUNDS ?= 3
+chaos: setup  # the fault campaign on a 3-node cluster: every fault, both guarantees, ROUNDS rounds; prints the table
+	$(BIN)/python -m tests.reliability.campaign --rounds $(ROUNDS)
 
 test-deps:
 	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)

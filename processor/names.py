@@ -92,6 +92,12 @@ def replay_group(group_id: str, output_prefix: str) -> str:
     return f"{group_id}-replay-{output_prefix}"
 
 
+def replay_transactional_id(group_id: str, output_prefix: str) -> str:
+    """One per output prefix, stable: a replay run again fences its interrupted predecessor, whose open
+    transaction (outputs after its last checkpoint) is aborted."""
+    return f"{replay_group(group_id, output_prefix)}-tx"
+
+
 def history_group() -> str:
     return f"{DEFAULT_GROUP_ID}-history-{uuid.uuid4().hex[:8]}"
 

@@ -27,7 +27,7 @@ from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.kafka.edge import log_failed_commit, record_limit
 from processor.kafka.topics import require_history
 from processor.ledger.store import LedgerStore
-from processor.names import Topics, feed_group, transactional_id
+from processor.names import Topics, feed_group, replay_transactional_id, transactional_id
 from processor.observability.feed import FeedStatus, FeedView
 from processor.observability.http import Check, HealthEndpoint
 from processor.observability.metrics import Metrics
@@ -158,13 +158,16 @@ def replay_parts(settings: Settings, prefix: str, mode: Mode) -> tuple[Judge, Pr
     Redis does not hold the whole reference data (a replay on a half-empty Redis lies)."""
     reference = whole_stores(settings)
     step = judge(settings, replay_topics(settings, prefix), mode, reference, serde_from(settings))
-    return step, output_producer(settings, step.max_record_bytes)
+    transactional = {"transactional.id": replay_transactional_id(settings.group_id, prefix)}
+    return step, output_producer(settings, step.max_record_bytes, **transactional)
 
 
-def output_producer(settings: Settings, max_record_bytes: int | None = None) -> Producer:
+def output_producer(settings: Settings, max_record_bytes: int | None = None, **config: Any) -> Producer:
     """An idempotent producer for the history commands (replay, publishing archives)."""
     limit = {} if max_record_bytes is None else {"message.max.bytes": max_record_bytes}
-    return Producer(settings.kafka_config("producer", **{"enable.idempotence": True, "linger.ms": 20, **limit}))
+    return Producer(
+        settings.kafka_config("producer", **{"enable.idempotence": True, "linger.ms": 20, **limit, **config})
+    )
 
 
 def health_endpoint(settings: Settings, metrics: Metrics, readiness: Check, liveness: Check) -> HealthEndpoint:

@@ -155,9 +155,9 @@ class HistoryReader:
             if tp.offset >= 0
         }
 
-    def commit(self, metadata: str) -> None:
-        offsets = [TopicPartition(self.topic, p, pos.next, metadata=metadata) for p, pos in self.positions.items()]
-        self.consumer.commit(offsets=offsets, asynchronous=False)
+    def stored(self, metadata: str) -> list[TopicPartition]:
+        """The positions to store, each with ``metadata`` (what they mean)."""
+        return [TopicPartition(self.topic, p, pos.next, metadata=metadata) for p, pos in self.positions.items()]
 
     def __enter__(self) -> HistoryReader:
         return self

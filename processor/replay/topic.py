@@ -4,24 +4,26 @@ Each SR is judged by the registration in force at its own time (the store keeps 
 of 2019 traffic uses 2019 registrations. Outputs keep the input record's timestamp (the SR's time).
 ``outputs`` names the output roles to write: an analysis needs the audit topic, not a copy of every
 accepted SR. The replay reads with a group id of its own per output prefix (never the live processor's)
-and stores its positions there every few seconds, after its outputs are delivered: run again after an
-interruption, it resumes where the last checkpoint was (SRs judged after it, a few seconds' worth, are
-written again: at-least-once). A different window or mode into the same prefix is refused unless
-``restart``.
+and stores its positions there every few seconds in one transaction with the outputs since the last
+checkpoint (a transactional id per prefix): run again after an interruption, it fences the interrupted run
+(whose outputs after its last checkpoint are aborted) and resumes where that checkpoint was, so a reader
+of the outputs (read_committed) sees each SR judged once: exactly-once. A different window or mode into
+the same prefix is refused unless ``restart``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.config import Mode, Settings
 from processor.errors import BadInput, NotDelivered
-from processor.kafka.edge import produce_outputs, to_inputs
+from processor.kafka.edge import error_text, produce_outputs, to_inputs
 from processor.kafka.reading import HistoryReader
 from processor.kafka.topics import TopicSpec, create_topics
 from processor.names import OUTPUT_ROLES, Topics, replay_group
@@ -103,13 +105,22 @@ def replay_topic(
                 failures.append(error.str())
 
         def checkpoint() -> None:
-            if producer.flush(60) or failures:
-                raise NotDelivered(
-                    f"replay outputs not delivered ({failures[0] if failures else 'timed out after 60 s'}): "
-                    "the position was not stored; run again to resume from the last checkpoint"
+            """The outputs since the last checkpoint and the positions after them: one transaction."""
+            try:
+                producer.send_offsets_to_transaction(
+                    reader.stored(label), reader.consumer.consumer_group_metadata(), 30
                 )
-            reader.commit(label)
+                producer.commit_transaction(60)
+            except KafkaException as exc:
+                with contextlib.suppress(KafkaException):
+                    producer.abort_transaction(30)
+                raise NotDelivered(
+                    f"replay outputs not committed ({failures[0] if failures else error_text(exc)}): the position "
+                    "was not stored and they were aborted; run again to resume from the last checkpoint"
+                ) from exc
 
+        producer.init_transactions(30)  # fences an interrupted run into this prefix: its open outputs are aborted
+        producer.begin_transaction()
         started = last_checkpoint = time.perf_counter()
         for batch in reader.batches():
             result = judge(to_inputs(batch))
@@ -124,6 +135,7 @@ def replay_topic(
                 progress(reader)
             if time.perf_counter() - last_checkpoint >= CHECKPOINT_EVERY_S:
                 checkpoint()
+                producer.begin_transaction()
                 last_checkpoint = time.perf_counter()
         checkpoint()
         if progress:
