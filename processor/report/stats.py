@@ -120,8 +120,9 @@ class Scope:
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of the proportion k/n."""
-    if n <= 0:
+    """95% Wilson score interval of the proportion k/n; undefined (NaN) where k/n is no proportion: no
+    denominator, or more incidents than it (request faults counted against in-scope SRs they are not among)."""
+    if n <= 0 or not 0 <= k <= n:
         return (math.nan, math.nan)
     p = k / n
     denominator = 1 + z * z / n

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections import Counter
 from pathlib import Path
@@ -259,3 +260,12 @@ def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_th
 def test_the_report_takes_the_mode_from_what_srguard_recorded_on_each_record(outcomes, mode):
     """Never from the topic's name: an audit topic called "rejected-copy" is still audit."""
     assert recorded_mode(Counter(outcomes)) == mode
+
+
+def test_more_incidents_than_their_denominator_give_no_interval_instead_of_a_crash():
+    """`srguard report` died in wilson() (math domain error) when request faults outnumbered in-scope SRs."""
+    from processor.report.stats import wilson
+
+    assert all(math.isnan(bound) for bound in wilson(60, 42))
+    low, high = wilson(3, 42)
+    assert 0 < low < 3 / 42 < high < 1
