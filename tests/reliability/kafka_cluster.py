@@ -5,6 +5,7 @@ maintenance window, on loopback."""
 from __future__ import annotations
 
 import contextlib
+import re
 import signal
 import subprocess
 import time
@@ -14,7 +15,8 @@ from confluent_kafka.admin import AdminClient
 
 from processor.devkit.stack import apache_kafka, free_port
 
-QUORUM_TOOL = "org.apache.kafka.tools.MetadataQuorumCommand"
+# What a KRaft node logs when it becomes the quorum leader (the active controller), with the election epoch.
+LEADER = re.compile(r"\[RaftManager id=(?P<node>\d+)\] Completed transition to Leader\(.*?epoch=(?P<epoch>\d+),")
 
 
 class KafkaCluster:
@@ -91,17 +93,12 @@ class KafkaCluster:
         return all(len(p.isrs) == len(p.replicas) for p in found)
 
     def active_controller(self) -> int:
-        """The KRaft quorum's leader, as the DCC's own tooling (kafka-metadata-quorum) reports it."""
-        java, libs = apache_kafka.java_binary(), apache_kafka.resolve_jars()
-        running = next(n for n in self.nodes if n.id in self.processes)
-        server = f"127.0.0.1:{running.port}"
-        done = subprocess.run(
-            [str(java), "-cp", f"{libs}/*", QUORUM_TOOL, "--bootstrap-server", server, "describe", "--status"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        for line in done.stdout.splitlines():
-            if line.startswith("LeaderId:"):
-                return int(line.split(":", 1)[1])
-        raise AssertionError(f"no LeaderId from the quorum tool: {done.stdout} {done.stderr}")
+        """The KRaft quorum's leader: the node whose Raft log says it became leader at the highest epoch."""
+        found: list[tuple[int, int]] = []
+        for node in self.nodes:
+            log = self.folder(node.id) / "kafka-server.log"
+            for line in log.read_text(errors="replace").splitlines() if log.is_file() else ():
+                if match := LEADER.search(line):
+                    found.append((int(match["epoch"]), int(match["node"])))
+        assert found, f"no node's log says it leads the quorum: see {self.workdir}"
+        return max(found)[1]

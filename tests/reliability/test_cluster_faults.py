@@ -33,10 +33,8 @@ def server(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("fault", "guarantee"),
-    [
+    [  # short: one fault per guarantee here (about a minute each); make chaos strikes with every fault in both
         ("partition leader SIGKILLed and restarted", "exactly_once"),
-        ("partition leader SIGKILLed and restarted", "at_least_once"),
-        ("rolling restart of all three nodes", "exactly_once"),
         ("active controller SIGKILLed", "at_least_once"),
     ],
 )
