@@ -46,7 +46,7 @@ test-deps:
 
 # Everything: lint, the unit tests first (a broken rule fails in seconds), then the rest.
 test: lint unit test-deps
-	$(BIN)/pytest --ignore=tests/unit
+	$(BIN)/pytest --ignore=tests/unit --durations=25
 
 # The peers of bench/peers: Quix Streams in its own virtualenv (it pins confluent-kafka < 2.13), the Kafka
 # Streams job built with Maven (Java 17).

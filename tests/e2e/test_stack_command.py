@@ -70,3 +70,34 @@ def test_attached_stack_dies_with_a_killed_parent(tmp_path):
     while any(_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(p) for p in pids), "children outlived their killed parent"
+
+
+@pytest.mark.slow
+def test_stack_up_with_three_brokers_is_a_replicated_cluster(tmp_path):
+    """`--brokers 3`: three KRaft nodes; a topic created with RF 3 keeps writing with one node down (min ISR 2)."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import NewTopic
+
+    state_file = tmp_path / "stack.json"
+    up = _srguard("stack", "up", "--brokers", "3", "--broker", "kafka", "--state-file", str(state_file), "--json")
+    assert up.returncode == 0, up.stderr
+    bootstrap = json.loads(up.stdout)["kafka_bootstrap"]
+    services = json.loads(state_file.read_text())["services"]
+    try:
+        assert len(bootstrap.split(",")) == 3 and [s["name"] for s in services].count("redis") == 1
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        assert len(admin.list_topics(timeout=10).brokers) == 3
+        admin.create_topics([NewTopic("replicated", 1, 3)])["replicated"].result(30)
+        leader = admin.list_topics("replicated", timeout=10).topics["replicated"].partitions[0].leader
+        name = "kafka" if leader == 1 else f"kafka-{leader}"  # nodes 1, 2, 3 are kafka, kafka-2, kafka-3
+        node = next(s for s in services if s["name"] == name)
+        os.kill(node["pid"], signal.SIGKILL)  # one of three down: two in sync are still enough to write
+        producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "message.timeout.ms": 60000})
+        delivered: list[object] = []
+        producer.produce("replicated", b"still written", on_delivery=lambda err, msg: delivered.append(err))
+        producer.flush(60)
+        assert delivered == [None]
+    finally:
+        down = _srguard("stack", "down", "--state-file", str(state_file))
+    assert down.returncode == 0, down.stdout
+    assert not any(_running(s["pid"]) for s in services)
