@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from processor.avro import codec
@@ -36,6 +36,7 @@ RATE = 150  # SRs a second, steady: a fault strikes while SRs keep arriving
 DOWN_S = 3.0  # how long a stopped node stays down before it is started again
 FROZEN_S = 10.0  # past the processes' session timeout (6 s in these worlds)
 GUARANTEES = ("exactly_once", "at_least_once")
+METADATA_REFRESH_MS = "2000"  # srguard sees added partitions within this (librdkafka's default: 5 minutes)
 
 
 @dataclass
@@ -88,6 +89,12 @@ def _partitions_added(t: Target) -> None:
     admin = AdminClient({"bootstrap.servers": t.cluster.bootstrap})
     for future in admin.create_partitions([NewPartitions(t.world.topics.requests, PARTITIONS + 3)]).values():
         future.result(30)
+    # The SRs from now on spread over all six partitions: a producer that knows them (the old one's metadata
+    # would keep it on three for minutes); srguard's processes see them within METADATA_REFRESH_MS.
+    old, t.world.producer = t.world.producer, Producer({"bootstrap.servers": t.cluster.bootstrap, "linger.ms": 10})
+    old.flush(30)
+    topic = t.world.topics.requests
+    assert len(t.world.producer.list_topics(topic, timeout=10).topics[topic].partitions) == PARTITIONS + 3
 
 
 def _redis_restarted_empty(t: Target) -> None:
@@ -190,7 +197,8 @@ def run_fault(cluster: KafkaCluster, server: RestartableRedis, fault: str, guara
     world = make_world(cluster.bootstrap, server.url, unique, workdir, meter_points=600, replication=3)
     traffic = world.traffic(3000, seed=41)
     wanted = {i.sr.request_id for i in traffic}
-    runs = [SrguardRun(world, SRGUARD_BATCH_SIZE="50", SRGUARD_PROCESSING_GUARANTEE=guarantee) for _ in range(2)]
+    settings = {"SRGUARD_BATCH_SIZE": "50", "SRGUARD_KAFKA_TOPIC_METADATA_REFRESH_INTERVAL_MS": METADATA_REFRESH_MS}
+    runs = [SrguardRun(world, SRGUARD_PROCESSING_GUARANTEE=guarantee, **settings) for _ in range(2)]
     decisions = Decisions(world)
     try:
         for run in runs:
