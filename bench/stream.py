@@ -42,8 +42,8 @@ from processor import wiring
 from processor.avro import codec
 from processor.config import Mode, Topics
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.history.replay import replay_topic
 from processor.kafka.topics import TopicSpec, create_topics
-from processor.replay.topic import replay_topic
 from processor.stream.serde import encode_service_request, peek
 
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "60"))

@@ -24,6 +24,7 @@ from processor.config import InputFormat, Mode, ProcessingGuarantee, Settings
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
+from processor.history.replay import replay_topics
 from processor.kafka.edge import log_failed_commit, record_limit
 from processor.kafka.topics import require_history
 from processor.ledger.store import LedgerStore
@@ -38,7 +39,6 @@ from processor.registration.feed_status import WatchedFeed, feed_liveness, feed_
 from processor.registration.lookup import RedisReference, Stores, require_whole
 from processor.registration.parties import DirectoryCache, PartyStore
 from processor.registration.store import RegistrationStore
-from processor.replay.topic import replay_topics
 from processor.stream.app import App
 from processor.stream.commit import BeforeCommit, CommitWhenDelivered, Durable, Transactional
 from processor.stream.dlq import DlqPolicy

@@ -28,9 +28,9 @@ def demo(
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
     from processor.devkit.demo import print_summary, run_demo  # dev tooling loads only for the demo
-    from processor.report.page import write_report
-    from processor.report.render import ReportContext
-    from processor.report.stats import aggregate, auto_period
+    from processor.history.page import write_report
+    from processor.history.render import ReportContext
+    from processor.history.stats import aggregate, auto_period
 
     if ctx.find_root().params.get("log_level") is None:  # unless asked, the demo's own summary speaks
         logging.getLogger().setLevel(logging.WARNING)

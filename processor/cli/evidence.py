@@ -22,9 +22,9 @@ from processor.cli.common import (
     times,
     window_text,
 )
+from processor.history.sources import rejections_from_topic
 from processor.ledger.evidence import collect_evidence, without_credentials
 from processor.ledger.evidence_page import write_evidence
-from processor.report.sources import rejections_from_topic
 from processor.times import iso_utc
 
 

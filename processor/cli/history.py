@@ -29,17 +29,17 @@ from processor.cli.common import (
 )
 from processor.config import Mode
 from processor.errors import ExitCode
-from processor.kafka.edge import topic_configs
-from processor.kafka.topics import TopicSpec, create_topics
-from processor.names import OUTPUT_ROLES, Schema
-from processor.replay.archive import (
+from processor.history.archive import (
     check_replay_target,
     export_topic,
     replay_archive,
     retention_warning,
     undecodable_hint,
 )
-from processor.replay.topic import replay_topic
+from processor.history.replay import replay_topic
+from processor.kafka.edge import topic_configs
+from processor.kafka.topics import TopicSpec, create_topics
+from processor.names import OUTPUT_ROLES, Schema
 
 replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
 ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)

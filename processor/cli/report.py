@@ -26,9 +26,9 @@ from processor.cli.common import (
     times,
     window_text,
 )
-from processor.report.render import ReportContext
-from processor.report.sources import recorded_mode, rejections_and_scope
-from processor.report.stats import PERIODS, aggregate, auto_period
+from processor.history.render import ReportContext
+from processor.history.sources import recorded_mode, rejections_and_scope
+from processor.history.stats import PERIODS, aggregate, auto_period
 
 
 def report(
@@ -55,10 +55,10 @@ def report(
 ) -> None:
     """Incidence statistics: wrong certificates and registration-data gaps apart, with rates per 10,000
     in-scope SRs, by NO, certificate owner, supplier, SR, reason and over time (tables, CSV, JSON, HTML)."""
+    from processor.history.page import NO_CHARTS, write_report
+    from processor.history.render import print_sections, print_terminal
     from processor.ledger.population import population_at
     from processor.ledger.population import sections as ledger_sections
-    from processor.report.page import NO_CHARTS, write_report
-    from processor.report.render import print_sections, print_terminal
 
     if (topic is None) == (archive is None):
         raise fail("give exactly one of --topic or --archive")

@@ -23,13 +23,13 @@ from processor.config import InputFormat, Settings, load_settings
 from processor.devkit.simulate.duis import inventory
 from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.history.render import headline_text
+from processor.history.sources import count_scope, rejections_from_topic, sr_fields
+from processor.history.stats import IncidenceStats, Scope
 from processor.kafka.topics import create_topics, topic_layout
 from processor.ledger.build import BuildSummary, build_ledger
 from processor.ledger.evidence import Evidence, collect_evidence
 from processor.names import Schema
-from processor.report.render import headline_text
-from processor.report.sources import count_scope, rejections_from_topic, sr_fields
-from processor.report.stats import IncidenceStats, Scope
 from processor.stream.app import run
 
 PARTITIONS = 3

@@ -18,11 +18,11 @@ from typing import Any
 
 from processor.domain.identifiers import DNO_MARKET_IDS, Fuel
 from processor.domain.model import PartyDirectory, Registration
+from processor.history.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass, aggregate
 from processor.ledger.model import CELLS
 from processor.ledger.population import Population, State, population_at
 from processor.ledger.store import LedgerStore
 from processor.registration.lookup import Stores
-from processor.report.stats import INCIDENT_CLASS, IncidenceStats, IncidentClass, aggregate
 
 
 def operator_kind(registration: Registration) -> str:

@@ -7,9 +7,9 @@ import html
 import json
 from pathlib import Path
 
+from processor.history.page import NO_CHARTS, figure_html, png_of, pyplot, timeline_chart
+from processor.history.stats import auto_period, series
 from processor.ledger.evidence import CSV_COLUMNS, Evidence, csv_rows, to_json, without_credentials, write_csv
-from processor.report.page import NO_CHARTS, figure_html, png_of, pyplot, timeline_chart
-from processor.report.stats import auto_period, series
 
 
 def share_chart(evidence: Evidence) -> str:

@@ -13,11 +13,11 @@ import redis
 from confluent_kafka.admin import AdminClient
 
 from processor.avro import codec
+from processor.history.archive import read_archive
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.feed import ReferenceFeed
 from processor.registration.parties import PartyStore
 from processor.registration.store import RegistrationStore
-from processor.replay.archive import read_archive
 from processor.stream.serde import encode_service_request
 from tests.e2e.srguard_process import make_world
 

@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from processor.report.sources import checked_by_secmp0063
-from processor.report.stats import INCIDENT_CLASS
+from processor.history.sources import checked_by_secmp0063
+from processor.history.stats import INCIDENT_CLASS
 from processor.times import parse_time
 from tests.e2e.test_history import world  # noqa: F401  (the fixture: a world whose reference data is in Redis)
 

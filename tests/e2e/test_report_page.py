@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from matplotlib import image
 
-from processor.report.page import COLOURS, write_report
-from processor.report.stats import IncidentClass
-from tests.unit.report.test_report import _context, traffic_report
+from processor.history.page import COLOURS, write_report
+from processor.history.stats import IncidentClass
+from tests.unit.history.test_report import _context, traffic_report
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

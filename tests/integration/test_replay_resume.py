@@ -8,9 +8,9 @@ import pytest
 from processor import wiring
 from processor.avro import codec
 from processor.config import Mode, load_settings
+from processor.history import replay
 from processor.kafka.reading import HistoryReader
 from processor.names import Schema
-from processor.replay import topic as replay
 from tests.e2e.test_history import world  # noqa: F401  (the fixture: a world whose reference data is in Redis)
 
 pytestmark = pytest.mark.integration

@@ -14,8 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = ROOT / "processor"
 
-# processor.<first part> -> room. The ground floor depends on nothing above it; "history" is replay, report and
-# ledger, which read each other's records; "kafka" is the Kafka edge every room that moves records shares.
+# processor.<first part> -> room. The ground floor depends on nothing above it; "kafka" is the Kafka edge every
+# room that moves records shares; the ledger builds on history (its evidence pack counts incidents).
 ROOM_OF = {
     "": "ground",  # processor/__init__.py: the version
     "domain": "ground",
@@ -29,9 +29,8 @@ ROOM_OF = {
     "kafka": "kafka",
     "registration": "registration",
     "stream": "stream",
-    "replay": "history",
-    "report": "history",
-    "ledger": "history",
+    "history": "history",
+    "ledger": "ledger",
     "wiring": "wiring",
     "devkit": "devkit",
     "cli": "cli",
@@ -45,10 +44,11 @@ ALLOWED = {
     "kafka": {"ground"},
     "registration": {"ground", "observability", "kafka"},
     "stream": {"ground", "observability", "duis", "kafka"},
-    "history": BELOW_HISTORY | {"history"},
-    "wiring": BELOW_HISTORY | {"history"},
-    "devkit": BELOW_HISTORY | {"history", "wiring", "devkit"},
-    "cli": BELOW_HISTORY | {"history", "wiring", "devkit", "cli"},
+    "history": BELOW_HISTORY,
+    "ledger": BELOW_HISTORY | {"history"},
+    "wiring": BELOW_HISTORY | {"history", "ledger"},
+    "devkit": BELOW_HISTORY | {"history", "ledger", "wiring"},
+    "cli": BELOW_HISTORY | {"history", "ledger", "wiring", "devkit"},
     "main": {"cli"},
 }
 
@@ -121,7 +121,8 @@ def test_only_the_command_line_and_the_demo_build_from_wiring():
         ("processor.config", "import processor.observability.logs", "upward"),
         ("processor.stream.judge", "def f():\n    from processor.registration import feed", "upward"),
         ("processor.registration.feed", "from processor.kafka.edge import coordinates", "ok"),
-        ("processor.report.stats", "from ..replay import archive", "ok"),
+        ("processor.history.stats", "from .archive import read_archive", "ok"),
+        ("processor.history.stats", "from processor.ledger import store", "upward"),
         ("processor.cli.run", "from processor import wiring", "ok"),
     ],
 )

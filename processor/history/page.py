@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from processor.report.render import (
+from processor.history.render import (
     TOP,
     ReportContext,
     denominator_basis,
@@ -25,7 +25,7 @@ from processor.report.render import (
     to_json,
     write_csv,
 )
-from processor.report.stats import (
+from processor.history.stats import (
     OWNER,
     REASON,
     REGISTERED_NO,

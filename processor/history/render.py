@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from processor.report.stats import (
+from processor.history.stats import (
     BREAKDOWNS,
     PERIODS,
     IncidenceStats,

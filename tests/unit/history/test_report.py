@@ -16,11 +16,10 @@ from rich.console import Console
 
 from processor.avro import codec
 from processor.domain.decision import Reason
-from processor.names import Schema
-from processor.report.page import NO_CHARTS, with_others, write_report
-from processor.report.render import ReportContext, print_terminal
-from processor.report.sources import RegisteredOf, checked_by_secmp0063, recorded_mode, rejections_and_scope
-from processor.report.stats import (
+from processor.history.page import NO_CHARTS, with_others, write_report
+from processor.history.render import ReportContext, print_terminal
+from processor.history.sources import RegisteredOf, checked_by_secmp0063, recorded_mode, rejections_and_scope
+from processor.history.stats import (
     INCIDENT_CLASS,
     SUPPLIER,
     IncidenceStats,
@@ -31,8 +30,9 @@ from processor.report.stats import (
     series,
     wilson,
 )
+from processor.names import Schema
 from processor.stream.serde import encode_service_request
-from tests.unit.replay.test_replay_offline import REJECTIONS, TRAFFIC
+from tests.unit.history.test_replay_offline import REJECTIONS, TRAFFIC
 
 DAY = 86_400_000
 T2020 = 1_577_836_800_000  # 2020-01-01T00:00Z, a Wednesday
@@ -224,9 +224,9 @@ def test_the_html_report_is_written_without_matplotlib_and_says_where_the_charts
 
 
 def test_registered_network_operator_rates_use_the_in_scope_srs_registered_to_that_operator(tmp_path):
-    from processor.report.render import denominator_basis
-    from processor.report.stats import NONE_REGISTERED, REGISTERED_NO
-    from tests.unit.replay.test_replay_offline import POINTS
+    from processor.history.render import denominator_basis
+    from processor.history.stats import NONE_REGISTERED, REGISTERED_NO
+    from tests.unit.history.test_replay_offline import POINTS
 
     def operator(mpxn: str | None, at: int) -> str | None:
         registration = POINTS[mpxn].registration_at(at) if mpxn in POINTS else None
@@ -264,7 +264,7 @@ def test_the_report_takes_the_mode_from_what_srguard_recorded_on_each_record(out
 
 def test_more_incidents_than_their_denominator_give_no_interval_instead_of_a_crash():
     """`srguard report` died in wilson() (math domain error) when request faults outnumbered in-scope SRs."""
-    from processor.report.stats import wilson
+    from processor.history.stats import wilson
 
     assert all(math.isnan(bound) for bound in wilson(60, 42))
     low, high = wilson(3, 42)

@@ -14,11 +14,11 @@ from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
 from processor.domain.certificates import CertificateReader, TrustStore
 from processor.domain.decision import Policy
 from processor.domain.reference import separate_lookups
+from processor.history.archive import RateLimit, read_archive, replay_archive
+from processor.history.replay import replay_topic, replay_topics
+from processor.history.sources import checked_by_secmp0063
 from processor.kafka.records import Input, Source
 from processor.names import Schema, Topics
-from processor.replay.archive import RateLimit, read_archive, replay_archive
-from processor.replay.topic import replay_topic, replay_topics
-from processor.report.sources import checked_by_secmp0063
 from processor.stream.judge import Judge
 from processor.stream.serde import encode_service_request
 

@@ -11,10 +11,10 @@ from processor.avro import Serde
 from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
 from processor.errors import BadInput, DecodeError
+from processor.history.archive import read_archive
+from processor.history.stats import NONE_REGISTERED, Scope, sr_time
 from processor.kafka.reading import read_history
 from processor.names import OUTCOME_HEADER, Schema
-from processor.replay.archive import read_archive
-from processor.report.stats import NONE_REGISTERED, Scope, sr_time
 from processor.stream.serde import candidate, in_scope
 
 PartyOf = Callable[[str, int], str | None]

@@ -1,1 +1,0 @@
-"""History: Avro archives of topics, and re-judging past SR traffic."""
