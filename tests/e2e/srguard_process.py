@@ -131,9 +131,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.topics = Topics(**{name: f"{value}.{self.name}" for name, value in Topics().model_dump().items()})
-        create_topics(
-            AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, self.replication
-        )
+        create_topics(AdminClient({"bootstrap.servers": self.kafka}), topic_layout(self.topics), PARTITIONS, 1)
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
