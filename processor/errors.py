@@ -9,6 +9,7 @@
     │   ├── LoadError                 a reference CSV as a whole (missing, unreadable, wrong header)
     │   ├── BadInput                  a file, time or argument the command cannot use
     │   ├── TopicMissing              a topic the command needs does not exist
+    │   ├── KafkaUnreachable          the cluster did not answer at start
     │   └── StackError                the local development stack
     │       └── KafkaUnavailable      Apache Kafka cannot be started here
     ├── NotDelivered                  outputs the broker did not confirm (nothing stored as done)
@@ -82,6 +83,10 @@ class BadInput(UsageError, ValueError):
 
 class TopicMissing(UsageError, LookupError):
     """A topic the command reads does not exist on the cluster."""
+
+
+class KafkaUnreachable(UsageError):
+    """The Kafka cluster did not answer a command at its start: the text names the address and the setting."""
 
 
 class StackError(UsageError, RuntimeError):

@@ -26,7 +26,7 @@ from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.history.replay import replay_topics
 from processor.kafka.edge import log_failed_commit, record_limit
-from processor.kafka.topics import require_history
+from processor.kafka.topics import require_history, require_topics
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group, replay_transactional_id, transactional_id
 from processor.observability.feed import FeedStatus, FeedView
@@ -214,6 +214,12 @@ def kafka_clients(
     if exactly_once:
         return consumer, Transactional(lambda: Producer(config), consumer, metrics, before_commit)
     return consumer, CommitWhenDelivered(Producer(config), consumer, settings.commit_interval_ms / 1000)
+
+
+def require_run_topics(settings: Settings) -> None:
+    """`run`'s input and output topics exist on a cluster that answers (the reference ones: the feed checks)."""
+    names = [settings.topics.requests, *settings.topics.outputs()]
+    require_topics(AdminClient(settings.kafka_config("admin")), names, settings.bootstrap_servers)
 
 
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:

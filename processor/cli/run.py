@@ -143,7 +143,9 @@ def run(
     stop = threading.Event()
     handle_signals(stop, settings.shutdown_timeout_s)
     try:
-        finished = run_processor(settings, stop, wiring.processor_app(settings), exit_stalled)
+        app = wiring.processor_app(settings)
+        wiring.require_run_topics(settings)  # after the port is taken: before any group is joined
+        finished = run_processor(settings, stop, app, exit_stalled)
     except OSError as exc:  # e.g. the metrics port in use; srguard's and Kafka's errors: the command line's handler
         raise fail(f"srguard stopped: {error_text(exc)}") from exc
     console.print(f"srguard stopped after {finished.processor.batches} batches")

@@ -71,7 +71,7 @@ def produce_outputs(producer: Producer, outputs: Sequence[Output], on_delivery: 
         produce(producer, out.topic, out.value, out.key, out.headers, on_delivery, out.timestamp)
 
 
-def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s: float = 10.0) -> int:
+def record_limit(kafka_config: dict[str, Any], topics: Sequence[str], timeout_s: float = 5.0) -> int:
     """The largest record srguard may write to ``topics``: the producer's ``message.max.bytes`` (librdkafka
     counts key, value and headers against it), lowered to any topic's ``max.message.bytes`` the broker
     reports. Where the broker will not say (ACLs, timeout), the producer's limit stands."""

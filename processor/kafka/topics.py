@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 from rich.table import Table
 
-from processor.errors import TopicLosesHistory
+from processor.errors import KafkaUnreachable, TopicLosesHistory, TopicMissing
 from processor.names import Topics
 
 # The reference topics keep every record for good, never compacted. Their records are effective-dated changes
@@ -99,6 +99,28 @@ def reference_history(admin: AdminClient, names: list[str]) -> dict[str, list[st
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
     return found
+
+
+START_CHECK_TIMEOUT_S = 5.0  # how long `run` waits for the cluster's metadata before it says it cannot reach it
+
+
+def require_topics(admin: AdminClient, names: list[str], bootstrap: str) -> None:
+    """Before anything joins a group or writes: the cluster answers (KafkaUnreachable, naming the address and the
+    setting) and every topic in ``names`` exists (TopicMissing, naming them): a typo'd topic would otherwise wait
+    for partitions forever, or be created by the broker and receive outputs."""
+    try:
+        found = admin.list_topics(timeout=START_CHECK_TIMEOUT_S).topics
+    except KafkaException as exc:
+        raise KafkaUnreachable(
+            f"cannot reach Kafka at {bootstrap} (--bootstrap-servers, SRGUARD_BOOTSTRAP_SERVERS) within "
+            f"{START_CHECK_TIMEOUT_S:.0f} s: {exc.args[0].str()}"
+        ) from exc
+    missing = [name for name in names if name not in found or found[name].error is not None]
+    if missing:
+        raise TopicMissing(
+            f"{', '.join(missing)} {'does' if len(missing) == 1 else 'do'} not exist on {bootstrap}: create "
+            "srguard's topics with 'srguard topics create', or correct the topic setting (SRGUARD_TOPICS__...)"
+        )
 
 
 def require_history(admin: AdminClient, names: list[str]) -> None:

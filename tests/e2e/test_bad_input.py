@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -46,6 +47,13 @@ CASES = [
         {"SRGUARD_TOPICS__REGISTRATIONS": "{prefix}.registrations", "SRGUARD_TOPICS__PARTIES": "{prefix}.parties"},
         2,
         "create srguard's topics with 'srguard topics create'",
+    ),
+    (
+        "run on a misspelt input topic",
+        ["run", "--mode", "audit", "--metrics-port", "0"],
+        {"SRGUARD_TOPICS__REQUESTS": "{prefix}.requets"},
+        2,
+        "{prefix}.requets",
     ),
     (
         "simulate publish before topics create",
@@ -102,3 +110,20 @@ def test_bad_input_is_one_clear_line(
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     if errors:
         assert len(errors) == 1 and says.format(**fill) in errors[0], "the error must be one line, not wrapped"
+
+
+def test_run_says_the_broker_is_unreachable_within_fifteen_seconds(tmp_path, redis_url):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SRGUARD_")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "processor", "run", "--mode", "audit", "--metrics-port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**environment, "SRGUARD_BOOTSTRAP_SERVERS": "127.0.0.1:1", "SRGUARD_REDIS_URL": redis_url},
+    )
+    took = time.monotonic() - started
+    said = "cannot reach Kafka at 127.0.0.1:1 (--bootstrap-servers, SRGUARD_BOOTSTRAP_SERVERS) within 5 s"
+    assert result.returncode == 2 and said in result.stderr, result.stderr[-2000:]
+    assert took < 15, f"{took:.1f} s to say the broker cannot be reached"
