@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import InputFormat, Mode, ProcessingGuarantee, Settings
-from processor.domain.certificates import CertificateReader, TrustStore
+from processor.domain.certificates import CertificateReader, TrustStore, anchor_problem
 from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.history.replay import replay_topics
@@ -62,11 +62,18 @@ def trust_store(path: Path) -> TrustStore:
     except OSError as exc:
         raise SettingError(f"trust store {path}: cannot read it ({exc.strerror})") from exc
     try:
-        return TrustStore(x509.load_pem_x509_certificates(pem))
+        anchors = x509.load_pem_x509_certificates(pem)
     except ValueError as exc:
         raise SettingError(
             f"trust store {path} holds no PEM certificate (expected SMKI Organisation CA certificates)"
         ) from exc
+    for number, anchor in enumerate(anchors, 1):
+        subject = anchor.subject.rfc4514_string()
+        problem = anchor_problem(anchor)
+        if problem:
+            raise SettingError(f"trust store {path}, certificate {number} ({subject}): {problem}")
+        log.info("trust anchor %d of %s: %s, valid until %s", number, path, subject, anchor.not_valid_after_utc)
+    return TrustStore(anchors)
 
 
 def certificate_reader(settings: Settings) -> CertificateReader:

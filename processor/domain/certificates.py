@@ -213,6 +213,22 @@ def _parse(der: bytes) -> tuple[SmkiCertificate, x509.Certificate, bytes]:
     return parsed, cert, tbs
 
 
+def anchor_problem(certificate: x509.Certificate) -> str | None:
+    """Why ``certificate`` cannot be a trust anchor, or None: only a CA (basicConstraints cA, keyUsage keyCertSign)
+    signs Organisation Certificates. An end-entity certificate given as an anchor would make srguard reject every
+    certificate it did not sign itself (seen: 478 rejections where the right store gave 10)."""
+    try:
+        found = {type(extension.value): extension.value for extension in certificate.extensions}
+    except ValueError as exc:
+        return f"its extensions cannot be read ({exc})"
+    constraints, usage = found.get(x509.BasicConstraints), found.get(x509.KeyUsage)
+    if not isinstance(constraints, x509.BasicConstraints) or not constraints.ca:
+        return "it is no CA (no basicConstraints cA: an end-entity certificate, an Organisation Certificate?)"
+    if not isinstance(usage, x509.KeyUsage) or not usage.key_cert_sign:
+        return "its keyUsage does not allow signing certificates (keyCertSign)"
+    return None
+
+
 class TrustStore:
     """SMKI Organisation CA certificates: a certificate is trusted when one of them signed it."""
 

@@ -10,12 +10,14 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.e2e
 MPAN = "1100000000011"
 
+LEAF = str(Path(__file__).resolve().parents[1] / "data" / "zaz1" / "Z1-loadController-ds.pem")
 CASES = [
     # (id, arguments, extra environment, exit code, what the error line must say)
     ("misspelt env setting", ["topics", "create"], {"SRGUARD_MODEE": "audit"}, 2, "did you mean SRGUARD_MODE?"),
@@ -54,6 +56,13 @@ CASES = [
         {"SRGUARD_TOPICS__REQUESTS": "{prefix}.requets"},
         2,
         "{prefix}.requets",
+    ),
+    (
+        "an Organisation Certificate as the trust store",
+        ["run", "--trust-store", LEAF, "--metrics-port", "0"],
+        {},
+        2,
+        "certificate 1 (2.5.4.45=#0090b3d51f30010008,OU=08): it is no CA",
     ),
     (
         "simulate publish before topics create",

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from processor.devkit.simulate.pki import SmkiPki
+from processor.devkit.simulate.population import build_population
 from processor.domain.certificates import CertificateReader, KeyUsage, OrganisationRole, TrustStore, parse_certificate
 from processor.errors import CertificateError
 from tests.certificates import web_certificate_der
@@ -136,3 +137,24 @@ def test_reader_caches_results_and_failures():
             reader.read(b"junk")
     info = reader.cache_info()
     assert (info.hits, info.misses, info.currsize) == (8, 2, 2)
+
+
+def test_only_a_ca_is_a_trust_anchor(tmp_path):
+    """An Organisation Certificate (end entity) given as the trust store is one line, exit 2: not an anchor that
+    silently rejects everything it did not sign."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from processor.errors import SettingError
+    from processor.wiring import trust_store
+
+    leaf = tmp_path / "leaf.pem"
+    leaf.write_text((ZAZ1 / "Z1-loadController-ds.pem").read_text())
+    with pytest.raises(SettingError, match=r"certificate 1 \(.*\): it is no CA"):
+        trust_store(leaf)
+    population = build_population(seed=2, meter_points=10)
+    oca = tmp_path / "oca.pem"
+    oca.write_bytes(population.pki.oca.public_bytes(Encoding.PEM) + leaf.read_bytes())
+    with pytest.raises(SettingError, match="certificate 2"):  # one end entity among CAs is still refused
+        trust_store(oca)
+    oca.write_bytes(population.pki.oca.public_bytes(Encoding.PEM))
+    assert len(trust_store(oca)) == 1
