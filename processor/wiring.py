@@ -231,8 +231,8 @@ def require_run_topics(settings: Settings) -> None:
 
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:
     """``srguard run``: stores, feed, judge, processor and HTTP endpoint, sharing one serde and one metrics."""
-    untrusted = settings.trust_store is None and settings.mode is Mode.ENFORCE
-    if untrusted and not settings.allow_untrusted_certificates:
+    untrusted = settings.trust_store is None  # in any mode: audit's would-be rejections are judged without issuers
+    if untrusted and settings.mode is Mode.ENFORCE and not settings.allow_untrusted_certificates:
         raise UntrustedCertificatesRefused(
             "enforce mode needs a trust store of SMKI Organisation CA certificates (--trust-store / "
             "SRGUARD_TRUST_STORE): without one any certificate with OU 03 and the right EUI-64 passes; "
@@ -241,7 +241,7 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
     metrics = metrics or Metrics()
     metrics.untrusted_certificates.set(1 if untrusted else 0)
     if untrusted:
-        log.warning("certificates are NOT checked against a trust anchor (allow_untrusted_certificates)")
+        log.warning("certificate issuers are NOT checked: no trust store (%s mode)", settings.mode.value)
     reference = stores(settings)
     serde = serde_from(settings)  # one registry client per process
     step = judge(settings, settings.topics, settings.mode, reference, serde)

@@ -121,7 +121,8 @@ class Metrics:
         )
         self.untrusted_certificates = Gauge(
             "srguard_untrusted_certificates_allowed",
-            "1 when enforce mode runs without a trust store (allow_untrusted_certificates): issuers unchecked.",
+            "1 when srguard runs without a trust store (enforce mode only with allow_untrusted_certificates): "
+            "certificate issuers are not checked, in either mode.",
             registry=r,
         )
         self.feed_rejected = Counter(

@@ -25,7 +25,7 @@ from enum import StrEnum
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from redis.exceptions import RedisError
 
-from processor.config import Mode, Settings
+from processor.config import Settings
 from processor.errors import FeedStopped, ReferenceLost
 from processor.kafka.edge import error_text, take_batch, to_inputs
 from processor.kafka.records import Input, span_of
@@ -118,8 +118,8 @@ class SrProcessor:
         if not self.assigned:
             return False, "no partitions assigned"
         caveat = ""
-        if self.settings.trust_store is None and self.settings.mode is Mode.ENFORCE:
-            caveat = "; certificate issuers are NOT checked (allow_untrusted_certificates)"
+        if self.settings.trust_store is None:
+            caveat = "; certificate issuers are NOT checked (no trust store)"
         return True, f"ready: {len(self.assigned)} partitions assigned{caveat}"
 
     # -- callbacks -------------------------------------------------------------------------------

@@ -104,7 +104,8 @@ def test_enforce_mode_without_a_trust_store_refuses_to_build_unless_told(monkeyp
     monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)
     audit = app_module.processor_app(load_settings(metrics_port=0, mode="audit"))  # audit rejects nothing: allowed
     audit.endpoint.server.server_close()
-    assert audit.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 0
+    # ... but its would-be rejections are judged without issuers, and the gauge says so (it said 0 before)
+    assert audit.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 1
     allowed = app_module.processor_app(load_settings(metrics_port=0, allow_untrusted_certificates=True))
     allowed.endpoint.server.server_close()
     assert allowed.processor.metrics.registry.get_sample_value("srguard_untrusted_certificates_allowed") == 1
