@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from processor.cli.common import console, fail
+from processor.cli.common import console, err, fail
 from processor.errors import ExitCode
 
 stack_app = typer.Typer(
@@ -57,7 +57,13 @@ def stack_up(
     from processor.devkit.stack.state import exports
 
     state_file = state_file or default_state_file()
-    if state_file.exists() and any(is_alive(s) for s in StackState.load(state_file).services):
+    running = StackState.load(state_file) if state_file.exists() else None
+    if running is not None and any(is_alive(s) for s in running.services):
+        if as_env:  # eval "$(srguard stack up --env)" in a second shell: point it at the stack that runs
+            err.print(f"a stack is already running (see {state_file}): its addresses")
+            for line in exports(running):
+                print(line)
+            return
         raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
     stack = EmbeddedStack(
         state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker, brokers=brokers

@@ -44,6 +44,8 @@ def test_stack_up_status_down(tmp_path):
         assert status.returncode == 0 and status.stdout.count("running") == 2, status.stdout
         again = _srguard("stack", "up", "--state-file", str(state_file))
         assert again.returncode == 2 and "already running" in again.stderr
+        env = _srguard("stack", "up", "--state-file", str(state_file), "--env")  # a second shell's eval
+        assert env.returncode == 0 and f"export KAFKA_BOOTSTRAP_SERVERS={addresses['kafka_bootstrap']}" in env.stdout
     finally:
         down = _srguard("stack", "down", "--state-file", str(state_file))
     assert down.returncode == 0 and "redis" in down.stdout and "kafka" in down.stdout
