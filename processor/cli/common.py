@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from redis.exceptions import RedisError
 from rich.console import Console
 from rich.progress import (
@@ -54,7 +54,9 @@ class Commands(TyperGroup):
         except RecordError as exc:
             raise fail(str(exc)) from exc
         except KafkaException as exc:
-            raise fail(error_text(exc), ExitCode.FENCED if is_fatal(exc.args[0]) else ExitCode.USAGE) from exc
+            error = exc.args[0] if exc.args else None
+            fatal = isinstance(error, KafkaError) and is_fatal(error)
+            raise fail(error_text(exc), ExitCode.FENCED if fatal else ExitCode.USAGE) from exc
         except RedisError as exc:
             raise fail(f"Redis: {exc}") from exc
         except ModuleNotFoundError as exc:
