@@ -295,11 +295,7 @@ def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf] | None:
     except RedisError:
         return None
 
-    def party_of(entity: str, at: int) -> str | None:
-        owner = directory.owner(entity, at)
-        return owner.party_id if owner else None
-
     def registered(queries: Sequence[tuple[str | None, int]]) -> list[str | None]:
         return [r.network_operator_id if r else None for r in reference.registrations.lookup_many(queries)]
 
-    return party_of, registered
+    return directory.party_of, registered

@@ -150,12 +150,8 @@ def run_demo(
             directory = population.directory()
             result.rejections = rejections
 
-            def party_of(entity: str, at: int) -> str | None:
-                owner = directory.owner(entity, at)
-                return owner.party_id if owner else None
-
-            result.party_of = party_of
-            result.scope = count_scope(Scope(), (sr_fields(i.sr) for i in traffic), party_of)
+            result.party_of = directory.party_of
+            result.scope = count_scope(Scope(), (sr_fields(i.sr) for i in traffic), directory.party_of)
             for rejection in rejections:
                 result.codes[(rejection["response_code"], rejection["reason"])] += 1
             result.outcomes["rejected"] = len(rejections)

@@ -175,6 +175,11 @@ class PartyDirectory:
         found = self.holders(entity_id, at)
         return found[0] if found and all(p.party_id == found[0].party_id for p in found) else None
 
+    def party_of(self, entity_id: str, at: int) -> str | None:
+        """The market id of the entity's one owner at ``at`` (what the report and the evidence pack name)."""
+        owner = self.owner(entity_id, at)
+        return owner.party_id if owner else None
+
     def roles(self, entity_id: str, at: int) -> tuple[str, ...]:
         """The roles its one owner holds the entity under at ``at`` (none when no single party holds it)."""
         found = self.holders(entity_id, at)

@@ -75,12 +75,7 @@ def collect_evidence(
     """The evidence pack's figures: the would-be rejections of the window (read by the caller from the audit
     topic), the devices judged at ``at``. The party directory is read once."""
     directory = reference.parties.load()
-
-    def party_of(entity: str, when: int) -> str | None:
-        owner = directory.owner(entity, when)
-        return owner.party_id if owner else None
-
-    stats = aggregate(would_block, party_of, None, window)
+    stats = aggregate(would_block, directory.party_of, None, window)
     population = population_at(reference, ledger, at, min_days, directory)
     return gather(population, reference.registrations.in_force_all(at), directory, would_block, stats, window)
 
