@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     # this much again). Exactly-once commits every batch in its transaction.
     commit_interval_ms: int = Field(1000, ge=0)
     statistics_interval_ms: int = Field(5000, ge=0)
+    progress_interval_s: float = Field(30.0, ge=0)  # `run`'s progress line on stderr; 0: none
     dlq_max_consecutive: int = Field(1000, ge=1)
     dlq_max_ratio: float = Field(0.5, gt=0, le=1)
     dlq_window: int = Field(10_000, ge=1)

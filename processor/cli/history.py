@@ -105,7 +105,7 @@ def replay_file(
     target = topic or settings.topics.requests
     admin = AdminClient(settings.kafka_config("admin"))
     spec = TopicSpec(target, "replayed SR history", kept=True)
-    if create_topics(admin, [spec], partitions, 1)[target] == "created":
+    if create_topics(admin, [spec], partitions)[target] == "created":
         console.print(f"created topic {target} ({partitions} partitions, retention.ms=-1: history is kept)")
     target_config = topic_configs(settings.kafka_config("admin"), [target]).get(target, {})
     check_replay_target(target_config, target)

@@ -52,7 +52,14 @@ def topics_create(
     partitions: Annotated[
         int, typer.Option(min=1, help="Partitions of each new topic (existing topics keep theirs).")
     ] = 6,
-    replication_factor: Annotated[int, typer.Option(min=1, help="Replicas of each new topic's partitions.")] = 1,
+    replication_factor: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Replicas of each new topic's partitions; default: min(3, the cluster's brokers).",
+            show_default=False,
+        ),
+    ] = None,
     fix_reference_topics: Annotated[
         bool,
         typer.Option(

@@ -104,7 +104,7 @@ def run_demo(
             group_id="srguard-demo",
             kafka={"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500"},
         )
-        create_topics(AdminClient(settings.kafka_config("admin")), topic_layout(settings.topics), PARTITIONS, 1)
+        create_topics(AdminClient(settings.kafka_config("admin")), topic_layout(settings.topics), PARTITIONS)
         # Every client is made from the settings: its librdkafka logs go through srguard's logging.
         producer = Producer(settings.kafka_config("producer", **{"linger.ms": 20, "enable.idempotence": True}))
         published = publish_reference(producer, settings.topics, simulation)

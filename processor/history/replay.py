@@ -96,7 +96,7 @@ def replay_topic(
         admin = AdminClient(settings.kafka_config("admin"))
         partitions = max(len(reader.positions), 1)
         create_topics(
-            admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions, 1
+            admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions
         )
         failures: list[str] = []
 

@@ -49,10 +49,20 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
     ]
 
 
-def create_topics(admin: AdminClient, specs: list[TopicSpec], partitions: int, replication: int) -> dict[str, str]:
-    """Create what is missing; returns topic -> "created" | "exists" (saying so when its partition count differs
-    from ``partitions``: srguard never changes an existing topic). Raises KafkaException or TimeoutError."""
-    admin.list_topics(timeout=10)  # fails fast, with librdkafka's reason, when the broker is unreachable
+def default_replication(admin: AdminClient) -> int:
+    """min(3, brokers): three copies where the cluster has them (one broker's loss loses nothing acknowledged
+    under min ISR 2), all it has otherwise. Raises KafkaException when the broker is unreachable."""
+    return min(3, len(admin.list_topics(timeout=10).brokers))
+
+
+def create_topics(
+    admin: AdminClient, specs: list[TopicSpec], partitions: int, replication: int | None = None
+) -> dict[str, str]:
+    """Create what is missing, with ``replication`` replicas (default: ``default_replication``); returns topic ->
+    "created" | "exists" (saying so when its partition count differs from ``partitions``: srguard never
+    changes an existing topic). Raises KafkaException or TimeoutError."""
+    # fails fast, with librdkafka's reason, when the broker is unreachable
+    replication = replication or default_replication(admin)
     new = [NewTopic(s.name, partitions, replication, config=s.config) for s in specs]
     outcome: dict[str, str] = {}
     for name, future in admin.create_topics(new, request_timeout=30).items():

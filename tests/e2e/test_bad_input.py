@@ -33,6 +33,13 @@ CASES = [
     ),
     ("not an MPxN", ["registrations", "get", "abc"], {}, 2, "not an MPAN core or MPRN: 'abc'"),
     ("bad --at", ["registrations", "get", MPAN, "--at", "tomorrow"], {}, 2, "not a time: 'tomorrow'"),
+    (
+        "impossible --since, formats named",
+        ["export", "x.avro", "--since", "2019-13-01"],
+        {},
+        2,
+        "not a time: '2019-13-01' (an ISO 8601 date or date-time, e.g. 2019-01-31",
+    ),
     ("bad ledger --at", ["ledger", "report", "--at", "nonsense"], {}, 2, "not a time: 'nonsense'"),
     ("not an EUI-64", ["parties", "get", "nope"], {}, 2, "nope"),
     ("unknown record type", ["export", "x.avro", "--schema", "Foo"], {}, 2, "--schema must be"),

@@ -35,10 +35,13 @@ def _by_request_id(messages, decode_rejection: bool) -> dict[str, list]:
 def test_every_sr_is_decided_once_byte_identical_and_counted(world):
     traffic = world.traffic(3000)
     world.publish(traffic)
-    run = SrguardRun(world)
+    run = SrguardRun(world, SRGUARD_PROGRESS_INTERVAL_S="0.5")
     try:
         run.wait_ready()
         run.wait_consumed(len(traffic))
+        deadline = time.monotonic() + 10  # the progress line says what the metrics say
+        while f"progress: {len(traffic):,} SRs decided" not in run.log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
         expected_rejected = [i for i in traffic if i.rejected]
         accepted = world.outputs(world.topics.accepted, len(traffic) - len(expected_rejected))
         rejected = world.outputs(world.topics.rejected, len(expected_rejected))
@@ -73,6 +76,8 @@ def test_every_sr_is_decided_once_byte_identical_and_counted(world):
             assert msg.key() == item.sr.target_device_id.encode()
             assert ("srguard-outcome", b"accepted") in msg.headers()
     assert metrics["srguard_sr_consumed_total"] == len(traffic)
+    progress = [line for line in run.log.read_text().splitlines() if "srguard.progress: progress:" in line]
+    assert any(f"{len(traffic):,} SRs decided" in line and f"{len(rejected):,} rejected" in line for line in progress)
     assert metrics["srguard_sr_accepted_total"] == len(accepted)
     assert metrics["srguard_sr_rejected_total"] == len(rejected)
     assert metrics["srguard_sr_dlq_total"] == 0

@@ -76,7 +76,8 @@ def test_attached_stack_dies_with_a_killed_parent(tmp_path):
 
 @pytest.mark.slow
 def test_stack_up_with_three_brokers_is_a_replicated_cluster(tmp_path):
-    """`--brokers 3`: three KRaft nodes; a topic created with RF 3 keeps writing with one node down (min ISR 2)."""
+    """`--brokers 3`: three KRaft nodes; `topics create` makes srguard's topics with three replicas by default;
+    a topic with RF 3 keeps writing with one node down (min ISR 2)."""
     from confluent_kafka import Producer
     from confluent_kafka.admin import NewTopic
 
@@ -89,7 +90,15 @@ def test_stack_up_with_three_brokers_is_a_replicated_cluster(tmp_path):
         assert len(bootstrap.split(",")) == 3 and [s["name"] for s in services].count("redis") == 1
         admin = AdminClient({"bootstrap.servers": bootstrap})
         assert len(admin.list_topics(timeout=10).brokers) == 3
+        created = _srguard("topics", "create", "--bootstrap-servers", bootstrap)
+        assert created.returncode == 0, created.stderr
+        requests = admin.list_topics("dcc.sr.requests", timeout=10).topics["dcc.sr.requests"]
+        assert {len(p.replicas) for p in requests.partitions.values()} == {3}
         admin.create_topics([NewTopic("replicated", 1, 3)])["replicated"].result(30)
+        deadline = time.monotonic() + 30  # a new topic's metadata reaches every node a moment after it is made
+        while not admin.list_topics("replicated", timeout=10).topics["replicated"].partitions:
+            assert time.monotonic() < deadline, "the new topic's partition never showed in the metadata"
+            time.sleep(0.2)
         leader = admin.list_topics("replicated", timeout=10).topics["replicated"].partitions[0].leader
         name = "kafka" if leader == 1 else f"kafka-{leader}"  # nodes 1, 2, 3 are kafka, kafka-2, kafka-3
         node = next(s for s in services if s["name"] == name)
