@@ -16,6 +16,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from processor.cli.common import (
     Bootstrap,
     ConfigFile,
+    Output,
+    OutputFormat,
     RedisUrl,
     connected_stores,
     console,
@@ -23,8 +25,9 @@ from processor.cli.common import (
     fail,
     moment,
     settings_from,
+    show,
 )
-from processor.domain.identifiers import fuel_of
+from processor.domain.identifiers import canonical_eui64, fuel_of
 from processor.errors import ExitCode
 from processor.kafka.edge import error_text
 from processor.kafka.topics import create_topics, reference_history, topic_layout, topics_table
@@ -67,6 +70,7 @@ def topics_create(
             help="Make existing reference topics keep every record (no compaction, no retention limit).",
         ),
     ] = False,
+    output: Output = OutputFormat.TEXT,
 ) -> None:
     """Create every srguard topic that is missing (the reference topics keep every record)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
@@ -83,7 +87,8 @@ def topics_create(
         outcome[name] = f"{outcome[name]}; {change}"
     for name, found in losing.items():
         outcome[name] = f"{outcome[name]}; LOSES HISTORY ({', '.join(found)}): --fix-reference-topics"
-    console.print(topics_table(layout, outcome))
+    topics = [{"topic": spec.name, "result": outcome[spec.name], "purpose": spec.purpose} for spec in layout]
+    show(output, topics_table(layout, outcome), {"bootstrap_servers": settings.bootstrap_servers, "topics": topics})
     if losing:
         raise typer.Exit(ExitCode.FAILED)
 
@@ -147,13 +152,16 @@ def registrations_get(
     at: At = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
+    output: Output = OutputFormat.TEXT,
 ) -> None:
     """Show an MPxN's registration history and the record in force at --at."""
     fuel_of(mpxn.strip())  # an invalid MPxN fails before any connection
     when = moment(at)
     registrations = connected_stores(settings_from(config, redis_url=redis_url)).registrations
     history = _look_up(lambda: registrations.history(mpxn.strip()), f"no registration for {mpxn}")
-    console.print(history_table(mpxn, when, history, in_force(history, when)))
+    current = in_force(history, when)
+    data = {"mpxn": mpxn.strip(), "at": when, "in_force": current, "history": history}
+    show(output, history_table(mpxn, when, history, current), data)
 
 
 @parties_app.command("load")
@@ -165,11 +173,13 @@ def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
 
 
 @parties_app.command("get")
-def parties_get(entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
+def parties_get(
+    entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None, output: Output = OutputFormat.TEXT
+) -> None:
     """Show which parties hold a certificate entity id (EUI-64, any common form)."""
     parties = connected_stores(settings_from(config, redis_url=redis_url)).parties
     held = _look_up(lambda: parties.get(entity_id), f"no party holds {entity_id}")
-    console.print(holders_table(entity_id, held))
+    show(output, holders_table(entity_id, held), {"entity_id": canonical_eui64(entity_id), "parties": held})
 
 
 @devices_app.command("load")
@@ -188,9 +198,12 @@ def devices_get(
     at: At = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
+    output: Output = OutputFormat.TEXT,
 ) -> None:
     """Show a device's inventory history (EUI-64, any common form) and the record in force at --at."""
     when = moment(at)
     devices = connected_stores(settings_from(config, redis_url=redis_url)).devices
     history = _look_up(lambda: devices.history(device_id), f"device {device_id} is not in the inventory")
-    console.print(device_table(device_id, when, history, in_force(history, when)))
+    current = in_force(history, when)
+    data = {"device_id": canonical_eui64(device_id), "at": when, "in_force": current, "history": history}
+    show(output, device_table(device_id, when, history, current), data)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import signal
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from processor.cli.common import console, err, fail
+from processor.cli.common import Output, OutputFormat, console, err, fail, show
 from processor.errors import ExitCode
 
 stack_app = typer.Typer(
@@ -119,6 +120,7 @@ def stack_down(state_file: StateFile = None) -> None:
 def stack_status(
     state_file: StateFile = None,
     as_env: Annotated[bool, typer.Option("--env", help="Print only the export lines.")] = False,
+    output: Output = OutputFormat.TEXT,
 ) -> None:
     """Show the recorded stack; exit 1 when it is not (fully) running."""
     from processor.devkit.stack import StackState, default_state_file, is_alive, print_state
@@ -130,6 +132,9 @@ def stack_status(
     state = StackState.load(state_file)
     if as_env:
         print("\n".join(exports(state)))
+    elif output is OutputFormat.JSON:
+        services = [{**asdict(s), "running": is_alive(s)} for s in state.services]
+        show(output, "", {"services": services, "broker": state.broker, "exports": exports(state)})
     else:
         print_state(state, console)
     if not all(is_alive(s) for s in state.services):

@@ -64,8 +64,9 @@ def run(settings: Settings, stop: threading.Event, app: App, on_stall: Callable[
         if on_stall is not None:
             args = (app.processor, stop, settings.liveness_timeout_s, on_stall)
             threading.Thread(target=watch, args=args, name="srguard-watchdog", daemon=True).start()
-        args = (app.processor.metrics.registry, stop, settings.progress_interval_s)
-        threading.Thread(target=progress.report, args=args, name="srguard-progress", daemon=True).start()
+        every = settings.progress_interval_s
+        reporting = (app.processor.metrics.registry, stop, every)
+        threading.Thread(target=progress.report, args=reporting, name="srguard-progress", daemon=True).start()
         app.processor.run(stop)
     finally:
         stop.set()  # whatever ended the processor ends the feed too

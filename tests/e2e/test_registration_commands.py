@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import subprocess
@@ -72,6 +73,10 @@ def test_registrations_load_reports_every_bad_line_and_loses_nothing_else(tmp_pa
     assert "◀" in lond_row and "◀" not in next(line for line in shown.stdout.splitlines() if "SEEB" in line)
     later = srguard("registrations", "get", "1200000000020", "--at", "2022-01-01", env=env)
     assert "◀" in next(line for line in later.stdout.splitlines() if "SEEB" in line)
+    as_json = srguard("registrations", "get", "1200000000020", "--at", "2022-01-01", "--output", "json", env=env)
+    found = json.loads(as_json.stdout)  # one object, nothing else on stdout
+    assert found["in_force"]["network_operator_id"] == "SEEB" and found["mpxn"] == "1200000000020"
+    assert {r["network_operator_id"] for r in found["history"]} >= {"LOND", "SEEB"}
     missing = srguard("registrations", "get", "1900033146143", env=env)
     assert missing.returncode == 1 and "no registration" in missing.stderr
 
@@ -133,6 +138,8 @@ def test_parties_load_and_get(tmp_path, env):
     assert loaded.returncode == 1 and "2 entities changed" in loaded.stdout and "line 4" in loaded.stderr
     shown = srguard("parties", "get", "90-B3-D5-1F-30-02-00-01", env=env)
     assert shown.returncode == 0 and "SEEB" in shown.stdout and "2020-01-01" in shown.stdout
+    held = json.loads(srguard("parties", "get", "90b3d51f30020001", "-o", "json", env=env).stdout)
+    assert held["entity_id"] == "90-B3-D5-1F-30-02-00-01" and "SEEB" in {p["party_id"] for p in held["parties"]}
 
 
 def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, redis_url, unique):
@@ -189,6 +196,9 @@ def test_devices_load_reports_bad_lines_and_get_shows_the_record_in_force(tmp_pa
     assert "00-DB-12-34-56-78-90-A3" in shown.stdout and "Suspended" in shown.stdout and "2312345678900" in shown.stdout
     in_force = next(line for line in shown.stdout.splitlines() if "◀" in line)
     assert "2019-01-01" in in_force and "Commissioned" in in_force
+    as_json = srguard("devices", "get", "00db1234567890a3", "--at", "2021-01-01", "-o", "json", env=env)
+    device = json.loads(as_json.stdout)
+    assert device["in_force"]["status"] == "Commissioned" and device["in_force"]["device_type"] == "ESME"
     bad = srguard("devices", "get", "not-an-eui", env=env)
     assert bad.returncode == 2 and "not an EUI-64" in bad.stderr and "Traceback" not in bad.stderr
     absent = srguard("devices", "get", "00-DB-12-34-56-78-90-FF", env=env)

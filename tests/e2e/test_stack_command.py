@@ -42,6 +42,8 @@ def test_stack_up_status_down(tmp_path):
         assert metadata.brokers, "the broker answered metadata with no brokers"
         status = _srguard("stack", "status", "--state-file", str(state_file))
         assert status.returncode == 0 and status.stdout.count("running") == 2, status.stdout
+        described = json.loads(_srguard("stack", "status", "--state-file", str(state_file), "-o", "json").stdout)
+        assert {s["name"] for s in described["services"] if s["running"]} == {"kafka", "redis"}
         again = _srguard("stack", "up", "--state-file", str(state_file))
         assert again.returncode == 2 and "already running" in again.stderr
         env = _srguard("stack", "up", "--state-file", str(state_file), "--env")  # a second shell's eval
