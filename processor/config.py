@@ -14,7 +14,7 @@ import os
 import tomllib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -259,3 +259,62 @@ def load_settings(config_file: Path | None = None, **flags: Any) -> Settings:
             where = _where(field, flags, path, file_data) + (f" ({nested})" if nested else "")
             problems.append(f"{where}: {error['msg']}")
         raise SettingError("; ".join(problems)) from None
+
+
+class Effective(NamedTuple):
+    """One setting as ``srguard config show`` prints it: its value (secrets redacted) and where it came from."""
+
+    name: str
+    value: str
+    source: str
+
+
+REDACTED = "<redacted>"
+_SECRET_WORDS = ("password", "secret", "jaas", "token", "key.pem", "private", "credentials")
+
+
+def _shown(value: Any, secret: bool) -> str:
+    if isinstance(value, SecretStr):
+        raw = value.get_secret_value()
+        if "://" in raw:  # a URL: only its password is secret
+            scheme, _, rest = raw.partition("://")
+            userinfo, at, host = rest.rpartition("@")
+            if at and ":" in userinfo:
+                return f"{scheme}://{userinfo.partition(':')[0]}:{REDACTED}@{host}"
+            return raw
+        return REDACTED if secret and raw else raw
+    if isinstance(value, StrEnum):
+        return value.value
+    return "(not set)" if value is None else str(value)
+
+
+def effective_settings(config_file: Path | None = None) -> list[Effective]:
+    """Every setting's effective value and its source (flag sources do not apply: this reads the process's
+    environment and the config file). Raises what ``load_settings`` raises."""
+    settings = load_settings(config_file)
+    path = config_file or (Path(os.environ[f"{ENV_PREFIX}CONFIG"]) if f"{ENV_PREFIX}CONFIG" in os.environ else None)
+    file_data = _read_toml(path) if path else {}
+
+    def source(env: str, in_file: bool) -> str:
+        if env in os.environ:
+            return f"environment {env}"
+        return f"{path}" if in_file else "default"
+
+    rows = []
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, Topics):
+            file_topics = file_data.get(name, {})
+            for topic, topic_name in value.model_dump().items():
+                env = f"{_env_name(name)}__{topic.upper()}"
+                rows.append(Effective(f"{name}.{topic}", topic_name, source(env, topic in file_topics)))
+        elif isinstance(value, dict):  # kafka, schema_registry: each property, secrets redacted
+            file_props = file_data.get(name, {})
+            for key, secret in sorted(value.items()):
+                prefix = KAFKA_ENV_PREFIX if name == "kafka" else f"{_env_name(name)}__"
+                env = prefix + (key.upper().replace(".", "_") if name == "kafka" else key)
+                hidden = any(word in key for word in _SECRET_WORDS) or key.endswith((".user.info", "username"))
+                rows.append(Effective(f"{name}.{key}", _shown(secret, hidden), source(env, key in file_props)))
+        else:
+            rows.append(Effective(name, _shown(value, True), source(_env_name(name), name in file_data)))
+    return rows

@@ -10,7 +10,7 @@ import typer
 from processor import __version__
 from processor.cli import demo as demo_command
 from processor.cli import evidence as evidence_command
-from processor.cli import history, ledger, reference, run, simulate, stack
+from processor.cli import history, ledger, reference, run, settings, simulate, stack
 from processor.cli import report as report_command
 from processor.cli.common import Commands, console
 from processor.observability import logs
@@ -63,6 +63,7 @@ app.command()(history.export)
 app.command()(report_command.report)
 app.command()(evidence_command.evidence)
 app.command()(demo_command.demo)
+app.add_typer(settings.config_app, name="config")
 app.add_typer(reference.topics_app, name="topics")
 app.add_typer(reference.registrations_app, name="registrations")
 app.add_typer(reference.parties_app, name="parties")

@@ -72,3 +72,26 @@ def test_schema_registry_client_settings_from_json_env(monkeypatch):
     assert load_settings().schema_registry_config() == {"url": "http://registry:8081", "basic.auth.user.info": "u:p"}
     monkeypatch.delenv("SRGUARD_SCHEMA_REGISTRY_URL")
     assert load_settings().schema_registry_config() is None
+
+
+def test_config_show_names_each_source_and_never_a_secret(tmp_path, monkeypatch):
+    from processor.config import effective_settings
+
+    for var in [v for v in __import__("os").environ if v.startswith("SRGUARD_")]:
+        monkeypatch.delenv(var)
+    config = tmp_path / "srguard.toml"
+    config.write_text(
+        'mode = "audit"\n[topics]\nrequests = "x.in"\n[kafka]\n"sasl.username" = "me"\n"client.id" = "c"\n'
+    )
+    monkeypatch.setenv("SRGUARD_REDIS_URL", "rediss://srguard:s3cret@redis:6380/0")
+    monkeypatch.setenv("SRGUARD_KAFKA_SASL_PASSWORD", "hunter2")
+    monkeypatch.setenv("SRGUARD_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    rows = {row.name: (row.value, row.source) for row in effective_settings(config)}
+    assert rows["mode"] == ("audit", str(config))
+    assert rows["topics.requests"] == ("x.in", str(config)) and rows["topics.dlq"] == ("dcc.sr.dlq", "default")
+    assert rows["redis_url"] == ("rediss://srguard:<redacted>@redis:6380/0", "environment SRGUARD_REDIS_URL")
+    assert rows["kafka.sasl.password"] == ("<redacted>", "environment SRGUARD_KAFKA_SASL_PASSWORD")
+    assert rows["kafka.security.protocol"] == ("SASL_SSL", "environment SRGUARD_KAFKA_SECURITY_PROTOCOL")
+    assert rows["kafka.sasl.username"][0] == "<redacted>" and rows["kafka.client.id"] == ("c", str(config))
+    assert rows["group_id"] == ("srguard", "default")
+    assert not any("s3cret" in v or "hunter2" in v for v, _ in rows.values())
