@@ -13,6 +13,7 @@ from processor.cli import evidence as evidence_command
 from processor.cli import history, ledger, reference, run, settings, simulate, stack
 from processor.cli import report as report_command
 from processor.cli.common import Commands, console
+from processor.cli.examples import example
 from processor.observability import logs
 from processor.observability.logs import LogFormat, LogLevel
 
@@ -51,18 +52,18 @@ def main(
     logs.configure(log_level or LogLevel.INFO, log_format)
 
 
-@app.command()
+@app.command(epilog=example("version"))
 def version() -> None:
     """Print srguard's version."""
     console.print(f"srguard {__version__}")
 
 
-app.command()(run.run)
-app.command()(run.feed)
-app.command()(history.export)
-app.command()(report_command.report)
-app.command()(evidence_command.evidence)
-app.command()(demo_command.demo)
+app.command(epilog=example("run"))(run.run)
+app.command(epilog=example("feed"))(run.feed)
+app.command(epilog=example("export"))(history.export)
+app.command(epilog=example("report"))(report_command.report)
+app.command(epilog=example("evidence"))(evidence_command.evidence)
+app.command(epilog=example("demo"))(demo_command.demo)
 app.add_typer(settings.config_app, name="config")
 app.add_typer(reference.topics_app, name="topics")
 app.add_typer(reference.registrations_app, name="registrations")

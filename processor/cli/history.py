@@ -27,6 +27,7 @@ from processor.cli.common import (
     times,
     window_text,
 )
+from processor.cli.examples import example
 from processor.config import Mode
 from processor.errors import ExitCode
 from processor.history.archive import (
@@ -90,7 +91,7 @@ def export(
         empty_window(f"{name} holds no records", start, end, allow_empty)
 
 
-@replay_app.command("file")
+@replay_app.command("file", epilog=example("replay file"))
 def replay_file(
     file: Annotated[Path, typer.Argument(help="A ServiceRequest archive from 'srguard export'.", exists=True)],
     topic: Annotated[str | None, typer.Option(help="Target topic; default: the SR topic.")] = None,
@@ -127,7 +128,7 @@ def replay_file(
         err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
 
 
-@replay_app.command("topic")
+@replay_app.command("topic", epilog=example("replay topic"))
 def replay_topic_command(
     output_prefix: Annotated[str, typer.Option(help="Prefix of the output topics, e.g. 'replay.2019.'.")],
     since: Since = None,

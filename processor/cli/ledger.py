@@ -19,6 +19,7 @@ from processor.cli.common import (
     moment,
     settings_from,
 )
+from processor.cli.examples import example
 from processor.errors import ExitCode
 from processor.ledger.build import build_ledger, device_key, load_snapshot
 from processor.ledger.population import cells_of, population_at, sections
@@ -31,7 +32,7 @@ ledger_app = typer.Typer(
 MinDays = Annotated[int, typer.Option(help="'Never updated' this many days after commissioning.")]
 
 
-@ledger_app.command("build")
+@ledger_app.command("build", epilog=example("ledger build"))
 def ledger_build(
     topic: Annotated[
         str | None,
@@ -64,7 +65,7 @@ def ledger_build(
         )
 
 
-@ledger_app.command("baseline")
+@ledger_app.command("baseline", epilog=example("ledger baseline"))
 def ledger_baseline(
     csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="device_id,cell,entity_id,as_of")],
     config: ConfigFile = None,
@@ -88,7 +89,7 @@ def ledger_baseline(
         )
 
 
-@ledger_app.command("get")
+@ledger_app.command("get", epilog=example("ledger get"))
 def ledger_get(
     device_id: str,
     at: Annotated[str | None, typer.Option(help="Owners as at this time (ISO or epoch ms); default now.")] = None,
@@ -109,7 +110,7 @@ def ledger_get(
     print_device(device_id, cells, directory, moment(at), console)
 
 
-@ledger_app.command("report")
+@ledger_app.command("report", epilog=example("ledger report"))
 def ledger_report_command(
     at: Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")] = None,
     min_days: MinDays = 30,

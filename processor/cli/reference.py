@@ -27,6 +27,7 @@ from processor.cli.common import (
     settings_from,
     show,
 )
+from processor.cli.examples import example
 from processor.domain.identifiers import canonical_eui64, fuel_of
 from processor.errors import ExitCode
 from processor.kafka.edge import error_text
@@ -48,7 +49,7 @@ InputFile = Annotated[Path, typer.Argument(help="CSV with a header; .gz or gzip 
 At = Annotated[str | None, typer.Option(help="ISO time or epoch ms; default now.")]
 
 
-@topics_app.command("create")
+@topics_app.command("create", epilog=example("topics create"))
 def topics_create(
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,
@@ -121,7 +122,7 @@ def _finish_load(load: Callable[[], LoadSummary], what: str) -> None:
         raise typer.Exit(ExitCode.FAILED)
 
 
-@registrations_app.command("load")
+@registrations_app.command("load", epilog=example("registrations load"))
 def registrations_load(
     file: InputFile,
     workers: Annotated[
@@ -146,7 +147,7 @@ def _look_up(find: Callable[[], T], missing: str) -> T:
     return found
 
 
-@registrations_app.command("get")
+@registrations_app.command("get", epilog=example("registrations get"))
 def registrations_get(
     mpxn: str,
     at: At = None,
@@ -164,7 +165,7 @@ def registrations_get(
     show(output, history_table(mpxn, when, history, current), data)
 
 
-@parties_app.command("load")
+@parties_app.command("load", epilog=example("parties load"))
 def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """Load a party directory file: entity_id,party_id,role[,valid_from,valid_to]."""
     settings = settings_from(config, redis_url=redis_url)
@@ -172,7 +173,7 @@ def parties_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
     _finish_load(lambda: load_parties(file, parties), f"parties from {file}")
 
 
-@parties_app.command("get")
+@parties_app.command("get", epilog=example("parties get"))
 def parties_get(
     entity_id: str, config: ConfigFile = None, redis_url: RedisUrl = None, output: Output = OutputFormat.TEXT
 ) -> None:
@@ -182,7 +183,7 @@ def parties_get(
     show(output, holders_table(entity_id, held), {"entity_id": canonical_eui64(entity_id), "parties": held})
 
 
-@devices_app.command("load")
+@devices_app.command("load", epilog=example("devices load"))
 def devices_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl = None) -> None:
     """Load a device inventory extract: device_id,device_type,effective_from[,mpxn,export_mpxn,status,sequence]."""
     settings = settings_from(config, redis_url=redis_url)
@@ -192,7 +193,7 @@ def devices_load(file: InputFile, config: ConfigFile = None, redis_url: RedisUrl
         _finish_load(lambda: load_devices(file, devices, advance), f"devices from {file}")
 
 
-@devices_app.command("get")
+@devices_app.command("get", epilog=example("devices get"))
 def devices_get(
     device_id: str,
     at: At = None,

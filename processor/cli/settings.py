@@ -6,13 +6,14 @@ import typer
 from rich.table import Table
 
 from processor.cli.common import ConfigFile, Output, OutputFormat, fail, show
+from processor.cli.examples import example
 from processor.config import effective_settings
 from processor.errors import ConfigFileError
 
 config_app = typer.Typer(help="srguard's settings.", no_args_is_help=True)
 
 
-@config_app.command("show")
+@config_app.command("show", epilog=example("config show"))
 def config_show(config: ConfigFile = None, output: Output = OutputFormat.TEXT) -> None:
     """Print every setting's effective value and where it came from (environment, config file or default);
     passwords and other secrets are redacted.

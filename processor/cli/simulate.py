@@ -11,12 +11,13 @@ from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from processor.cli.common import Bootstrap, ConfigFile, console, fail, settings_from
+from processor.cli.examples import example
 from processor.kafka.edge import error_text
 
 simulate_app = typer.Typer(help="Generated worlds and SR traffic for trying srguard out.", no_args_is_help=True)
 
 
-@simulate_app.command()
+@simulate_app.command("publish", epilog=example("simulate publish"))
 def publish(
     config: ConfigFile = None,
     bootstrap_servers: Bootstrap = None,

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from processor.cli.common import Output, OutputFormat, console, err, fail, show
+from processor.cli.examples import example
 from processor.errors import ExitCode
 
 stack_app = typer.Typer(
@@ -29,7 +30,7 @@ StateFile = Annotated[
 ]
 
 
-@stack_app.command("up")
+@stack_app.command("up", epilog=example("stack up"))
 def stack_up(
     state_file: StateFile = None,
     foreground: Annotated[bool, typer.Option(help="Stay attached; Ctrl-C stops the stack.")] = False,
@@ -102,7 +103,7 @@ def stack_up(
         stack.stop()
 
 
-@stack_app.command("down")
+@stack_app.command("down", epilog=example("stack down"))
 def stack_down(state_file: StateFile = None) -> None:
     """Stop a detached stack: SIGTERM, then SIGKILL after 15 s; nothing is left behind."""
     from processor.devkit.stack import StackState, default_state_file, stop_services
@@ -116,7 +117,7 @@ def stack_down(state_file: StateFile = None) -> None:
     console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
 
 
-@stack_app.command("status")
+@stack_app.command("status", epilog=example("stack status"))
 def stack_status(
     state_file: StateFile = None,
     as_env: Annotated[bool, typer.Option("--env", help="Print only the export lines.")] = False,
