@@ -30,7 +30,7 @@ from processor import wiring
 from processor.config import Settings, load_settings
 from processor.errors import ConfigFileError, ExitCode, RecordError, SrguardError
 from processor.kafka.edge import error_text
-from processor.kafka.reading import HistoryReader
+from processor.kafka.reading import HistoryReader, record_time_span
 from processor.registration.lookup import Stores
 from processor.stream.commit import is_fatal
 from processor.times import iso_utc, parse_time
@@ -128,9 +128,19 @@ def window_text(since: int | None, until: int | None) -> str:
     return f"from {start} to {end}"
 
 
-def empty_window(what: str, since: int | None, until: int | None, allow_empty: bool) -> None:
-    """Nothing in the window is a failure (exit 8) unless asked for: a wrong window must never look like an answer."""
-    message = f"{what} {window_text(since, until)} (by the SR's time, the record timestamp)"
+def held_text(settings: Settings, topic: str) -> str:
+    """'; its records are stamped 2019-06-01 .. 2025-05-31', or what could be read of that, or that it is empty."""
+    span = record_time_span(settings.kafka_config("consumer"), topic)
+    if span is None:
+        return f"; {topic} holds no records at all"
+    held = f"; its records are stamped {iso_utc(span.earliest)[:10]} .. {iso_utc(span.latest)[:10]}"
+    return held if span.read >= span.total else f"{held} (the first {span.read:,} of {span.total:,} read)"
+
+
+def empty_window(what: str, since: int | None, until: int | None, allow_empty: bool, held: str = "") -> None:
+    """Nothing in the window is a failure (exit 8) unless asked for: a wrong window must never look like an answer.
+    ``held``: what the source does hold (``held_text``)."""
+    message = f"{what} {window_text(since, until)} (by the SR's time, the record timestamp){held}"
     if allow_empty:
         err.print(f"note: {message}")
         return

@@ -9,10 +9,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "srguard run --trust-store smki-oca.pem                     # enforce, exactly-once",
         "srguard run --mode audit --processing-guarantee at_least_once",
     ),
-    "feed": ("srguard feed    # with SRGUARD_EMBEDDED_FEED=false on every `srguard run`",),
+    "feed": (
+        "srguard feed            # with SRGUARD_EMBEDDED_FEED=false on every `srguard run`",
+        "srguard feed --once     # catch Redis up, then exit (before a replay or a report)",
+    ),
     "export": ("srguard export sr-2019.avro --since 2019-01-01 --until 2020-01-01",),
     "report": (
-        "srguard report --topic replay.2019.audit --requests-topic replay.2019.requests --out report-2019",
+        "srguard report --topic replay.2019.dcc.sr.audit --requests-topic history.sr.2019 --out report-2019",
         "srguard report --archive rejections.avro --requests-archive sr-2019.avro",
     ),
     "evidence": ("srguard evidence --since 2026-01-01 --out evidence-2026",),
@@ -25,9 +28,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "parties get": ("srguard parties get 90-B3-D5-1F-30-01-00-00 -o json",),
     "devices load": ("srguard devices load device-inventory.csv",),
     "devices get": ("srguard devices get 00-12-4B-00-00-00-06-B5 --at 2026-01-01",),
-    "replay file": ("srguard replay file sr-2019.avro --topic replay.2019.requests --rate 5000",),
+    "replay file": ("srguard replay file sr-2019.avro --topic history.sr.2019 --rate 5000",),
     "replay topic": (
-        "srguard replay topic --since 2019-01-01 --until 2020-01-01 --output-prefix replay.2019. --outputs audit",
+        "srguard replay topic --topic history.sr.2019 --since 2019-01-01 --until 2020-01-01 "
+        "--output-prefix replay.2019. --outputs audit",
     ),
     "ledger build": ("srguard ledger build --outcomes dcc.sr.outcomes",),
     "ledger baseline": ("srguard ledger baseline cells-2026-01-01.csv",),
@@ -36,7 +40,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "stack up": ('eval "$(srguard stack up --env)"      # --brokers 3: a replicated cluster',),
     "stack down": ("srguard stack down",),
     "stack status": ("srguard stack status -o json",),
-    "simulate publish": ("srguard simulate publish --meter-points 2000 --srs 10000 --seed 1 --duis",),
+    "simulate publish": (
+        "srguard simulate publish --meter-points 2000 --srs 10000 --seed 1 --duis",
+        "srguard simulate publish --srs 10000 --timestamps sr     # SR history, 2019-06 .. 2025-06",
+    ),
 }
 
 

@@ -23,6 +23,7 @@ from processor.cli.common import (
     empty_window,
     err,
     fail,
+    held_text,
     settings_from,
     times,
     window_text,
@@ -88,7 +89,7 @@ def export(
             code=ExitCode.FAILED,
         )
     if not summary.records:
-        empty_window(f"{name} holds no records", start, end, allow_empty)
+        empty_window(f"{name} holds no records", start, end, allow_empty, held_text(settings, name))
 
 
 @replay_app.command("file", epilog=example("replay file"))
@@ -131,6 +132,9 @@ def replay_file(
 @replay_app.command("topic", epilog=example("replay topic"))
 def replay_topic_command(
     output_prefix: Annotated[str, typer.Option(help="Prefix of the output topics, e.g. 'replay.2019.'.")],
+    topic: Annotated[
+        str | None, typer.Option(help="SR topic to re-judge; default: the SR topic.", show_default=False)
+    ] = None,
     since: Since = None,
     until: Until = None,
     mode: Annotated[Mode, typer.Option(help="audit (default) or enforce.")] = Mode.AUDIT,
@@ -151,6 +155,8 @@ def replay_topic_command(
 ) -> None:
     """Re-judge SR history by the registrations in force at each SR's time, into <prefix><output topic>."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url, trust_store=trust_store)
+    if topic:
+        settings = settings.model_copy(update={"topics": settings.topics.model_copy(update={"requests": topic})})
     start, end = times(since, until)
     roles = [role.strip() for role in outputs.split(",") if role.strip()]
     with ReadingProgress(f"replaying {settings.topics.requests}") as progress:
@@ -187,4 +193,5 @@ def replay_topic_command(
     for role, name in summary.topics.items():
         console.print(f"  {role}: {name} ({summary.written[role]:,} written)")
     if not summary.read and not summary.resumed_at:
-        empty_window(f"{settings.topics.requests} holds no SRs", start, end, allow_empty)
+        source = settings.topics.requests
+        empty_window(f"{source} holds no SRs", start, end, allow_empty, held_text(settings, source))

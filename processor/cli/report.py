@@ -21,6 +21,7 @@ from processor.cli.common import (
     empty_window,
     err,
     fail,
+    held_text,
     moment,
     settings_from,
     times,
@@ -84,7 +85,11 @@ def report(
     )
     stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
     if not stats.total and (scope is None or not scope.read):
-        empty_window(f"no incidents and no SRs{'' if scope else ' (no requests source)'}", start, end, allow_empty)
+        held_by = requests_topic or topic
+        held = held_text(settings, held_by) if held_by else ""
+        empty_window(
+            f"no incidents and no SRs{'' if scope else ' (no requests source)'}", start, end, allow_empty, held
+        )
     sections = {}
     if with_ledger:
         sections = ledger_sections(population_at(*wiring.reference_and_ledger(settings), moment(None), min_days))

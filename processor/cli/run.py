@@ -55,7 +55,14 @@ def exit_stalled(why: str) -> None:
     os._exit(ExitCode.STALLED)
 
 
-def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_url: RedisUrl = None) -> None:
+def feed(
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Catch up with the topics, then exit (e.g. before a replay or a report).")
+    ] = False,
+) -> None:
     """Keep Redis fed from the registration, party and device topics until SIGTERM/Ctrl-C (one feed serves many)."""
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     stores = connected_stores(settings)
@@ -69,6 +76,8 @@ def feed(config: ConfigFile = None, bootstrap_servers: Bootstrap = None, redis_u
         if status.ready and not was_ready:
             was_ready = True
             console.print(f"feed ready: caught up on {status.partitions} partitions ({status.applied} records applied)")
+            if once:
+                stop.set()
         if time.monotonic() - last_print > FEED_PROGRESS_EVERY_S:
             last_print = time.monotonic()
             console.print(

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
-from processor.cli.common import Bootstrap, ConfigFile, console, fail, settings_from
+from processor.cli.common import Bootstrap, ConfigFile, console, err, fail, settings_from
 from processor.cli.examples import example
-from processor.kafka.edge import error_text
+from processor.history.archive import check_replay_target, retention_warning
+from processor.kafka.edge import error_text, topic_configs
+from processor.times import iso_utc
+
+if TYPE_CHECKING:
+    from processor.devkit.simulate.traffic import LabelledSR
+
+
+class Timestamps(StrEnum):
+    PUBLISH = "publish"
+    SR = "sr"
+
+
+def _record_times(traffic: list[LabelledSR]) -> str:
+    times = [i.sr.submitted_at for i in traffic]
+    return f"the SRs' own, {iso_utc(min(times))[:10]} to {iso_utc(max(times))[:10]}"
+
 
 simulate_app = typer.Typer(help="Generated worlds and SR traffic for trying srguard out.", no_args_is_help=True)
 
@@ -30,6 +47,13 @@ def publish(
     trust_store_out: Annotated[
         Path, typer.Option(help="Where the generated SMKI OCA certificate is written (srguard run --trust-store).")
     ] = Path("srguard-simulated-oca.pem"),
+    timestamps: Annotated[
+        Timestamps,
+        typer.Option(
+            help="Avro SRs' record time: publish (now: a live stream) or sr (each SR's own time, mid-2019 to "
+            "mid-2025: SR history for export, replay and report). DUIS SRs always carry their receipt time."
+        ),
+    ] = Timestamps.PUBLISH,
 ) -> None:
     """Publish a generated population (registrations, party directory; device inventory with --duis) and
     SR traffic with planted incidents to the configured topics, which must exist (srguard topics create)."""
@@ -45,6 +69,10 @@ def publish(
     missing = [t for t in wanted if t not in metadata.topics]
     if missing:
         raise fail(f"topics {', '.join(missing)} do not exist: create them with 'srguard topics create'")
+    sr_time = timestamps is Timestamps.SR and not duis
+    if sr_time:  # history: the topic must keep each SR's own time, and keep records that old
+        target_config = topic_configs(settings.kafka_config("admin"), [topics.requests]).get(topics.requests, {})
+        check_replay_target(target_config, topics.requests)
     started = time.perf_counter()
     simulation = simulate(seed, meter_points, srs, duis)
     try:
@@ -58,12 +86,18 @@ def publish(
     try:
         published = publish_reference(producer, topics, simulation)
         console.print("published " + ", ".join(f"{n:,} {what}" for what, n in published.items()), soft_wrap=True)
-        sent = publish_requests(producer, topics.requests, simulation)
+        sent = publish_requests(producer, topics.requests, simulation, sr_time)
     except (KafkaException, RuntimeError) as exc:
         raise fail(f"publishing to {settings.bootstrap_servers} failed: {error_text(exc)}") from exc
     planted = simulation.planted
+    if sr_time:
+        first = min(i.sr.submitted_at for i in simulation.traffic)
+        warning = retention_warning(target_config, topics.requests, first, int(time.time() * 1000))
+        if warning:
+            err.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
     console.print(
-        f"published {sent:,} SRs to {topics.requests} ({'DUIS XML' if duis else 'Avro'}), "
+        f"published {sent:,} SRs to {topics.requests} ({'DUIS XML' if duis else 'Avro'}; record times: "
+        f"{_record_times(simulation.traffic) if sr_time or duis else 'now'}), "
         f"{sum(planted.values()):,} of them planted to be rejected: "
         + ", ".join(f"{reason} {n}" for reason, n in sorted(planted.items())),
         soft_wrap=True,

@@ -10,12 +10,13 @@ on receipt), ``time_ordered`` ends a partition at its first record at/after ``un
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from processor.errors import HistoryIncomplete, TopicMissing
 from processor.names import history_group
@@ -177,3 +178,52 @@ def read_history(
     with HistoryReader(kafka_config, topic, since, until) as reader:
         reader.resume(resume or {})
         yield from reader.batches()
+
+
+class TimeSpan(NamedTuple):
+    earliest: int
+    latest: int
+    read: int  # records whose timestamps were read
+    total: int  # records the topic holds (by offsets)
+
+
+def record_time_span(
+    kafka_config: dict[str, Any], topic: str, budget_s: float = 5.0, timeout_s: float = 10.0
+) -> TimeSpan | None:
+    """The earliest and latest record timestamps of ``topic``, read from its start for at most ``budget_s``
+    (a topic filled by replays is in no time order, so only reading tells): what an empty window's error names
+    so the user sees what the topic does hold. ``read`` < ``total`` when the budget ran out first. None when
+    the topic is empty, missing or does not answer."""
+    consumer = Consumer(
+        {**kafka_config, "group.id": history_group(), "enable.auto.commit": False, "enable.partition.eof": True}
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            return None
+        starts, total = [], 0
+        for partition in metadata.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            if high > low:
+                starts.append(TopicPartition(topic, partition, low))
+                total += high - low
+        if not starts:
+            return None
+        consumer.assign(starts)
+        earliest, latest, read, ended = None, None, 0, 0
+        deadline = time.monotonic() + budget_s
+        while ended < len(starts) and time.monotonic() < deadline:
+            for message in consumer.consume(1000, 0.5):
+                error = message.error()
+                if error is not None:
+                    ended += error.code() == KafkaError._PARTITION_EOF
+                    continue
+                stamp = message.timestamp()[1]
+                read += 1
+                earliest = stamp if earliest is None else min(earliest, stamp)
+                latest = stamp if latest is None else max(latest, stamp)
+        return TimeSpan(earliest, latest, read, total) if earliest is not None and latest is not None else None
+    except KafkaException:
+        return None
+    finally:
+        consumer.close()

@@ -42,24 +42,25 @@ def test_the_readme_history_chain_counts_what_judging_the_archive_directly_count
     out = ok(srguard(world, "export", "--since", "2020-01-01", "--until", "2023-01-01", str(archive)))
     assert f"exported {len(exported):,} ServiceRequest records" in out
 
-    fresh = {"SRGUARD_TOPICS__REQUESTS": f"fresh.requests.{world.unique}"}  # a fresh stack's SR topic
-    out = ok(srguard(world, "replay", "file", str(archive), env=fresh))
+    fresh = f"history.sr.{world.unique}"  # history goes to a topic of its own, never the live SR topic
+    out = ok(srguard(world, "replay", "file", str(archive), "--topic", fresh))
     assert f"published {len(exported):,} records" in out and "SR times from 2020-" in out
 
     since, until = parse_time("2021-01-01"), parse_time("2022-01-01")
     window = [i for i in exported if since <= i.sr.submitted_at < until]
     incidents = [i for i in window if i.rejected]
     assert incidents, "the window must hold incidents for the test to mean anything"
-    replay = ["replay", "topic", "--since", "2021-01-01", "--until", "2022-01-01", "--output-prefix", "replay.2021."]
-    out = ok(srguard(world, *replay, "--outputs", "audit", env=fresh))
+    replay = ["replay", "topic", "--topic", fresh, "--since", "2021-01-01", "--until", "2022-01-01"]
+    replay += ["--output-prefix", "replay.2021."]
+    out = ok(srguard(world, *replay, "--outputs", "audit"))
     assert f"replayed {len(window):,} SRs" in out and f"{len(incidents):,} audited" in out
     audit_topic = f"replay.2021.{world.topics.audit}"
     assert f"audit: {audit_topic} ({len(incidents):,} written)" in out
     assert "accepted:" not in out, "--outputs audit writes no copy of the accepted SRs"
 
-    again = ok(srguard(world, *replay, "--outputs", "audit", env=fresh))
+    again = ok(srguard(world, *replay, "--outputs", "audit"))
     assert "already complete" in again, "a finished replay run again judges nothing"
-    other = srguard(world, *replay, "--outputs", "audit", "--mode", "enforce", env=fresh)
+    other = srguard(world, *replay, "--outputs", "audit", "--mode", "enforce")
     assert other.returncode == 2 and "--restart" in other.stderr, "another run into the same prefix is refused"
 
     report_dir = tmp_path / "report-2021"
@@ -70,14 +71,13 @@ def test_the_readme_history_chain_counts_what_judging_the_archive_directly_count
             "--topic",
             audit_topic,
             "--requests-topic",
-            fresh["SRGUARD_TOPICS__REQUESTS"],
+            fresh,
             "--since",
             "2021-01-01",
             "--until",
             "2022-01-01",
             "--out",
             str(report_dir),
-            env=fresh,
         )
     )
     document = json.loads((report_dir / "incidence.json").read_text())
@@ -104,6 +104,7 @@ def test_an_empty_window_fails_loudly_unless_allowed(world, tmp_path):  # noqa: 
     assert exported.returncode == EMPTY_WINDOW and "--allow-empty" in exported.stderr
     replayed = srguard(world, "replay", "topic", *late, "--output-prefix", "empty.")
     assert replayed.returncode == EMPTY_WINDOW and "holds no SRs from 2030-01-01" in replayed.stderr
+    assert "its records are stamped 2019-" in replayed.stderr, "an empty window says what the topic does hold"
     reported = srguard(world, "report", "--topic", world.topics.audit, "--requests-topic", world.topics.requests, *late)
     assert reported.returncode == EMPTY_WINDOW
     allowed = srguard(world, "replay", "topic", *late, "--output-prefix", "empty2.", "--allow-empty")

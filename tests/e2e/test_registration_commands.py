@@ -174,6 +174,15 @@ def test_feed_command_applies_topics_and_stops_on_sigterm(env, kafka_bootstrap, 
     assert process.returncode == 0, errors
     assert "feed ready: caught up on 6 partitions (51 records applied)" in out  # 2 x 3 topics
     assert "feed stopped" in out
+    once = subprocess.run(
+        [sys.executable, "-m", "processor", "feed", "--once"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env, "SRGUARD_METRICS_PORT": "0"},
+        timeout=60,
+    )
+    assert once.returncode == 0, once.stderr
+    assert "feed ready: caught up on 6 partitions" in once.stdout and "feed stopped" in once.stdout
 
 
 def test_devices_load_reports_bad_lines_and_get_shows_the_record_in_force(tmp_path, env):

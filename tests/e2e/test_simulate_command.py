@@ -34,9 +34,13 @@ def test_a_simulated_world_published_into_a_stack_is_judged_as_planted(
         timeout=180,
     )
     assert published.returncode == 0, published.stdout + published.stderr
-    said = re.search(r"published 1,500 SRs to \S+ \((Avro|DUIS XML)\), (\d+) of them planted", published.stdout)
+    said = re.search(
+        r"published 1,500 SRs to \S+ \((Avro|DUIS XML); record times: ([^)]+)\), (\d+) of them planted",
+        published.stdout,
+    )
     assert said and said.group(1) == ("DUIS XML" if duis else "Avro"), published.stdout
-    planted = int(said.group(2))
+    assert (said.group(2) == "now") != duis, "Avro: stamped now by default; DUIS: always the receipt time"
+    planted = int(said.group(3))
     assert planted > 0 and ("device inventory records" in published.stdout) == duis
     assert f"srguard run --trust-store {oca}" in published.stdout and oca.read_bytes().startswith(b"-----BEGIN")
     run = SrguardRun(stack, "--trust-store", str(oca))
@@ -63,3 +67,29 @@ def test_an_unwritable_trust_store_path_is_one_line(kafka_bootstrap, redis_url, 
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "cannot write --trust-store-out" in line and "No such file or directory" in line
+
+
+def test_sr_timestamps_make_a_history_the_readme_chain_can_export(kafka_bootstrap, redis_url, unique, tmp_path):
+    """`--timestamps sr`: each Avro SR at its own time (mid-2019 .. mid-2025), so a 2019 window holds SRs."""
+    stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"simts{unique}")
+    command = [sys.executable, "-m", "processor", "simulate", "publish", "--meter-points", "200", "--srs", "600"]
+    published = subprocess.run(
+        [*command, "--timestamps", "sr", "--trust-store-out", str(tmp_path / "oca.pem")],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert "record times: the SRs' own, 2019-" in published.stdout
+    archive = tmp_path / "sr-2019.avro"
+    exported = subprocess.run(
+        [sys.executable, "-m", "processor", "export", "--since", "2019-01-01", "--until", "2020-01-01", str(archive)],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+    count = int(re.search(r"exported ([\d,]+) ServiceRequest records", exported.stdout).group(1).replace(",", ""))
+    assert 0 < count < 600, "the 2019 window holds some of the six years' SRs, not none and not all"

@@ -57,8 +57,10 @@ def publish_reference(producer: Producer, topics: Topics, simulation: Simulation
     return published
 
 
-def publish_requests(producer: Producer, topic: str, simulation: Simulation) -> int:
+def publish_requests(producer: Producer, topic: str, simulation: Simulation, sr_time: bool = False) -> int:
+    """The SR traffic; Avro records stamped now, or with ``sr_time`` at each SR's own time (DUIS records
+    always carry their receipt time: DUIS has no field for it)."""
     if simulation.duis:
         oca = simulation.population.pki.oca.public_bytes(Encoding.DER)
         return publish_duis_traffic(producer, topic, simulation.traffic, oca)
-    return publish_traffic(producer, topic, simulation.traffic)
+    return publish_traffic(producer, topic, simulation.traffic, sr_time=sr_time)
