@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import Message
+from confluent_kafka.admin import AdminClient
 
 from processor.avro import Serde
 from processor.config import InputFormat, Settings
@@ -22,6 +23,7 @@ from processor.duis.response import parse_response
 from processor.errors import BadInput, DecodeError, ErrorClass, InvalidIdentifier
 from processor.kafka.edge import coordinates
 from processor.kafka.reading import read_history
+from processor.kafka.topics import require_topics
 from processor.ledger.events import LEDGER_VARIANTS, Change, Skip, outcome_change, snapshot_change, sr_change
 from processor.ledger.model import Cell, DeviceCells, Outcome, outcome_of
 from processor.ledger.store import LedgerStore
@@ -88,6 +90,10 @@ def build_ledger(
     sources: list[tuple[str, Decoder]] = [(topic, accepted)]
     if outcomes:
         sources.append((outcomes, lambda msg: _outcome(msg, serde, outcomes)))
+    # Every source exists before anything is applied: a typo'd --outcomes found after the SRs were applied
+    # would leave a ledger whose rerun reads nothing of them.
+    admin = AdminClient(settings.kafka_config("admin"))
+    require_topics(admin, [name for name, _ in sources], settings.bootstrap_servers)
     stored = store.stored_offsets()
     for name, decode in sources:
         resume = {int(k.rsplit(":", 1)[1]): v for k, v in stored.items() if k.rsplit(":", 1)[0] == name}

@@ -111,6 +111,15 @@ def test_ledger_from_a_designed_history(kafka_bootstrap, redis_url, unique, tmp_
     finally:
         assert run.stop() == 0
 
+    typo = subprocess.run(
+        [sys.executable, "-m", "processor", "ledger", "build", "--outcomes", f"{outcomes}.typo"],
+        env=world.env(COLUMNS="220"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert typo.returncode == 2 and f"{outcomes}.typo does not exist" in typo.stderr, typo.stderr
+    assert "ledger: read" not in typo.stdout, "nothing is applied before every source is known to exist"
     first = srguard(world, "ledger", "build", "--outcomes", outcomes)
     assert "19 NO-cell changes" in first.stdout, first.stdout  # 8 commissionings, 7 placements, 4 outcomes
     assert "skipped: 1 device or DCC alert: answers no SR" in first.stdout, first.stdout
