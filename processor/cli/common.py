@@ -128,6 +128,17 @@ def window_text(since: int | None, until: int | None) -> str:
     return f"from {start} to {end}"
 
 
+def warn_empty_inventory(settings: Settings, devices: int, at: int) -> None:
+    """Device counts of 0 said as what they are: an empty device inventory, not a world without devices."""
+    if not devices:
+        err.print(
+            f"[yellow]warning:[/] the device inventory holds no ESME or GPF in service at {iso_utc(at)}, so every "
+            f"device count below is 0: load it with 'srguard devices load FILE', or publish it to "
+            f"{settings.topics.devices} and let the feed apply it ('srguard feed --once')",
+            soft_wrap=True,
+        )
+
+
 def held_text(settings: Settings, topic: str) -> str:
     """'; its records are stamped 2019-06-01 .. 2025-05-31', or what could be read of that, or that it is empty."""
     span = record_time_span(settings.kafka_config("consumer"), topic)

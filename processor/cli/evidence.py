@@ -18,8 +18,10 @@ from processor.cli.common import (
     Until,
     console,
     empty_window,
+    held_text,
     settings_from,
     times,
+    warn_empty_inventory,
     window_text,
 )
 from processor.history.sources import rejections_from_topic
@@ -51,8 +53,10 @@ def evidence(
     rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end))
     found = collect_evidence(rejected, reference, ledger, (start, end), at, min_days)
     would_block, devices = found.stats.total, sum(row.devices for row in found.rows)
+    warn_empty_inventory(settings, devices, at)
     if not would_block and not devices:
-        empty_window("no would-be-blocked SRs and no devices in service", start, end, allow_empty)
+        what = f"no would-be-blocked SRs in {topic} and no devices in service"
+        empty_window(what, start, end, allow_empty, held_text(settings, topic))
     context = {
         "window (SR time)": window_text(start, end),
         "devices judged at": iso_utc(at),

@@ -18,6 +18,7 @@ from processor.cli.common import (
     fail,
     moment,
     settings_from,
+    warn_empty_inventory,
 )
 from processor.cli.examples import example
 from processor.errors import ExitCode
@@ -123,6 +124,7 @@ def ledger_report_command(
     settings = settings_from(config, redis_url=redis_url)
     when = moment(at)  # a bad --at is a usage error before Redis is asked
     population = population_at(*wiring.reference_and_ledger(settings), when, min_days)
+    warn_empty_inventory(settings, len(population.devices), when)
     print_sections(population, sections(population), console)
     if csv_dir:
         written = write_wrong_per_operator(population, csv_dir)

@@ -185,3 +185,20 @@ def test_replay_and_evidence_refuse_a_redis_without_the_whole_reference_data(
         assert "reference data in Redis is not whole" in lines[0] and "srguard feed" in lines[0]
     after = set(AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10).topics)
     assert not {t for t in after - admin_topics if t.startswith("nofeed.")}, "a refused replay created topics"
+
+
+def test_an_empty_device_inventory_is_said_not_shown_as_zero_devices(kafka_bootstrap, redis_url, unique, tmp_path):
+    world = make_world(kafka_bootstrap, redis_url, unique, tmp_path)  # registrations and parties; no inventory
+
+    def srguard(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "processor", *args]
+        return subprocess.run(command, env=world.env(COLUMNS="200"), capture_output=True, text=True, timeout=120)
+
+    assert srguard("feed", "--once").returncode == 0
+    said = "the device inventory holds no ESME or GPF in service"
+    report = srguard("ledger", "report")
+    assert report.returncode == 0 and said in report.stderr, report.stderr
+    evidence = srguard("evidence", "--out", str(tmp_path / "ev"))
+    assert evidence.returncode == 8 and said in evidence.stderr, evidence.stderr
+    assert f"no would-be-blocked SRs in {world.topics.audit}" in evidence.stderr
+    assert f"{world.topics.audit} holds no records at all" in evidence.stderr
