@@ -240,6 +240,11 @@ class TrustStore:
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_subject.values())
 
+    def earliest_expiry(self) -> int | None:
+        """When the first anchor lapses (epoch ms): from then on what it signed no longer passes."""
+        ends = [a.not_valid_after_utc.timestamp() for v in self._by_subject.values() for a in v]
+        return int(min(ends) * 1000) if ends else None
+
     def signed_by_authority(self, cert: x509.Certificate, tbs: bytes) -> bool:
         """False for anything that is not a valid signature by a trusted authority, whatever the fault."""
         try:

@@ -125,6 +125,12 @@ class Metrics:
             "certificate issuers are not checked, in either mode.",
             registry=r,
         )
+        self.trust_anchor_expiry = Gauge(
+            "srguard_trust_anchor_earliest_expiry_timestamp_seconds",
+            "When the trust store's first Organisation CA certificate lapses (Unix time; 0 without a trust store): "
+            "certificates it signed are rejected as untrusted from then on.",
+            registry=r,
+        )
         self.feed_rejected = Counter(
             "srguard_feed_rejected_records",
             "Reference records set aside (undecodable or refused by the store): see <prefix>:feed:rejected.",

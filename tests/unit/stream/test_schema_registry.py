@@ -115,3 +115,23 @@ def test_enforce_mode_without_a_trust_store_refuses_to_build_unless_told(monkeyp
     for built in (audit, allowed):
         built.processor.close()
     assert ready and "certificate issuers are NOT checked" in why
+
+
+def test_the_earliest_trust_anchor_expiry_is_a_gauge(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from processor import wiring as app_module
+    from processor.config import load_settings
+    from processor.devkit.simulate.pki import SmkiPki
+
+    pki = SmkiPki()
+    trust = tmp_path / "oca.pem"
+    trust.write_bytes(pki.oca_pem())
+    store = SimpleNamespace(lookup_many=lambda queries: [None] * len(queries), keys=RedisKeys())
+    monkeypatch.setattr(app_module, "stores", lambda settings: app_module.Stores(store, store, store))
+    monkeypatch.setattr(app_module, "record_limit", lambda config, topics: 1_000_000)
+    built = app_module.processor_app(load_settings(metrics_port=0, trust_store=trust))
+    built.endpoint.server.server_close()
+    built.processor.close()
+    expiry = built.processor.metrics.registry.get_sample_value("srguard_trust_anchor_earliest_expiry_timestamp_seconds")
+    assert expiry == pki.oca.not_valid_after_utc.timestamp()
