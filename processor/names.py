@@ -71,6 +71,7 @@ OUTCOMES_TOPIC = "dcc.sr.outcomes"
 
 # Headers srguard adds to the records it writes.
 OUTCOME_HEADER = "srguard-outcome"  # accepted | rejected | audit
+ISSUERS_HEADER = "srguard-issuers"  # on rejection and audit records: checked | unchecked (no trust store)
 FLAG_HEADER = "srguard-flag"  # an accepted SR's reason to look again (on_missing_registration = accept_and_flag)
 ORIGINAL_TRUNCATED_HEADER = "srguard-original-truncated"  # a rejection's `original` was cut: its full size
 ERROR_HEADER = "srguard-error"  # dead letters: what failed

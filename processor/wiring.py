@@ -245,8 +245,9 @@ def processor_app(settings: Settings, metrics: Metrics | None = None, before_com
     reference = stores(settings)
     serde = serde_from(settings)  # one registry client per process
     step = judge(settings, settings.topics, settings.mode, reference, serde)
-    expiry = step.reader.trust_store.earliest_expiry() if step.reader.trust_store is not None else None
-    metrics.trust_anchor_expiry.set(expiry / 1000 if expiry is not None else 0)
+    anchors = step.reader.trust_store.anchors if step.reader.trust_store is not None else ()
+    # When the first anchor lapses: from then on what it signed no longer passes (0: no trust store).
+    metrics.trust_anchor_expiry.set(min((a.not_valid_after_utc.timestamp() for a in anchors), default=0))
     dlq = DlqPolicy(settings.dlq_max_consecutive, settings.dlq_max_ratio, settings.dlq_window)
     feed: FeedView = (
         reference_feed(settings, reference, serde)

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import json
 import time
-from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from confluent_kafka import KafkaError, KafkaException
 from redis.exceptions import RedisError
-from rich.console import Console, RenderableType
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -85,38 +82,6 @@ Since = Annotated[
 Until = Annotated[
     str | None, typer.Option(help="ISO time or epoch ms, exclusive; default: the topic's end.", show_default=False)
 ]
-
-
-class OutputFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
-
-
-Output = Annotated[
-    OutputFormat,
-    typer.Option("--output", "-o", help="text (a table for people) or json (one object on stdout, for tools)."),
-]
-
-
-def plain(value: object) -> object:
-    """A value as JSON holds it: dataclasses as objects, enums as their values, tuples as lists."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
-def show(output: OutputFormat, table: RenderableType, data: object) -> None:
-    """The table, or with ``--output json`` the data as one JSON object on stdout (never cut or wrapped)."""
-    if output is OutputFormat.JSON:
-        print(json.dumps(plain(data)))
-    else:
-        console.print(table)
 
 
 AllowEmpty = Annotated[bool, typer.Option(help="Exit 0 when the window selects nothing (default: exit 8).")]

@@ -24,7 +24,7 @@ from processor.cli.common import (
     warn_empty_inventory,
     window_text,
 )
-from processor.history.sources import rejections_from_topic
+from processor.history.sources import Recorded, recorded_issuers, rejections_from_topic
 from processor.ledger.evidence import collect_evidence, without_credentials
 from processor.ledger.evidence_page import write_evidence
 from processor.times import iso_utc
@@ -50,7 +50,8 @@ def evidence(
     topic = audit or settings.topics.audit
     reference, ledger = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
     serde = wiring.serde_from(settings)
-    rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end))
+    recorded = Recorded()
+    rejected = list(rejections_from_topic(settings.kafka_config("consumer"), topic, serde, start, end, recorded))
     found = collect_evidence(rejected, reference, ledger, (start, end), at, min_days)
     would_block, devices = found.stats.total, sum(row.devices for row in found.rows)
     warn_empty_inventory(settings, devices, at)
@@ -61,6 +62,7 @@ def evidence(
         "window (SR time)": window_text(start, end),
         "devices judged at": iso_utc(at),
         "would-be-blocked SRs from": topic,
+        "certificate issuers": recorded_issuers(recorded.issuers),
         "never updated after": f"{min_days} days",
         "srguard": __version__,
     }

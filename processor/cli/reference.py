@@ -16,8 +16,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from processor.cli.common import (
     Bootstrap,
     ConfigFile,
-    Output,
-    OutputFormat,
     RedisUrl,
     connected_stores,
     console,
@@ -25,9 +23,9 @@ from processor.cli.common import (
     fail,
     moment,
     settings_from,
-    show,
 )
 from processor.cli.examples import example
+from processor.cli.output import Output, OutputFormat, show
 from processor.domain.identifiers import canonical_eui64, fuel_of
 from processor.errors import ExitCode
 from processor.kafka.edge import error_text

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +27,7 @@ from processor.cli.common import (
     window_text,
 )
 from processor.history.render import ReportContext
-from processor.history.sources import recorded_mode, rejections_and_scope
+from processor.history.sources import Recorded, recorded_issuers, recorded_mode, rejections_and_scope
 from processor.history.stats import PERIODS, aggregate, auto_period
 
 
@@ -71,7 +70,7 @@ def report(
     party_of, registered = lookups if lookups else (None, None)
     notes = [] if lookups else ["Redis unreachable: suppliers are shown by entity id"]
     source = archive if archive is not None else topic or ""
-    outcomes: Counter[str] = Counter()
+    recorded = Recorded()
     rejections, scope = rejections_and_scope(
         settings.kafka_config("consumer"),
         wiring.serde_from(settings),
@@ -81,7 +80,7 @@ def report(
         start,
         end,
         registered,
-        outcomes,
+        recorded,
     )
     stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
     if not stats.total and (scope is None or not scope.read):
@@ -99,7 +98,8 @@ def report(
         sources={"incidents": name} | ({"in-scope SRs": str(requests_topic or requests_archive)} if scope else {}),
         version=__version__,
         settings={
-            "mode": recorded_mode(outcomes),
+            "mode": recorded_mode(recorded.outcomes),
+            "certificate issuers": recorded_issuers(recorded.issuers),
             "on_missing_registration": settings.on_missing_registration.value,
         },
         period=auto_period(stats.first_day, stats.last_day) if period == "auto" else period,

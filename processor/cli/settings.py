@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from rich.table import Table
 
-from processor.cli.common import ConfigFile, Output, OutputFormat, fail, show
+from processor.cli.common import ConfigFile, fail
 from processor.cli.examples import example
+from processor.cli.output import Output, OutputFormat, show
 from processor.config import effective_settings
 from processor.errors import ConfigFileError
 

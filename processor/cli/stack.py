@@ -11,8 +11,9 @@ from typing import Annotated
 
 import typer
 
-from processor.cli.common import Output, OutputFormat, console, err, fail, show
+from processor.cli.common import console, err, fail
 from processor.cli.examples import example
+from processor.cli.output import Output, OutputFormat, show
 from processor.errors import ExitCode
 
 stack_app = typer.Typer(

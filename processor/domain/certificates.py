@@ -233,17 +233,13 @@ class TrustStore:
     """SMKI Organisation CA certificates: a certificate is trusted when one of them signed it."""
 
     def __init__(self, authorities: list[x509.Certificate]) -> None:
+        self.anchors = tuple(authorities)
         self._by_subject: dict[bytes, list[x509.Certificate]] = {}
         for authority in authorities:
             self._by_subject.setdefault(authority.subject.public_bytes(), []).append(authority)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_subject.values())
-
-    def earliest_expiry(self) -> int | None:
-        """When the first anchor lapses (epoch ms): from then on what it signed no longer passes."""
-        ends = [a.not_valid_after_utc.timestamp() for v in self._by_subject.values() for a in v]
-        return int(min(ends) * 1000) if ends else None
 
     def signed_by_authority(self, cert: x509.Certificate, tbs: bytes) -> bool:
         """False for anything that is not a valid signature by a trusted authority, whatever the fault."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from processor.errors import BadInput, DecodeError
 from processor.history.archive import read_archive
 from processor.history.stats import NONE_REGISTERED, Scope, sr_time
 from processor.kafka.reading import read_history
-from processor.names import OUTCOME_HEADER, Schema
+from processor.names import ISSUERS_HEADER, OUTCOME_HEADER, Schema
 from processor.stream.serde import candidate, in_scope
 
 PartyOf = Callable[[str, int], str | None]
@@ -34,21 +35,34 @@ def in_window(at: int, since: int | None, until: int | None) -> bool:
     return (since is None or at >= since) and (until is None or at < until)
 
 
+@dataclass
+class Recorded:
+    """What srguard wrote on each rejection record it read: the outcome header (the mode it was decided in) and
+    whether certificate issuers were checked ("" where the record has no such header)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    issuers: Counter[str] = field(default_factory=Counter)
+
+    def count(self, headers: list[tuple[str, bytes]]) -> None:
+        found = dict(headers)
+        self.outcomes[(found.get(OUTCOME_HEADER) or b"").decode("ascii", "replace")] += 1
+        self.issuers[(found.get(ISSUERS_HEADER) or b"").decode("ascii", "replace")] += 1
+
+
 def rejections_from_topic(
     kafka_config: dict[str, Any],
     topic: str,
     serde: Serde,
     since: int | None = None,
     until: int | None = None,
-    outcomes: Counter[str] | None = None,
+    recorded: Recorded | None = None,
 ) -> Iterator[dict[str, Any]]:
     """The topic's records whose timestamp (the SR's time: outputs carry their input's) is in the window;
-    ``outcomes`` counts the srguard-outcome header srguard wrote on each (rejected: enforce, audit: audit)."""
+    ``recorded`` counts the headers srguard wrote on each (Recorded)."""
     for batch in read_history(kafka_config, topic, since, until):
         for msg in batch:
-            if outcomes is not None:
-                found = dict(msg.headers() or []).get(OUTCOME_HEADER) or b""
-                outcomes[found.decode("ascii", "replace") if isinstance(found, bytes) else found] += 1
+            if recorded is not None:
+                recorded.count(msg.headers() or [])  # type: ignore[arg-type]
             try:
                 yield serde.decode(Schema.SR_REJECTION, msg.value() or b"", topic)
             except DecodeError as exc:
@@ -65,6 +79,17 @@ def recorded_mode(outcomes: Counter[str]) -> str:
     if not modes:
         return "as recorded (an archive keeps no srguard-outcome header)"
     return " and ".join(modes) if modes != ["unrecorded"] else "unrecorded (no srguard-outcome header)"
+
+
+def recorded_issuers(issuers: Counter[str]) -> str:
+    """Whether the incidents' certificate issuers were checked against a trust store, as srguard recorded it."""
+    if not issuers:
+        return "unrecorded (an archive keeps no srguard-issuers header)"
+    said = {"checked": "checked against the trust store", "unchecked": "NOT checked (no trust store)"}
+    parts = [f"{said.get(k, 'unrecorded')} for {n:,}" for k, n in sorted(issuers.items())]
+    if len(parts) == 1:
+        return parts[0].rsplit(" for ", 1)[0] + (" (no srguard-issuers header)" if "" in issuers else "")
+    return "; ".join(parts) + " incidents"
 
 
 def rejections_from_archive(path: Path, since: int | None = None, until: int | None = None) -> Iterator[dict[str, Any]]:
@@ -180,15 +205,15 @@ def rejections_and_scope(
     since: int | None = None,
     until: int | None = None,
     registered_of: RegisteredOf | None = None,
-    outcomes: Counter[str] | None = None,
+    recorded: Recorded | None = None,
 ) -> tuple[Iterator[dict[str, Any]], Scope | None]:
     """The report's two inputs, each a topic (by name) or an archive (a path), in the window: the rejection
-    records (a topic's outcome headers counted in ``outcomes``), and the in-scope SRs (None without a requests
+    records (a topic's headers counted in ``recorded``), and the in-scope SRs (None without a requests
     source)."""
     records = (
         rejections_from_archive(rejections, since, until)
         if isinstance(rejections, Path)
-        else rejections_from_topic(kafka_config, rejections, serde, since, until, outcomes)
+        else rejections_from_topic(kafka_config, rejections, serde, since, until, recorded)
     )
     if requests is None:
         return records, None

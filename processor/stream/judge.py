@@ -32,7 +32,7 @@ from processor.duis.response import response_xml
 from processor.errors import DecodeError, ErrorClass
 from processor.kafka.edge import DEFAULT_MAX_RECORD_BYTES
 from processor.kafka.records import Input, Output
-from processor.names import FLAG_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
+from processor.names import FLAG_HEADER, ISSUERS_HEADER, ORIGINAL_TRUNCATED_HEADER, OUTCOME_HEADER, Topics
 from processor.observability.metrics import Metrics
 from processor.stream.dlq import dead_letter, record_size
 from processor.stream.serde import SrReader, avro_reader, encode_rejection
@@ -186,7 +186,10 @@ class Judge:
     def _rejection(self, topic: str, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int) -> Output:
         """The rejection record; ``original`` is cut to what fits (the source coordinates name the whole)."""
         assert item.value is not None
-        headers = [(OUTCOME_HEADER, b"rejected" if topic == self.topics.rejected else b"audit")]
+        headers = [
+            (OUTCOME_HEADER, b"rejected" if topic == self.topics.rejected else b"audit"),
+            (ISSUERS_HEADER, b"unchecked" if self.reader.trust_store is None else b"checked"),
+        ]
         value = encode_rejection(sr, decision, decided_at, item.source, item.value, self.serde, topic)
         if record_size(item.key, value, headers) > self.max_record_bytes:
             headers.append((ORIGINAL_TRUNCATED_HEADER, str(len(item.value)).encode()))

@@ -95,6 +95,7 @@ def test_the_readme_history_chain_counts_what_judging_the_archive_directly_count
     assert sum(row["all_incidents"] for row in weeks) == len(incidents)
     assert len(weeks) >= 52, "every period of the year is on the axis, empty ones as zero"
     assert "wrong certificates" in out and "registration-data gaps" in out
+    assert document["settings"]["certificate issuers"] == "checked against the trust store"
 
 
 def test_an_empty_window_fails_loudly_unless_allowed(world, tmp_path):  # noqa: F811

@@ -269,3 +269,29 @@ def test_more_incidents_than_their_denominator_give_no_interval_instead_of_a_cra
     assert all(math.isnan(bound) for bound in wilson(60, 42))
     low, high = wilson(3, 42)
     assert 0 < low < 3 / 42 < high < 1
+
+
+@pytest.mark.parametrize(
+    ("issuers", "said"),
+    [
+        ({"checked": 3}, "checked against the trust store"),
+        ({"unchecked": 2}, "NOT checked (no trust store)"),
+        ({"checked": 1, "unchecked": 4}, "checked against the trust store for 1; NOT checked (no trust store) for 4"),
+        ({"": 4}, "unrecorded (no srguard-issuers header)"),
+        ({}, "unrecorded (an archive keeps no srguard-issuers header)"),
+    ],
+)
+def test_every_report_says_whether_certificate_issuers_were_checked(issuers, said):
+    from processor.history.sources import recorded_issuers
+
+    assert recorded_issuers(Counter(issuers)).startswith(said)
+
+
+def test_the_headers_srguard_writes_on_a_rejection_are_tallied():
+    from processor.history.sources import Recorded
+
+    recorded = Recorded()
+    recorded.count([("srguard-outcome", b"audit"), ("srguard-issuers", b"unchecked")])
+    recorded.count([("srguard-outcome", b"rejected")])
+    assert recorded.outcomes == Counter({"audit": 1, "rejected": 1})
+    assert recorded.issuers == Counter({"unchecked": 1, "": 1})

@@ -80,6 +80,7 @@ def test_each_sr_goes_to_exactly_one_place_as_labelled():
             assert rejection["request_id"] == item.sr.request_id
             assert rejection["original"] == original.value
             assert (rejection["source_partition"], rejection["source_offset"]) == (0, original.source.offset)
+            assert out.headers == [("srguard-outcome", b"rejected"), ("srguard-issuers", b"checked")]
             assert rejection["decided_at"] == 1234500 and rejection["as_of"] == item.sr.as_of
         else:
             assert out.topic == TOPICS.accepted
@@ -98,6 +99,11 @@ def test_audit_mode_accepts_everything_and_records_would_be_rejections():
     assert len(accepted) == len(TRAFFIC) and not any(o.topic == TOPICS.rejected for o in result.outputs)
     assert len(audit) == sum(1 for i in TRAFFIC if i.rejected) == sum(result.audited.values())
     assert {codec("SrRejection").decode(o.value)["reason"] for o in audit} <= {r.value for r in Reason}
+    unchecked = Judge(
+        TOPICS, Mode.AUDIT, Policy(), CertificateReader(), separate_lookups(CountingLookup(), POPULATION.directory)
+    )
+    said = {dict(o.headers)["srguard-issuers"] for o in unchecked(inputs(TRAFFIC)).outputs if o.topic == TOPICS.audit}
+    assert said == {b"unchecked"}, "a would-be rejection judged without a trust store says so on the record"
 
 
 def test_out_of_scope_batch_needs_no_lookup():
