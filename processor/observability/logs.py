@@ -74,6 +74,21 @@ class RepeatFilter(logging.Filter):
         return True
 
 
+# librdkafka warnings about a state it retries through on its own (a broker just started loads its
+# coordinators): not an operator's concern, so logged at info.
+TRANSIENT = ("Coordinator load in progress: retrying",)
+
+
+class TransientFilter(logging.Filter):
+    """librdkafka's warnings about what it retries through on its own, demoted to info."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and any(t in record.getMessage() for t in TRANSIENT):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            return logging.getLogger().isEnabledFor(logging.INFO)
+        return True
+
+
 def configure(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogFormat.TEXT) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt is LogFormat.JSON:
@@ -86,4 +101,5 @@ def configure(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogFormat.TEXT) 
     root.addHandler(handler)
     root.setLevel(level.upper())
     KAFKA_LOGGER.filters.clear()
+    KAFKA_LOGGER.addFilter(TransientFilter())
     KAFKA_LOGGER.addFilter(RepeatFilter())
