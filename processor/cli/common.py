@@ -21,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from typer.core import TyperGroup
 
 from processor import wiring
@@ -32,8 +33,21 @@ from processor.registration.lookup import Stores
 from processor.stream.commit import is_fatal
 from processor.times import iso_utc, parse_time
 
-console = Console()
-err = Console(stderr=True)
+
+class FoldingConsole(Console):
+    """A console whose tables fold a long cell onto more lines instead of cutting it with an ellipsis: an
+    EUI-64, a request id or a path is only useful whole, however narrow the terminal or pipe."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        for item in objects:
+            if isinstance(item, Table):
+                for column in item.columns:
+                    column.overflow = "fold"
+        super().print(*objects, **kwargs)
+
+
+console = FoldingConsole()
+err = FoldingConsole(stderr=True)
 
 
 def fail(message: str, code: int = ExitCode.USAGE) -> typer.Exit:
