@@ -40,7 +40,11 @@ def demo(
         window="the generated traffic's",
         sources={"incidents": "the demo's rejected topic", "in-scope SRs": f"the generated traffic (seed {seed})"},
         version=__version__,
-        settings={"mode": "enforce", "on_missing_registration": "reject"},
+        settings={
+            "mode": "enforce",
+            "certificate issuers": "checked against the trust store",
+            "on_missing_registration": "reject",
+        },
         period=auto_period(stats.first_day, stats.last_day),
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
@@ -52,6 +56,8 @@ def demo(
         facts = {
             "window (SR time)": "the generated traffic's",
             "would-be-blocked SRs from": "the demo's rejected topic",
+            "decided in": "enforce",
+            "certificate issuers": "checked against the trust store",
         }
         write_evidence(result.evidence, facts | {"srguard": __version__}, report_dir / "evidence")
         ledger = result.ledger

@@ -24,7 +24,7 @@ from processor.cli.common import (
     warn_empty_inventory,
     window_text,
 )
-from processor.history.sources import Recorded, recorded_issuers, rejections_from_topic
+from processor.history.sources import Recorded, recorded_issuers, recorded_mode, rejections_from_topic
 from processor.ledger.evidence import collect_evidence, without_credentials
 from processor.ledger.evidence_page import write_evidence
 from processor.times import iso_utc
@@ -62,6 +62,7 @@ def evidence(
         "window (SR time)": window_text(start, end),
         "devices judged at": iso_utc(at),
         "would-be-blocked SRs from": topic,
+        "decided in": recorded_mode(recorded.outcomes),
         "certificate issuers": recorded_issuers(recorded.issuers),
         "never updated after": f"{min_days} days",
         "srguard": __version__,
@@ -78,6 +79,6 @@ def evidence(
             touched, never = row.share(row.would_block_devices), row.share(row.never_updated)
             console.print(
                 f"  {row.operator:<8} {row.kind:<4} {row.devices:>9,} devices  would block: "
-                f"{row.would_block_devices:,} ({touched:.4f}%)  never updated: {row.never_updated:,} ({never:.2f}%)"
+                f"{row.would_block_devices:,} ({touched:.1f}%)  never updated: {row.never_updated:,} ({never:.1f}%)"
             )
     console.print(f"wrote {', '.join(str(p) for p in written)}")

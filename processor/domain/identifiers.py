@@ -40,6 +40,23 @@ DISTRIBUTOR_MARKET_IDS = {
     36: "VATT",
 }
 DNO_MARKET_IDS = frozenset(m for d, m in DISTRIBUTOR_MARKET_IDS.items() if d <= 23)
+# The names people know the area distributors and the four large gas transporters by, for reports (registration
+# data holds only the market id; IDNOs and iGTs are shown by their id alone).
+OPERATOR_NAMES = {
+    "EELC": "UKPN Eastern", "EMEB": "NGED East Midlands", "LOND": "UKPN London", "MANW": "SPEN Manweb",
+    "MIDE": "NGED West Midlands", "NEEB": "Northern Powergrid North East", "NORW": "ENWL", "HYDE": "SSEN North",
+    "SPOW": "SPEN South Scotland", "SEEB": "UKPN South East", "SOUT": "SSEN South", "SWAE": "NGED South Wales",
+    "SWEB": "NGED South West", "YELG": "Northern Powergrid Yorkshire", "CADT": "Cadent",
+    "NGNL": "Northern Gas Networks", "SGNL": "SGN", "WWUL": "Wales & West Utilities",
+}  # fmt: skip
+
+
+def operator_label(market_id: str) -> str:
+    """``LOND (UKPN London)``; an id without a known name stays as it is."""
+    name = OPERATOR_NAMES.get(market_id)
+    return f"{market_id} ({name})" if name else market_id
+
+
 _MPAN_WEIGHTS = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
 _MPRN_WEIGHTS = tuple(range(16, 0, -1))  # a body of n digits is weighted n, n-1, ..., 1
 

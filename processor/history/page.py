@@ -21,6 +21,7 @@ from processor.history.render import (
     ReportContext,
     denominator_basis,
     headline_text,
+    key_label,
     rate_text,
     to_json,
     write_csv,
@@ -54,6 +55,22 @@ TOP_CHARTS = {  # chart title -> breakdown
     "Incidents by reason": REASON,
 }
 CHART_TOP = 12
+METHOD = """<h2>Method and caveats</h2><ul class="note">
+<li><b>Scope.</b> Counted: Supplier SRs that SECMP0063 checks (6.15.1 to an ESME, 6.21 to an ESME or GPF) placing
+certificates with RemotePartyRole NetworkOperator; an NO's own 6.15.1 is exempt and never an incident.</li>
+<li><b>Denominators.</b> Each row's rate is per 10,000 in-scope SRs <i>with that row's key</i> where the requests
+say it: that registered NO's meter points, that supplier's SRs, the SRs placing that owner's certificates, that
+variant and device type, that period. Reasons and response codes are rated against all in-scope SRs.
+Request faults can outnumber their denominator (they are counted among SRs the rule could not read as in scope):
+no interval is given then.</li>
+<li><b>Intervals.</b> 95% Wilson score intervals; a small denominator gives a wide one.</li>
+<li><b>Classes.</b> Wrong certificates, registration-data gaps and request faults are different findings and are
+never summed. A data gap says the DSP's data could not name the NO, not that the Supplier erred.</li>
+<li><b>Codes.</b> Response codes are this project's own, not DUIS's.</li>
+<li><b>Issuers.</b> "certificate issuers" above says whether certificates were checked against a trust store of
+SMKI Organisation CAs; without one, an untrusted certificate with the right owner passes.</li>
+<li><b>Time.</b> Every figure is by the SR's own time (its record timestamp), and judged by the registration in
+force at that time.</li></ul>"""
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 
 
@@ -121,23 +138,48 @@ def timeline_chart(rows: list[Row], period: str) -> str:
     return png_of(figure)
 
 
-def top_chart(title: str, rows: list[Row], per_key: bool) -> str:
+def rate_chart(rows: list[Row], period: str) -> str:
+    """Rates per 10,000 in-scope SRs each period, a line per class, over the in-scope volume as grey bars: a
+    rising count with a rising volume is no rising rate."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    plt = pyplot()
+    figure, volume_axis = plt.subplots(figsize=(9.5, 3.8))
+    starts = [dt.date.fromisoformat(row.key) for row in rows]
+    volume_axis.bar(
+        starts, [row.in_scope or 0 for row in rows], width=PERIOD_DAYS[period] * 0.85, align="edge", color="#e6e8eb"
+    )
+    volume_axis.set_ylabel(f"in-scope SRs per {period} (bars)")
+    axis = volume_axis.twinx()
+    for kind in IncidentClass:
+        rates = [row.rate(kind).per_10k for row in rows]
+        axis.plot(starts, [r if r is not None else float("nan") for r in rates], color=COLOURS[kind], label=kind.label)
+    axis.set_ylabel("per 10,000 in-scope SRs (lines)")
+    locator = AutoDateLocator()  # type: ignore[no-untyped-call]
+    volume_axis.xaxis.set_major_locator(locator)
+    volume_axis.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    axis.set_title(f"Rates per 10,000 in-scope SRs per {period}, over the in-scope volume", pad=22)
+    _legend(axis)
+    return png_of(figure)
+
+
+def top_chart(title: str, rows: list[Row], per_key: bool, breakdown: str = "") -> str:
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
     shown = with_others(rows, per_key=per_key)[::-1]
     figure, axis = plt.subplots(figsize=(9.5, max(2.6, 0.34 * len(shown) + 1.3)))
-    labels = [row.key for row in shown]
+    labels = [key_label(breakdown, row.key) for row in shown]
     left = [0] * len(shown)
     for kind in IncidentClass:
         values = [row.counts[kind] for row in shown]
         axis.barh(labels, values, left=left, color=COLOURS[kind], label=kind.label)
         left = [a + v for a, v in zip(left, values, strict=True)]
     for y, row in enumerate(shown):
-        rate = row.rate().per_10k
-        if rate is not None:
-            axis.annotate(f" {rate:.1f}/10k", (row.total, y), va="center", fontsize=7, color="#333")
-    axis.set_xlim(0, max(row.total for row in shown) * 1.2 or 1)  # room for the rate labels
+        rate = row.rate().per_10k  # the bar is a count: its label says the count, then the rate
+        said = f" {row.total:,}" + (f" · {rate:.1f} per 10k" if rate is not None else "")
+        axis.annotate(said, (row.total, y), va="center", fontsize=7, color="#333")
+    axis.set_xlim(0, max(row.total for row in shown) * 1.35 or 1)  # room for the labels
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_xlabel("incidents")
     axis.tick_params(axis="y", labelsize=8)
@@ -153,17 +195,17 @@ def figure_html(title: str, png: str) -> str:
 
 def _rows_table(breakdown: str, rows: list[Row], scope: Scope | None) -> str:
     head = "".join(f"<th>{html.escape(kind.label)}</th>" for kind in IncidentClass)
+    rates = "".join(f"<th>{html.escape(kind.label)} per 10k [95% CI]</th>" for kind in IncidentClass)
     body = "".join(
-        f"<tr><td>{html.escape(row.key)}</td>"
+        f"<tr><td>{html.escape(key_label(breakdown, row.key))}</td>"
         + "".join(f"<td>{row.counts[kind]:,}</td>" for kind in IncidentClass)
         + f"<td>{'-' if row.in_scope is None else f'{row.in_scope:,}'}</td>"
-        + f"<td>{rate_text(row, IncidentClass.WRONG_CERTIFICATE)}</td>"
-        + f"<td>{rate_text(row, IncidentClass.DATA_GAP)}</td></tr>"
+        + "".join(f"<td>{rate_text(row, kind)}</td>" for kind in IncidentClass)
+        + "</tr>"
         for row in rows
     )
     return (
-        f"<table><tr><th></th>{head}<th>in-scope SRs</th><th>wrong certificates per 10k [95% CI]</th>"
-        f"<th>data gaps per 10k [95% CI]</th></tr>{body}</table>"
+        f"<table><tr><th></th>{head}<th>in-scope SRs</th>{rates}</tr>{body}</table>"
         f'<p class="note">Rates per 10,000 {html.escape(denominator_basis(breakdown, scope))}.</p>'
     )
 
@@ -185,9 +227,11 @@ def write_html(
     try:
         if stats.total:
             charts.append(figure_html(f"Incidents per {context.period}", timeline_chart(timeline, context.period)))
+            if stats.scope is not None:
+                charts.append(figure_html(f"Rates per {context.period}", rate_chart(timeline, context.period)))
             for title, breakdown in TOP_CHARTS.items():
                 per_key = stats.scope is not None and stats.scope.per_key(breakdown)
-                charts.append(figure_html(title, top_chart(title, stats.rows(breakdown), per_key)))
+                charts.append(figure_html(title, top_chart(title, stats.rows(breakdown), per_key, breakdown)))
     except ImportError:
         charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
     tables = "".join(
@@ -228,6 +272,7 @@ different findings and are never added together below. Response codes are this p
 <h2>Top supplier → registered network operator pairs (wrong certificates with a known owner)</h2>
 <table><tr><th>pair (certificates placed)</th><th>incidents</th></tr>{pairs}</table>
 {_sections_html(sections or {})}
+{METHOD}
 </body></html>
 """)
     return sum(1 for chart in charts if chart.startswith("<figure"))

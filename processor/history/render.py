@@ -14,9 +14,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from processor.domain.decision import Reason
+from processor.domain.identifiers import operator_label
 from processor.history.stats import (
     BREAKDOWNS,
+    OWNER,
     PERIODS,
+    REASON,
+    REGISTERED_NO,
     IncidenceStats,
     IncidentClass,
     Row,
@@ -26,6 +31,35 @@ from processor.history.stats import (
 
 TOP = 15
 CLASSES = list(IncidentClass)
+# Each reject reason as a person reads it (the code's own name stays in the CSV and JSON).
+REASON_TEXT = {
+    Reason.MISSING_REMOTE_PARTY_ROLE: "no RemotePartyRole in the request",
+    Reason.MALFORMED_CERTIFICATE: "a certificate that cannot be read",
+    Reason.UNTRUSTED_ISSUER: "a certificate not signed by a trusted SMKI OCA",
+    Reason.CERTIFICATE_NOT_VALID_AT_SR_TIME: "a certificate not valid at the SR's time",
+    Reason.NOT_NETWORK_OPERATOR_CERTIFICATE: "a certificate that is not a Network Operator's",
+    Reason.UNKNOWN_ENTITY: "a certificate entity no party holds",
+    Reason.AMBIGUOUS_CERTIFICATE_OWNER: "a certificate entity two parties hold",
+    Reason.FOREIGN_NETWORK_OPERATOR: "another Network Operator's certificates",
+    Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS: "the registered NO holds no SMKI credentials",
+    Reason.NO_REGISTRATION: "no NO registered for the MPxN",
+    Reason.NO_MPXN: "no MPxN for the device",
+    Reason.UNKNOWN_ORIGINATOR: "an originator the party directory does not hold",
+    Reason.UNKNOWN_DEVICE: "a device the inventory does not hold",
+    Reason.REQUEST_CONTRADICTS_INVENTORY: "the request contradicts the device inventory",
+    Reason.REQUEST_CONTRADICTS_PARTY_DIRECTORY: "the request contradicts the party directory",
+    Reason.INVENTORY_NAMES_NO_IMPORT_MPXN: "the inventory names no import MPAN",
+    Reason.FUEL_MISMATCH: "the device's fuel differs from the MPxN's",
+}
+
+
+def key_label(breakdown: str, key: str) -> str:
+    """A row's key as a person reads it: a reason in words, a Network Operator with its name."""
+    if breakdown == REASON and key in REASON_TEXT:
+        return REASON_TEXT[Reason(key)]
+    if breakdown in (REGISTERED_NO, OWNER):
+        return operator_label(key)
+    return key
 
 
 @dataclass(frozen=True)
@@ -84,7 +118,7 @@ def print_terminal(stats: IncidenceStats, context: ReportContext, console: Conso
         rows = stats.rows(name)
         if rows:
             console.print(
-                _table(f"by {name} (rates per 10,000 {denominator_basis(name, stats.scope)}, 95% CI)", rows[:TOP])
+                _table(f"by {name} (rates per 10,000 {denominator_basis(name, stats.scope)}, 95% CI)", rows[:TOP], name)
             )
             if len(rows) > TOP:
                 console.print(f"  ... and {len(rows) - TOP} more in the CSV")
@@ -93,17 +127,15 @@ def print_terminal(stats: IncidenceStats, context: ReportContext, console: Conso
         console.print(_table(f"by {context.period} (periods with incidents; the CSV has every period)", timeline))
 
 
-def _table(title: str, rows: list[Row]) -> Table:
-    table = Table(
-        "key", *(kind.label for kind in CLASSES), "in-scope SRs", "wrong cert. /10k", "data gaps /10k", title=title
-    )
+def _table(title: str, rows: list[Row], breakdown: str = "") -> Table:
+    rates = ("wrong cert. /10k", "data gaps /10k", "request faults /10k")
+    table = Table("key", *(kind.label for kind in CLASSES), "in-scope SRs", *rates, title=title)
     for row in rows:
         table.add_row(
-            row.key,
+            key_label(breakdown, row.key),
             *(f"{row.counts[kind]:,}" for kind in CLASSES),
             f"{row.in_scope:,}" if row.in_scope is not None else "-",
-            rate_text(row, IncidentClass.WRONG_CERTIFICATE),
-            rate_text(row, IncidentClass.DATA_GAP),
+            *(rate_text(row, kind) for kind in CLASSES),
         )
     return table
 

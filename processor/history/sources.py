@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from processor.avro import Serde
+from processor.domain.certificates import CertificateReader
 from processor.domain.model import RemotePartyRole, ServiceRequest
 from processor.domain.rule import is_candidate, is_exempt, is_target
-from processor.errors import BadInput, DecodeError
+from processor.errors import BadInput, CertificateError, DecodeError
 from processor.history.archive import read_archive
-from processor.history.stats import NONE_REGISTERED, Scope, sr_time
+from processor.history.stats import NONE_REGISTERED, UNKNOWN_OWNER, Scope, sr_time
 from processor.kafka.reading import read_history
 from processor.names import ISSUERS_HEADER, OUTCOME_HEADER, Schema
 from processor.stream.serde import candidate, in_scope
@@ -100,7 +101,8 @@ def rejections_from_archive(path: Path, since: int | None = None, until: int | N
 
 
 # (variant, originator, user role, device type, remote party role, as_of, submitted_at, MPxN) of one SR read
-ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int, str | None]
+# variant, originator, user role, device type, RemotePartyRole, as_of, submitted_at, MPxN, the certificates' DER
+ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int, str | None, tuple[bytes, ...]]
 # (MPxN, at) -> the registered NO's market id (None: none registered), for a batch of SRs
 RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
 LOOKUP_BATCH = 1000
@@ -116,21 +118,35 @@ def sr_fields(sr: ServiceRequest) -> ScopeFields:
         sr.as_of,
         sr.submitted_at,
         sr.mpxn,
+        tuple(c.der for c in sr.certificates),
     )
 
 
 def count_scope(
     scope: Scope, srs: Iterable[ScopeFields], party_of: PartyOf, registered_of: RegisteredOf | None = None
 ) -> Scope:
-    """Count each SR read, and the in-scope ones by supplier, SR variant and device type, day and (with
-    ``registered_of``, looked up in batches) the NO registered for the SR's MPxN at its time."""
+    """Count each SR read, and the in-scope ones by supplier, SR variant and device type, day, the owners of
+    the certificates they place and (with ``registered_of``, looked up in batches) the NO registered for the SR's
+    MPxN at its time."""
     pending: list[ScopeFields] = []
+    reader = CertificateReader()  # owners by entity: an unreadable certificate's owner is "(unknown)"
+
+    def owners(certificates: tuple[bytes, ...], at: int) -> set[str]:
+        found = set()
+        for der in certificates:
+            try:
+                found.add(party_of(reader.read(der).entity_id, at) or UNKNOWN_OWNER)
+            except CertificateError:
+                found.add(UNKNOWN_OWNER)
+        return found or {UNKNOWN_OWNER}
 
     def flush() -> None:
         operators = registered_of([(f[7], f[5]) for f in pending]) if registered_of else [None] * len(pending)
-        for (variant, originator, _, device, _, as_of, submitted, _), operator in zip(pending, operators, strict=True):
+        for fields, operator in zip(pending, operators, strict=True):
+            variant, originator, _, device, _, as_of, submitted, _, certificates = fields
             registered = (operator or NONE_REGISTERED) if registered_of else None
-            scope.add(party_of(originator, as_of) or originator, variant, device, submitted, registered)
+            supplier = party_of(originator, as_of) or originator
+            scope.add(supplier, variant, device, submitted, registered, owners(certificates, as_of))
         pending.clear()
 
     for fields in srs:
@@ -189,6 +205,7 @@ def scope_from_archive(
             max(r["submitted_at"], r["execution_datetime"] or 0),  # as_of: a future-dated SR's execution time
             r["submitted_at"],
             r["mpxn"],
+            tuple(c["der"] for c in r["certificates"]),
         )
         for r in records
         if in_window(r["submitted_at"], since, until)

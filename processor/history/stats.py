@@ -71,6 +71,7 @@ INCIDENT_CLASS: dict[str, IncidentClass] = {
 WRONG_OWNER_REASONS = frozenset({"foreign_network_operator", "not_network_operator_certificate"})
 # Breakdowns whose keys a requests source can count in-scope SRs for; the others' rates use the total.
 SUPPLIER, REGISTERED_NO, OWNER = "originating supplier", "registered network operator", "certificate owner"
+UNKNOWN_OWNER = "(unknown)"
 VARIANT_DEVICE, REASON = "SR variant and device type", "reason"
 BREAKDOWNS = (REASON, "response code", REGISTERED_NO, OWNER, SUPPLIER, VARIANT_DEVICE)
 PER_KEY = (SUPPLIER, VARIANT_DEVICE)  # breakdowns whose keys always have their own in-scope count
@@ -100,10 +101,19 @@ class Scope:
     by_day: Counter[str] = field(default_factory=Counter)
 
     def add(
-        self, supplier: str, variant: str, device_type: str | None, submitted_at: int, registered: str | None = None
+        self,
+        supplier: str,
+        variant: str,
+        device_type: str | None,
+        submitted_at: int,
+        registered: str | None = None,
+        owners: set[str] | None = None,
     ) -> None:
-        """``registered``: the NO registered for the SR's MPxN at its time, when registrations were looked up."""
+        """``registered``: the NO registered for the SR's MPxN at its time, when registrations were looked up;
+        ``owners``: the parties owning the certificates it places (an SR placing two owners' counts for both)."""
         self.total += 1
+        for owner in owners or ():
+            self.by.setdefault(OWNER, Counter())[owner] += 1
         if registered is not None:
             self.by.setdefault(REGISTERED_NO, Counter())[registered] += 1
         self.by[SUPPLIER][supplier] += 1
@@ -114,7 +124,7 @@ class Scope:
         return breakdown in self.by
 
     def of(self, breakdown: str, key: str) -> int:
-        """In-scope SRs with ``key``; for a breakdown the requests cannot tell (reason, owner): all of them."""
+        """In-scope SRs with ``key``; for a breakdown the requests cannot tell (reason, response code): all of them."""
         counts = self.by.get(breakdown)
         return self.total if counts is None else counts[key]
 
@@ -226,7 +236,7 @@ def aggregate(
         kind = INCIDENT_CLASS.get(r["reason"], IncidentClass.REQUEST_FAULT)
         stats.by_class[kind] += 1
         registered = r.get("registered_network_operator_id") or NONE_REGISTERED
-        owners = sorted({p for p in r.get("certificate_party_ids", []) if p}) or ["(unknown)"]
+        owners = sorted({p for p in r.get("certificate_party_ids", []) if p}) or [UNKNOWN_OWNER]
         supplier = party_of(r["originator_id"], r["as_of"]) or r["originator_id"]
         keys = {
             REASON: [r["reason"]],

@@ -7,9 +7,10 @@ import html
 import json
 from pathlib import Path
 
+from processor.domain.identifiers import operator_label
 from processor.history.page import NO_CHARTS, figure_html, png_of, pyplot, timeline_chart
 from processor.history.stats import auto_period, series
-from processor.ledger.evidence import CSV_COLUMNS, Evidence, csv_rows, to_json, without_credentials, write_csv
+from processor.ledger.evidence import Evidence, to_json, without_credentials, write_csv
 
 
 def share_chart(evidence: Evidence) -> str:
@@ -64,6 +65,37 @@ def _table(head: list[str], rows: list[list[object]]) -> str:
     return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
 
 
+def _count_share(count: int, share: float | None) -> str:
+    """'12 (0.4%)': a count with its share of the NO's devices, rounded as a person reads it."""
+    if share is None:
+        return f"{count:,}"
+    return f"{count:,} ({share:.1f}%)" if share >= 0.1 or not count else f"{count:,} (<0.1%)"
+
+
+OPERATOR_HEAD = [
+    "Network Operator", "kind", "SMKI credentials", "meter points", "devices in service",
+    "would-be-blocked SRs (wrong certificates)", "devices they touch", "never updated", "holding another party's",
+]  # fmt: skip
+
+
+def _operator_rows(evidence: Evidence) -> list[list[object]]:
+    """The per-NO table as people read it (evidence.csv keeps every raw count and share)."""
+    return [
+        [
+            operator_label(r.operator) if r.operator != "(none)" else "(no NO registered)",
+            r.kind,
+            "yes" if r.has_credentials else "-" if r.operator == "(none)" else "none",
+            f"{r.meter_points:,}",
+            f"{r.devices:,}",
+            f"{r.would_block_srs:,} ({r.would_block_wrong_certificate:,})",
+            _count_share(r.would_block_devices, r.share(r.would_block_devices)),
+            _count_share(r.never_updated, r.share(r.never_updated)),
+            _count_share(r.wrong, r.share(r.wrong)),
+        ]
+        for r in evidence.rows
+    ]
+
+
 def write_evidence(evidence: Evidence, context: dict[str, str], out: Path) -> list[Path]:
     """evidence.html, evidence.json, evidence.csv and evidence-breakdowns.csv in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +112,9 @@ def write_evidence(evidence: Evidence, context: dict[str, str], out: Path) -> li
     except ImportError:
         charts = [f'<p class="note">{html.escape(NO_CHARTS)}</p>']
     missing = without_credentials(evidence)
-    missing_rows: list[list[object]] = [[r.operator, r.kind, r.meter_points, r.devices] for r in missing]
+    missing_rows: list[list[object]] = [
+        [operator_label(r.operator), r.kind, r.meter_points, r.devices] for r in missing
+    ]
     facts = _table(["", ""], [[k, v] for k, v in context.items()])
     breakdowns = "".join(
         f"<h2>{html.escape(title.capitalize())}</h2>"
@@ -92,17 +126,19 @@ def write_evidence(evidence: Evidence, context: dict[str, str], out: Path) -> li
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: .85rem; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .6rem; text-align: left; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: bottom; }}
+th {{ max-width: 9rem; }}
 figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: .85rem; }}
 </style></head><body>
 <h1>SECMP0063 evidence pack: incorrect Network Operator certificates, per Network Operator</h1>
-<p class="note">"Would block": SRs srguard recorded in audit mode in the window (what enforcement would have
-rejected), with the share of the NO's ESMEs and GPFs in service they touch. "Never updated": devices whose
-NO cells still hold pre-loaded Supplier/ACB certificates {evidence.min_days}+ days after commissioning.
-Every figure is in evidence.csv with its denominator.</p>
+<p class="note">"Would be blocked": the SRs in the source below that srguard rejected (enforce mode) or recorded as
+would-be rejections (audit mode) in the window ("decided in" says which), with the share of the NO's ESMEs and
+GPFs in service they touch. "Never updated": devices whose NO cells still hold pre-loaded Supplier/ACB
+certificates {evidence.min_days}+ days after commissioning. Shares are of the NO's devices in service; every
+figure is in evidence.csv with its denominator.</p>
 {facts}
 {"".join(charts)}
-<h2>Per Network Operator</h2>{_table(CSV_COLUMNS, csv_rows(evidence))}
+<h2>Per Network Operator</h2>{_table(OPERATOR_HEAD, _operator_rows(evidence))}
 <h2>Network Operators registered for meter points with no SMKI credentials ({len(missing)})</h2>
 {_table(["network operator", "kind", "meter points", "devices in service"], missing_rows)}
 {breakdowns}

@@ -147,7 +147,7 @@ def test_report_numbers_equal_the_rejection_topic_and_every_chart_is_embedded(wo
     assert f"{wrong['wrong_certificate']:,} wrong certificates" in out.stdout
     page = (tmp_path / "report" / "incidence.html").read_text()
     images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,([^"]+)"', page)
-    assert len(images) == 6 and "(6 charts)" in out.stdout
+    assert len(images) == 7 and "(7 charts)" in out.stdout
     for _, data in images:
         assert base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n")
     csv_total = next(

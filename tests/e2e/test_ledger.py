@@ -25,6 +25,7 @@ from processor.registration.publish import publish_devices
 from processor.stream.serde import encode_service_request
 from tests.duis_alerts import device_alert
 from tests.e2e.srguard_process import SrguardRun, make_world
+from tests.e2e.test_report_page import CHROMIUM, nothing_cut_at_the_right, screenshot
 
 pytestmark = pytest.mark.e2e
 DAY = 86_400_000
@@ -251,6 +252,9 @@ def test_evidence_pack_per_network_operator(kafka_bootstrap, redis_url, unique, 
     assert document["without_credentials"] == missing
     page = (out / "evidence.html").read_text()
     assert f"with no SMKI credentials ({len(missing)})" in page and page.count("<img") >= 2
+    assert "True" not in page and "False" not in page and ".0000" not in page, "words and rounded shares, for people"
+    if CHROMIUM:  # the per-NO table fits a laptop's page: nothing cut at 1280 px
+        assert nothing_cut_at_the_right(screenshot(out / "evidence.html", tmp_path / "evidence.png", 1280, 4000))
 
 
 def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url, unique, tmp_path):

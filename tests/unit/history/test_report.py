@@ -159,7 +159,7 @@ def test_csv_json_and_terminal_show_the_same_numbers(tmp_path):
     scope = stats.scope
     assert scope is not None
     charts = write_report(stats, _context("month"), tmp_path / "out")
-    assert charts == 6
+    assert charts == 7  # the counts and the rates over time, five top-key charts
     document = json.loads((tmp_path / "out" / "incidence.json").read_text())
     with (tmp_path / "out" / "incidence.csv").open() as handle:
         table = list(csv.DictReader(handle))
@@ -295,3 +295,26 @@ def test_the_headers_srguard_writes_on_a_rejection_are_tallied():
     recorded.count([("srguard-outcome", b"rejected")])
     assert recorded.outcomes == Counter({"audit": 1, "rejected": 1})
     assert recorded.issuers == Counter({"unchecked": 1, "": 1})
+
+
+def test_a_certificate_owner_is_rated_against_the_in_scope_srs_placing_its_certificates(tmp_path):
+    """Not against every in-scope SR: an owner whose certificates few SRs place gets its own denominator."""
+    from processor.history.stats import OWNER
+
+    stats = traffic_report(tmp_path)
+    assert stats.scope is not None and stats.scope.per_key(OWNER)
+    placed = stats.scope.by[OWNER]
+    assert sum(placed.values()) >= stats.scope.total, "every in-scope SR places some owner's certificates"
+    assert len(placed) > 1 and max(placed.values()) < stats.scope.total, "owners have denominators of their own"
+    for row in stats.rows(OWNER):
+        assert row.in_scope == placed[row.key]
+
+
+def test_every_reason_reads_as_words_and_operators_carry_their_names():
+    from processor.domain.decision import Reason
+    from processor.history.render import REASON_TEXT, key_label
+    from processor.history.stats import OWNER, REASON
+
+    assert set(REASON_TEXT) == set(Reason), "a reason without words would show as its code"
+    assert key_label(REASON, "foreign_network_operator") == "another Network Operator's certificates"
+    assert key_label(OWNER, "LOND") == "LOND (UKPN London)" and key_label(OWNER, "VATT") == "VATT"
