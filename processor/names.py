@@ -63,6 +63,7 @@ class Schema(StrEnum):
     DEVICE_INVENTORY = "DeviceInventory"
     SR_REJECTION = "SrRejection"
     SR_OUTCOME = "SrOutcome"
+    DUIS_REQUEST = "DuisRequest"  # archives of DUIS SR topics: the raw document, its key and its time
 
 
 # The DSP's responses and alerts for SRs (Avro SrOutcome or DUIS Response XML): `srguard ledger build

@@ -25,6 +25,7 @@ from processor.domain.certificates import CertificateReader, TrustStore, anchor_
 from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.history.replay import replay_topics
+from processor.history.sources import Subjects, subjects_from
 from processor.kafka.edge import log_failed_commit, record_limit
 from processor.kafka.topics import require_history, require_topics
 from processor.ledger.store import LedgerStore
@@ -287,10 +288,10 @@ PartyOf = Callable[[str, int], str | None]
 RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
 
 
-def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf] | None:
-    """Entity EUI-64 -> market id at a time (the party directory), and (MPxN, at) -> the registered NO's market
-    id, on one Redis client; None when Redis is unreachable (ReferenceLost when it answers without the whole
-    reference data: never a partial directory)."""
+def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf, Subjects | None] | None:
+    """Entity EUI-64 -> market id at a time (the party directory), (MPxN, at) -> the registered NO's market id
+    and, for DUIS input, the subjects of DUIS SRs from the device inventory, on one Redis client; None when Redis
+    is unreachable (ReferenceLost when it answers without the whole reference data: never a partial directory)."""
     reference = stores(settings)
     try:
         require_whole(reference.registrations)
@@ -301,4 +302,6 @@ def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf] | None:
     def registered(queries: Sequence[tuple[str | None, int]]) -> list[str | None]:
         return [r.network_operator_id if r else None for r in reference.registrations.lookup_many(queries)]
 
-    return directory.party_of, registered
+    duis = settings.input_format is InputFormat.DUIS
+    subjects = subjects_from(reference.devices.lookup_many, directory) if duis else None
+    return directory.party_of, registered, subjects

@@ -29,7 +29,7 @@ from processor.cli.common import (
     window_text,
 )
 from processor.cli.examples import example
-from processor.config import Mode
+from processor.config import InputFormat, Mode
 from processor.errors import ExitCode
 from processor.history.archive import (
     check_replay_target,
@@ -44,7 +44,7 @@ from processor.kafka.topics import TopicSpec, create_topics
 from processor.names import OUTPUT_ROLES, Schema
 
 replay_app = typer.Typer(help="Publish archives, or re-judge SR history into prefixed topics.", no_args_is_help=True)
-ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION)
+ARCHIVE_SCHEMAS = (Schema.SERVICE_REQUEST, Schema.SR_REJECTION, Schema.DUIS_REQUEST)
 
 
 def export(
@@ -52,7 +52,10 @@ def export(
     topic: Annotated[str | None, typer.Option(help="Topic to export; default: the SR topic.")] = None,
     schema: Annotated[
         str | None,
-        typer.Option(help="ServiceRequest or SrRejection; default: the topic's own (by its name or its records)."),
+        typer.Option(
+            help="ServiceRequest, SrRejection or DuisRequest (raw DUIS XML); default: the topic's own (by its "
+            "name, its records and SRGUARD_INPUT_FORMAT)."
+        ),
     ] = None,
     since: Since = None,
     until: Until = None,
@@ -62,7 +65,7 @@ def export(
 ) -> None:
     """Write a topic's records whose SR time is in --since..--until to an Avro archive."""
     if schema is not None and schema not in ARCHIVE_SCHEMAS:
-        raise fail(f"--schema must be ServiceRequest or SrRejection, not {schema}")
+        raise fail(f"--schema must be ServiceRequest, SrRejection or DuisRequest, not {schema}")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     start, end = times(since, until)
     name = topic or settings.topics.requests
@@ -77,6 +80,7 @@ def export(
             start,
             end,
             progress,
+            duis=settings.input_format is InputFormat.DUIS,
         )
     console.print(
         f"exported {summary.records:,} {summary.schema} records from {name} to {file} in {summary.seconds:.1f}s"

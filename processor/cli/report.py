@@ -26,6 +26,7 @@ from processor.cli.common import (
     times,
     window_text,
 )
+from processor.config import InputFormat
 from processor.history.render import ReportContext
 from processor.history.sources import Recorded, recorded_issuers, recorded_mode, rejections_and_scope
 from processor.history.stats import PERIODS, aggregate, auto_period
@@ -67,7 +68,9 @@ def report(
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     start, end = times(since, until)
     lookups = wiring.report_lookups(settings)
-    party_of, registered = lookups if lookups else (None, None)
+    party_of, registered, subjects = lookups if lookups else (None, None, None)
+    if settings.input_format is InputFormat.DUIS and subjects is None and (requests_topic or requests_archive):
+        raise fail("Redis is unreachable: the scope of DUIS SRs needs its device inventory and party directory")
     notes = [] if lookups else ["Redis unreachable: suppliers are shown by entity id"]
     source = archive if archive is not None else topic or ""
     recorded = Recorded()
@@ -81,6 +84,7 @@ def report(
         end,
         registered,
         recorded,
+        subjects,
     )
     stats = aggregate(rejections, party_of or (lambda _entity, _at: None), scope, (start, end))
     if not stats.total and (scope is None or not scope.read):

@@ -34,13 +34,14 @@ class ArchiveSummary:
     seconds: float = 0.0
 
 
-def schema_of(topic: str, topics: Topics, first: Message | None) -> Schema:
+def schema_of(topic: str, topics: Topics, first: Message | None, duis: bool = False) -> Schema:
     """The schema of an srguard topic's records: by the topic's name (a replay's prefixed topics included),
-    else by the first record's outcome header (rejections and audit records are SrRejection)."""
+    else by the first record's outcome header (rejections and audit records are SrRejection). With ``duis``
+    (SRGUARD_INPUT_FORMAT=duis) SR and accepted topics hold DUIS XML: archived raw, as DuisRequest."""
     if topic.endswith((topics.rejected, topics.audit)):
         return Schema.SR_REJECTION
     if topic.endswith((topics.requests, topics.accepted)):
-        return Schema.SERVICE_REQUEST
+        return Schema.DUIS_REQUEST if duis else Schema.SERVICE_REQUEST
     outcome = dict(first.headers() or []).get(OUTCOME_HEADER) if first is not None else None
     return Schema.SR_REJECTION if outcome in (b"rejected", b"audit") else Schema.SERVICE_REQUEST
 
@@ -49,7 +50,7 @@ def undecodable_hint(schema: str) -> str:
     other = Schema.SR_REJECTION if schema == Schema.SERVICE_REQUEST else Schema.SERVICE_REQUEST
     return (
         f"read as {schema}: if the topic holds {other} records, give --schema {other}; if its producers use a "
-        "schema registry, set SRGUARD_SCHEMA_REGISTRY_URL; DUIS XML topics cannot be archived"
+        "schema registry, set SRGUARD_SCHEMA_REGISTRY_URL; a topic of DUIS XML needs SRGUARD_INPUT_FORMAT=duis"
     )
 
 
@@ -63,19 +64,26 @@ def export_topic(
     since: int | None = None,
     until: int | None = None,
     progress: Callable[[HistoryReader], None] | None = None,
+    duis: bool = False,
 ) -> ArchiveSummary:
-    """Write the window's records to an Avro archive; ``schema`` None: the topic's own (``schema_of``)."""
+    """Write the window's records to an Avro archive; ``schema`` None: the topic's own (``schema_of``). DUIS
+    documents are archived as they are (DuisRequest: the bytes, key and record time), never parsed."""
     started = time.perf_counter()
     with HistoryReader(kafka_config, topic, since, until) as reader:
         batches = reader.batches()
         first = next(batches, [])
-        summary = ArchiveSummary(schema=schema or schema_of(topic, topics, first[0] if first else None))
+        summary = ArchiveSummary(schema=schema or schema_of(topic, topics, first[0] if first else None, duis))
+
+        def decoded(msg: Message) -> dict[str, Any]:
+            if summary.schema == Schema.DUIS_REQUEST:
+                return {"received_at": msg.timestamp()[1], "key": msg.key(), "document": msg.value() or b""}
+            return serde.decode(summary.schema, msg.value() or b"", topic)
 
         def records() -> Iterator[dict[str, Any]]:
             for batch in itertools.chain([first], batches):
                 for msg in batch:
                     try:
-                        yield serde.decode(summary.schema, msg.value() or b"", topic)
+                        yield decoded(msg)
                         summary.records += 1
                     except DecodeError as exc:
                         summary.undecodable += 1
@@ -170,20 +178,27 @@ def replay_archive(
     progress: Callable[[int], None] | None = None,
 ) -> ReplayedArchive:
     """Publish a ServiceRequest archive to ``topic``: key = target device id, record timestamp = the SR's
-    ``submitted_at``, so time windows downstream select by the SR's own time."""
+    ``submitted_at``, so time windows downstream select by the SR's own time. A DuisRequest archive goes back
+    as it was taken: each document byte for byte, with its key and its receipt time."""
     name, records = read_archive(path)
-    if name != Schema.SERVICE_REQUEST:
-        raise BadInput(f"{path} holds {name or 'unknown'} records; only ServiceRequest archives can be replayed")
+    if name not in (Schema.SERVICE_REQUEST, Schema.DUIS_REQUEST):
+        raise BadInput(
+            f"{path} holds {name or 'unknown'} records; only ServiceRequest and DuisRequest archives can be replayed"
+        )
     limit = RateLimit(rate)
     summary = ReplayedArchive()
 
     def encoded() -> Iterator[tuple[bytes, bytes, int]]:
         for count, record in enumerate(records, 1):
             limit.wait()
-            stamp = record["submitted_at"]
+            duis = name == Schema.DUIS_REQUEST
+            stamp = record["received_at" if duis else "submitted_at"]
             summary.first = stamp if summary.first is None else min(summary.first, stamp)
             summary.last = stamp if summary.last is None else max(summary.last, stamp)
-            yield record["target_device_id"].encode(), serde.encode(Schema.SERVICE_REQUEST, record, topic), stamp
+            if duis:
+                yield record["key"], record["document"], stamp
+            else:
+                yield record["target_device_id"].encode(), serde.encode(Schema.SERVICE_REQUEST, record, topic), stamp
             if progress and count % 1000 == 0:
                 progress(count)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from processor.avro import Serde
 from processor.domain.certificates import CertificateReader
-from processor.domain.model import RemotePartyRole, ServiceRequest
-from processor.domain.rule import is_candidate, is_exempt, is_target
+from processor.domain.model import Device, PartyDirectory, RemotePartyRole, ServiceRequest
+from processor.domain.rule import CANDIDATE_VARIANTS, is_candidate, is_exempt, is_target
+from processor.domain.subject import subject_of
+from processor.duis.request import candidate as duis_candidate
 from processor.errors import BadInput, CertificateError, DecodeError
 from processor.history.archive import read_archive
 from processor.history.stats import NONE_REGISTERED, UNKNOWN_OWNER, Scope, sr_time
@@ -106,6 +108,46 @@ ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int, str 
 # (MPxN, at) -> the registered NO's market id (None: none registered), for a batch of SRs
 RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
 LOOKUP_BATCH = 1000
+# A batch of DUIS SRs -> each one's scope fields, with its role, device type and MPxN from the DSP's data (a DUIS
+# SR names none of them: the party directory and the device inventory do, as when srguard judged it)
+Subjects = Callable[[list[ServiceRequest]], list[ScopeFields]]
+
+
+def subjects_from(
+    devices: Callable[[list[tuple[str, int]]], list[Device | None]], directory: PartyDirectory
+) -> Subjects:
+    def resolve(srs: list[ServiceRequest]) -> list[ScopeFields]:
+        found = devices([(sr.target_device_id, sr.as_of) for sr in srs])
+        fields = []
+        for sr, device in zip(srs, found, strict=True):
+            subject = subject_of(sr, device, directory)
+            sr = replace(sr, user_role=subject.user_role, target_device_type=subject.device_type, mpxn=subject.mpxn)
+            fields.append(sr_fields(sr))
+        return fields
+
+    return resolve
+
+
+def duis_fields(
+    documents: Iterable[tuple[bytes | None, int]], scope: Scope, subjects: Subjects
+) -> Iterator[ScopeFields]:
+    """The scope fields of DUIS documents (with their receipt times): out-of-scope ones only counted as read,
+    unreadable ones skipped (srguard sent them to the DLQ), candidates resolved in batches."""
+    pending: list[ServiceRequest] = []
+    for document, received_at in documents:
+        try:
+            sr = duis_candidate(document, received_at, CANDIDATE_VARIANTS.__contains__)
+        except DecodeError:
+            continue
+        if sr is None:
+            scope.read += 1
+            continue
+        pending.append(sr)
+        if len(pending) >= LOOKUP_BATCH:
+            yield from subjects(pending)
+            pending = []
+    if pending:
+        yield from subjects(pending)
 
 
 def sr_fields(sr: ServiceRequest) -> ScopeFields:
@@ -167,8 +209,13 @@ def scope_from_topic(
     since: int | None = None,
     until: int | None = None,
     registered_of: RegisteredOf | None = None,
+    subjects: Subjects | None = None,
 ) -> Scope:
+    """The in-scope SRs of an SR topic; with ``subjects``, a topic of DUIS XML."""
     scope = Scope()
+    if subjects is not None:
+        documents = ((m.value(), m.timestamp()[1]) for b in read_history(kafka_config, topic, since, until) for m in b)
+        return count_scope(scope, duis_fields(documents, scope, subjects), party_of, registered_of)
 
     def srs() -> Iterator[ScopeFields]:
         for batch in read_history(kafka_config, topic, since, until):
@@ -191,10 +238,17 @@ def scope_from_archive(
     since: int | None = None,
     until: int | None = None,
     registered_of: RegisteredOf | None = None,
+    subjects: Subjects | None = None,
 ) -> Scope:
     name, records = read_archive(path)
+    if name == Schema.DUIS_REQUEST:
+        if subjects is None:
+            raise BadInput(f"{path} holds DUIS documents: their scope needs the device inventory in Redis")
+        scope = Scope()
+        documents = ((r["document"], r["received_at"]) for r in records if in_window(r["received_at"], since, until))
+        return count_scope(scope, duis_fields(documents, scope, subjects), party_of, registered_of)
     if name != Schema.SERVICE_REQUEST:
-        raise BadInput(f"{path} holds {name or 'unknown'} records, not ServiceRequest")
+        raise BadInput(f"{path} holds {name or 'unknown'} records, not ServiceRequest or DuisRequest")
     fields = (
         (
             r["service_reference_variant"],
@@ -223,6 +277,7 @@ def rejections_and_scope(
     until: int | None = None,
     registered_of: RegisteredOf | None = None,
     recorded: Recorded | None = None,
+    subjects: Subjects | None = None,
 ) -> tuple[Iterator[dict[str, Any]], Scope | None]:
     """The report's two inputs, each a topic (by name) or an archive (a path), in the window: the rejection
     records (a topic's headers counted in ``recorded``), and the in-scope SRs (None without a requests
@@ -235,5 +290,5 @@ def rejections_and_scope(
     if requests is None:
         return records, None
     if isinstance(requests, Path):
-        return records, scope_from_archive(requests, party_of, since, until, registered_of)
-    return records, scope_from_topic(kafka_config, requests, serde, party_of, since, until, registered_of)
+        return records, scope_from_archive(requests, party_of, since, until, registered_of, subjects)
+    return records, scope_from_topic(kafka_config, requests, serde, party_of, since, until, registered_of, subjects)

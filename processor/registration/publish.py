@@ -58,7 +58,7 @@ def encode_device(record: Device, serde: Serde = PLAIN, topic: str = "") -> byte
     )
 
 
-def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes, bytes | None, int]]) -> int:
+def publish(producer: Producer, topic: str, records: Iterable[tuple[bytes | None, bytes | None, int]]) -> int:
     """Produce (key, value, timestamp ms; 0 = the time of sending) records, serving delivery callbacks as it
     goes; returns how many were sent. Raises RuntimeError when any was not delivered, naming the first cause."""
     failed: list[str] = []
