@@ -225,3 +225,21 @@ def test_a_slow_group_join_is_reported_while_it_lasts(world):
     assert f"joining consumer group g{world.unique}" in log
     assert re.search(rf"still joining consumer group g{world.unique} \(\d+s\)", log), log[-2000:]
     assert re.search(r"assigned 3 partitions after \d+\.\ds", log), log[-2000:]
+
+
+def test_ctrl_c_while_starting_stops_at_once(world):
+    """Ctrl-C before the feed is ready or the group is joined: out within seconds, exit 0 (it took 30 s and
+    exited 6 once)."""
+    import signal
+
+    run = SrguardRun(world)
+    deadline = time.monotonic() + 30
+    while "serving /metrics" not in run.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run.process.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    try:
+        code = run.process.wait(20)
+    finally:
+        run.stop()
+    assert code == 0 and time.monotonic() - started < 5, run.log.read_text()[-2000:]
