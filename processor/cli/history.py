@@ -195,7 +195,8 @@ def replay_topic_command(
         f"{sum(totals.audited.values()):,} audited, {sum(totals.dlq.values()):,} to the DLQ"
     )
     for role, name in summary.topics.items():
-        console.print(f"  {role}: {name} ({summary.written[role]:,} written)")
+        made = ", created (retention.ms=-1)" if name in summary.created else ""
+        console.print(f"  {role}: {name} ({summary.written[role]:,} written{made})")
     if not summary.read and not summary.resumed_at:
         source = settings.topics.requests
         empty_window(f"{source} holds no SRs", start, end, allow_empty, held_text(settings, source))

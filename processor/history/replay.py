@@ -41,6 +41,7 @@ class ReplaySummary:
     totals: BatchResult = field(default_factory=BatchResult)
     topics: dict[str, str] = field(default_factory=dict)  # role -> topic, for the roles written
     written: dict[str, int] = field(default_factory=dict)  # role -> records written
+    created: list[str] = field(default_factory=list)  # output topics this run created
     seconds: float = 0.0
 
     @property
@@ -95,9 +96,10 @@ def replay_topic(
         summary.complete_before = bool(stored) and all(p.done for p in reader.positions.values())
         admin = AdminClient(settings.kafka_config("admin"))
         partitions = max(len(reader.positions), 1)
-        create_topics(
+        outcome = create_topics(
             admin, [TopicSpec(topic, f"replay {role}", kept=True) for topic, role in written.items()], partitions
         )
+        summary.created = [topic for topic, result in outcome.items() if result == "created"]
         failures: list[str] = []
 
         def delivered(error: KafkaError | None, _msg: Message) -> None:

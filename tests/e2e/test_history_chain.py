@@ -55,7 +55,7 @@ def test_the_readme_history_chain_counts_what_judging_the_archive_directly_count
     out = ok(srguard(world, *replay, "--outputs", "audit"))
     assert f"replayed {len(window):,} SRs" in out and f"{len(incidents):,} audited" in out
     audit_topic = f"replay.2021.{world.topics.audit}"
-    assert f"audit: {audit_topic} ({len(incidents):,} written)" in out
+    assert f"audit: {audit_topic} ({len(incidents):,} written, created (retention.ms=-1))" in out, "it says it made it"
     assert "accepted:" not in out, "--outputs audit writes no copy of the accepted SRs"
 
     again = ok(srguard(world, *replay, "--outputs", "audit"))
