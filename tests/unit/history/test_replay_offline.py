@@ -65,10 +65,10 @@ def test_an_archive_reads_back_with_its_schema_name_and_a_non_archive_is_refused
         read_archive(junk)
 
 
-def test_only_service_request_archives_are_replayed(tmp_path):
+def test_only_service_request_and_duis_archives_are_replayed(tmp_path):
     path = tmp_path / "rejections.avro"
     _archive(path, Schema.SR_REJECTION, REJECTIONS)
-    with pytest.raises(ValueError, match="only ServiceRequest archives"):
+    with pytest.raises(ValueError, match="only ServiceRequest and DuisRequest archives"):
         replay_archive(None, path, "t", codec(Schema.SERVICE_REQUEST))  # type: ignore[arg-type]
 
 
