@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from processor import __version__
+from processor.cli import acls as acls_command
 from processor.cli import demo as demo_command
 from processor.cli import evidence as evidence_command
 from processor.cli import history, ledger, reference, run, settings, simulate, stack
@@ -64,6 +65,7 @@ app.command(epilog=example("export"))(history.export)
 app.command(epilog=example("report"))(report_command.report)
 app.command(epilog=example("evidence"))(evidence_command.evidence)
 app.command(epilog=example("demo"))(demo_command.demo)
+app.command(epilog=example("acls"))(acls_command.acls)
 app.add_typer(settings.config_app, name="config")
 app.add_typer(reference.topics_app, name="topics")
 app.add_typer(reference.registrations_app, name="registrations")

@@ -20,6 +20,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "evidence": ("srguard evidence --since 2026-01-01 --out evidence-2026",),
     "demo": ("srguard demo --duis --srs 20000",),
+    "acls": (
+        "srguard acls --principal User:srguard-run --for run               # kafka-acls.sh lines to review",
+        "SRGUARD_CONFIG=admin.toml srguard acls --principal User:srguard-feed --for feed --apply",
+    ),
     "config show": ("SRGUARD_MODE=audit srguard config show --config srguard.toml",),
     "topics create": ("srguard topics create --partitions 12 --output json",),
     "registrations load": ("srguard registrations load rdp-refresh.csv.gz --workers 4",),

@@ -54,6 +54,14 @@ def stack_up(
         int,
         typer.Option(help="1, or 3: a replicated Apache Kafka cluster (three KRaft nodes, RF 3, min ISR 2)."),
     ] = 1,
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="SASL_SSL (SCRAM-SHA-512) and mTLS listeners, ACLs (nothing allowed unless granted), Redis over "
+            "TLS with ACL users; each principal's settings in a config file of its own.",
+        ),
+    ] = False,
 ) -> None:
     """Start a broker (Apache Kafka, KRaft) and redis-server on free loopback ports and print their addresses."""
     from processor.devkit.stack import EmbeddedStack, StackState, default_state_file, is_alive, print_state
@@ -69,7 +77,12 @@ def stack_up(
             return
         raise fail(f"a stack is already running (see {state_file}); run 'srguard stack down' first")
     stack = EmbeddedStack(
-        state_file.parent / "stack", detach=not foreground, persist=persist, broker=broker, brokers=brokers
+        state_file.parent / "stack",
+        detach=not foreground,
+        persist=persist,
+        broker=broker,
+        brokers=brokers,
+        secure=secure,
     )
     state = stack.start()
     if as_env:

@@ -111,6 +111,27 @@ def log_failed_commit(error: KafkaError | None, _partitions: list[TopicPartition
         log.warning("could not commit offsets (%s): at worst their records are read again", error.str())
 
 
+# The broker's "your principal may not": what the grant would be, in ACL words (srguard acls prints them)
+DENIED = {
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "Read/Write/Describe on a topic it uses",
+    KafkaError.GROUP_AUTHORIZATION_FAILED: "Read on its consumer group",
+    KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "Write on its transactional id",
+    KafkaError.CLUSTER_AUTHORIZATION_FAILED: "an operation on the cluster",
+}
+
+
+def denied_text(exc: BaseException) -> str | None:
+    """'permission denied: ...' for an authorization error of the broker's, None for any other error."""
+    error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
+    missing = DENIED.get(error.code()) if isinstance(error, KafkaError) else None
+    if missing is None or not isinstance(error, KafkaError):
+        return None
+    return (
+        f"permission denied by the broker ({error.name()}: {error.str()}): this principal lacks {missing}; "
+        "'srguard acls --principal User:<name> --for <command>' lists what each command needs"
+    )
+
+
 def error_text(exc: BaseException) -> str:
     """An error as one line: librdkafka's own text for Kafka errors, not the KafkaError repr."""
     if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError):

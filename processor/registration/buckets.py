@@ -51,8 +51,11 @@ class HashBuckets:
         self.client = client
         self.namespace = namespace
         meta = f"{namespace}:meta"
-        client.hsetnx(meta, "buckets", wanted)
-        self.count = int(as_bytes(client.hget(meta, "buckets") or b"0"))
+        fixed = client.hget(meta, "buckets")
+        if fixed is None:  # the first process fixes it (a read-only reader finds it fixed by the feed)
+            client.hsetnx(meta, "buckets", wanted)
+            fixed = client.hget(meta, "buckets")
+        self.count = int(as_bytes(fixed or b"0"))
         if wanted != self.count:
             log.warning("%s already uses %d buckets; ignoring %d", namespace, self.count, wanted)
         self._mask = self.count - 1

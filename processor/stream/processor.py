@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from processor.config import Settings
 from processor.errors import FeedStopped, ReferenceLost
-from processor.kafka.edge import error_text, take_batch, to_inputs
+from processor.kafka.edge import denied_text, error_text, take_batch, to_inputs
 from processor.kafka.records import Input, span_of
 from processor.observability.feed import FeedView, feed_stalled
 from processor.observability.metrics import Metrics
@@ -48,6 +48,7 @@ class PauseCause(StrEnum):
     KAFKA = "kafka"
     FEED_LAG = "feed_lag"
     REFERENCE_LOST = "reference_lost"
+    PERMISSION = "permission"  # the broker denied an operation: an ACL is missing
 
 
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
@@ -180,7 +181,10 @@ class SrProcessor:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc
                     cause = PauseCause.REDIS if isinstance(exc, RedisError) else PauseCause.KAFKA
-                    self._pause(batch, cause, f"{cause} unavailable: {exc}")
+                    denied = denied_text(exc)  # an ACL missing: the operator grants it, srguard goes on
+                    self._pause(
+                        batch, PauseCause.PERMISSION if denied else cause, denied or f"{cause} unavailable: {exc}"
+                    )
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
         finally:

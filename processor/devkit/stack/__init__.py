@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from processor.devkit.stack import apache_kafka
+from processor.devkit.stack.secure import ADMIN, Ports, SecureMaterial
 from processor.devkit.stack.state import Service, StackState, default_state_file, is_alive, print_state, stop_services
 from processor.errors import KafkaUnavailable, StackError
 
@@ -109,13 +110,14 @@ def _wait_until(
     raise StackError(f"{what} did not answer within {timeout:.0f}s; see {log}")
 
 
-def _kafka_answers(bootstrap: str) -> bool:
+def _kafka_answers(bootstrap: str, client: dict[str, str] | None = None) -> bool:
+    """Listening, and answering metadata (a secured broker: to ``client``'s settings)."""
     from confluent_kafka.admin import AdminClient
 
     host, port = bootstrap.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=1):  # listening yet? (quietly)
         pass
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 1000, "log_level": 0})
+    admin = AdminClient({**(client or {}), "bootstrap.servers": bootstrap, "socket.timeout.ms": 1000, "log_level": 0})
     admin.list_topics(timeout=1)
     return True
 
@@ -147,8 +149,10 @@ class EmbeddedStack:
         redis: bool = True,
         broker: str | None = None,
         brokers: int = 1,
+        secure: bool = False,
     ) -> None:
-        """``brokers``: 1, or 3 for a replicated Apache Kafka cluster (three KRaft nodes, RF 3, min ISR 2)."""
+        """``brokers``: 1, or 3 for a replicated Apache Kafka cluster (three KRaft nodes, RF 3, min ISR 2);
+        ``secure``: SASL_SSL, mTLS, ACLs and Redis over TLS (``secure.py``; one Apache Kafka node)."""
         self.broker = broker or os.environ.get("SRGUARD_STACK_BROKER", "auto")
         if self.broker not in BROKERS:
             raise StackError(f"broker {self.broker!r} is not one of {', '.join(BROKERS)} (SRGUARD_STACK_BROKER)")
@@ -156,7 +160,11 @@ class EmbeddedStack:
             raise StackError(f"--brokers takes 1 or 3 (a KRaft quorum on loopback), not {brokers}")
         if brokers > 1 and self.broker == "tansu":
             raise StackError("a replicated cluster needs Apache Kafka: tansu runs one broker")
-        self.brokers = brokers
+        if secure and (brokers > 1 or self.broker == "tansu"):
+            raise StackError("--secure runs one Apache Kafka node (tansu has no ACLs)")
+        self.brokers, self.secure = brokers, secure
+        self.material: SecureMaterial | None = None
+        self.ports: Ports | None = None
         self._own_workdir = workdir is None
         self._wanted = {"kafka": kafka, "redis": redis}
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="srguard-stack-"))
@@ -198,6 +206,11 @@ class EmbeddedStack:
 
     def start(self) -> StackState:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.secure:
+            self.material = SecureMaterial(self.workdir / "secure")
+            self.ports = Ports(*(free_port() for _ in range(5)))
+            self.material.write_configs(self.ports)
+            self.state.secure = str(self.material.folder)
         try:
             if self._wanted["redis"]:
                 self._start_redis()
@@ -224,9 +237,13 @@ class EmbeddedStack:
             "no",
         ]
         argv += ["--appendonly", "yes", "--save", "60 1000"] if self.persist else ["--save", "", "--appendonly", "no"]
-        address = f"127.0.0.1:{port}"
-        process = self._spawn("redis", argv, address)
-        _wait_until(lambda: _redis_answers(f"redis://{address}/0"), "redis-server", process, self.workdir / "redis.log")
+        url = f"redis://127.0.0.1:{port}/0"
+        if self.material is not None and self.ports is not None:  # TLS only, with ACL users
+            argv[2] = "0"
+            argv += ["--tls-port", str(self.ports.redis_tls), *self.material.redis_arguments()]
+            port, url = self.ports.redis_tls, self.material.redis_url(ADMIN, self.ports)
+        process = self._spawn("redis", argv, f"127.0.0.1:{port}")
+        _wait_until(lambda: _redis_answers(url), "redis-server", process, self.workdir / "redis.log")
 
     def _start_kafka(self) -> None:
         started = time.monotonic()
@@ -248,20 +265,25 @@ class EmbeddedStack:
         """One node in the stack's folder, or three, each in a folder of its own: all started before any is
         waited for (a KRaft quorum elects a leader once a majority of its voters runs)."""
         nodes = [apache_kafka.Node(n, free_port(), free_port()) for n in range(1, self.brokers + 1)]
+        extra, format_args, client = None, [], None
+        if self.material is not None and self.ports is not None:
+            nodes = [apache_kafka.Node(1, self.ports.sasl_ssl, self.ports.controller)]
+            extra, format_args = self.material.server_properties(self.ports), self.material.scram_arguments()
+            client = self.material.kafka_client(ADMIN, self.ports)
         cluster = apache_kafka.cluster_id()
         started = []
         for node in nodes:
             folder = self.workdir if self.brokers == 1 else self.workdir / f"kafka-{node.id}"
             if not self.persist:  # a fresh broker each time, as tansu's memory storage is
                 shutil.rmtree(folder / "kafka-data", ignore_errors=True)
-            argv = apache_kafka.prepare(folder, node, nodes, cluster)
+            argv = apache_kafka.prepare(folder, node, nodes, cluster, extra, format_args)
             address = f"127.0.0.1:{node.port}"
             process = self._spawn("kafka" if node.id == 1 else f"kafka-{node.id}", argv, address)
             server_log = folder / "kafka-server.log"  # the broker's own log; kafka.log has only its stdout
             self.state.services[-1] = dataclasses.replace(self.state.services[-1], log=str(server_log))
             started.append((address, process, server_log))
         for address, process, server_log in started:
-            answers = functools.partial(_kafka_answers, address)
+            answers = functools.partial(_kafka_answers, address, client)
             _wait_until(answers, "Apache Kafka", process, server_log, KAFKA_START_TIMEOUT_S)
         if self.brokers > 1:
             _wait_until(

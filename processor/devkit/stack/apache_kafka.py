@@ -129,7 +129,7 @@ class Node:
     controller_port: int
 
 
-def server_properties(workdir: Path, node: Node, nodes: Sequence[Node]) -> str:
+def server_properties(workdir: Path, node: Node, nodes: Sequence[Node], extra: dict[str, str] | None = None) -> str:
     """One node of ``nodes`` (all of them voters). One node: every internal topic has one replica. Three: three
     replicas and two in sync, as the DCC runs them, for the internal topics and, by default, every topic."""
     replicas, in_sync = str(len(nodes)), str(min(2, len(nodes)))
@@ -162,7 +162,7 @@ def server_properties(workdir: Path, node: Node, nodes: Sequence[Node]) -> str:
         "log.cleaner.backoff.ms": "1000",
         # Transactions left open by a killed producer are aborted soon after their timeout.
         "transaction.abort.timed.out.transaction.cleanup.interval.ms": "2000",
-    }
+    } | (extra or {})  # a secured node's listeners, TLS, SASL and authorizer
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
@@ -179,14 +179,22 @@ def log4j_properties(log: Path) -> str:
     )
 
 
-def prepare(workdir: Path, node: Node, nodes: Sequence[Node] = (), cluster: str | None = None) -> list[str]:
+def prepare(
+    workdir: Path,
+    node: Node,
+    nodes: Sequence[Node] = (),
+    cluster: str | None = None,
+    extra: dict[str, str] | None = None,
+    format_args: Sequence[str] = (),
+) -> list[str]:
     """Config written and storage formatted (kept when already formatted): the node's command line. ``nodes``:
-    every node of the cluster (default: this one alone), all formatted with one ``cluster`` id."""
+    every node of the cluster (default: this one alone), all formatted with one ``cluster`` id; ``extra``
+    settings and ``format_args`` (e.g. SCRAM users) for a secured node."""
     java = java_binary()
     libs = resolve_jars()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "kafka-server.properties"
-    config.write_text(server_properties(workdir, node, nodes or (node,)))
+    config.write_text(server_properties(workdir, node, nodes or (node,), extra))
     (workdir / "kafka-log4j2.properties").write_text(log4j_properties(workdir / "kafka-server.log"))
     classpath = f"{libs}/*"
     base = [str(java), *HEAP, *JVM_OPTIONS, f"-Dlog4j2.configurationFile={workdir / 'kafka-log4j2.properties'}"]
@@ -202,6 +210,7 @@ def prepare(workdir: Path, node: Node, nodes: Sequence[Node] = (), cluster: str 
                 cluster or cluster_id(),
                 "-c",
                 str(config),
+                *format_args,
             ],
             capture_output=True,
             text=True,

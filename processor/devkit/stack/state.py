@@ -33,6 +33,7 @@ class StackState:
     workdir: str = ""
     broker: str = ""  # "apache-kafka <version>" or "tansu"
     broker_start_seconds: float = 0.0
+    secure: str = ""  # a secured stack's folder of certificates and per-principal configs ("": plaintext)
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -44,7 +45,8 @@ class StackState:
 
     @property
     def redis_url(self) -> str:
-        return f"redis://{self._address('redis')}/0"
+        """The address (a secured stack's credentials are in its per-principal configs, never here)."""
+        return f"{'rediss' if self.secure else 'redis'}://{self._address('redis')}/0"
 
     def _address(self, name: str) -> str:
         for service in self.services:
@@ -64,6 +66,7 @@ class StackState:
             workdir=data["workdir"],
             broker=data.get("broker", ""),
             broker_start_seconds=data.get("broker_start_seconds", 0.0),
+            secure=data.get("secure", ""),
         )
 
 
@@ -129,6 +132,12 @@ def print_state(state: StackState, console: Console) -> None:
 
 def exports(state: StackState) -> list[str]:
     """Shell lines that point srguard, the tests and the benchmarks at the stack: ``eval "$(...)"``."""
+    if state.secure:  # srguard reads the principal's config file: no password in any environment
+        folder = Path(state.secure)
+        return [
+            f"export SRGUARD_CONFIG={folder / 'srguard-run.toml'} KAFKA_BOOTSTRAP_SERVERS={state.kafka_bootstrap}",
+            f"# other principals: SRGUARD_CONFIG={folder}/{{admin,srguard-feed,srguard-analyst,srguard-run-mtls}}.toml",
+        ]
     lines = []
     if any(s.name == "kafka" for s in state.services):
         bootstrap = state.kafka_bootstrap

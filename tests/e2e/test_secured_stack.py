@@ -1,0 +1,186 @@
+"""srguard on a secured Apache Kafka and Redis (issue 38): SASL_SSL (SCRAM-SHA-512) and mTLS principals that may
+do only what `srguard acls` grants them, the authorizer denying the rest, Redis over TLS with ACL users, no
+secret in any output; a permission taken away pauses `run` with one clear line, and once granted again every SR
+is decided exactly once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from processor.config import load_settings
+from processor.devkit.stack import EmbeddedStack, free_port
+from processor.kafka.acls import Grant, apply, revoke
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def secured(tmp_path_factory):
+    with EmbeddedStack(tmp_path_factory.mktemp("secured"), secure=True, broker="kafka") as stack:
+        yield stack
+
+
+def _env(stack: EmbeddedStack, user: str, **extra: str) -> dict[str, str]:
+    """Only the principal's config file: nothing of the test session's own broker, Redis or settings."""
+    own = {k: v for k, v in os.environ.items() if not k.startswith(("SRGUARD_", "KAFKA_", "REDIS_"))}
+    config = Path(stack.state.secure) / f"{user}.toml"
+    return {**own, "SRGUARD_CONFIG": str(config), "COLUMNS": "200", **extra}
+
+
+def srguard(stack: EmbeddedStack, user: str, *args: str, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "processor", *args],
+        env=_env(stack, user),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
+    return done.stdout + done.stderr
+
+
+def start(stack: EmbeddedStack, user: str, log: Path, *args: str, **env: str) -> subprocess.Popen[str]:
+    extra = {"SRGUARD_METRICS_PORT": str(free_port()), "SRGUARD_PROGRESS_INTERVAL_S": "0.5", **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "processor", *args],
+        env=_env(stack, user, **extra),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for(log: Path, pattern: str, process: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if re.search(pattern, log.read_text()):
+            return
+        assert process.poll() is None, f"exited {process.returncode}:\n{log.read_text()[-3000:]}"
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} not seen in {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+
+
+def stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(60)
+
+
+def committed_values(stack: EmbeddedStack, topic: str) -> list[bytes]:
+    """Every committed record of ``topic``, read as the stack's super user."""
+    settings = load_settings(Path(stack.state.secure) / "admin.toml")
+    config = {"group.id": "test-reader", "isolation.level": "read_committed", "enable.partition.eof": True}
+    consumer = Consumer(settings.kafka_config("consumer", **config))
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    values, ended = [], 0
+    deadline = time.monotonic() + 60
+    while ended < len(partitions) and time.monotonic() < deadline:
+        for message in consumer.consume(500, 1.0):
+            if message.error():
+                ended += 1
+            else:
+                values.append(message.value())
+    consumer.close()
+    return values
+
+
+def test_least_privilege_principals_over_sasl_ssl_and_mtls_decide_every_sr_once(secured, tmp_path):
+    stack, folder = secured, Path(secured.state.secure)
+    srguard(stack, "admin", "topics", "create")
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    said = srguard(stack, "admin", "simulate", "publish", "--meter-points", "300", "--srs", "3000", cwd=tmp_path)
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed")
+    try:
+        wait_for(tmp_path / "feed.log", "feed ready", feed)
+        trust = str(tmp_path / "srguard-simulated-oca.pem")
+        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust)  # SASL_SSL, EOS
+        wait_for(tmp_path / "run.log", "progress: 3,000 SRs decided", run)
+        assert stop(run) == 0
+        more = ["--meter-points", "300", "--srs", "1000", "--seed", "2"]
+        srguard(stack, "admin", "simulate", "publish", *more, cwd=tmp_path)
+        mtls = start(  # the same principal by its client certificate, at-least-once
+            stack, "srguard-run-mtls", tmp_path / "mtls.log", "run", "--trust-store", trust,
+            "--processing-guarantee", "at_least_once",
+        )  # fmt: skip
+        wait_for(tmp_path / "mtls.log", "progress: 1,000 SRs decided", mtls)
+        assert stop(mtls) == 0
+    finally:
+        assert stop(feed) == 0
+    decided = committed_values(stack, "dcc.sr.accepted") + committed_values(stack, "dcc.sr.rejected")
+    assert len(decided) == 4000 and len(committed_values(stack, "dcc.sr.rejected")) >= planted
+    passwords = (folder / "passwords.json").read_text()
+    secrets = re.findall(r'"([A-Za-z0-9_-]{24,})"', passwords)
+    logs = "".join((tmp_path / name).read_text() for name in ("feed.log", "run.log", "mtls.log"))
+    shown = srguard(stack, "srguard-run", "config", "show")
+    assert secrets and not any(s in logs or s in shown for s in secrets), "a password in a log or in config show"
+    # The run principal may not write the reference data that decides which certificates pass: not the
+    # reference topics (no ACL), not Redis (a read-only ACL user).
+    refresh = tmp_path / "refresh.csv"
+    refresh.write_text("mpxn,network_operator_id,effective_from\n1200000000020,LOND,2020-01-01\n")
+    loaded = subprocess.run(
+        [sys.executable, "-m", "processor", "registrations", "load", str(refresh)],
+        env=_env(stack, "srguard-run"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 2 and "Redis: " in loaded.stderr and "no permissions" in loaded.stderr
+    run_settings = load_settings(folder / "srguard-run.toml")
+    producer = Producer(run_settings.kafka_config("producer", **{"message.timeout.ms": 10000}))
+    errors: list[object] = []
+    producer.produce("dcc.registration.changes", b"forged", on_delivery=lambda error, _msg: errors.append(error))
+    producer.flush(20)
+    assert [e.code() for e in errors] == [KafkaError.TOPIC_AUTHORIZATION_FAILED], errors  # type: ignore[union-attr]
+
+
+def test_a_denied_write_pauses_run_with_one_line_and_a_grant_resumes_it_exactly_once(secured, tmp_path):
+    stack = secured
+    settings = load_settings(Path(stack.state.secure) / "admin.toml")
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.denied" for k, v in settings.topics.model_dump().items()}
+    taken = [Grant("User:srguard-run", "topic", "dcc.sr.rejected.denied", "Write")]
+
+    def as_admin(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "processor", *args],
+            env={**_env(stack, "admin"), **topics},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    as_admin("topics", "create")
+    as_admin("acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
+    as_admin("acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    revoke(settings.kafka_config("admin"), taken)
+    said = as_admin("simulate", "publish", "--meter-points", "300", "--srs", "5000", "--seed", "5")
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    assert planted > 0
+    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
+    try:
+        wait_for(tmp_path / "feed.log", "feed ready", feed)
+        trust = str(tmp_path / "srguard-simulated-oca.pem")
+        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
+        wait_for(tmp_path / "run.log", "pausing: permission denied by the broker \\(TOPIC_AUTHORIZATION_FAILED", run)
+        apply(settings.kafka_config("admin"), taken)
+        wait_for(tmp_path / "run.log", "resuming after: permission denied", run)
+        wait_for(tmp_path / "run.log", "progress: 5,000 SRs decided", run)
+        assert stop(run) == 0
+    finally:
+        assert stop(feed) == 0
+    rejected = committed_values(stack, "dcc.sr.rejected.denied")
+    assert len(rejected) == planted and len(set(rejected)) == planted, "every rejection once, none lost"
