@@ -8,7 +8,7 @@ import os
 import platform
 from pathlib import Path
 
-from bench import contest, decide, duis, ledger, registration, stream
+from bench import contest, decide, duis, ledger, registration, secure, stream
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -137,6 +137,7 @@ def main() -> None:
     results["registration"] = registration.run()
     results["ledger"] = ledger.run()
     results["duis"] = duis.run()
+    results["secure"] = secure.run()
     try:
         results["stream"] = stream.run()
     except RuntimeError as exc:  # a contender died, stalled or never got ready: its log is named

@@ -48,8 +48,9 @@ def test_kustomization_lists_every_manifest_and_only_those():
 
 def test_every_env_name_is_a_setting_and_the_values_validate(docs):
     config = docs["ConfigMap/srguard-config"]["data"]
-    secret = docs["Secret/srguard-secrets"]["stringData"]
-    names = [*config, *secret]
+    names = list(config)
+    for principal in ("run", "feed", "admin"):  # one Secret per principal, each only settings
+        names += list(docs[f"Secret/srguard-{principal}-credentials"]["stringData"])
     for deployment in ("Deployment/srguard-processor", "Deployment/srguard-feed"):
         for container in docs[deployment]["spec"]["template"]["spec"]["containers"]:
             names += [e["name"] for e in container.get("env", [])]
@@ -76,6 +77,23 @@ def test_probes_point_at_served_paths_on_the_metrics_port(docs, deployment):
     assert service["selector"].items() <= pod["metadata"]["labels"].items(), "the metrics Service selects the pod"
 
 
+def test_each_component_runs_as_its_own_principal_and_pods_talk_only_to_what_they_need(docs):
+    """The processor and the feed each have their own Kafka and Redis user (least privilege: README
+    "Security"), an ACL job grants theirs, and a NetworkPolicy fences the pods."""
+    used = {}
+    for component in ("processor", "feed"):
+        (container,) = docs[f"Deployment/srguard-{component}"]["spec"]["template"]["spec"]["containers"]
+        used[component] = {s["secretRef"]["name"] for s in container["envFrom"] if "secretRef" in s}
+    assert used == {"processor": {"srguard-run-credentials"}, "feed": {"srguard-feed-credentials"}}
+    (job,) = docs["Job/srguard-acls"]["spec"]["template"]["spec"]["containers"]
+    script = " ".join(job["args"])
+    assert "--principal User:srguard-run --for run --no-embedded-feed --apply" in script
+    assert "--principal User:srguard-feed --for feed --apply" in script
+    policy = docs["NetworkPolicy/srguard"]["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for rule in policy["ingress"] for p in rule["ports"]] == [9108]
+
+
 def test_the_feed_is_the_only_writer_of_the_reference_data(docs):
     (processor,) = docs["Deployment/srguard-processor"]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e.get("value") for e in processor["env"]}
@@ -87,8 +105,8 @@ def test_the_feed_is_the_only_writer_of_the_reference_data(docs):
 def _mounted(docs) -> set[tuple[str, str]]:
     """(kind, name) of every ConfigMap and Secret a pod mounts or reads its environment from."""
     found = set()
-    for deployment in ("Deployment/srguard-processor", "Deployment/srguard-feed"):
-        spec = docs[deployment]["spec"]["template"]["spec"]
+    for workload in ("Deployment/srguard-processor", "Deployment/srguard-feed", "Job/srguard-acls"):
+        spec = docs[workload]["spec"]["template"]["spec"]
         for volume in spec.get("volumes", []):
             if "configMap" in volume:
                 found.add(("ConfigMap", volume["configMap"]["name"]))
