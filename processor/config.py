@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # Enforce mode without a trust anchor would accept a certificate minted by anyone with OU 03 and the
     # registered NO's EUI-64: srguard refuses to start so unless this says it is meant.
     allow_untrusted_certificates: bool = False
+    # `run` refuses to start when its principal may write its input or reference topics (checked by DescribeAcls)
+    strict_acls: bool = False
     certificate_cache_size: int = Field(CACHE_SIZE, ge=1)
     certificate_cache_bytes: int = Field(CACHE_BYTES, ge=0)  # DER bytes (plus ~0.5 kB an entry) the cache may hold
     kafka: dict[str, SecretStr] = Field(default_factory=dict)  # hidden in repr: may hold sasl.password

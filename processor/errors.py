@@ -4,7 +4,8 @@
     ├── UsageError                    exit 2: bad flags, settings or input; nothing was done
     │   ├── SettingError              a setting that validates alone but cannot be run with
     │   │   ├── UntrustedCertificatesRefused
-    │   │   └── TopicLosesHistory     a reference topic that compaction or retention would thin out
+    │   │   ├── TopicLosesHistory     a reference topic that compaction or retention would thin out
+    │   │   └── AclsTooWide           strict_acls: run's principal may write what decides its decisions
     │   ├── ConfigFileError           the TOML file
     │   ├── LoadError                 a reference CSV as a whole (missing, unreadable, wrong header)
     │   ├── BadInput                  a file, time or argument the command cannot use
@@ -95,6 +96,11 @@ class StackError(UsageError, RuntimeError):
 
 class KafkaUnavailable(StackError):
     """Apache Kafka cannot be started here; the message says why and what to do."""
+
+
+class AclsTooWide(SettingError):
+    """``strict_acls``: the processor's principal may write its input or the reference data (or the broker will
+    not say): whoever can, decides which certificates pass."""
 
 
 class TopicLosesHistory(SettingError):

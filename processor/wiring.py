@@ -26,6 +26,7 @@ from processor.domain.decision import Policy
 from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.history.replay import replay_topics
 from processor.history.sources import Subjects, subjects_from
+from processor.kafka import acls
 from processor.kafka.edge import log_failed_commit, record_limit
 from processor.kafka.topics import require_history, require_topics
 from processor.ledger.store import LedgerStore
@@ -225,9 +226,13 @@ def kafka_clients(
 
 
 def require_run_topics(settings: Settings) -> None:
-    """`run`'s input and output topics exist on a cluster that answers (the reference ones: the feed checks)."""
+    """`run`'s input and output topics exist on a cluster that answers (the reference ones: the feed checks);
+    with ``strict_acls`` its principal may write none of the topics that decide its decisions."""
     names = [settings.topics.requests, *settings.topics.outputs()]
     require_topics(AdminClient(settings.kafka_config("admin")), names, settings.bootstrap_servers)
+    if settings.strict_acls:
+        t = settings.topics
+        acls.require_narrow(settings.kafka_config("admin"), [t.requests, t.registrations, t.parties, t.devices])
 
 
 def processor_app(settings: Settings, metrics: Metrics | None = None, before_commit: BeforeCommit | None = None) -> App:

@@ -135,6 +135,14 @@ def run(
             show_default=False,
         ),
     ] = None,
+    strict_acls: Annotated[
+        bool | None,
+        typer.Option(
+            "--strict-acls",
+            help="Refuse to start if this principal may write the input or reference topics (via DescribeAcls).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Judge Service Requests: consume dcc.sr.requests, decide, produce accepted/rejected/audit/DLQ."""
     settings = settings_from(
@@ -148,6 +156,7 @@ def run(
         on_missing_registration=on_missing_registration,
         trust_store=trust_store,
         allow_untrusted_certificates=allow_untrusted_certificates,
+        strict_acls=strict_acls,
     )
     stop = threading.Event()
     handle_signals(stop, settings.shutdown_timeout_s)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import (
     AclBinding,
     AclBindingFilter,
@@ -24,6 +25,8 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
+from processor.errors import AclsTooWide
+from processor.kafka.edge import error_text
 from processor.names import Topics, feed_group, replay_group, replay_transactional_id
 
 COMMANDS = ("run", "feed", "replay-topic", "history")
@@ -35,7 +38,7 @@ class Grant:
     """One ALLOW binding: ``principal`` may do ``operation`` on the ``resource`` named ``name``."""
 
     principal: str
-    resource: str  # topic | group | transactional-id
+    resource: str  # topic | group | transactional-id | cluster
     name: str
     operation: str  # Read | Write | Describe | DescribeConfigs | Create
     prefixed: bool = False
@@ -43,6 +46,7 @@ class Grant:
     def binding(self) -> AclBinding:
         kind = {
             "topic": ResourceType.TOPIC, "group": ResourceType.GROUP, "transactional-id": ResourceType.TRANSACTIONAL_ID,
+            "cluster": ResourceType.BROKER,  # the cluster resource, named kafka-cluster
         }  # fmt: skip
         operation = {
             "Read": AclOperation.READ, "Write": AclOperation.WRITE, "Describe": AclOperation.DESCRIBE,
@@ -137,3 +141,66 @@ def revoke(admin_config: dict[str, Any], found: list[Grant], timeout_s: float = 
     ]
     for future in admin.delete_acls(filters, request_timeout=timeout_s).values():
         future.result(timeout_s)
+
+
+def principal_of(kafka_config: dict[str, Any]) -> str | None:
+    """The principal a client's settings authenticate as: its SASL user, else its certificate's CN (the
+    broker's mapping rule must agree); None when they name no identity (plaintext)."""
+    if kafka_config.get("sasl.username"):
+        return f"User:{kafka_config['sasl.username']}"
+    location = kafka_config.get("ssl.certificate.location")
+    if location:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+
+        with open(location, "rb") as handle:
+            certificate = x509.load_pem_x509_certificate(handle.read())
+        names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return f"User:{names[0].value!s}" if names else None
+    return None
+
+
+def _allowed(bindings: list[AclBinding], principal: str, topic: str, operations: tuple[AclOperation, ...]) -> bool:
+    for binding in bindings:
+        prefixed = binding.resource_pattern_type == ResourcePatternType.PREFIXED and topic.startswith(binding.name)
+        named = binding.name in (topic, "*") or prefixed
+        if named and binding.principal in (principal, "User:*") and binding.operation in operations:
+            return True
+    return False
+
+
+def topic_bindings(admin_config: dict[str, Any], timeout_s: float = 10.0) -> list[AclBinding]:
+    """Every ALLOW binding on topics, as the broker lists them to this client. Raises KafkaException."""
+    anything: Any = None  # any name, principal and host (confluent-kafka's stubs say str)
+    everything = AclBindingFilter(
+        ResourceType.TOPIC, anything, ResourcePatternType.ANY, anything, anything, AclOperation.ANY,
+        AclPermissionType.ALLOW,
+    )  # fmt: skip
+    admin = AdminClient(admin_config)  # held until the answer: a dropped client cancels its requests
+    return list(admin.describe_acls(everything, request_timeout=timeout_s).result(timeout_s))
+
+
+def require_narrow(admin_config: dict[str, Any], guarded: list[str]) -> None:
+    """``strict_acls``: the client's principal may write none of ``guarded`` (run's input first, then the
+    reference topics), as the broker's ACLs say; AclsTooWide when it may, or when the broker will not say."""
+    principal = principal_of(admin_config)
+    if principal is None:
+        raise AclsTooWide("strict_acls: the Kafka settings name no principal (no SASL user, no client certificate)")
+    unverifiable = (
+        f"strict_acls: the broker will not list its ACLs to {principal}, so srguard cannot verify it may not write "
+        "its input or reference data: grant it Describe on the cluster, or turn strict_acls off"
+    )
+    try:
+        bindings = topic_bindings(admin_config)
+    except KafkaException as exc:
+        raise AclsTooWide(f"{unverifiable} ({error_text(exc)})") from exc
+    # A broker that will not show a principal its ACLs may answer with none at all: a true listing holds the
+    # grant by which it reads its input (guarded[0]).
+    if not _allowed(bindings, principal, guarded[0], (AclOperation.READ, AclOperation.ALL)):
+        raise AclsTooWide(f"{unverifiable} (it listed none that lets {principal} read {guarded[0]})")
+    found = [t for t in guarded if _allowed(bindings, principal, t, (AclOperation.WRITE, AclOperation.ALL))]
+    if found:
+        raise AclsTooWide(
+            f"strict_acls: {principal} may write {', '.join(found)}: whoever writes srguard's input or reference "
+            "data decides which certificates pass; remove those grants ('srguard acls --for run' lists what it needs)"
+        )

@@ -184,3 +184,34 @@ def test_a_denied_write_pauses_run_with_one_line_and_a_grant_resumes_it_exactly_
         assert stop(feed) == 0
     rejected = committed_values(stack, "dcc.sr.rejected.denied")
     assert len(rejected) == planted and len(set(rejected)) == planted, "every rejection once, none lost"
+
+
+def test_strict_acls_refuses_a_principal_that_may_write_its_input(secured, tmp_path):
+    stack = secured
+    settings = load_settings(Path(stack.state.secure) / "admin.toml")
+    srguard(stack, "admin", "topics", "create")
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    srguard(stack, "srguard-feed", "feed", "--once")  # Redis as `run` finds it: fed
+
+    def strict_run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "processor", "run", "--strict-acls", "--mode", "audit"],
+            env=_env(stack, "srguard-run", SRGUARD_METRICS_PORT=str(free_port())),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    unverifiable = strict_run()
+    assert unverifiable.returncode == 2, unverifiable.stderr[-1500:]
+    assert "will not list its ACLs to User:srguard-run" in unverifiable.stderr
+    describe = [Grant("User:srguard-run", "cluster", "kafka-cluster", "Describe")]
+    too_wide = [Grant("User:srguard-run", "topic", "dcc.sr.requests", "Write")]
+    apply(settings.kafka_config("admin"), describe + too_wide)
+    try:
+        refused = strict_run()
+        assert refused.returncode == 2, refused.stderr[-1500:]
+        assert "strict_acls: User:srguard-run may write dcc.sr.requests" in refused.stderr
+    finally:
+        revoke(settings.kafka_config("admin"), describe + too_wide)
