@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from processor.config import load_settings
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.kafka.acls import Grant, apply, revoke
+from processor.names import Topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -215,3 +216,46 @@ def test_strict_acls_refuses_a_principal_that_may_write_its_input(secured, tmp_p
         assert "strict_acls: User:srguard-run may write dcc.sr.requests" in refused.stderr
     finally:
         revoke(settings.kafka_config("admin"), describe + too_wide)
+
+
+def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured, tmp_path):
+    """DUIS SRs judged by srguard-run over SASL_SSL; history re-judged by srguard-analyst with only the
+    replay's grants (its own prefixed topics, group and transactional id; Redis read-only)."""
+    stack = secured
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.duis" for k, v in Topics().model_dump().items()}
+    duis = {**topics, "SRGUARD_INPUT_FORMAT": "duis"}
+
+    def as_user(user: str, *args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "processor", *args],
+            env={**_env(stack, user), **duis},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, f"{user} {args}: {done.stderr[-2000:]}"
+        return done.stdout
+
+    as_user("admin", "topics", "create")
+    as_user("admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
+    as_user("admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    replay = ["--principal", "User:srguard-analyst", "--for", "replay-topic", "--output-prefix", "r."]
+    as_user("admin", "acls", *replay, "--apply")
+    said = as_user("admin", "simulate", "publish", "--duis", "--meter-points", "300", "--srs", "2000")
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **duis)
+    try:
+        wait_for(tmp_path / "feed.log", "feed ready", feed)
+        trust = str(tmp_path / "srguard-simulated-oca.pem")
+        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **duis)
+        wait_for(tmp_path / "run.log", "progress: 2,000 SRs decided", run)
+        assert stop(run) == 0
+    finally:
+        assert stop(feed) == 0
+    assert len(committed_values(stack, "dcc.sr.rejected.duis")) == planted
+    trust = str(tmp_path / "srguard-simulated-oca.pem")
+    replayed = as_user(
+        "srguard-analyst", "replay", "topic", "--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust
+    )
+    assert "replayed 2,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
