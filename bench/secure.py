@@ -74,7 +74,11 @@ def _timed_run(env: dict[str, str], guarantee: str, group: str, trust: Path, cwd
     run_env = _env(env, SRGUARD_METRICS_PORT=str(port), SRGUARD_GROUP_ID=group, SRGUARD_PROGRESS_INTERVAL_S="0")
     argv = [sys.executable, "-m", "processor", "run", "--trust-store", str(trust)]
     process = subprocess.Popen(
-        [*argv, "--processing-guarantee", guarantee], env=run_env, cwd=cwd, stderr=subprocess.DEVNULL
+        [*argv, "--processing-guarantee", guarantee],
+        env=run_env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         first = last = None

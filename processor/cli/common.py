@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from confluent_kafka import KafkaError, KafkaException
@@ -72,7 +73,7 @@ class Commands(TyperGroup):
             fatal = isinstance(error, KafkaError) and is_fatal(error)
             raise fail(error_text(exc), ExitCode.FENCED if fatal else ExitCode.USAGE) from exc
         except RedisError as exc:
-            raise fail(f"Redis: {exc}") from exc
+            raise fail(f"Redis: {exc} (the Redis URL: --redis-url, SRGUARD_REDIS_URL)") from exc
         except ModuleNotFoundError as exc:
             if not (exc.name or "").startswith("processor.devkit"):
                 raise
@@ -149,7 +150,8 @@ def connected_stores(settings: Settings) -> Stores:
         found = wiring.stores(settings)
         found.registrations.client.ping()
     except RedisError as exc:
-        raise fail(f"cannot reach Redis: {exc}") from exc
+        where = urlsplit(settings.redis_url.get_secret_value()).netloc.rpartition("@")[2]  # never the password
+        raise fail(f"cannot reach Redis at {where} (--redis-url, SRGUARD_REDIS_URL): {exc}") from exc
     return found
 
 

@@ -32,6 +32,13 @@ CASES = [
         "SRGUARD_REDIS_URL: Value error, a Redis URL starts with redis://",
     ),
     ("not an MPxN", ["registrations", "get", "abc"], {}, 2, "not an MPAN core or MPRN: 'abc'"),
+    (
+        "unreachable Redis, password not echoed",
+        ["registrations", "get", MPAN],
+        {"SRGUARD_REDIS_URL": "redis://u:s3cret@127.0.0.1:1/0"},
+        2,
+        "cannot reach Redis at 127.0.0.1:1 (--redis-url, SRGUARD_REDIS_URL)",
+    ),
     ("bad --at", ["registrations", "get", MPAN, "--at", "tomorrow"], {}, 2, "not a time: 'tomorrow'"),
     (
         "impossible --since, formats named",
