@@ -28,7 +28,7 @@ from typer.core import TyperGroup
 from processor import wiring
 from processor.config import Settings, load_settings
 from processor.errors import ConfigFileError, ExitCode, RecordError, SrguardError
-from processor.kafka.edge import error_text
+from processor.kafka.edge import denied_text, error_text
 from processor.kafka.reading import HistoryReader, record_time_span
 from processor.registration.lookup import Stores
 from processor.stream.commit import is_fatal
@@ -70,8 +70,9 @@ class Commands(TyperGroup):
             raise fail(str(exc)) from exc
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            fatal = isinstance(error, KafkaError) and is_fatal(error)
-            raise fail(error_text(exc), ExitCode.FENCED if fatal else ExitCode.USAGE) from exc
+            denied = denied_text(exc)  # an ACL missing is setup, not a fenced producer
+            fatal = isinstance(error, KafkaError) and is_fatal(error) and not denied
+            raise fail(denied or error_text(exc), ExitCode.FENCED if fatal else ExitCode.USAGE) from exc
         except RedisError as exc:
             raise fail(f"Redis: {exc} (the Redis URL: --redis-url, SRGUARD_REDIS_URL)") from exc
         except ModuleNotFoundError as exc:

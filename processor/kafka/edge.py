@@ -120,6 +120,9 @@ DENIED = {
 }
 
 
+DENIED_PREFIX = "permission denied by the broker"
+
+
 def denied_text(exc: BaseException) -> str | None:
     """'permission denied: ...' for an authorization error of the broker's, None for any other error."""
     error = exc.args[0] if isinstance(exc, KafkaException) and exc.args else None
@@ -127,7 +130,7 @@ def denied_text(exc: BaseException) -> str | None:
     if missing is None or not isinstance(error, KafkaError):
         return None
     return (
-        f"permission denied by the broker ({error.name()}: {error.str()}): this principal lacks {missing}; "
+        f"{DENIED_PREFIX} ({error.name()}: {error.str()}): this principal lacks {missing}; "
         "'srguard acls --principal User:<name> --for <command>' lists what each command needs"
     )
 

@@ -89,6 +89,25 @@ class TransientFilter(logging.Filter):
         return True
 
 
+class DenialTap(logging.Filter):
+    """Remembers librdkafka's last report of the broker refusing an operation for want of an ACL: a transaction
+    failing for it reaches srguard as a later call's state error, its cause (and the topic) only in this line."""
+
+    last: tuple[float, str] | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "authorization failed" in message.lower():
+            DenialTap.last = (time.monotonic(), message)
+        return True
+
+
+def recent_denial(within_s: float = 30.0) -> str | None:
+    """The broker's last refusal librdkafka logged in the last ``within_s`` seconds, or None."""
+    seen = DenialTap.last
+    return seen[1] if seen is not None and time.monotonic() - seen[0] <= within_s else None
+
+
 def configure(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogFormat.TEXT) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt is LogFormat.JSON:
@@ -101,5 +120,6 @@ def configure(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogFormat.TEXT) 
     root.addHandler(handler)
     root.setLevel(level.upper())
     KAFKA_LOGGER.filters.clear()
+    KAFKA_LOGGER.addFilter(DenialTap())
     KAFKA_LOGGER.addFilter(TransientFilter())
     KAFKA_LOGGER.addFilter(RepeatFilter())

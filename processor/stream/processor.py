@@ -27,9 +27,10 @@ from redis.exceptions import RedisError
 
 from processor.config import Settings
 from processor.errors import FeedStopped, ReferenceLost
-from processor.kafka.edge import denied_text, error_text, take_batch, to_inputs
+from processor.kafka.edge import DENIED, DENIED_PREFIX, denied_text, error_text, take_batch, to_inputs
 from processor.kafka.records import Input, span_of
 from processor.observability.feed import FeedView, feed_stalled
+from processor.observability.logs import recent_denial
 from processor.observability.metrics import Metrics
 from processor.stream.commit import Durable, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
@@ -39,6 +40,14 @@ log = logging.getLogger(__name__)
 
 
 READY_STALL_S = 10.0  # a loop iteration's longest legitimate time (a batch, a commit, a backoff is paused anyway)
+
+
+def _logged_denial(exc: Exception) -> str | None:
+    """A Kafka error whose cause librdkafka only logged: the broker refusing part of the transaction."""
+    seen = recent_denial() if isinstance(exc, KafkaException) else None
+    if seen is None:
+        return None
+    return f"{DENIED_PREFIX} ({seen}): grant it ('srguard acls --principal User:<name> --for run' lists what run needs)"
 
 
 class PauseCause(StrEnum):
@@ -51,6 +60,7 @@ class PauseCause(StrEnum):
     PERMISSION = "permission"  # the broker denied an operation: an ACL is missing
 
 
+DENIAL_QUIET_S = 10.0  # a consumer's permission pause ends after this long assigned without a denial
 JOIN_REPORT_EVERY_S = 5.0  # how often a group join that has not assigned partitions yet is reported
 SETTLE_WAIT_S = 10.0  # how long revoking partitions or closing waits for outputs in flight to be delivered
 
@@ -76,6 +86,8 @@ class SrProcessor:
         self.dlq = DlqGuard(dlq_policy)
         self.assigned: set[tuple[str, int]] = set()
         self.paused_cause: str | None = None
+        self._denied: KafkaException | None = None  # the consumer's last authorization error, until paused on
+        self._denied_at = 0.0  # time.monotonic() of the last one
         self.batches = 0
         self.rebalances = 0  # assignments and revocations so far: a batch taken across one is given back
         self.heartbeat = time.monotonic()  # the loop's: end of its last iteration
@@ -157,6 +169,12 @@ class SrProcessor:
             while not stop.is_set():
                 self.heartbeat = time.monotonic()
                 batch = self._inputs(self._next_messages())
+                if self._denied is not None and not batch:  # e.g. Read on the input or the group taken away
+                    denial, self._denied = self._denied, None
+                    self._pause([], PauseCause.PERMISSION, denied_text(denial) or str(denial))
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+                    continue
                 # After taking the batch: a feed that stopped while we waited must not see it decided.
                 if self.feed is not None and self.feed.status.failed:
                     raise FeedStopped(f"the reference feed stopped ({self.feed.status.failed}): restart srguard")
@@ -174,6 +192,9 @@ class SrProcessor:
                     else:
                         self._report_joining()
                         self._durable.settle()  # deliveries are confirmed and offsets committed while idle too
+                        granted = time.monotonic() - self._denied_at > DENIAL_QUIET_S and self.assigned
+                        if granted and self.paused_cause and self.paused_cause.startswith(DENIED_PREFIX):
+                            self._resume()  # assigned, and no denial for a while: the grant is back
                 except ReferenceLost as exc:  # no decision on a half-empty Redis: wait for the feed's rebuild
                     self._pause(batch, PauseCause.REFERENCE_LOST, str(exc))
                     stop.wait(0.5)
@@ -181,7 +202,7 @@ class SrProcessor:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc
                     cause = PauseCause.REDIS if isinstance(exc, RedisError) else PauseCause.KAFKA
-                    denied = denied_text(exc)  # an ACL missing: the operator grants it, srguard goes on
+                    denied = denied_text(exc) or _logged_denial(exc)  # an ACL missing: granted, srguard goes on
                     self._pause(
                         batch, PauseCause.PERMISSION if denied else cause, denied or f"{cause} unavailable: {exc}"
                     )
@@ -207,7 +228,9 @@ class SrProcessor:
     def _inputs(self, messages: list[Message]) -> list[Input]:
         for msg in messages:  # errors are rare: look for them first, then build the batch in one pass
             error = msg.error()
-            if error is not None and error.code() != KafkaError._PARTITION_EOF:
+            if error is not None and error.code() in DENIED:
+                self._denied, self._denied_at = KafkaException(error), time.monotonic()
+            elif error is not None and error.code() != KafkaError._PARTITION_EOF:
                 log.warning("consumer error: %s", error)
         return to_inputs(messages)
 

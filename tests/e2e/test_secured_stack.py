@@ -146,11 +146,26 @@ def test_least_privilege_principals_over_sasl_ssl_and_mtls_decide_every_sr_once(
     assert [e.code() for e in errors] == [KafkaError.TOPIC_AUTHORIZATION_FAILED], errors  # type: ignore[union-attr]
 
 
-def test_a_denied_write_pauses_run_with_one_line_and_a_grant_resumes_it_exactly_once(secured, tmp_path):
+DENIALS = [  # (resource, topic role or name, operation): each permission `run` needs, taken away in turn
+    ("topic", "requests", "Read"),
+    ("group", "srguard", "Read"),
+    ("topic", "accepted", "Write"),
+    ("topic", "rejected", "Write"),
+    ("topic", "responses", "Write"),
+    ("topic", "dlq", "Write"),
+]
+
+
+@pytest.mark.parametrize(("resource", "name", "operation"), DENIALS, ids=[f"{r}-{n}-{o}" for r, n, o in DENIALS])
+def test_a_denied_permission_pauses_run_with_one_line_and_a_grant_resumes_it_exactly_once(
+    secured, tmp_path, resource, name, operation
+):
     stack = secured
     settings = load_settings(Path(stack.state.secure) / "admin.toml")
-    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.denied" for k, v in settings.topics.model_dump().items()}
-    taken = [Grant("User:srguard-run", "topic", "dcc.sr.rejected.denied", "Write")]
+    suffix = f".{resource}-{name}"
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}{suffix}" for k, v in settings.topics.model_dump().items()}
+    target = f"{getattr(settings.topics, name)}{suffix}" if resource == "topic" else name
+    taken = [Grant("User:srguard-run", resource, target, operation)]
 
     def as_admin(*args: str) -> str:
         done = subprocess.run(
@@ -167,24 +182,32 @@ def test_a_denied_write_pauses_run_with_one_line_and_a_grant_resumes_it_exactly_
     as_admin("topics", "create")
     as_admin("acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
     as_admin("acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
-    revoke(settings.kafka_config("admin"), taken)
-    said = as_admin("simulate", "publish", "--meter-points", "300", "--srs", "5000", "--seed", "5")
+    said = as_admin("simulate", "publish", "--meter-points", "300", "--srs", "4000", "--seed", "5")
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
-    assert planted > 0
+    producer = Producer(settings.kafka_config("producer"))
+    producer.produce(topics["SRGUARD_TOPICS__REQUESTS"], b"not an SR", b"00-00-00-00-00-00-00-01")  # one dead letter
+    producer.flush(20)
+    revoke(settings.kafka_config("admin"), taken)
     feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
     try:
         wait_for(tmp_path / "feed.log", "feed ready", feed)
         trust = str(tmp_path / "srguard-simulated-oca.pem")
         run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
-        wait_for(tmp_path / "run.log", "pausing: permission denied by the broker \\(TOPIC_AUTHORIZATION_FAILED", run)
+        wait_for(tmp_path / "run.log", "pausing: permission denied by the broker \\(.*AUTHORIZATION_FAILED", run)
         apply(settings.kafka_config("admin"), taken)
-        wait_for(tmp_path / "run.log", "resuming after: permission denied", run)
-        wait_for(tmp_path / "run.log", "progress: 5,000 SRs decided", run)
+        wait_for(tmp_path / "run.log", "progress: 4,001 SRs decided", run)
         assert stop(run) == 0
     finally:
         assert stop(feed) == 0
-    rejected = committed_values(stack, "dcc.sr.rejected.denied")
-    assert len(rejected) == planted and len(set(rejected)) == planted, "every rejection once, none lost"
+    # One line a pause, saying what to do (batches that do not touch the denied topic go on meanwhile, so a
+    # pause can end and begin again: each is the same line)
+    paused = [line for line in (tmp_path / "run.log").read_text().splitlines() if "pausing:" in line]
+    assert paused and all("permission denied by the broker" in p and "srguard acls --principal" in p for p in paused)
+    decided = [
+        committed_values(stack, f"{getattr(settings.topics, role)}{suffix}") for role in ("accepted", "rejected", "dlq")
+    ]
+    assert [len(d) for d in decided] == [4000 - planted, planted, 1], "every SR decided once, none lost"
+    assert len(set(decided[1])) == planted
 
 
 def test_strict_acls_refuses_a_principal_that_may_write_its_input(secured, tmp_path):
