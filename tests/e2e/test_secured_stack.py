@@ -11,7 +11,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -37,10 +39,11 @@ def _env(stack: EmbeddedStack, user: str, **extra: str) -> dict[str, str]:
     return {**own, "SRGUARD_CONFIG": str(config), "COLUMNS": "200", **extra}
 
 
-def srguard(stack: EmbeddedStack, user: str, *args: str, cwd: Path | None = None) -> str:
+def srguard(stack: EmbeddedStack, user: str, *args: str, cwd: Path | None = None, **env: str) -> str:
+    """``args`` run as ``user`` (``env``: e.g. topic names), which must succeed; its output."""
     done = subprocess.run(
         [sys.executable, "-m", "processor", *args],
-        env=_env(stack, user),
+        env=_env(stack, user, **env),
         capture_output=True,
         text=True,
         timeout=300,
@@ -48,6 +51,31 @@ def srguard(stack: EmbeddedStack, user: str, *args: str, cwd: Path | None = None
     )
     assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
     return done.stdout + done.stderr
+
+
+def prepare(stack: EmbeddedStack, cwd: Path | None = None, **env: str) -> None:
+    """srguard's topics (named by ``env``), and run's and the feed's grants, made by the stack's admin."""
+    srguard(stack, "admin", "topics", "create", cwd=cwd, **env)
+    run = ["--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply"]
+    srguard(stack, "admin", "acls", *run, cwd=cwd, **env)
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply", cwd=cwd, **env)
+
+
+def judge_with_feed(
+    stack: EmbeddedStack, folder: Path, decided: int, env: dict[str, str], meanwhile: Callable[[Path, Any], None]
+) -> None:
+    """`srguard feed` as srguard-feed and `srguard run` as srguard-run (the trust store simulate publish wrote
+    in ``folder``) until ``decided`` SRs are; ``meanwhile(run log, run process)`` first."""
+    feed = start(stack, "srguard-feed", folder / "feed.log", "feed", **env)
+    try:
+        wait_for(folder / "feed.log", "feed ready", feed)
+        trust = str(folder / "srguard-simulated-oca.pem")
+        run = start(stack, "srguard-run", folder / "run.log", "run", "--trust-store", trust, **env)
+        meanwhile(folder / "run.log", run)
+        wait_for(folder / "run.log", f"progress: {decided:,} SRs decided", run)
+        assert stop(run) == 0
+    finally:
+        assert stop(feed) == 0
 
 
 def start(stack: EmbeddedStack, user: str, log: Path, *args: str, **env: str) -> subprocess.Popen[str]:
@@ -97,9 +125,7 @@ def committed_values(stack: EmbeddedStack, topic: str) -> list[bytes]:
 
 def test_least_privilege_principals_over_sasl_ssl_and_mtls_decide_every_sr_once(secured, tmp_path):
     stack, folder = secured, Path(secured.state.secure)
-    srguard(stack, "admin", "topics", "create")
-    srguard(stack, "admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
-    srguard(stack, "admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    prepare(stack)
     said = srguard(stack, "admin", "simulate", "publish", "--meter-points", "300", "--srs", "3000", cwd=tmp_path)
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
     feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed")
@@ -167,38 +193,20 @@ def test_a_denied_permission_pauses_run_with_one_line_and_a_grant_resumes_it_exa
     target = f"{getattr(settings.topics, name)}{suffix}" if resource == "topic" else name
     taken = [Grant("User:srguard-run", resource, target, operation)]
 
-    def as_admin(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "processor", *args],
-            env={**_env(stack, "admin"), **topics},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        return done.stdout
-
-    as_admin("topics", "create")
-    as_admin("acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
-    as_admin("acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
-    said = as_admin("simulate", "publish", "--meter-points", "300", "--srs", "4000", "--seed", "5")
+    prepare(stack, tmp_path, **topics)
+    world = ["--meter-points", "300", "--srs", "4000", "--seed", "5"]
+    said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
     producer = Producer(settings.kafka_config("producer"))
     producer.produce(topics["SRGUARD_TOPICS__REQUESTS"], b"not an SR", b"00-00-00-00-00-00-00-01")  # one dead letter
     producer.flush(20)
     revoke(settings.kafka_config("admin"), taken)
-    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
-    try:
-        wait_for(tmp_path / "feed.log", "feed ready", feed)
-        trust = str(tmp_path / "srguard-simulated-oca.pem")
-        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
-        wait_for(tmp_path / "run.log", "pausing: permission denied by the broker \\(.*AUTHORIZATION_FAILED", run)
+
+    def denied_then_granted(log: Path, run: Any) -> None:
+        wait_for(log, "pausing: permission denied by the broker \\(.*AUTHORIZATION_FAILED", run)
         apply(settings.kafka_config("admin"), taken)
-        wait_for(tmp_path / "run.log", "progress: 4,001 SRs decided", run)
-        assert stop(run) == 0
-    finally:
-        assert stop(feed) == 0
+
+    judge_with_feed(stack, tmp_path, 4001, topics, denied_then_granted)
     # One line a pause, saying what to do (batches that do not touch the denied topic go on meanwhile, so a
     # pause can end and begin again: each is the same line)
     paused = [line for line in (tmp_path / "run.log").read_text().splitlines() if "pausing:" in line]
@@ -213,9 +221,7 @@ def test_a_denied_permission_pauses_run_with_one_line_and_a_grant_resumes_it_exa
 def test_strict_acls_refuses_a_principal_that_may_write_its_input(secured, tmp_path):
     stack = secured
     settings = load_settings(Path(stack.state.secure) / "admin.toml")
-    srguard(stack, "admin", "topics", "create")
-    srguard(stack, "admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
-    srguard(stack, "admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    prepare(stack)
     srguard(stack, "srguard-feed", "feed", "--once")  # Redis as `run` finds it: fed
 
     def strict_run() -> subprocess.CompletedProcess[str]:
@@ -248,37 +254,15 @@ def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured
     topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.duis" for k, v in Topics().model_dump().items()}
     duis = {**topics, "SRGUARD_INPUT_FORMAT": "duis"}
 
-    def as_user(user: str, *args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "processor", *args],
-            env={**_env(stack, user), **duis},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-        )
-        assert done.returncode == 0, f"{user} {args}: {done.stderr[-2000:]}"
-        return done.stdout
-
-    as_user("admin", "topics", "create")
-    as_user("admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--no-embedded-feed", "--apply")
-    as_user("admin", "acls", "--principal", "User:srguard-feed", "--for", "feed", "--apply")
+    prepare(stack, tmp_path, **duis)
     replay = ["--principal", "User:srguard-analyst", "--for", "replay-topic", "--output-prefix", "r."]
-    as_user("admin", "acls", *replay, "--apply")
-    said = as_user("admin", "simulate", "publish", "--duis", "--meter-points", "300", "--srs", "2000")
+    srguard(stack, "admin", "acls", *replay, "--apply", cwd=tmp_path, **duis)
+    world = ["--duis", "--meter-points", "300", "--srs", "2000"]
+    said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **duis)
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
-    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **duis)
-    try:
-        wait_for(tmp_path / "feed.log", "feed ready", feed)
-        trust = str(tmp_path / "srguard-simulated-oca.pem")
-        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **duis)
-        wait_for(tmp_path / "run.log", "progress: 2,000 SRs decided", run)
-        assert stop(run) == 0
-    finally:
-        assert stop(feed) == 0
+    judge_with_feed(stack, tmp_path, 2000, duis, lambda _log, _run: None)
     assert len(committed_values(stack, "dcc.sr.rejected.duis")) == planted
     trust = str(tmp_path / "srguard-simulated-oca.pem")
-    replayed = as_user(
-        "srguard-analyst", "replay", "topic", "--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust
-    )
+    judge = ["--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust]
+    replayed = srguard(stack, "srguard-analyst", "replay", "topic", *judge, cwd=tmp_path, **duis)
     assert "replayed 2,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
