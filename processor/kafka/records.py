@@ -53,3 +53,14 @@ def span_of(batch: list[Input]) -> Span:
         first.setdefault(partition, item.source.offset)
         after[partition] = item.source.offset + 1
     return Span(first, after)
+
+
+def partitions_text(partitions: dict[tuple[str, int], int] | set[tuple[str, int]] | list[tuple[str, int]]) -> str:
+    """'dcc.sr.requests 0, 1, 2' for partitions; with offsets, 'dcc.sr.requests 0@120, 1@98': a log line people
+    read, where a list or dict of tuples would print as Python's repr."""
+    by_topic: dict[str, list[str]] = {}
+    offsets = partitions if isinstance(partitions, dict) else None
+    for topic, partition in sorted(partitions):
+        shown = f"{partition}@{offsets[(topic, partition)]}" if offsets is not None else str(partition)
+        by_topic.setdefault(topic, []).append(shown)
+    return "; ".join(f"{topic} {', '.join(parts)}" for topic, parts in by_topic.items()) or "none"

@@ -115,7 +115,8 @@ class ReferenceFeed:
         self._consumer.assign(assignment)
         self.status.partitions = len(assignment)
         self.status.waiting_for = sorted(self._not_at_end)
-        log.info("feed assigned %d partitions; resuming from %s", len(assignment), stored or "the beginning")
+        resumed = ", ".join(f"{name}@{offset}" for name, offset in sorted(stored.items())) or "the beginning"
+        log.info("feed assigned %d partitions; resuming from %s", len(assignment), resumed)
 
     def _mark(self, state: bytes) -> None:
         """Say what Redis holds: BUILDING (set only where no mark is: another feed may have said WHOLE) or WHOLE."""

@@ -24,7 +24,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from processor.errors import ProducerFenced
 from processor.kafka.edge import error_text, produce_outputs
-from processor.kafka.records import Output, Partition, Span
+from processor.kafka.records import Output, Partition, Span, partitions_text
 from processor.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -202,7 +202,7 @@ class Transactional:
         moved = {p: offset for p, offset in committed.items() if offset != self._unsure[p]}
         self._unsure = {}
         if moved:
-            log.warning("the batch in doubt was committed after all: reading on from %s", moved)
+            log.warning("the batch in doubt was committed after all: reading on from %s", partitions_text(moved))
             self._override = moved
             raise KafkaException(KafkaError(KafkaError._FAIL, "batch in doubt was committed", retriable=True))
 

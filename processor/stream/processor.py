@@ -28,7 +28,7 @@ from redis.exceptions import RedisError
 from processor.config import Settings
 from processor.errors import FeedStopped, ReferenceLost
 from processor.kafka.edge import DENIED, DENIED_PREFIX, denied_text, error_text, take_batch, to_inputs
-from processor.kafka.records import Input, span_of
+from processor.kafka.records import Input, partitions_text, span_of
 from processor.observability.feed import FeedView, feed_stalled
 from processor.observability.logs import recent_denial
 from processor.observability.metrics import Metrics
@@ -142,7 +142,14 @@ class SrProcessor:
         self.assigned |= {(tp.topic, tp.partition) for tp in partitions}
         waited = f" after {time.monotonic() - self._joining:.1f}s" if self._joining else ""
         self._joining = 0.0
-        log.info("assigned %d partitions%s: %s", len(self.assigned), waited, sorted(self.assigned))
+        fields = {"partitions": [list(p) for p in sorted(self.assigned)]}
+        log.info(
+            "assigned %d partitions%s: %s",
+            len(self.assigned),
+            waited,
+            partitions_text(self.assigned),
+            extra={"fields": fields},
+        )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Revocation happens inside consume(): batches complete (commit or abort) before the next one is

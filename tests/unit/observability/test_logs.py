@@ -36,3 +36,11 @@ def test_any_other_warning_stays_a_warning(root_level):
     root_level(logging.WARNING)
     record = _record("Connect to ipv4#127.0.0.1:9092 failed: Connection refused")
     assert TransientFilter().filter(record) is True and record.levelno == logging.WARNING
+
+
+def test_partitions_read_as_text_not_as_python_reprs():
+    from processor.kafka.records import partitions_text
+
+    assert partitions_text({("t", 2), ("t", 0), ("u", 1)}) == "t 0, 2; u 1"
+    assert partitions_text({("t", 0): 120, ("t", 1): 98}) == "t 0@120, 1@98"
+    assert partitions_text(set()) == "none"
