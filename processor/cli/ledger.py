@@ -21,10 +21,11 @@ from processor.cli.common import (
     warn_empty_inventory,
 )
 from processor.cli.examples import example
+from processor.cli.output import Output, OutputFormat, show
 from processor.errors import ExitCode
 from processor.ledger.build import build_ledger, device_key, load_snapshot
 from processor.ledger.population import cells_of, population_at, sections
-from processor.ledger.printing import print_device, print_sections, write_wrong_per_operator
+from processor.ledger.printing import device_document, print_device, print_sections, write_wrong_per_operator
 from processor.names import OUTCOMES_TOPIC
 
 ledger_app = typer.Typer(
@@ -96,6 +97,7 @@ def ledger_get(
     at: Annotated[str | None, typer.Option(help="Owners as at this time (ISO or epoch ms); default now.")] = None,
     config: ConfigFile = None,
     redis_url: RedisUrl = None,
+    output: Output = OutputFormat.TEXT,
 ) -> None:
     """One device's NO cells: what each holds, since when, placed by whom with which SR, confirmed or not."""
     settings = settings_from(config, redis_url=redis_url)
@@ -108,7 +110,11 @@ def ledger_get(
     directory = wiring.stores(settings, client).parties.load()
     if not cells.known:
         raise fail(f"the ledger has nothing for {device_id}", code=ExitCode.FAILED)
-    print_device(device_id, cells, directory, moment(at), console)
+    when = moment(at)
+    if output is OutputFormat.JSON:
+        show(output, "", device_document(device_id, cells, directory, when))
+    else:
+        print_device(device_id, cells, directory, when, console)
 
 
 @ledger_app.command("report", epilog=example("ledger report"))

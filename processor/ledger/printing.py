@@ -25,6 +25,32 @@ def request_text(holding: Holding, device_id: str) -> str:
     return f"{p.by}:{device_id}:{p.counter}" if p.by else "snapshot"
 
 
+def device_document(device_id: str, cells: DeviceCells, directory: PartyDirectory, at: int) -> dict[str, object]:
+    """One device's NO cells as data (``ledger get --output json``): each cell's entity, its owner at ``at``, the
+    placement (when, by whom, which SR, its status) and what it held before while pending."""
+
+    def owner(entity: str, when: int) -> str | None:
+        found = directory.owner(entity, when)
+        return found.party_id if found else None
+
+    def holding_of(holding: Holding) -> dict[str, object]:
+        p = holding.placement
+        return {
+            "entity": holding.entity, "owner": owner(holding.entity, at), "since": p.at, "by": p.by or None,
+            "request_id": request_text(holding, device_id) if p.by else None, "status": p.status.name.lower(),
+            "previous": holding_of(holding.previous) if holding.previous is not None else None,
+        }  # fmt: skip
+
+    found = {cell.value: cells.cell(cell) for cell in CELLS}
+    commissioned = cells.commissioned
+    return {
+        "device_id": device_id,
+        "at": at,
+        "cells": {name: holding_of(h) if h is not None else None for name, h in found.items()},
+        "commissioned": {"at": commissioned.at, "by": commissioned.by} if commissioned else None,
+    }
+
+
 def print_device(device_id: str, cells: DeviceCells, directory: PartyDirectory, at: int, console: Console) -> None:
     def owner(entity: str, when: int) -> str:
         found = directory.owner(entity, when)

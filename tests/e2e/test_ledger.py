@@ -280,6 +280,10 @@ def test_a_snapshot_of_devices_cells_is_loaded_and_bad_lines_are_named(redis_url
     assert "line 7: fewer than the 4 columns" in loaded.stderr
     shown = srguard_here("ledger", "get", "00-12-4B-00-00-00-01-01")
     assert shown.returncode == 0 and shown.stdout.count("snapshot") == 4, shown.stdout  # by and request, per cell
+    as_json = json.loads(srguard_here("ledger", "get", "00124b0000000101", "-o", "json").stdout)
+    cells = as_json["cells"]
+    assert as_json["device_id"] == "00-12-4B-00-00-00-01-01" and set(cells) == {"ds", "ka"}
+    assert cells["ds"]["entity"] == "90-B3-D5-1F-30-20-00-01" and cells["ds"]["request_id"] is None  # a snapshot
     again = srguard_here("ledger", "baseline", str(snapshot))
     assert "0 devices changed" in again.stdout, "the same snapshot twice changes nothing"
     latin1 = tmp_path / "latin1.csv"

@@ -32,6 +32,20 @@ def secured(tmp_path_factory):
         yield stack
 
 
+STARTED: list[subprocess.Popen[str]] = []  # every srguard process a test started here
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_running():
+    """A test that fails mid-way leaves no srguard process behind (it would judge the next test's SRs)."""
+    yield
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+            process.wait(30)
+    STARTED.clear()
+
+
 def _env(stack: EmbeddedStack, user: str, **extra: str) -> dict[str, str]:
     """Only the principal's config file: nothing of the test session's own broker, Redis or settings."""
     own = {k: v for k, v in os.environ.items() if not k.startswith(("SRGUARD_", "KAFKA_", "REDIS_"))}
@@ -80,13 +94,15 @@ def judge_with_feed(
 
 def start(stack: EmbeddedStack, user: str, log: Path, *args: str, **env: str) -> subprocess.Popen[str]:
     extra = {"SRGUARD_METRICS_PORT": str(free_port()), "SRGUARD_PROGRESS_INTERVAL_S": "0.5", **env}
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "processor", *args],
         env=_env(stack, user, **extra),
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         text=True,
     )
+    STARTED.append(process)
+    return process
 
 
 def wait_for(log: Path, pattern: str, process: subprocess.Popen[str], timeout: float = 120) -> None:
