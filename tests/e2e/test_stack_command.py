@@ -26,6 +26,18 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+def _partitions(admin: AdminClient, topic: str, timeout_s: float = 30.0) -> dict:
+    """The topic's partitions once every one has a leader in the metadata: the three nodes learn of a new topic
+    one after another, so an answer from a node that has not yet is empty (a test once read it and failed)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+        if partitions and all(p.leader >= 0 for p in partitions.values()):
+            return partitions
+        assert time.monotonic() < deadline, f"{topic}'s partitions never all showed a leader in the metadata"
+        time.sleep(0.2)
+
+
 def _srguard(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "processor", *args], capture_output=True, text=True, timeout=120)
 
@@ -94,14 +106,9 @@ def test_stack_up_with_three_brokers_is_a_replicated_cluster(tmp_path):
         assert len(admin.list_topics(timeout=10).brokers) == 3
         created = _srguard("topics", "create", "--bootstrap-servers", bootstrap)
         assert created.returncode == 0, created.stderr
-        requests = admin.list_topics("dcc.sr.requests", timeout=10).topics["dcc.sr.requests"]
-        assert {len(p.replicas) for p in requests.partitions.values()} == {3}
+        assert {len(p.replicas) for p in _partitions(admin, "dcc.sr.requests").values()} == {3}
         admin.create_topics([NewTopic("replicated", 1, 3)])["replicated"].result(30)
-        deadline = time.monotonic() + 30  # a new topic's metadata reaches every node a moment after it is made
-        while not admin.list_topics("replicated", timeout=10).topics["replicated"].partitions:
-            assert time.monotonic() < deadline, "the new topic's partition never showed in the metadata"
-            time.sleep(0.2)
-        leader = admin.list_topics("replicated", timeout=10).topics["replicated"].partitions[0].leader
+        leader = _partitions(admin, "replicated")[0].leader
         name = "kafka" if leader == 1 else f"kafka-{leader}"  # nodes 1, 2, 3 are kafka, kafka-2, kafka-3
         node = next(s for s in services if s["name"] == name)
         os.kill(node["pid"], signal.SIGKILL)  # one of three down: two in sync are still enough to write
