@@ -50,15 +50,31 @@ class HashBuckets:
             raise ValueError(f"bucket count must be a power of two, got {wanted}")
         self.client = client
         self.namespace = namespace
-        meta = f"{namespace}:meta"
-        fixed = client.hget(meta, "buckets")
+        self.wanted = wanted
+        self._meta = f"{namespace}:meta"
+        fixed = client.hget(self._meta, "buckets")
         if fixed is None:  # the first process fixes it (a read-only reader finds it fixed by the feed)
-            client.hsetnx(meta, "buckets", wanted)
-            fixed = client.hget(meta, "buckets")
-        self.count = int(as_bytes(fixed or b"0"))
-        if wanted != self.count:
-            log.warning("%s already uses %d buckets; ignoring %d", namespace, self.count, wanted)
+            try:
+                client.hsetnx(self._meta, "buckets", wanted)
+            except redis.exceptions.NoPermissionError:
+                # A reader that may not write (run with embedded_feed = false) on a Redis no feed has built
+                # yet: nothing is there to read, and the feed fixes the count (see settled)
+                log.info("%s: no bucket count fixed yet and no right to fix it: the feed will", namespace)
+            fixed = client.hget(self._meta, "buckets")
+        self._fix(fixed)
+
+    def _fix(self, fixed: bytes | str | None) -> None:
+        self.fixed = fixed is not None
+        self.count = int(as_bytes(fixed)) if fixed is not None else self.wanted
+        if self.fixed and self.wanted != self.count:
+            log.warning("%s already uses %d buckets; ignoring %d", self.namespace, self.count, self.wanted)
         self._mask = self.count - 1
+
+    def settled(self) -> bool:
+        """Whether the count is the one fixed in Redis (read again while it is not: the feed fixes it)."""
+        if not self.fixed:
+            self._fix(self.client.hget(self._meta, "buckets"))
+        return self.fixed
 
     def key_of(self, member: str) -> str:
         return f"{self.namespace}:{zlib.crc32(member.encode()) & self._mask:x}"

@@ -62,6 +62,8 @@ class RedisReference:
         self._epoch: bytes | None = None
 
     def __call__(self, queries: Sequence[tuple[str, int]], named: Collection[str]) -> BatchReference:
+        if not (self.registrations.settled() and self.devices.settled()):
+            raise ReferenceLost("reference data lost: rebuilding (no feed has built it yet)")
         pipe = self.registrations.client.pipeline(transaction=False)
         directory = self.directory.queue(pipe)
         devices = self.devices.queue_lookup(pipe, queries)

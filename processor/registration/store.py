@@ -101,12 +101,19 @@ class DatedHistories(Generic[D]):
         self.client = client
         self.is_cluster = isinstance(client, RedisCluster)
         self._buckets = HashBuckets(client, namespace, buckets)
-        self.buckets = self._buckets.count
         self.offsets_key = offsets_key
         self._merge = client.register_script(_MERGE_LUA)
 
     def _unpack(self, member: str, raw: bytes) -> list[D]:
         raise NotImplementedError
+
+    @property
+    def buckets(self) -> int:
+        return self._buckets.count
+
+    def settled(self) -> bool:
+        """Whether the bucket layout is the one in Redis (a reader that may not write waits for the feed's)."""
+        return self._buckets.settled()
 
     def key_of(self, member: str) -> str:
         return self._buckets.key_of(member)

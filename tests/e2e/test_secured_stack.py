@@ -22,6 +22,7 @@ from processor.config import load_settings
 from processor.devkit.stack import EmbeddedStack, free_port
 from processor.kafka.acls import Grant, apply, revoke
 from processor.names import Topics
+from processor.wiring import redis_client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -282,3 +283,29 @@ def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured
     judge = ["--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust]
     replayed = srguard(stack, "srguard-analyst", "replay", "topic", *judge, cwd=tmp_path, **duis)
     assert "replayed 2,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
+
+
+def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured, tmp_path):
+    """srguard-run (Redis read-only) started before any feed built Redis (a new or flushed one) pauses, saying
+    so, instead of exiting (under Kubernetes that is a crash loop); once the feed has built it, every SR is
+    decided once."""
+    stack = secured
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.empty" for k, v in Topics().model_dump().items()}
+    prepare(stack, tmp_path, **topics)
+    world = ["--meter-points", "200", "--srs", "1000", "--seed", "7"]
+    said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    redis_client(load_settings(Path(stack.state.secure) / "admin.toml")).flushall()
+    trust = str(tmp_path / "srguard-simulated-oca.pem")
+    run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
+    wait_for(tmp_path / "run.log", "pausing: reference data lost: rebuilding", run)
+    time.sleep(3)  # still waiting, not exited
+    assert run.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
+    feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
+    try:
+        wait_for(tmp_path / "run.log", "progress: 1,000 SRs decided", run)
+        assert stop(run) == 0
+    finally:
+        assert stop(feed) == 0
+    decided = [committed_values(stack, f"{name}.empty") for name in ("dcc.sr.accepted", "dcc.sr.rejected")]
+    assert [len(d) for d in decided] == [1000 - planted, planted]
