@@ -48,6 +48,9 @@ def run(settings: Settings, stop: threading.Event, app: App, on_stall: Callable[
     feed_thread = threading.Thread(target=app.feed.run, args=(stop,), name="srguard-feed", daemon=True)
     try:
         app.feed.start()
+        if not app.feed.status.ready:  # say what it waits for: /readyz says it too, a log reader sees it here
+            waiting = ", ".join(app.feed.status.waiting_for)
+            log.info("waiting up to %.0fs for the reference feed: %s", settings.feed_ready_timeout_s, waiting)
         if not app.feed.wait_ready(settings.feed_ready_timeout_s, stop):
             if stop.is_set():
                 return app

@@ -286,7 +286,7 @@ def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured
 
 
 def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured, tmp_path):
-    """srguard-run (Redis read-only) started before any feed built Redis (a new or flushed one) pauses, saying
+    """srguard-run (Redis read-only) started before any feed built Redis (a new or flushed one) waits, saying
     so, instead of exiting (under Kubernetes that is a crash loop); once the feed has built it, every SR is
     decided once."""
     stack = secured
@@ -298,7 +298,7 @@ def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured
     redis_client(load_settings(Path(stack.state.secure) / "admin.toml")).flushall()
     trust = str(tmp_path / "srguard-simulated-oca.pem")
     run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
-    wait_for(tmp_path / "run.log", "pausing: reference data lost: rebuilding", run)
+    wait_for(tmp_path / "run.log", "waiting up to 300s for the reference feed: srguard feed: no status", run)
     time.sleep(3)  # still waiting, not exited
     assert run.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
     feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
