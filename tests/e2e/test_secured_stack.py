@@ -77,15 +77,21 @@ def prepare(stack: EmbeddedStack, cwd: Path | None = None, **env: str) -> None:
 
 
 def judge_with_feed(
-    stack: EmbeddedStack, folder: Path, decided: int, env: dict[str, str], meanwhile: Callable[[Path, Any], None]
+    stack: EmbeddedStack,
+    folder: Path,
+    decided: int,
+    env: dict[str, str],
+    meanwhile: Callable[[Path, Any], None],
+    listener: str = "",
 ) -> None:
     """`srguard feed` as srguard-feed and `srguard run` as srguard-run (the trust store simulate publish wrote
-    in ``folder``) until ``decided`` SRs are; ``meanwhile(run log, run process)`` first."""
-    feed = start(stack, "srguard-feed", folder / "feed.log", "feed", **env)
+    in ``folder``) until ``decided`` SRs are; ``meanwhile(run log, run process)`` first. ``listener``: "" for
+    SASL_SSL, "-mtls" for the principals' client certificates."""
+    feed = start(stack, f"srguard-feed{listener}", folder / "feed.log", "feed", **env)
     try:
         wait_for(folder / "feed.log", "feed ready", feed)
         trust = str(folder / "srguard-simulated-oca.pem")
-        run = start(stack, "srguard-run", folder / "run.log", "run", "--trust-store", trust, **env)
+        run = start(stack, f"srguard-run{listener}", folder / "run.log", "run", "--trust-store", trust, **env)
         meanwhile(folder / "run.log", run)
         wait_for(folder / "run.log", f"progress: {decided:,} SRs decided", run)
         assert stop(run) == 0
@@ -264,12 +270,19 @@ def test_strict_acls_refuses_a_principal_that_may_write_its_input(secured, tmp_p
         revoke(settings.kafka_config("admin"), describe + too_wide)
 
 
-def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured, tmp_path):
-    """DUIS SRs judged by srguard-run over SASL_SSL; history re-judged by srguard-analyst with only the
-    replay's grants (its own prefixed topics, group and transactional id; Redis read-only)."""
+LISTENERS = {"sasl_ssl": "", "mtls": "-mtls"}
+
+
+@pytest.mark.parametrize("listener", LISTENERS.values(), ids=LISTENERS.keys())
+def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured, tmp_path, listener):
+    """DUIS SRs judged by srguard-run (the feed as srguard-feed); history re-judged by srguard-analyst with only
+    the replay's grants (its own prefixed topics, group and transactional id; Redis read-only): over SASL_SSL,
+    and over mTLS (the same principals by their client certificates)."""
     stack = secured
-    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.duis" for k, v in Topics().model_dump().items()}
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.duis{listener}" for k, v in Topics().model_dump().items()}
     duis = {**topics, "SRGUARD_INPUT_FORMAT": "duis"}
+    if listener:  # mTLS at-least-once, SASL_SSL exactly-once (the Avro test has them the other way round)
+        duis["SRGUARD_PROCESSING_GUARANTEE"] = "at_least_once"
 
     prepare(stack, tmp_path, **duis)
     replay = ["--principal", "User:srguard-analyst", "--for", "replay-topic", "--output-prefix", "r."]
@@ -277,11 +290,11 @@ def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured
     world = ["--duis", "--meter-points", "300", "--srs", "2000"]
     said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **duis)
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
-    judge_with_feed(stack, tmp_path, 2000, duis, lambda _log, _run: None)
-    assert len(committed_values(stack, "dcc.sr.rejected.duis")) == planted
+    judge_with_feed(stack, tmp_path, 2000, duis, lambda _log, _run: None, listener)
+    assert len(committed_values(stack, f"dcc.sr.rejected.duis{listener}")) == planted
     trust = str(tmp_path / "srguard-simulated-oca.pem")
     judge = ["--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust]
-    replayed = srguard(stack, "srguard-analyst", "replay", "topic", *judge, cwd=tmp_path, **duis)
+    replayed = srguard(stack, f"srguard-analyst{listener}", "replay", "topic", *judge, cwd=tmp_path, **duis)
     assert "replayed 2,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
 
 
@@ -309,3 +322,38 @@ def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured
         assert stop(feed) == 0
     decided = [committed_values(stack, f"{name}.empty") for name in ("dcc.sr.accepted", "dcc.sr.rejected")]
     assert [len(d) for d in decided] == [1000 - planted, planted]
+
+
+@pytest.mark.parametrize("listener", LISTENERS.values(), ids=LISTENERS.keys())
+def test_sigkill_mid_stream_as_a_least_privilege_principal_decides_every_sr_once(secured, tmp_path, listener):
+    """srguard-run killed (SIGKILL) while it decides, exactly-once, then started again as the same principal:
+    its transactional id (the ACL's prefix) fences the dead one's open batch, and every SR is decided once."""
+    stack = secured
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.kill{listener}" for k, v in Topics().model_dump().items()}
+    env = {**topics, "SRGUARD_BATCH_SIZE": "50", "SRGUARD_TRANSACTIONAL_ID": f"srguard-kill{listener}"}
+    prepare(stack, tmp_path, **env)
+    world = ["--meter-points", "300", "--srs", "6000", "--seed", "9"]
+    said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    trust = str(tmp_path / "srguard-simulated-oca.pem")
+    feed = start(stack, f"srguard-feed{listener}", tmp_path / "feed.log", "feed", **env)
+    try:
+        wait_for(tmp_path / "feed.log", "feed ready", feed)
+        killed = start(stack, f"srguard-run{listener}", tmp_path / "killed.log", "run", "--trust-store", trust, **env)
+        wait_for(tmp_path / "killed.log", "progress: [1-9][\\d,]* SRs decided", killed)
+        killed.kill()
+        assert killed.wait(30) == -signal.SIGKILL
+        before = [committed_values(stack, f"{n}.kill{listener}") for n in ("dcc.sr.accepted", "dcc.sr.rejected")]
+        assert 0 < sum(map(len, before)) < 6000, "killed mid-stream"
+        run = start(stack, f"srguard-run{listener}", tmp_path / "run.log", "run", "--trust-store", trust, **env)
+        decided = [committed_values(stack, f"{name}.kill{listener}") for name in ("dcc.sr.accepted", "dcc.sr.rejected")]
+        deadline = time.monotonic() + 180
+        while sum(map(len, decided)) < 6000 and time.monotonic() < deadline:
+            assert run.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
+            time.sleep(2)
+            decided = [committed_values(stack, f"{n}.kill{listener}") for n in ("dcc.sr.accepted", "dcc.sr.rejected")]
+        assert stop(run) == 0
+    finally:
+        assert stop(feed) == 0
+    assert [len(d) for d in decided] == [6000 - planted, planted], "every SR decided once across the kill"
+    assert len(set(decided[0])) == 6000 - planted and len(set(decided[1])) == planted

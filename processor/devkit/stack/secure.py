@@ -27,7 +27,7 @@ SCRAM = "SCRAM-SHA-512"
 ADMIN = "admin"
 BROKER = "broker"
 SCRAM_USERS = (ADMIN, "srguard-run", "srguard-feed", "srguard-analyst")
-MTLS_USERS = ("srguard-run",)
+MTLS_USERS = ("srguard-run", "srguard-feed", "srguard-analyst")
 VALID_DAYS = 30
 # Redis: the stack's users and what each may do (README "Security" explains them)
 # (srguard's keys under the default prefix: ``srg:*``, and the party directory's hash tag ``{srg:party}*``)
