@@ -11,6 +11,7 @@
     │   ├── BadInput                  a file, time or argument the command cannot use
     │   ├── TopicMissing              a topic the command needs does not exist
     │   ├── KafkaUnreachable          the cluster did not answer at start
+    │   ├── PermissionDenied          the broker refuses what a command checks at start (an ACL missing)
     │   └── StackError                the local development stack
     │       └── KafkaUnavailable      Apache Kafka cannot be started here
     ├── NotDelivered                  outputs the broker did not confirm (nothing stored as done)
@@ -88,6 +89,11 @@ class TopicMissing(UsageError, LookupError):
 
 class KafkaUnreachable(UsageError):
     """The Kafka cluster did not answer a command at its start: the text names the address and the setting."""
+
+
+class PermissionDenied(UsageError):
+    """The broker refuses an operation a command needs before it starts: the text names the operation and the
+    resource (what to grant)."""
 
 
 class StackError(UsageError, RuntimeError):

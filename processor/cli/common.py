@@ -30,6 +30,7 @@ from processor.config import Settings, load_settings
 from processor.errors import ConfigFileError, ExitCode, RecordError, SrguardError
 from processor.kafka.edge import denied_text, error_text
 from processor.kafka.reading import HistoryReader, record_time_span
+from processor.observability.logs import redis_denied_text
 from processor.registration.lookup import Stores
 from processor.stream.commit import is_fatal
 from processor.times import iso_utc, parse_time
@@ -74,7 +75,8 @@ class Commands(TyperGroup):
             fatal = isinstance(error, KafkaError) and is_fatal(error) and not denied
             raise fail(denied or error_text(exc), ExitCode.FENCED if fatal else ExitCode.USAGE) from exc
         except RedisError as exc:
-            raise fail(f"Redis: {exc} (the Redis URL: --redis-url, SRGUARD_REDIS_URL)") from exc
+            denied = redis_denied_text(exc, f"srguard {ctx.invoked_subcommand}")  # the ACL user, not the URL
+            raise fail(denied or f"Redis: {exc} (the Redis URL: --redis-url, SRGUARD_REDIS_URL)") from exc
         except ModuleNotFoundError as exc:
             if not (exc.name or "").startswith("processor.devkit"):
                 raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -121,6 +122,40 @@ DENIED = {
 
 
 DENIED_PREFIX = "permission denied by the broker"
+
+
+class Denials:
+    """What the broker refuses a consumer outside any group's protocol (the reference feed): one line when a
+    resource is first refused; cleared when its records arrive again, or after ``quiet_s`` without a refusal
+    (the broker repeats one about every 20 s while it lasts)."""
+
+    def __init__(self, what: str, quiet_s: float = 60.0) -> None:
+        self.what = what  # the command whose grants list the missing ACL, e.g. "feed"
+        self.quiet_s = quiet_s
+        self._refused: dict[str, tuple[str, float]] = {}  # resource -> (the line, time.monotonic() last refused)
+
+    def refused(self, resource: str, error: KafkaError) -> None:
+        known = self._refused.get(resource)
+        if known is None:
+            lacks = DENIED.get(error.code(), "an ACL")
+            text = (
+                f"{DENIED_PREFIX} ({error.name()}: {error.str()}) on {resource}: this principal lacks {lacks}; "
+                f"'srguard acls --principal User:<name> --for {self.what}' (run: --for run) lists what it needs"
+            )
+            log.error("%s held: %s", self.what, text)
+        self._refused[resource] = (known[0] if known else text, time.monotonic())
+
+    def readable(self, resource: str) -> None:
+        if self._refused.pop(resource, None) is not None:
+            log.info("%s: %s is readable again", self.what, resource)
+
+    def held(self) -> str | None:
+        """Why reading is held (every resource still refused), or None."""
+        now = time.monotonic()
+        for resource, (_, at) in list(self._refused.items()):
+            if now - at > self.quiet_s:
+                self.readable(resource)
+        return "; ".join(text for text, _ in self._refused.values()) or None
 
 
 def denied_text(exc: BaseException) -> str | None:

@@ -8,7 +8,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 from rich.table import Table
 
-from processor.errors import KafkaUnreachable, TopicLosesHistory, TopicMissing
+from processor.errors import KafkaUnreachable, PermissionDenied, TopicLosesHistory, TopicMissing
 from processor.names import Topics
 
 # The reference topics keep every record for good, never compacted. Their records are effective-dated changes
@@ -106,6 +106,12 @@ def reference_history(admin: AdminClient, names: list[str]) -> dict[str, list[st
         try:
             found[resource.name] = _history_losses(future.result(timeout=30))
         except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise PermissionDenied(
+                    f"permission denied by the broker: this principal may not DescribeConfigs on topic "
+                    f"{resource.name} (srguard checks that a reference topic keeps every record); "
+                    "'srguard acls --principal User:<name> --for run|feed' lists what each command needs"
+                ) from exc
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise
     return found

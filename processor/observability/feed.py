@@ -25,6 +25,22 @@ class FeedStatus:
     heartbeat: float = 0.0  # time.monotonic() at the end of the last poll
 
 
+def waiting_text(status: FeedStatus) -> str:
+    """What a feed that is not ready waits for, as a line: why it is held, else its partitions not yet read to
+    the end ('dcc.party.directory 0, 1; dcc.device.inventory 4'), never a list of every partition's name."""
+    if status.paused_cause:
+        return f"reference feed held: {status.paused_cause}"
+    by_topic: dict[str, list[str]] = {}
+    for item in status.waiting_for:
+        topic, _, partition = item.rpartition(":")
+        if topic and partition.isdigit():
+            by_topic.setdefault(topic, []).append(partition)
+        else:
+            by_topic.setdefault(item, [])
+    shown = "; ".join(f"{t} {', '.join(p)}" if p else t for t, p in by_topic.items())
+    return f"reference feed catching up: waiting for {shown or 'its first batch'}"
+
+
 def feed_stalled(status: FeedStatus, bound_s: float) -> str | None:
     """Why the feed counts as stuck (no poll, or no status published, for ``bound_s``), or None."""
     if not status.heartbeat:

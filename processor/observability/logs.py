@@ -14,6 +14,8 @@ import sys
 import time
 from enum import StrEnum
 
+from redis.exceptions import NoPermissionError
+
 from processor import names
 
 KAFKA_LOGGER = logging.getLogger(names.KAFKA_LOGGER)
@@ -123,3 +125,13 @@ def configure(level: LogLevel = LogLevel.INFO, fmt: LogFormat = LogFormat.TEXT) 
     KAFKA_LOGGER.addFilter(DenialTap())
     KAFKA_LOGGER.addFilter(TransientFilter())
     KAFKA_LOGGER.addFilter(RepeatFilter())
+
+
+def redis_denied_text(exc: Exception, component: str) -> str | None:
+    """'permission denied by Redis: ...' when Redis refused a command to this ACL user, else None."""
+    if not isinstance(exc, NoPermissionError):
+        return None
+    return (
+        f"permission denied by Redis ({exc}): the ACL user srguard connects as lacks what {component} needs; "
+        "README 'Security' lists each component's Redis rule"
+    )

@@ -27,9 +27,10 @@ from redis.exceptions import RedisError
 
 from processor.avro import PLAIN, Serde
 from processor.errors import DecodeError, TopicMissing
-from processor.kafka.edge import coordinates
+from processor.kafka.edge import DENIED, Denials, coordinates
 from processor.names import DEFAULT_GROUP_ID, REFERENCE_BUILDING, REFERENCE_WHOLE, feed_group
 from processor.observability.feed import FeedStatus
+from processor.observability.logs import redis_denied_text
 from processor.registration.changes import inventory_change, party_credential, registration_change
 from processor.registration.devices import DeviceInventoryStore
 from processor.registration.parties import PartyStore
@@ -88,6 +89,7 @@ class ReferenceFeed:
         self.serde = serde
         self._consumer: Consumer | None = None
         self._not_at_end: set[str] = set()
+        self._denials = Denials("feed")  # what the broker will not let this principal read
         self._last_timestamp: dict[str, int] = {}
         self._positions: dict[str, int] = {}
         self._marked = b""
@@ -164,10 +166,14 @@ class ReferenceFeed:
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     self._not_at_end.discard(name)
+                    self._denials.readable(str(msg.topic()))
+                elif error.code() in DENIED:  # a topic's, or (no topic) the group's: librdkafka looks it up
+                    self._denials.refused(msg.topic() or f"group {self._config['group.id']}", error)
                 else:
                     log.warning("feed consumer error on %s: %s", name, error)
                 continue
             topic, partition, offset = coordinates(msg)
+            self._denials.readable(topic)
             decode, _ = self.topics[topic]
             first.setdefault(name, TopicPartition(topic, partition, offset))
             offsets[topic][name] = offset + 1
@@ -189,17 +195,19 @@ class ReferenceFeed:
                 self._consumer.seek(tp)
             self._paused(exc)
             return 0
-        if self.status.paused_cause is not None:
+        held = self._denials.held()  # a reference topic the broker refuses: nothing current can be said
+        if self.status.paused_cause is not None and held is None:
             log.info("feed resumed after: %s", self.status.paused_cause)
-            self.status.paused_cause = None
+        self.status.paused_cause = held
         self._positions.update({n: o for positions in offsets.values() for n, o in positions.items()})
         self._update_status(applied, len(rejected))
         return applied
 
     def _paused(self, exc: RedisError) -> None:
+        cause = redis_denied_text(exc, "the feed") or f"redis unavailable: {exc}"
         if self.status.paused_cause is None:
-            log.error("feed paused: Redis unavailable (%s); will retry", exc)
-        self.status.paused_cause = f"redis unavailable: {exc}"
+            log.error("feed paused: %s; will retry", cause)
+        self.status.paused_cause = cause
 
     def _apply(
         self,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from processor.observability.feed import FeedStatus, feed_stalled
+from processor.observability.feed import FeedStatus, feed_stalled, waiting_text
 from processor.registration.buckets import RedisClient, as_bytes
 from processor.registration.feed import ReferenceFeed
 
@@ -41,7 +41,7 @@ def feed_readiness(feed: ReferenceFeed, bound_s: float) -> tuple[bool, str]:
     if not alive:
         return False, why
     if not feed.status.ready:
-        return False, f"reference feed catching up: waiting for {', '.join(feed.status.waiting_for)}"
+        return False, waiting_text(feed.status)
     return True, f"ready: {feed.status.applied} records applied, {feed.status.lag_records} behind"
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from processor.config import Settings
 from processor.errors import FeedNotReady
 from processor.observability import progress
-from processor.observability.feed import FeedView
+from processor.observability.feed import FeedView, waiting_text
 from processor.observability.http import HealthEndpoint
 from processor.stream.processor import SrProcessor
 
@@ -49,8 +49,8 @@ def run(settings: Settings, stop: threading.Event, app: App, on_stall: Callable[
     try:
         app.feed.start()
         if not app.feed.status.ready:  # say what it waits for: /readyz says it too, a log reader sees it here
-            waiting = ", ".join(app.feed.status.waiting_for)
-            log.info("waiting up to %.0fs for the reference feed: %s", settings.feed_ready_timeout_s, waiting)
+            waiting = waiting_text(app.feed.status)
+            log.info("waiting up to %.0fs for the reference feed (%s)", settings.feed_ready_timeout_s, waiting)
         if not app.feed.wait_ready(settings.feed_ready_timeout_s, stop):
             if stop.is_set():
                 return app

@@ -29,8 +29,8 @@ from processor.config import Settings
 from processor.errors import FeedStopped, ReferenceLost
 from processor.kafka.edge import DENIED, DENIED_PREFIX, denied_text, error_text, take_batch, to_inputs
 from processor.kafka.records import Input, partitions_text, span_of
-from processor.observability.feed import FeedView, feed_stalled
-from processor.observability.logs import recent_denial
+from processor.observability.feed import FeedView, feed_stalled, waiting_text
+from processor.observability.logs import recent_denial, redis_denied_text
 from processor.observability.metrics import Metrics
 from processor.stream.commit import Durable, fenced, is_fatal
 from processor.stream.dlq import DlqGuard, DlqPolicy
@@ -122,7 +122,7 @@ class SrProcessor:
         if feed_stalled:
             return False, feed_stalled
         if self.feed is not None and not self.feed.status.ready:
-            return False, f"reference feed catching up: waiting for {', '.join(self.feed.status.waiting_for)}"
+            return False, waiting_text(self.feed.status)
         if self.paused_cause:
             return False, f"paused: {self.paused_cause}"
         stalled = time.monotonic() - self.heartbeat  # a paused loop waits on purpose: checked after that
@@ -209,7 +209,8 @@ class SrProcessor:
                     if isinstance(exc, KafkaException) and is_fatal(exc.args[0]):
                         raise fenced(exc) from exc
                     cause = PauseCause.REDIS if isinstance(exc, RedisError) else PauseCause.KAFKA
-                    denied = denied_text(exc) or _logged_denial(exc)  # an ACL missing: granted, srguard goes on
+                    # an ACL missing: granted, srguard goes on
+                    denied = denied_text(exc) or redis_denied_text(exc, "run") or _logged_denial(exc)
                     self._pause(
                         batch, PauseCause.PERMISSION if denied else cause, denied or f"{cause} unavailable: {exc}"
                     )
@@ -272,6 +273,8 @@ class SrProcessor:
         feed_stalled = self._feed_stalled()
         if feed_stalled:
             return feed_stalled
+        if status.paused_cause:  # its lag cannot be known: nothing is judged on data it may not keep current
+            return f"reference feed held: {status.paused_cause}"
         if status.lag_seconds > s.feed_max_lag_seconds or status.lag_records > s.feed_max_lag_records:
             return (
                 f"reference feed is {status.lag_records} records / {status.lag_seconds:.0f}s behind "

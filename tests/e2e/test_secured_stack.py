@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from processor.config import load_settings
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.devkit.stack.secure import REDIS_RULES
 from processor.kafka.acls import Grant, apply, revoke
 from processor.names import Topics
 from processor.wiring import redis_client
@@ -122,6 +125,15 @@ def wait_for(log: Path, pattern: str, process: subprocess.Popen[str], timeout: f
     raise AssertionError(f"{pattern!r} not seen in {timeout:.0f}s:\n{log.read_text()[-3000:]}")
 
 
+def readyz(port: int) -> tuple[int, str]:
+    """/readyz's status and the start of its text (up to the first parenthesis)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            return answer.status, answer.read().decode().split(" (")[0].strip()
+    except urllib.error.HTTPError as refused:
+        return refused.code, refused.read().decode().split(" (")[0].strip()
+
+
 def stop(process: subprocess.Popen[str]) -> int:
     process.send_signal(signal.SIGTERM)
     return process.wait(60)
@@ -186,7 +198,8 @@ def test_least_privilege_principals_over_sasl_ssl_and_mtls_decide_every_sr_once(
         text=True,
         timeout=120,
     )
-    assert loaded.returncode == 2 and "Redis: " in loaded.stderr and "no permissions" in loaded.stderr
+    assert loaded.returncode == 2 and "permission denied by Redis" in loaded.stderr, loaded.stderr
+    assert "no permissions" in loaded.stderr and "srguard registrations" in loaded.stderr
     run_settings = load_settings(folder / "srguard-run.toml")
     producer = Producer(run_settings.kafka_config("producer", **{"message.timeout.ms": 10000}))
     errors: list[object] = []
@@ -311,7 +324,7 @@ def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured
     redis_client(load_settings(Path(stack.state.secure) / "admin.toml")).flushall()
     trust = str(tmp_path / "srguard-simulated-oca.pem")
     run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **topics)
-    wait_for(tmp_path / "run.log", "waiting up to 300s for the reference feed: srguard feed: no status", run)
+    wait_for(tmp_path / "run.log", "waiting up to 300s .*waiting for srguard feed: no status in Redis", run)
     time.sleep(3)  # still waiting, not exited
     assert run.poll() is None, (tmp_path / "run.log").read_text()[-2000:]
     feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
@@ -357,3 +370,139 @@ def test_sigkill_mid_stream_as_a_least_privilege_principal_decides_every_sr_once
         assert stop(feed) == 0
     assert [len(d) for d in decided] == [6000 - planted, planted], "every SR decided once across the kill"
     assert len(set(decided[0])) == 6000 - planted and len(set(decided[1])) == planted
+
+
+FEED_DENIALS = [  # what `run` with its embedded feed needs beyond the above: the reference data's topics
+    ("topic", "registrations", "Read"),
+    ("topic", "parties", "Read"),
+    ("topic", "devices", "Read"),
+    ("topic", "registrations", "DescribeConfigs"),
+    ("group", "srguard-feed", "Read"),
+]
+
+
+@pytest.mark.parametrize(
+    ("resource", "name", "operation"), FEED_DENIALS, ids=[f"{r}-{n}-{o}" for r, n, o in FEED_DENIALS]
+)
+def test_a_denied_reference_permission_holds_run_with_its_feed_until_granted(
+    secured, tmp_path, resource, name, operation
+):
+    """`run` with its embedded feed (Kafka as srguard-run, Redis as the feed's writer): a reference topic it may
+    not read or describe, or the feed's group, is one line naming it, /readyz says so, nothing is decided on
+    partial reference data; once granted, every SR is decided once."""
+    stack = secured
+    settings = load_settings(Path(stack.state.secure) / "admin.toml")
+    suffix = f".feed-{resource}-{name}-{operation}".lower()
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}{suffix}" for k, v in settings.topics.model_dump().items()}
+    target = f"{getattr(settings.topics, name)}{suffix}" if resource == "topic" else name
+    taken = [Grant("User:srguard-run", resource, target, operation)]
+    writer = load_settings(Path(stack.state.secure) / "srguard-feed.toml").redis_url.get_secret_value()
+    env = {**topics, "SRGUARD_EMBEDDED_FEED": "true", "SRGUARD_REDIS_URL": writer}
+    srguard(stack, "admin", "topics", "create", cwd=tmp_path, **topics)
+    srguard(
+        stack, "admin", "acls", "--principal", "User:srguard-run", "--for", "run", "--apply", cwd=tmp_path, **topics
+    )
+    world = ["--meter-points", "300", "--srs", "2000", "--seed", "4"]
+    said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
+    planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
+    redis_client(settings).flushall()  # nothing left of an earlier test's reference data
+    revoke(settings.kafka_config("admin"), taken)
+    trust = str(tmp_path / "srguard-simulated-oca.pem")
+    if operation == "DescribeConfigs":  # checked before anything starts: one line, exit 2, nothing done
+        refused = subprocess.run(
+            [sys.executable, "-m", "processor", "run", "--trust-store", trust],
+            env=_env(stack, "srguard-run", SRGUARD_METRICS_PORT=str(free_port()), **env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        line = f"may not DescribeConfigs on topic {target}"
+        assert line in refused.stderr and "Traceback" not in refused.stderr, refused.stderr[-2000:]
+        apply(settings.kafka_config("admin"), taken)
+        run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **env)
+    else:
+        port = free_port()
+        run = start(
+            stack,
+            "srguard-run",
+            tmp_path / "run.log",
+            "run",
+            "--trust-store",
+            trust,
+            **env,
+            SRGUARD_METRICS_PORT=str(port),
+        )
+        refused_on = target if resource == "topic" else f"group {target}"
+        wait_for(tmp_path / "run.log", f"feed held: permission denied by the broker .* on {refused_on}: ", run, 60)
+        held = (503, "reference feed held: permission denied by the broker")
+        deadline = time.monotonic() + 10  # the line is logged as the refusal is read, /readyz after its batch
+        while readyz(port) != held and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert readyz(port) == held, "/readyz says why"
+        apply(settings.kafka_config("admin"), taken)
+    wait_for(tmp_path / "run.log", "progress: 2,000 SRs decided", run, timeout=180)
+    assert stop(run) == 0
+    decided = [committed_values(stack, f"{getattr(settings.topics, r)}{suffix}") for r in ("accepted", "rejected")]
+    assert [len(d) for d in decided] == [2000 - planted, planted], "every SR decided once, none lost"
+
+
+REDIS_DENIALS = [("srguard-run", "-@read", "run", "pausing: "), ("srguard-feed", "-@write", "feed", "error: ")]
+
+
+def _restore(admin: Any, user: str) -> None:
+    """The user's commands as the stack made them (its key patterns were never changed)."""
+    rules = [r for r in REDIS_RULES[user].split() if not r.startswith(("~", "&"))]
+    admin.acl_setuser(user, enabled=True, categories=[r for r in rules if "@" in r],
+                      commands=[r for r in rules if "@" not in r])  # fmt: skip
+
+
+@pytest.mark.parametrize(("user", "taken", "component", "said"), REDIS_DENIALS, ids=["run-read", "feed-write"])
+def test_a_redis_permission_taken_away_pauses_with_one_line_and_nothing_is_lost(
+    secured, tmp_path, user, taken, component, said
+):
+    """Redis refusing run its reads (taken while it runs), or the feed its writes (from its start): the component
+    pauses with one line naming Redis's refusal (run's /readyz: paused, and why); the rule restored, every SR is
+    decided once."""
+    stack = secured
+    admin = redis_client(load_settings(Path(stack.state.secure) / "admin.toml"))
+    admin.flushall()
+    topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.redis-{component}" for k, v in Topics().model_dump().items()}
+    prepare(stack, tmp_path, **topics)
+    world = ["--meter-points", "300", "--srs", "1500", "--seed", "8"]
+    port = free_port()
+    run_env = {**topics, "SRGUARD_METRICS_PORT": str(port)}
+    trust = str(tmp_path / "srguard-simulated-oca.pem")
+    try:
+        if component == "feed":
+            published = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
+            admin.acl_setuser(user, enabled=True, categories=[taken])
+        feed = start(stack, "srguard-feed", tmp_path / "feed.log", "feed", **topics)
+        if component == "run":
+            wait_for(tmp_path / "feed.log", "feed ready", feed)
+            # No trust store yet (simulate publish writes it): the issuers go unchecked, the owners are judged
+            untrusted = "--allow-untrusted-certificates"
+            run = start(stack, "srguard-run", tmp_path / "run.log", "run", untrusted, **run_env)
+            wait_for(tmp_path / "run.log", "assigned 6 partitions", run)
+            admin.acl_setuser(user, enabled=True, categories=[taken])
+            published = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **topics)
+            wait_for(tmp_path / "run.log", f"{said}permission denied by Redis \\(.*no permissions", run)
+            assert readyz(port)[0] == 503 and "paused: permission denied by Redis" in readyz(port)[1]
+        else:  # refused its first write (the mark saying Redis is being built): one line, exit 2, nothing done
+            assert feed.wait(60) == 2
+            refused = (tmp_path / "feed.log").read_text()
+            assert re.search(f"{said}permission denied by Redis \\(.*no permissions", refused), refused[-2000:]
+            _restore(admin, user)
+            feed = start(stack, "srguard-feed", tmp_path / "feed-again.log", "feed", **topics)
+            run = start(stack, "srguard-run", tmp_path / "run.log", "run", "--trust-store", trust, **run_env)
+        _restore(admin, user)
+        wait_for(tmp_path / "run.log", "progress: 1,500 SRs decided", run, timeout=180)
+        assert stop(run) == 0
+        assert stop(feed) == 0
+    finally:
+        _restore(admin, user)
+    planted = int(re.search(r"([\d,]+) of them planted", published).group(1).replace(",", ""))
+    paused = [line for line in (tmp_path / f"{component}.log").read_text().splitlines() if said in line]
+    assert paused and all("permission denied by Redis" in line for line in paused), paused
+    decided = [committed_values(stack, f"{n}.redis-{component}") for n in ("dcc.sr.accepted", "dcc.sr.rejected")]
+    assert [len(d) for d in decided] == [1500 - planted, planted], "every SR decided once, none lost"
