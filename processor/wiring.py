@@ -23,11 +23,13 @@ from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import InputFormat, Mode, ProcessingGuarantee, Settings
 from processor.domain.certificates import CertificateReader, TrustStore, anchor_problem
 from processor.domain.decision import Policy
+from processor.domain.model import Registration
 from processor.errors import SettingError, UntrustedCertificatesRefused
+from processor.history.explain import following
 from processor.history.replay import replay_topics
 from processor.history.sources import Subjects, subjects_from
 from processor.kafka import acls
-from processor.kafka.edge import log_failed_commit, record_limit
+from processor.kafka.edge import DEFAULT_MAX_RECORD_BYTES, log_failed_commit, record_limit
 from processor.kafka.topics import require_history, require_topics
 from processor.ledger.store import LedgerStore
 from processor.names import Topics, feed_group, replay_transactional_id, transactional_id
@@ -148,18 +150,30 @@ def sr_reader(settings: Settings, serde: Serde) -> SrReader:
     return duis_reader if settings.input_format is InputFormat.DUIS else avro_reader(serde)
 
 
-def judge(settings: Settings, topics: Topics, mode: Mode, reference: Stores, serde: Serde) -> Judge:
-    """The processing step writing to ``topics`` (the live ones, or a replay's), its limit read from them."""
+def judge(
+    settings: Settings, topics: Topics, mode: Mode, reference: Stores, serde: Serde, limit_from_topics: bool = True
+) -> Judge:
+    """The processing step writing to ``topics`` (the live ones, or a replay's), its limit read from them (or,
+    for `explain`, which writes nothing, the default)."""
+    producer = settings.kafka_config("producer")
+    limit = record_limit(producer, list(topics.outputs())) if limit_from_topics else DEFAULT_MAX_RECORD_BYTES
     return Judge(
         topics,
         mode,
         Policy(settings.on_missing_registration),
         certificate_reader(settings),
         RedisReference(reference.registrations, reference.devices, DirectoryCache(reference.parties)),
-        record_limit(settings.kafka_config("producer"), list(topics.outputs())),
+        limit,
         serde,
         read=sr_reader(settings, serde),
     )
+
+
+def explain_parts(settings: Settings) -> tuple[Judge, Callable[[str, int], Registration | None]]:
+    """`explain`'s judge (run's own, writing nothing) and the registration that followed one in force."""
+    stores = whole_stores(settings)
+    step = judge(settings, settings.topics, settings.mode, stores, serde_from(settings), limit_from_topics=False)
+    return step, lambda mpxn, at: following(stores.registrations.history(mpxn), at)
 
 
 def replay_parts(settings: Settings, prefix: str, mode: Mode) -> tuple[Judge, Producer]:

@@ -11,6 +11,7 @@ from processor import __version__
 from processor.cli import acls as acls_command
 from processor.cli import demo as demo_command
 from processor.cli import evidence as evidence_command
+from processor.cli import explain as explain_command
 from processor.cli import history, ledger, reference, run, settings, simulate, stack
 from processor.cli import report as report_command
 from processor.cli.common import Commands, console
@@ -64,6 +65,7 @@ app.command(epilog=example("feed"))(run.feed)
 app.command(epilog=example("export"))(history.export)
 app.command(epilog=example("report"))(report_command.report)
 app.command(epilog=example("evidence"))(evidence_command.evidence)
+app.command("explain", epilog=example("explain"))(explain_command.explain_command)
 app.command(epilog=example("demo"))(demo_command.demo)
 app.command(epilog=example("acls"))(acls_command.acls)
 app.add_typer(settings.config_app, name="config")

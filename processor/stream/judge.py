@@ -24,10 +24,10 @@ from processor.avro import PLAIN, Serde
 from processor.config import Mode
 from processor.domain.certificates import CertificateReader
 from processor.domain.decision import Branch, Decision, Policy
-from processor.domain.model import ServiceRequest
-from processor.domain.reference import Reference
+from processor.domain.model import PartyDirectory, Registration, ServiceRequest
+from processor.domain.reference import BatchReference, Reference
 from processor.domain.rule import decide_candidate
-from processor.domain.subject import subject_of
+from processor.domain.subject import Subject, subject_of
 from processor.duis.response import response_xml
 from processor.errors import DecodeError, ErrorClass
 from processor.kafka.edge import DEFAULT_MAX_RECORD_BYTES
@@ -81,6 +81,15 @@ class BatchResult:
         m.inventory_misses.inc(self.inventory_misses)
         m.batch_seconds.observe(elapsed)
         m.sr_seconds.observe(elapsed, size)  # every SR of the batch waited for all of it
+
+
+@dataclass(frozen=True)
+class LookedUp:
+    """A batch's candidates as the DSP's data places them: each one's subject and registration in force."""
+
+    reference: BatchReference
+    subjects: list[Subject]
+    registrations: list[Registration | None]
 
 
 class _Dead(Exception):
@@ -139,14 +148,8 @@ class Judge:
     ) -> None:
         # Redis faults propagate from here: the batch is retried, nothing is decided on missing data.
         srs = [sr for _, _, sr in candidates]
-        reference = self.reference([(sr.target_device_id, sr.as_of) for sr in srs], {sr.mpxn for sr in srs if sr.mpxn})
-        directory = reference.directory
-        subjects = [
-            subject_of(sr, device, directory) for (_, _, sr), device in zip(candidates, reference.devices, strict=True)
-        ]
-        registrations = reference.registrations(
-            [(s.mpxn, sr.as_of) for (_, _, sr), s in zip(candidates, subjects, strict=True)]
-        )
+        found = self.look_up(srs)
+        directory, subjects, registrations = found.reference.directory, found.subjects, found.registrations
         result.inventory_misses += sum(1 for s in subjects if not s.from_inventory)
         result.lookups += sum(1 for s in subjects if s.mpxn)
         result.misses += sum(1 for s, reg in zip(subjects, registrations, strict=True) if s.mpxn and reg is None)
@@ -154,7 +157,7 @@ class Judge:
         extras: list[Output] = []  # audit records (audit mode), DUIS responses (enforce mode)
         for (slot, item, sr), subject, registration in zip(candidates, subjects, registrations, strict=True):
             try:
-                decision = decide_candidate(sr, subject, registration, directory, self.reader, self.policy)
+                decision = self.decide(sr, subject, registration, directory)
                 slots[slot], extra = self._judged(item, sr, decision, decided_at, result)
             except Exception as exc:
                 slots[slot] = self._dead_letter(item, exc, result)
@@ -167,6 +170,18 @@ class Judge:
             if extra is not None:
                 extras.append(extra)
         result.outputs.extend(extras)
+
+    def look_up(self, srs: Sequence[ServiceRequest]) -> LookedUp:
+        """What the rule needs for these candidates, from one view of the DSP's data (``run`` and ``explain``)."""
+        reference = self.reference([(sr.target_device_id, sr.as_of) for sr in srs], {sr.mpxn for sr in srs if sr.mpxn})
+        subjects = [subject_of(sr, d, reference.directory) for sr, d in zip(srs, reference.devices, strict=True)]
+        registrations = reference.registrations([(s.mpxn, sr.as_of) for sr, s in zip(srs, subjects, strict=True)])
+        return LookedUp(reference, subjects, registrations)
+
+    def decide(
+        self, sr: ServiceRequest, subject: Subject, registration: Registration | None, directory: PartyDirectory
+    ) -> Decision:
+        return decide_candidate(sr, subject, registration, directory, self.reader, self.policy)
 
     def _fitting(self, output: Output) -> Output:
         size = record_size(output.key, output.value, output.headers)

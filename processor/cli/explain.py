@@ -1,0 +1,160 @@
+"""``srguard explain``: why one SR was decided as it was (processor.history.explain), for the service desk."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from fastavro import reader as avro_reader
+from rich.table import Table
+
+from processor import wiring
+from processor.avro import Serde
+from processor.cli.common import Bootstrap, ConfigFile, ReadingProgress, RedisUrl, console, fail, settings_from
+from processor.cli.output import Output, OutputFormat, show
+from processor.config import InputFormat, Settings
+from processor.domain.decision import Branch
+from processor.errors import BadInput, ExitCode
+from processor.history.explain import Explanation, explain, input_from_file, matches
+from processor.kafka.reading import HistoryReader
+from processor.kafka.records import Input, Source
+from processor.names import ORIGINAL_TRUNCATED_HEADER, Schema
+from processor.times import iso_utc, parse_time
+
+
+def _archived(path: Path, request_id: str, serde: Serde) -> tuple[Input, str] | None:
+    """The SR ``request_id`` in an archive of `srguard export` (ServiceRequest, DuisRequest or SrRejection)."""
+    try:
+        with path.open("rb") as fh:
+            records = avro_reader(fh)
+            name = str((records.writer_schema or {}).get("name", ""))
+            for record in records:
+                if name == Schema.DUIS_REQUEST and request_id.encode() in record["document"]:
+                    key = record["key"].encode() if isinstance(record["key"], str) else record["key"]
+                    return Input(key, record["document"], [], Source(str(path), 0, 0), record["received_at"]), name
+                if record.get("request_id") == request_id and name == Schema.SR_REJECTION:
+                    return Input(None, record["original"], [], Source(str(path), 0, 0), record["submitted_at"]), name
+                if record.get("request_id") == request_id:
+                    value = serde.encode(Schema.SERVICE_REQUEST, record, str(path))
+                    return Input(None, value, [], Source(str(path), 0, 0), record["submitted_at"]), name
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"{path}: not an archive srguard export wrote ({exc})") from exc
+    return None
+
+
+def _on_topics(settings: Settings, request_id: str) -> tuple[Input, str] | None:
+    """The SR ``request_id`` as srguard recorded it: a rejection or audit record, else an accepted SR or a dead
+    letter (their bytes are the input's), each topic read whole with progress."""
+    kafka = settings.kafka_config("consumer")
+    topics = settings.topics
+    serde = wiring.serde_from(settings)
+    maybe = matches(request_id)
+    for topic in (topics.rejected, topics.audit, topics.accepted, topics.dlq):
+        with ReadingProgress(f"looking for {request_id} on {topic}") as progress, HistoryReader(kafka, topic) as reader:
+            for batch in reader.batches():
+                progress(reader)
+                for m in batch:
+                    value = m.value() or b""
+                    if not maybe(value):
+                        continue
+                    timestamp = m.timestamp()[1]
+                    if topic in (topics.rejected, topics.audit):
+                        record = serde.decode(Schema.SR_REJECTION, value, topic)
+                        if record["request_id"] != request_id:
+                            continue
+                        if any(name == ORIGINAL_TRUNCATED_HEADER for name, _ in m.headers() or []):
+                            raise BadInput(f"{request_id}: its recorded original was cut to fit; explain --file it")
+                        value, timestamp = record["original"], record["submitted_at"]
+                    source = Source(topic, m.partition() or 0, m.offset() or 0)
+                    return Input(m.key(), value, [], source, timestamp), topic
+    return None
+
+
+def _render(found: Explanation, settings: Settings, recorded: str) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    verdict = found.outcome if not found.code else f"{found.outcome} {found.code} ({found.reason})"
+    table.add_row("SR", f"{found.request_id or '(unread)'} · variant {found.variant or '?'}")
+    table.add_row("recorded", recorded)
+    table.add_row("decision", f"{verdict} · branch {found.branch or '-'} · {settings.mode.value} mode")
+    if found.detail:
+        table.add_row("why", found.detail)
+    if found.would_pass:
+        table.add_row("would pass with", found.would_pass)
+    sr = found.sr
+    if sr:
+        table.add_row("originator", f"{sr['originator_id']} · {sr['originator']} acting as {sr['user_role']}")
+        table.add_row("target", f"{sr['target_device_id']} · {sr['device_type']} · judged on MPxN {sr['mpxn']}")
+        times = f"judged as of {sr['as_of']} (received {sr['submitted_at']}, executes {sr['execution_datetime']})"
+        table.add_row("time", times)
+        table.add_row("RemotePartyRole", str(sr["remote_party_role"]))
+    device = found.device
+    table.add_row(
+        "inventory",
+        f"{device['device_type']} serving {', '.join(device['mpxns'])} (import {device['import_mpxn']}), "
+        f"{device['status']}, since {device['effective_from']}"
+        if device
+        else "no record of the device at that time",
+    )
+    for label, registration in (("registration", found.registration), ("next", found.next_registration)):
+        if registration or label == "registration":
+            table.add_row(
+                label,
+                f"{registration['mpxn']} → {registration['network_operator']} from {registration['effective_from']}"
+                if registration
+                else "none in force at that time",
+            )
+    for n, c in enumerate(found.certificates, 1):
+        validity = f"{iso_utc(c.not_before)} .. {iso_utc(c.not_after)}" if c.not_before is not None else "?"
+        owners = ", ".join(c.owners) or "no party holds it"
+        read = f"entity {c.entity_id}, OU {c.role}, held by {owners}; valid {validity}; issuer {c.issuer}"
+        table.add_row(f"certificate {n}", f"{c.usage}: {read}" if c.entity_id else f"{c.usage}: unreadable")
+    return table
+
+
+def explain_command(
+    request_id: Annotated[
+        str | None, typer.Argument(help="The SR's RequestID: found on srguard's output topics (or in --archive).")
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A DUIS Request (XML) or one Avro ServiceRequest, judged now.")
+    ] = None,
+    archive: Annotated[Path | None, typer.Option(help="An archive `srguard export` wrote, to find it in.")] = None,
+    at: Annotated[str | None, typer.Option(help="With --file: the SR's receipt time (default: now).")] = None,
+    output: Output = OutputFormat.TEXT,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """Why one SR was accepted or rejected: the SR, the device, the registration, the certificates, the rule's
+    branch and what would have made it pass, judged by run's own judge at the SR's time."""
+    if (request_id is None) == (file is None):
+        raise fail("give a REQUEST_ID or --file (one of them)")
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    if file is not None:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise fail(f"cannot read {file}: {exc.strerror}") from exc
+        if data.lstrip()[:1] == b"<" or data[:3] == b"\xef\xbb\xbf":  # XML: a DUIS Request, whatever the input is
+            settings = settings.model_copy(update={"input_format": InputFormat.DUIS})
+        received = parse_time(at) if at else int(time.time() * 1000)
+        item, recorded = input_from_file(data, received), f"not recorded: {file} judged now"
+    else:
+        assert request_id is not None
+        serde = wiring.serde_from(settings)
+        found = _archived(archive, request_id, serde) if archive else _on_topics(settings, request_id)
+        if found is None:
+            where = str(archive) if archive else "srguard's output topics"
+            raise fail(f"no SR with RequestID {request_id} in {where}", ExitCode.FAILED)
+        item, recorded = found[0], f"on {found[1]}"
+    explanation = explain(*wiring.explain_parts(settings), item)
+    if file is not None and explanation.outcome == "dead letter":
+        kind = "DUIS Request" if settings.input_format is InputFormat.DUIS else "Avro ServiceRequest"
+        raise fail(f"{file} is not an SR srguard can read as a {kind}: {explanation.detail}")
+    show(output, _render(explanation, settings, recorded), explanation)
+    if explanation.branch == Branch.OUT_OF_SCOPE and output is OutputFormat.TEXT:
+        console.print("[dim]out of scope: srguard passes it on untouched[/]")

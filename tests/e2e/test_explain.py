@@ -1,0 +1,111 @@
+"""`srguard explain` (issue 39): for every SR of a 10,000-SR stream `srguard run` decided, explain's decision is
+run's (Avro and DUIS); the command finds a rejection by its RequestID and says what would have made it pass;
+bad input is one line with its exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from processor.avro import codec
+from processor.config import Settings
+from processor.duis.request import NS, read
+from processor.history.explain import explain
+from processor.kafka.reading import read_history
+from processor.kafka.records import Input, Source
+from processor.stream.serde import peek
+from processor.wiring import explain_parts
+from tests.e2e.srguard_process import SrguardRun, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+SRS = 10_000
+
+
+def srguard(stack: Stack, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "processor", *args],
+        env=stack.env(COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def _request_id(value: bytes, duis: bool) -> str:
+    if duis:
+        return str(read(value).header.findtext(f"{NS}RequestID"))
+    return peek(value).request_id
+
+
+@pytest.mark.parametrize("duis", [False, True], ids=["avro", "duis"])
+def test_explain_reproduces_runs_decision_for_every_sr_and_explains_a_rejection(
+    kafka_bootstrap, redis_url, unique, tmp_path, monkeypatch, duis
+):
+    stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"explain{unique}{'d' if duis else 'a'}")
+    if duis:
+        stack.settings["SRGUARD_INPUT_FORMAT"] = "duis"
+    world = ["--meter-points", "2000", "--srs", str(SRS), *(["--duis"] if duis else [])]
+    published = srguard(stack, "simulate", "publish", *world, cwd=tmp_path)
+    assert published.returncode == 0, published.stderr[-2000:]
+    stack.settings["SRGUARD_TRUST_STORE"] = str(tmp_path / "srguard-simulated-oca.pem")
+    run = SrguardRun(stack)
+    run.wait_consumed(SRS, timeout=300)
+    assert run.stop() == 0
+    # What run recorded, per RequestID
+    kafka = {"bootstrap.servers": kafka_bootstrap}
+    recorded: dict[str, tuple[str, str | None, str | None]] = {}
+    for batch in read_history(kafka, stack.topics.rejected):
+        for m in batch:
+            r = codec("SrRejection").decode(m.value())
+            recorded[r["request_id"]] = ("rejected", r["response_code"], r["reason"])
+    for batch in read_history(kafka, stack.topics.accepted):
+        recorded.update({_request_id(m.value(), duis): ("accepted", None, None) for m in batch})
+    inputs = [m for batch in read_history(kafka, stack.topics.requests) for m in batch]
+    assert len(inputs) == SRS and len(recorded) == SRS, (len(inputs), len(recorded))
+    # explain, in process, with run's settings: the same decision for every one
+    for name, value in stack.env().items():
+        if name.startswith("SRGUARD_"):
+            monkeypatch.setenv(name, value)
+    judge, next_of = explain_parts(Settings())
+    differ = []
+    for m in inputs:
+        item = Input(m.key(), m.value(), [], Source(m.topic(), m.partition(), m.offset()), m.timestamp()[1])
+        found = explain(judge, next_of, item)
+        request_id = found.request_id or _request_id(m.value(), duis)
+        if (found.outcome, found.code, found.reason) != recorded[request_id]:
+            differ.append((request_id, found.outcome, found.code, found.reason, recorded[request_id]))
+    assert not differ, differ[:5]
+    rejected = [rid for rid, (outcome, _, reason) in recorded.items() if reason == "foreign_network_operator"]
+    assert rejected, "the simulated stream plants foreign placements"
+
+    # The command, as the service desk runs it: a rejection found on the topics, in words and as JSON
+    said = srguard(stack, "explain", rejected[0], cwd=tmp_path)
+    assert said.returncode == 0, said.stderr[-2000:]
+    text = " ".join(said.stdout.split())
+    assert "rejected" in text and "foreign_network_operator" in text and f"on {stack.topics.rejected}" in text
+    assert "would pass with" in text and "the registered NO for" in text and "these certificates belong to" in text
+    as_json = json.loads(srguard(stack, "explain", rejected[0], "--output", "json", cwd=tmp_path).stdout)
+    assert as_json["reason"] == "foreign_network_operator" and as_json["registration"]["network_operator_id"]
+    assert all(c["entity_id"] for c in as_json["certificates"]) and as_json["sr"]["mpxn"]
+    # A document judged now, from a file (DUIS: the input's bytes as they are)
+    if duis:
+        document = tmp_path / "sr.xml"
+        document.write_bytes(next(m.value() for m in inputs if _request_id(m.value(), True) == rejected[0]))
+        filed = srguard(stack, "explain", "--file", str(document), "--output", "json", cwd=tmp_path)
+        assert filed.returncode == 0, filed.stderr[-2000:]
+        assert json.loads(filed.stdout)["request_id"] == rejected[0]
+
+    # Bad input: one line, a documented code, no traceback
+    unknown = srguard(stack, "explain", "no-such-request", cwd=tmp_path)
+    assert unknown.returncode == 1 and "no SR with RequestID no-such-request" in unknown.stderr
+    junk = tmp_path / "junk.xml"
+    junk.write_text("<not-an-sr/>")
+    refused = srguard(stack, "explain", "--file", str(junk), cwd=tmp_path)
+    assert refused.returncode == 2 and "is not an SR srguard can read" in refused.stderr, refused.stderr
+    for failed in (unknown, refused):
+        assert "Traceback" not in failed.stderr and len(failed.stderr.strip().splitlines()) == 1, failed.stderr
