@@ -207,11 +207,13 @@ class ReadingProgress:
         self.started = self.logged = time.monotonic()
 
     def __enter__(self) -> ReadingProgress:
-        self.bars.start()
+        if err.is_terminal:  # elsewhere the lines below; a stopped bar would leave an empty line behind
+            self.bars.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.bars.stop()
+        if err.is_terminal:
+            self.bars.stop()
 
     def __call__(self, reader: HistoryReader) -> None:
         rows: dict[int | None, tuple[int, int]] = {None: (reader.read, reader.total)}

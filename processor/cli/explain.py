@@ -88,13 +88,15 @@ def _render(found: Explanation, settings: Settings, recorded: str) -> Table:
     if sr:
         table.add_row("originator", f"{sr['originator_id']} · {sr['originator']} acting as {sr['user_role']}")
         table.add_row("target", f"{sr['target_device_id']} · {sr['device_type']} · judged on MPxN {sr['mpxn']}")
-        times = f"judged as of {sr['as_of']} (received {sr['submitted_at']}, executes {sr['execution_datetime']})"
+        executes = sr["execution_datetime"] or "at once"
+        times = f"judged as of {sr['as_of']} (received {sr['submitted_at']}, executes {executes})"
         table.add_row("time", times)
         table.add_row("RemotePartyRole", str(sr["remote_party_role"]))
     device = found.device
     table.add_row(
         "inventory",
-        f"{device['device_type']} serving {', '.join(device['mpxns'])} (import {device['import_mpxn']}), "
+        f"{device['device_type']} serving {', '.join(device['mpxns'])}"
+        f"{' (import ' + device['import_mpxn'] + ')' if device['import_mpxn'] else ''}, "
         f"{device['status']}, since {device['effective_from']}"
         if device
         else "no record of the device at that time",
@@ -110,7 +112,7 @@ def _render(found: Explanation, settings: Settings, recorded: str) -> Table:
     for n, c in enumerate(found.certificates, 1):
         validity = f"{iso_utc(c.not_before)} .. {iso_utc(c.not_after)}" if c.not_before is not None else "?"
         owners = ", ".join(c.owners) or "no party holds it"
-        read = f"entity {c.entity_id}, OU {c.role}, held by {owners}; valid {validity}; issuer {c.issuer}"
+        read = f"entity {c.entity_id}, OU {c.role}, held by {owners}; valid {validity}; {c.chain}"
         table.add_row(f"certificate {n}", f"{c.usage}: {read}" if c.entity_id else f"{c.usage}: unreadable")
     return table
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.domain.certificates import parse_certificate
 from processor.domain.decision import Branch, Decision, Reason
 from processor.domain.identifiers import operator_label
 from processor.domain.model import Device, PartyDirectory, Registration, ServiceRequest
@@ -35,6 +36,7 @@ class CertificateFacts:
     not_before: int | None
     not_after: int | None
     issuer: str
+    chain: str  # to which trust anchor, or why none
     owners: tuple[str, ...]  # "PARTY (role)" of every party holding the entity at the SR's time
 
 
@@ -85,16 +87,24 @@ def _certificates(sr: ServiceRequest, judge: Judge, directory: PartyDirectory) -
     facts = []
     for certificate in sr.certificates:
         try:
-            read = judge.reader.read(certificate.der)
-        except RecordError:  # the decision says why (malformed, untrusted): here only what can be read
-            facts.append(CertificateFacts(certificate.usage.value, "", "", None, None, "", ()))
+            read = parse_certificate(certificate.der)[0]
+        except Exception:  # the decision says why (malformed): here only what can be read
+            facts.append(CertificateFacts(certificate.usage.value, "", "", None, None, "", "", ()))
             continue
+        if judge.reader.trust_store is None:
+            chain = "not checked (no trust store)"
+        else:
+            try:
+                judge.reader.read(certificate.der)
+                chain = f"signed by trust anchor {read.issuer}"
+            except RecordError:
+                chain = "signed by no trust anchor in the trust store"
         holders = directory.holders(read.entity_id, sr.as_of)
         owners = tuple(f"{operator_label(p.party_id)} ({p.role})" for p in holders)
         facts.append(
             CertificateFacts(
                 certificate.usage.value, read.entity_id, read.role_code, read.not_before, read.not_after,
-                read.issuer, owners,
+                read.issuer, chain, owners,
             )
         )  # fmt: skip
     return facts
