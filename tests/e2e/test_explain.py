@@ -93,6 +93,13 @@ def test_explain_reproduces_runs_decision_for_every_sr_and_explains_a_rejection(
     assert "would pass with" in text and "originator" in text and "registration" in text, text
     as_json = json.loads(srguard(stack, "explain", rejected[0], "--output", "json", cwd=tmp_path).stdout)
     assert as_json["reason"] == reason and as_json["would_pass"] and as_json["sr"]["target_device_id"]
+    # In an archive `srguard export` wrote, instead of the topics
+    archive = tmp_path / "requests.avro"
+    exported = srguard(stack, "export", str(archive), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    archived = srguard(stack, "explain", rejected[0], "--archive", str(archive), "--output", "json", cwd=tmp_path)
+    assert archived.returncode == 0, archived.stderr[-2000:]
+    assert (json.loads(archived.stdout)["code"], json.loads(archived.stdout)["reason"]) == recorded[rejected[0]][1:]
     # A document judged now, from a file (DUIS: the input's bytes as they are)
     if duis:
         document = tmp_path / "sr.xml"
