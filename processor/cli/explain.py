@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from fastavro import reader as avro_reader
 from rich.table import Table
 
 from processor import wiring
@@ -17,6 +16,7 @@ from processor.cli.output import Output, OutputFormat, show
 from processor.config import InputFormat, Settings
 from processor.domain.decision import Branch
 from processor.errors import BadInput, ExitCode
+from processor.history.archive import read_archive
 from processor.history.explain import Explanation, explain, input_from_file, matches
 from processor.kafka.reading import HistoryReader
 from processor.kafka.records import Input, Source
@@ -26,21 +26,19 @@ from processor.times import iso_utc, parse_time
 
 def _archived(path: Path, request_id: str, serde: Serde) -> tuple[Input, str] | None:
     """The SR ``request_id`` in an archive of `srguard export` (ServiceRequest, DuisRequest or SrRejection)."""
-    try:
-        with path.open("rb") as fh:
-            records = avro_reader(fh)
-            name = str((records.writer_schema or {}).get("name", ""))
-            for record in records:
-                if name == Schema.DUIS_REQUEST and request_id.encode() in record["document"]:
-                    key = record["key"].encode() if isinstance(record["key"], str) else record["key"]
-                    return Input(key, record["document"], [], Source(str(path), 0, 0), record["received_at"]), name
-                if record.get("request_id") == request_id and name == Schema.SR_REJECTION:
-                    return Input(None, record["original"], [], Source(str(path), 0, 0), record["submitted_at"]), name
-                if record.get("request_id") == request_id:
-                    value = serde.encode(Schema.SERVICE_REQUEST, record, str(path))
-                    return Input(None, value, [], Source(str(path), 0, 0), record["submitted_at"]), name
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"{path}: not an archive srguard export wrote ({exc})") from exc
+    name, records = read_archive(path)  # times in ms, as the judge reads them
+    source = Source(str(path), 0, 0)
+    is_it = matches(request_id, True, serde)
+    for record in records:
+        if name == Schema.DUIS_REQUEST and is_it(record["document"]):
+            key = record["key"].encode() if isinstance(record["key"], str) else record["key"]
+            return Input(key, record["document"], [], source, record["received_at"]), f"{path} ({name})"
+        if record.get("request_id") != request_id:
+            continue
+        if name == Schema.SR_REJECTION:
+            return Input(None, record["original"], [], source, record["submitted_at"]), f"{path} ({name})"
+        value = serde.encode(Schema.SERVICE_REQUEST, record, str(path))
+        return Input(None, value, [], source, record["submitted_at"]), f"{path} ({name})"
     return None
 
 
@@ -50,21 +48,22 @@ def _on_topics(settings: Settings, request_id: str) -> tuple[Input, str] | None:
     kafka = settings.kafka_config("consumer")
     topics = settings.topics
     serde = wiring.serde_from(settings)
-    maybe = matches(request_id)
+    wanted, is_it = request_id.encode(), matches(request_id, settings.input_format is InputFormat.DUIS, serde)
     for topic in (topics.rejected, topics.audit, topics.accepted, topics.dlq):
+        recorded = topic in (topics.rejected, topics.audit)  # rejection records: their request_id field decides
         with ReadingProgress(f"looking for {request_id} on {topic}") as progress, HistoryReader(kafka, topic) as reader:
             for batch in reader.batches():
                 progress(reader)
                 for m in batch:
                     value = m.value() or b""
-                    if not maybe(value):
+                    if wanted not in value or not (recorded or is_it(value)):
                         continue
                     timestamp = m.timestamp()[1]
-                    if topic in (topics.rejected, topics.audit):
+                    if recorded:
                         record = serde.decode(Schema.SR_REJECTION, value, topic)
                         if record["request_id"] != request_id:
                             continue
-                        if any(name == ORIGINAL_TRUNCATED_HEADER for name, _ in m.headers() or []):
+                        if any(header[0] == ORIGINAL_TRUNCATED_HEADER for header in m.headers() or []):
                             raise BadInput(f"{request_id}: its recorded original was cut to fit; explain --file it")
                         value, timestamp = record["original"], record["submitted_at"]
                     source = Source(topic, m.partition() or 0, m.offset() or 0)
@@ -110,7 +109,8 @@ def _render(found: Explanation, settings: Settings, recorded: str) -> Table:
                 else "none in force at that time",
             )
     for n, c in enumerate(found.certificates, 1):
-        validity = f"{iso_utc(c.not_before)} .. {iso_utc(c.not_after)}" if c.not_before is not None else "?"
+        known = c.not_before is not None and c.not_after is not None
+        validity = f"{iso_utc(c.not_before or 0)} .. {iso_utc(c.not_after or 0)}" if known else "?"
         owners = ", ".join(c.owners) or "no party holds it"
         read = f"entity {c.entity_id}, OU {c.role}, held by {owners}; valid {validity}; {c.chain}"
         table.add_row(f"certificate {n}", f"{c.usage}: {read}" if c.entity_id else f"{c.usage}: unreadable")

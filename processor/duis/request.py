@@ -204,9 +204,9 @@ def read(data: bytes | None) -> RequestDocument:
     version = root.get("schemaVersion", "")
     if not version.startswith(f"{SCHEMA_MAJOR}.") and version != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    top = root.getchildren()
+    top = list(root)
     header, body = top if [e.tag for e in top] == _USUAL_ROOT else _single(root, (_HEADER, _BODY))
-    fields = header.getchildren()
+    fields = list(header)
     if [e.tag for e in fields] == _USUAL_HEADER:
         reference_element, variant_element = fields[2], fields[3]
     else:

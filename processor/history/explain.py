@@ -12,17 +12,20 @@ the candidates, the reader confirms).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from processor.avro import Serde
 from processor.domain.certificates import parse_certificate
 from processor.domain.decision import Branch, Decision, Reason
 from processor.domain.identifiers import operator_label
 from processor.domain.model import Device, PartyDirectory, Registration, ServiceRequest
-from processor.errors import BadInput, RecordError
+from processor.duis.request import NS, read, text_of
+from processor.errors import BadInput, DuisError, RecordError
 from processor.kafka.records import Input, Source
 from processor.stream.judge import Judge
+from processor.stream.serde import peek
 from processor.times import iso_utc
 
 RECORDED_DEAD = "dead letter"
@@ -145,7 +148,7 @@ def would_pass(decision: Decision, at: int) -> str:
         Reason.FUEL_MISMATCH: "an MPxN of the device's own fuel",
         Reason.NO_MPXN: "an MPxN for the device in the inventory",
     }
-    return templates.get(decision.reason, "") if decision.reason else ""  # type: ignore[arg-type]
+    return templates.get(decision.reason, "") if decision.reason else ""
 
 
 def explain(judge: Judge, next_of: Callable[[str, int], Registration | None], item: Input) -> Explanation:
@@ -156,7 +159,9 @@ def explain(judge: Judge, next_of: Callable[[str, int], Registration | None], it
     except Exception as exc:  # run sends what it cannot read to the DLQ: so does this
         return Explanation("", "", RECORDED_DEAD, "", detail=str(exc))
     if sr is None:
-        return Explanation("", "", "accepted", Branch.OUT_OF_SCOPE.value, detail="not an SR SECMP0063 checks")
+        request_id, variant = _identity(item, judge)
+        unchecked = "not an SR SECMP0063 checks"
+        return Explanation(request_id, variant, "accepted", Branch.OUT_OF_SCOPE.value, detail=unchecked)
     found = judge.look_up([sr])
     subject, registration, directory = found.subjects[0], found.registrations[0], found.reference.directory
     facts = {
@@ -171,7 +176,7 @@ def explain(judge: Judge, next_of: Callable[[str, int], Registration | None], it
         "execution_datetime": iso_utc(sr.execution_datetime) if sr.execution_datetime else None,
         "as_of": iso_utc(sr.as_of),
     }
-    common = {
+    common: dict[str, Any] = {
         "sr": facts,
         "device": _device(found.reference.devices[0]),
         "registration": _registration(registration),
@@ -195,6 +200,18 @@ def explain(judge: Judge, next_of: Callable[[str, int], Registration | None], it
     )
 
 
+def _identity(item: Input, judge: Judge) -> tuple[str, str]:
+    """An out-of-scope SR's RequestID and variant, as its reader reads them (the judge decodes no more)."""
+    value = item.value or b""
+    try:
+        if value.lstrip()[:1] == b"<" or value[:3] == b"\xef\xbb\xbf":
+            return duis_request_id(value), read(value).variant
+        head = peek(judge.serde.avro_body(value))
+        return head.request_id, head.variant
+    except RecordError:
+        return "", ""
+
+
 def following(history: list[Registration], at: int) -> Registration | None:
     """The first registration that took effect after ``at``."""
     return min((r for r in history if r.effective_from > at), key=lambda r: r.effective_from, default=None)
@@ -206,15 +223,27 @@ def input_from_file(data: bytes, received_at: int) -> Input:
     return Input(None, data, [], Source("file", 0, 0), received_at)
 
 
-def matches(request_id: str) -> Callable[[bytes], bool]:
-    """A cheap test that a record may hold ``request_id`` (its bytes hold the id as written)."""
+def matches(request_id: str, duis: bool, serde: Serde) -> Callable[[bytes], bool]:
+    """Whether a record is the SR ``request_id``: a byte search picks the candidates, the id as the record's
+    reader reads it decides ("A:B:1" is in "A:B:10" too). A record no reader can read (a dead letter) matches
+    when the id stands delimited as a DUIS RequestID element's text."""
     wanted = request_id.encode()
-    return lambda value: wanted in value
+    delimited = b">" + wanted + b"<"
+
+    def exact(value: bytes) -> bool:
+        if wanted not in value:
+            return False
+        try:
+            found = duis_request_id(value) if duis else peek(serde.avro_body(value)).request_id
+        except RecordError:
+            return delimited in value
+        return found == request_id
+
+    return exact
 
 
-def first_match(batches: Iterator[list[Any]], test: Callable[[Any], bool]) -> Any | None:
-    for batch in batches:
-        for message in batch:
-            if test(message):
-                return message
-    return None
+def duis_request_id(document: bytes) -> str:
+    found = read(document).header.find(f"{NS}RequestID")
+    if found is None:
+        raise DuisError("not a DUIS Request: its Header has no RequestID")
+    return text_of(found)

@@ -93,6 +93,11 @@ def test_explain_reproduces_runs_decision_for_every_sr_and_explains_a_rejection(
     assert "would pass with" in text and "originator" in text and "registration" in text, text
     as_json = json.loads(srguard(stack, "explain", rejected[0], "--output", "json", cwd=tmp_path).stdout)
     assert as_json["reason"] == reason and as_json["would_pass"] and as_json["sr"]["target_device_id"]
+    # An accepted SR: found on the accepted topic by its exact RequestID (one that is a prefix of others too)
+    accepted = sorted(rid for rid, (outcome, _, _) in recorded.items() if outcome == "accepted")
+    prefix = next((a for a in accepted if any(b != a and b.startswith(a) for b in recorded)), accepted[0])
+    passed = json.loads(srguard(stack, "explain", prefix, "--output", "json", cwd=tmp_path).stdout)
+    assert (passed["request_id"], passed["outcome"]) == (prefix, "accepted"), passed
     # In an archive `srguard export` wrote, instead of the topics
     archive = tmp_path / "requests.avro"
     exported = srguard(stack, "export", str(archive), cwd=tmp_path)

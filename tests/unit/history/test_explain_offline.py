@@ -3,7 +3,7 @@ is the one explain gives, and each rejection says what would have made it pass."
 
 from __future__ import annotations
 
-from processor.avro import codec
+from processor.avro import PLAIN, codec
 from processor.config import Mode
 from processor.devkit.simulate.population import build_population
 from processor.devkit.simulate.traffic import TrafficGenerator, TrafficMix
@@ -12,7 +12,7 @@ from processor.domain.decision import Branch, Decision, Outcome, Policy, Reason
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.domain.reference import separate_lookups
-from processor.history.explain import explain, following, would_pass
+from processor.history.explain import explain, following, matches, would_pass
 from processor.kafka.records import Input, Source
 from processor.names import Schema, Topics
 from processor.stream.judge import Judge
@@ -68,3 +68,12 @@ def test_the_next_registration_is_the_first_to_take_effect_after_the_time():
     found = following(history, 15)
     assert found is not None and found.network_operator_id == "EELC"
     assert following(history, 30) is None
+
+
+def test_a_request_id_matches_only_itself_never_a_longer_one_it_is_a_prefix_of():
+    sr = TRAFFIC[0].sr
+    value = encode_service_request(sr)
+    assert matches(sr.request_id, False, PLAIN)(value)
+    assert not matches(sr.request_id[:-1], False, PLAIN)(value)  # "A:B:1" is in "A:B:12", and is not it
+    document = b"<sr:Request xmlns:sr='x'><sr:Header><sr:RequestID>A:B:12</sr:RequestID>"  # unreadable: delimited
+    assert matches("A:B:12", True, PLAIN)(document) and not matches("A:B:1", True, PLAIN)(document)
