@@ -155,13 +155,14 @@ def judge(
 ) -> Judge:
     """The processing step writing to ``topics`` (the live ones, or a replay's), its limit read from them (or,
     for `explain`, which writes nothing, the default)."""
+    reader = certificate_reader(settings)  # a trust store that cannot be used is said before any broker call
     producer = settings.kafka_config("producer")
     limit = record_limit(producer, list(topics.outputs())) if limit_from_topics else DEFAULT_MAX_RECORD_BYTES
     return Judge(
         topics,
         mode,
         Policy(settings.on_missing_registration),
-        certificate_reader(settings),
+        reader,
         RedisReference(reference.registrations, reference.devices, DirectoryCache(reference.parties)),
         limit,
         serde,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -77,24 +76,16 @@ def screen(data: bytes | None) -> bytes:
         raise DuisError(
             f"document of {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES}-byte limit", ErrorClass.TOO_LARGE
         )
-    if b"<!" in data:  # one scan for the usual document: no declaration, comment or CDATA at all
-        for marker in _FORBIDDEN:
-            if marker in data:
-                raise DuisError(
-                    f"document holds a {marker.decode()} declaration: DTDs and entities are refused", ErrorClass.DTD
-                )
+    for marker in _FORBIDDEN:
+        if marker in data:
+            raise DuisError(
+                f"document holds a {marker.decode()} declaration: DTDs and entities are refused", ErrorClass.DTD
+            )
     return data
 
 
 def document_root(data: bytes | None, kind: str) -> Element:
     """The screened, parsed document (no DTD, entities or external references), whose root is ``kind``."""
-    root = _parsed(data)
-    if root.tag != f"{NS}{kind}":
-        raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
-    return root
-
-
-def _parsed(data: bytes | None) -> Element:
     document = screen(data)
     try:
         root = etree.fromstring(document, _parser())
@@ -105,6 +96,8 @@ def _parsed(data: bytes | None) -> Element:
     ascii_compatible = document[:1] == b"<" and document[1:2] != b"\x00"
     if not ascii_compatible and root.getroottree().docinfo.internalDTD is not None:
         raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", ErrorClass.DTD)
+    if root.tag != f"{NS}{kind}":
+        raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
     return root
 
 
@@ -149,7 +142,6 @@ def _text(parent: Element, within: Children, name: str) -> str:
     return text_of(element)
 
 
-@functools.lru_cache(maxsize=1024)  # a handful of variants in real traffic; bounded against made-up ones
 def service_reference(variant: str) -> str:
     """``6.15.1`` -> ``6.15``; ``6.21`` -> ``6.21``: DUIS's ServiceReference is the variant's first two parts."""
     return ".".join(variant.split(".")[:2])
@@ -164,18 +156,13 @@ class RequestDocument(NamedTuple):
     body: Element  # the one service request element inside Body
 
 
-_REQUEST, _HEADER, _BODY = f"{NS}Request", f"{NS}Header", f"{NS}Body"
+_HEADER, _BODY = f"{NS}Header", f"{NS}Body"
 _VARIANT, _REFERENCE = f"{NS}ServiceReferenceVariant", f"{NS}ServiceReference"
-# The layouts every DCC template has (an unsigned Request; a Header in its XSD order): recognised by looking at
-# every child's tag at once, which finds what _single would find (each wanted tag exactly once) in a fraction
-# of its time. Anything else, a signed Request included, takes _single's general pass.
-_USUAL_ROOT = [_HEADER, _BODY]
-_USUAL_HEADER = [f"{NS}RequestID", f"{NS}CommandVariant", _REFERENCE, _VARIANT]
 
 
 def _single(parent: Element, wanted: tuple[str, str]) -> list[Element]:
     """The one element of each ``wanted`` tag among ``parent``'s children, in that order: a missing or a
-    repeated one is no DUIS Request."""
+    repeated one is no DUIS Request. One pass, no dictionaries: every document pays this."""
     first: Element | None = None
     second: Element | None = None
     for child in parent:
@@ -196,21 +183,13 @@ def _single(parent: Element, wanted: tuple[str, str]) -> list[Element]:
 
 def read(data: bytes | None) -> RequestDocument:
     """The document, parsed and checked for what decides its scope: one Header with one variant that its
-    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant.
-    Every document pays this: Python work is kept to a few element look-ups beside libxml2's parse."""
-    root = _parsed(data)
-    if root.tag != _REQUEST:
-        raise DuisError(f"not a DUIS Request: root element is {root.tag}")
+    ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant."""
+    root = document_root(data, "Request")
     version = root.get("schemaVersion", "")
-    if not version.startswith(f"{SCHEMA_MAJOR}.") and version != SCHEMA_MAJOR:
+    if version.partition(".")[0] != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    top = list(root)
-    header, body = top if [e.tag for e in top] == _USUAL_ROOT else _single(root, (_HEADER, _BODY))
-    fields = list(header)
-    if [e.tag for e in fields] == _USUAL_HEADER:
-        reference_element, variant_element = fields[2], fields[3]
-    else:
-        variant_element, reference_element = _single(header, (_VARIANT, _REFERENCE))
+    header, body = _single(root, (_HEADER, _BODY))
+    variant_element, reference_element = _single(header, (_VARIANT, _REFERENCE))
     variant, reference = text_of(variant_element), text_of(reference_element)
     if not variant or service_reference(variant) != reference:
         raise DuisError(f"ServiceReference {reference!r} does not agree with ServiceReferenceVariant {variant!r}")
