@@ -17,7 +17,7 @@ from processor.config import InputFormat, Settings
 from processor.domain.decision import Branch
 from processor.errors import BadInput, ExitCode
 from processor.history.archive import read_archive
-from processor.history.explain import Explanation, explain, input_from_file, matches
+from processor.history.explain import Explanation, explain, input_from_file, is_xml, matches
 from processor.kafka.reading import HistoryReader
 from processor.kafka.records import Input, Source
 from processor.names import ORIGINAL_TRUNCATED_HEADER, Schema
@@ -26,7 +26,10 @@ from processor.times import iso_utc, parse_time
 
 def _archived(path: Path, request_id: str, serde: Serde) -> tuple[Input, str] | None:
     """The SR ``request_id`` in an archive of `srguard export` (ServiceRequest, DuisRequest or SrRejection)."""
-    name, records = read_archive(path)  # times in ms, as the judge reads them
+    try:
+        name, records = read_archive(path)  # times in ms, as the judge reads them
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror}") from exc
     source = Source(str(path), 0, 0)
     is_it = matches(request_id, True, serde)
     for record in records:
@@ -133,15 +136,15 @@ def explain_command(
 ) -> None:
     """Why one SR was accepted or rejected: the SR, the device, the registration, the certificates, the rule's
     branch and what would have made it pass, judged by run's own judge at the SR's time."""
-    if (request_id is None) == (file is None):
-        raise fail("give a REQUEST_ID or --file (one of them)")
+    if (request_id is None) == (file is None) or (archive is not None and file is not None):
+        raise fail("give a REQUEST_ID (with --archive to look in an archive) or --file (one of them)")
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     if file is not None:
         try:
             data = file.read_bytes()
         except OSError as exc:
             raise fail(f"cannot read {file}: {exc.strerror}") from exc
-        if data.lstrip()[:1] == b"<" or data[:3] == b"\xef\xbb\xbf":  # XML: a DUIS Request, whatever the input is
+        if is_xml(data):  # a DUIS Request, whatever the input format is
             settings = settings.model_copy(update={"input_format": InputFormat.DUIS})
         received = parse_time(at) if at else int(time.time() * 1000)
         item, recorded = input_from_file(data, received), f"not recorded: {file} judged now"

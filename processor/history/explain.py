@@ -200,11 +200,16 @@ def explain(judge: Judge, next_of: Callable[[str, int], Registration | None], it
     )
 
 
+def is_xml(data: bytes) -> bool:
+    """A document that starts as XML does (after blanks or a UTF-8 BOM): a DUIS Request, not Avro."""
+    return data.lstrip()[:1] == b"<" or data[:3] == b"\xef\xbb\xbf"
+
+
 def _identity(item: Input, judge: Judge) -> tuple[str, str]:
     """An out-of-scope SR's RequestID and variant, as its reader reads them (the judge decodes no more)."""
     value = item.value or b""
     try:
-        if value.lstrip()[:1] == b"<" or value[:3] == b"\xef\xbb\xbf":
+        if is_xml(value):
             return duis_request_id(value), read(value).variant
         head = peek(judge.serde.avro_body(value))
         return head.request_id, head.variant

@@ -120,6 +120,10 @@ def test_explain_reproduces_runs_decision_for_every_sr_and_explains_a_rejection(
     junk.write_text("<not-an-sr/>")
     refused = srguard(stack, "explain", "--file", str(junk), cwd=tmp_path)
     assert refused.returncode == 2 and "is not an SR srguard can read" in refused.stderr, refused.stderr
-    for failed in (unknown, refused):
+    missing = srguard(stack, "explain", rejected[0], "--archive", str(tmp_path / "none.avro"), cwd=tmp_path)
+    assert missing.returncode == 2 and "cannot read" in missing.stderr and "none.avro" in missing.stderr
+    both = srguard(stack, "explain", "--file", str(junk), "--archive", str(archive), cwd=tmp_path)
+    assert both.returncode == 2 and "give a REQUEST_ID" in both.stderr
+    for failed in (unknown, refused, missing, both):
         errors = [line for line in failed.stderr.splitlines() if not line.startswith("20")]  # not a log line
         assert "Traceback" not in failed.stderr and len(errors) == 1 and errors[0].startswith("error: "), errors
