@@ -48,6 +48,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "stack up": ('eval "$(srguard stack up --env)"      # --brokers 3: a replicated cluster',),
     "stack down": ("srguard stack down",),
     "stack status": ("srguard stack status -o json",),
+    "stack kit": ("srguard stack kit ./secure     # docker-compose.secure.yml runs it, --chown kafka=1000 ...",),
     "simulate publish": (
         "srguard simulate publish --meter-points 2000 --srs 10000 --seed 1 --duis",
         "srguard simulate publish --srs 10000 --timestamps sr     # SR history, 2019-06 .. 2025-06",

@@ -154,3 +154,36 @@ def stack_status(
         print_state(state, console)
     if not all(is_alive(s) for s in state.services):
         raise typer.Exit(ExitCode.FAILED)
+
+
+@stack_app.command("kit", epilog=example("stack kit"))
+def stack_kit(
+    folder: Annotated[Path, typer.Argument(help="Where to write the kit (created, mode 0700).")],
+    chown: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SERVICE=UID: hand kafka's, redis's or srguard's files to that container user (as root).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """The secured stack's material for docker-compose.secure.yml: CA, certificates, passwords, the broker's
+    config and start script, Redis's ACL users, one srguard config per principal (the secrets never printed)."""
+    from processor.devkit.stack.kit import SERVICES, hand_over, write_kit
+
+    owners: dict[str, int] = {}
+    for given in chown or []:
+        service, _, uid = given.partition("=")
+        if service not in SERVICES or not uid.isdigit():
+            raise fail(f"--chown {given!r}: expected SERVICE=UID with SERVICE one of {', '.join(SERVICES)}")
+        owners[service] = int(uid)
+    if folder.exists() and any(folder.iterdir()):
+        console.print(f"{folder} holds a kit already: kept (delete it for new certificates and passwords)")
+        return
+    kit = write_kit(folder)
+    try:
+        hand_over(kit, owners)
+    except PermissionError as exc:
+        raise fail(f"--chown needs root: {exc}") from exc
+    for service, paths in kit.files.items():
+        console.print(f"{service}: {', '.join(path.name for path in paths)}")

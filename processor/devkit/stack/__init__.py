@@ -238,9 +238,9 @@ class EmbeddedStack:
         ]
         argv += ["--appendonly", "yes", "--save", "60 1000"] if self.persist else ["--save", "", "--appendonly", "no"]
         url = f"redis://127.0.0.1:{port}/0"
-        if self.material is not None and self.ports is not None:  # TLS only, with ACL users
-            argv[2] = "0"
-            argv += ["--tls-port", str(self.ports.redis_tls), *self.material.redis_arguments()]
+        if self.material is not None and self.ports is not None:  # TLS only, with ACL users: its config file
+            argv = [argv[0], str(self.material.write_redis_conf(self.ports)), *argv[1:]]
+            argv[argv.index("--port") + 1] = "0"
             port, url = self.ports.redis_tls, self.material.redis_url(ADMIN, self.ports)
         process = self._spawn("redis", argv, f"127.0.0.1:{port}")
         _wait_until(lambda: _redis_answers(url), "redis-server", process, self.workdir / "redis.log")

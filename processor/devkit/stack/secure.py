@@ -49,12 +49,27 @@ class Ports:
     redis_tls: int
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where the secured services are reached and where they see the material's files: loopback and the
+    folder itself for the embedded stack; service names and a mount for compose (``kit.py``)."""
+
+    kafka_host: str = "127.0.0.1"
+    redis_host: str = "127.0.0.1"
+    bind: str = "127.0.0.1"  # the address the services listen on
+    mount: Path | None = None  # the folder as the services and clients see it (default: where it was written)
+
+
 def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
 def _certificate(
-    name: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Certificate | None, issuer_key: ec.EllipticCurvePrivateKey
+    name: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    hosts: tuple[str, ...] = (),
 ) -> x509.Certificate:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = dt.datetime.now(dt.UTC)
@@ -68,8 +83,9 @@ def _certificate(
         .not_valid_after(now + dt.timedelta(days=VALID_DAYS))
         .add_extension(x509.BasicConstraints(ca=issuer is None, path_length=None), critical=True)
     )
-    if issuer is not None:  # a server's name on loopback, as clients verify it
-        san = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    if issuer is not None:  # a server's names (loopback, and compose's service names), as clients verify them
+        san: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+        san += [x509.DNSName(host) for host in hosts]
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
@@ -93,15 +109,17 @@ def _pem_cert(cert: x509.Certificate) -> bytes:
 class SecureMaterial:
     """The CA, the certificates and the passwords of one secured stack, in ``folder`` (created 0700)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, place: Place | None = None) -> None:
         self.folder = folder
+        self.place = place or Place()
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
         ca_key = _key()
         self.ca = _certificate("srguard stack CA", ca_key, None, ca_key)
         self.ca_file = _write(folder / "ca.pem", _pem_cert(self.ca))
         server_key = _key()
-        server = _certificate(BROKER, server_key, self.ca, ca_key)
+        names = tuple(dict.fromkeys((self.place.kafka_host, self.place.redis_host)))
+        server = _certificate(BROKER, server_key, self.ca, ca_key, names)
         # Kafka's PEM key store: the key, then the certificate chain, in one file
         self.broker_keystore = _write(folder / "broker-keystore.pem", _pem_key(server_key) + _pem_cert(server))
         self.server_cert = _write(folder / "server.pem", _pem_cert(server))
@@ -124,22 +142,27 @@ class SecureMaterial:
             found += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
         return found
 
+    def seen(self, path: Path) -> str:
+        """``path`` as the services and clients see it (under the mount, in compose)."""
+        return str((self.place.mount or self.folder) / path.name)
+
     def server_properties(self, ports: Ports) -> dict[str, str]:
         """What a secured node adds to (and overrides in) the plain one's settings."""
+        bind, host = self.place.bind, self.place.kafka_host
         return {
             "listeners": (
-                f"SASL_SSL://127.0.0.1:{ports.sasl_ssl},MTLS://127.0.0.1:{ports.mtls},"
-                f"BROKER://127.0.0.1:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}"
+                f"SASL_SSL://{bind}:{ports.sasl_ssl},MTLS://{bind}:{ports.mtls},"
+                f"BROKER://{bind}:{ports.broker},CONTROLLER://127.0.0.1:{ports.controller}"
             ),
             "advertised.listeners": (
-                f"SASL_SSL://127.0.0.1:{ports.sasl_ssl},MTLS://127.0.0.1:{ports.mtls},BROKER://127.0.0.1:{ports.broker}"
+                f"SASL_SSL://{host}:{ports.sasl_ssl},MTLS://{host}:{ports.mtls},BROKER://{host}:{ports.broker}"
             ),
             "listener.security.protocol.map": "SASL_SSL:SASL_SSL,MTLS:SSL,BROKER:SSL,CONTROLLER:SSL",
             "inter.broker.listener.name": "BROKER",
             "ssl.keystore.type": "PEM",
-            "ssl.keystore.location": str(self.broker_keystore),
+            "ssl.keystore.location": self.seen(self.broker_keystore),
             "ssl.truststore.type": "PEM",
-            "ssl.truststore.location": str(self.ca_file),
+            "ssl.truststore.location": self.seen(self.ca_file),
             "ssl.client.auth": "required",  # the SSL listeners: a client certificate is the principal
             "listener.name.sasl_ssl.ssl.client.auth": "none",  # SASL_SSL: the SCRAM user is
             "sasl.enabled.mechanisms": SCRAM,
@@ -154,36 +177,44 @@ class SecureMaterial:
 
     def kafka_client(self, user: str, ports: Ports, mtls: bool = False) -> dict[str, str]:
         """librdkafka settings for ``user``: SCRAM over SASL_SSL, or its client certificate over mTLS."""
+        host = self.place.kafka_host
         if mtls:
             cert, key = self.client_files[user]
             return {
-                "bootstrap.servers": f"127.0.0.1:{ports.mtls}",
+                "bootstrap.servers": f"{host}:{ports.mtls}",
                 "security.protocol": "SSL",
-                "ssl.ca.location": str(self.ca_file),
-                "ssl.certificate.location": str(cert),
-                "ssl.key.location": str(key),
+                "ssl.ca.location": self.seen(self.ca_file),
+                "ssl.certificate.location": self.seen(cert),
+                "ssl.key.location": self.seen(key),
             }
         return {
-            "bootstrap.servers": f"127.0.0.1:{ports.sasl_ssl}",
+            "bootstrap.servers": f"{host}:{ports.sasl_ssl}",
             "security.protocol": "SASL_SSL",
             "sasl.mechanism": SCRAM,
             "sasl.username": user,
             "sasl.password": self.passwords[user],
-            "ssl.ca.location": str(self.ca_file),
+            "ssl.ca.location": self.seen(self.ca_file),
         }
 
     def redis_url(self, user: str, ports: Ports) -> str:
-        return f"rediss://{user}:{self.passwords[user]}@127.0.0.1:{ports.redis_tls}/0?ssl_ca_certs={self.ca_file}"
+        address = f"{self.place.redis_host}:{ports.redis_tls}"
+        return f"rediss://{user}:{self.passwords[user]}@{address}/0?ssl_ca_certs={self.seen(self.ca_file)}"
 
-    def redis_arguments(self) -> list[str]:
-        """redis-server's TLS and ACL users: the default user off, one user per principal."""
-        found = [
-            "--tls-cert-file", str(self.server_cert), "--tls-key-file", str(self.server_key),
-            "--tls-ca-cert-file", str(self.ca_file), "--tls-auth-clients", "no", "--user", "default", "off",
-        ]  # fmt: skip
-        for user, rule in REDIS_RULES.items():
-            found += ["--user", user, "on", f">{self.passwords[user]}", *rule.split()]
-        return found
+    def write_redis_conf(self, ports: Ports) -> Path:
+        """redis-server's TLS listener (no plaintext one) and ACL users: the default user off, one user per
+        principal. A config file (0600), not arguments: the passwords stay out of the process title."""
+        lines = [
+            "port 0",
+            f"bind {self.place.bind}",
+            f"tls-port {ports.redis_tls}",
+            f"tls-cert-file {self.seen(self.server_cert)}",
+            f"tls-key-file {self.seen(self.server_key)}",
+            f"tls-ca-cert-file {self.seen(self.ca_file)}",
+            "tls-auth-clients no",
+            "user default off",
+        ]
+        lines += [f"user {user} on >{self.passwords[user]} {rule}" for user, rule in REDIS_RULES.items()]
+        return _write(self.folder / "redis.conf", ("\n".join(lines) + "\n").encode())
 
     def write_configs(self, ports: Ports) -> dict[str, Path]:
         """One srguard TOML config a principal (``<user>.toml``, ``<user>-mtls.toml``), mode 0600."""
