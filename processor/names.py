@@ -64,11 +64,15 @@ class Schema(StrEnum):
     SR_REJECTION = "SrRejection"
     SR_OUTCOME = "SrOutcome"
     DUIS_REQUEST = "DuisRequest"  # archives of DUIS SR topics: the raw document, its key and its time
+    REGISTRATION_SUSPECT = "RegistrationSuspect"
 
 
 # The DSP's responses and alerts for SRs (Avro SrOutcome or DUIS Response XML): `srguard ledger build
 # --outcomes` reads them to confirm or undo NO-cell placements. Not one of srguard's own topics.
 OUTCOMES_TOPIC = "dcc.sr.outcomes"
+# For the registration data's owners: `srguard suspects --publish` writes each suspect MPxN (RegistrationSuspect,
+# key = the MPxN). Not read by srguard itself; compacted, so the latest finding per MPxN stays.
+SUSPECTS_TOPIC = "dcc.registration.suspects"
 
 # Headers srguard adds to the records it writes.
 OUTCOME_HEADER = "srguard-outcome"  # accepted | rejected | audit

@@ -23,7 +23,7 @@ from processor.avro import PLAIN, RegistryAvro, Serde
 from processor.config import InputFormat, Mode, ProcessingGuarantee, Settings
 from processor.domain.certificates import CertificateReader, TrustStore, anchor_problem
 from processor.domain.decision import Policy
-from processor.domain.model import Registration
+from processor.domain.model import PartyDirectory, Registration
 from processor.errors import SettingError, UntrustedCertificatesRefused
 from processor.history.explain import following
 from processor.history.replay import replay_topics
@@ -304,12 +304,11 @@ def feed_app(
     return feed, health_endpoint(settings, metrics, readiness, liveness)
 
 
-PartyOf = Callable[[str, int], str | None]
 RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
 
 
-def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf, Subjects | None] | None:
-    """Entity EUI-64 -> market id at a time (the party directory), (MPxN, at) -> the registered NO's market id
+def report_lookups(settings: Settings) -> tuple[PartyDirectory, RegisteredOf, Subjects | None] | None:
+    """The party directory (entity EUI-64 -> market id at a time), (MPxN, at) -> the registered NO's market id
     and, for DUIS input, the subjects of DUIS SRs from the device inventory, on one Redis client; None when Redis
     is unreachable (ReferenceLost when it answers without the whole reference data: never a partial directory)."""
     reference = stores(settings)
@@ -324,4 +323,4 @@ def report_lookups(settings: Settings) -> tuple[PartyOf, RegisteredOf, Subjects 
 
     duis = settings.input_format is InputFormat.DUIS
     subjects = subjects_from(reference.devices.lookup_many, directory) if duis else None
-    return directory.party_of, registered, subjects
+    return directory, registered, subjects

@@ -14,6 +14,7 @@ from processor.cli import evidence as evidence_command
 from processor.cli import explain as explain_command
 from processor.cli import history, ledger, reference, run, settings, simulate, stack
 from processor.cli import report as report_command
+from processor.cli import suspects as suspects_command
 from processor.cli.common import Commands, console
 from processor.cli.examples import example
 from processor.observability import logs
@@ -66,6 +67,7 @@ app.command(epilog=example("export"))(history.export)
 app.command(epilog=example("report"))(report_command.report)
 app.command(epilog=example("evidence"))(evidence_command.evidence)
 app.command("explain", epilog=example("explain"))(explain_command.explain_command)
+app.command(epilog=example("suspects"))(suspects_command.suspects)
 app.command(epilog=example("demo"))(demo_command.demo)
 app.command(epilog=example("acls"))(acls_command.acls)
 app.add_typer(settings.config_app, name="config")

@@ -23,6 +23,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "srguard explain 90-B3-D5-1F-30-01-00-00:00-DB-12-34-56-78-90-A0:1000",
         "srguard explain --file sr.xml --at 2026-11-02T10:00:00Z --output json",
     ),
+    "suspects": (
+        "srguard suspects --since 2026-01-01 --out suspects-2026     # rejected + audit + accepted topics, ledger",
+        "srguard suspects --archive rejections-2025.avro --accepted '' --no-ledger --output json",
+    ),
     "demo": ("srguard demo --duis --srs 20000",),
     "acls": (
         "srguard acls --principal User:srguard-run --for run               # kafka-acls.sh lines to review",

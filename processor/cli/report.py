@@ -68,7 +68,8 @@ def report(
     settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
     start, end = times(since, until)
     lookups = wiring.report_lookups(settings)
-    party_of, registered, subjects = lookups if lookups else (None, None, None)
+    directory, registered, subjects = lookups if lookups else (None, None, None)
+    party_of = directory.party_of if directory else None
     if settings.input_format is InputFormat.DUIS and subjects is None and (requests_topic or requests_archive):
         raise fail("Redis is unreachable: the scope of DUIS SRs needs its device inventory and party directory")
     notes = [] if lookups else ["Redis unreachable: suppliers are shown by entity id"]

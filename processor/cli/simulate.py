@@ -47,6 +47,22 @@ def publish(
     trust_store_out: Annotated[
         Path, typer.Option(help="Where the generated SMKI OCA certificate is written (srguard run --trust-store).")
     ] = Path("srguard-simulated-oca.pem"),
+    wrong_registrations: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.25,
+            help="Share of meter points registered to a neighbouring NO while its true NO runs them (and as many "
+            "decoys whose devices hold a neighbour's certificates); the truth goes to --truth-out.",
+        ),
+    ] = 0.0,
+    truth_out: Annotated[
+        Path,
+        typer.Option(
+            help="Folder for cells.csv (the devices' NO cells as read: srguard ledger baseline) and planted.csv "
+            "(the wrong registrations: srguard suspects --truth)."
+        ),
+    ] = Path("srguard-simulated-truth"),
     timestamps: Annotated[
         Timestamps,
         typer.Option(
@@ -57,7 +73,7 @@ def publish(
 ) -> None:
     """Publish a generated population (registrations, party directory; device inventory with --duis) and
     SR traffic with planted incidents to the configured topics, which must exist (srguard topics create)."""
-    from processor.devkit.simulate.world import publish_reference, publish_requests, simulate  # dev tooling
+    from processor.devkit.simulate.world import publish_reference, publish_requests, simulate, write_truth
 
     settings = settings_from(config, bootstrap_servers=bootstrap_servers)
     topics = settings.topics
@@ -74,11 +90,16 @@ def publish(
         target_config = topic_configs(settings.kafka_config("admin"), [topics.requests]).get(topics.requests, {})
         check_replay_target(target_config, topics.requests)
     started = time.perf_counter()
-    simulation = simulate(seed, meter_points, srs, duis)
+    simulation = simulate(seed, meter_points, srs, duis, wrong_registrations)
     try:
         trust_store_out.write_bytes(simulation.population.pki.oca_pem())
     except OSError as exc:
         raise fail(f"cannot write --trust-store-out {trust_store_out}: {exc.strerror}") from exc
+    try:
+        truth_out.mkdir(parents=True, exist_ok=True)
+        cells, wrong = write_truth(simulation, truth_out / "cells.csv", truth_out / "planted.csv")
+    except OSError as exc:
+        raise fail(f"cannot write --truth-out {truth_out}: {exc.strerror}") from exc
     console.print(
         f"generated {meter_points:,} meter points and {srs:,} SRs (seed {seed}) in {time.perf_counter() - started:.1f}s"
     )
@@ -100,6 +121,11 @@ def publish(
         f"{_record_times(simulation.traffic) if sr_time or duis else 'now'}), "
         f"{sum(planted.values()):,} of them planted to be rejected: "
         + ", ".join(f"{reason} {n}" for reason, n in sorted(planted.items())),
+        soft_wrap=True,
+    )
+    console.print(
+        f"wrote {truth_out / 'cells.csv'} ({cells:,} NO cells as read: srguard ledger baseline) and "
+        f"{truth_out / 'planted.csv'} ({wrong:,} wrong registrations planted: srguard suspects --truth)",
         soft_wrap=True,
     )
     console.print(

@@ -108,31 +108,32 @@ ScopeFields = tuple[str, str, str | None, str | None, str | None, int, int, str 
 # (MPxN, at) -> the registered NO's market id (None: none registered), for a batch of SRs
 RegisteredOf = Callable[[Sequence[tuple[str | None, int]]], list[str | None]]
 LOOKUP_BATCH = 1000
-# A batch of DUIS SRs -> each one's scope fields, with its role, device type and MPxN from the DSP's data (a DUIS
-# SR names none of them: the party directory and the device inventory do, as when srguard judged it)
-Subjects = Callable[[list[ServiceRequest]], list[ScopeFields]]
+# A batch of DUIS SRs -> each with its role, device type and MPxN from the DSP's data (a DUIS SR names none of
+# them: the party directory and the device inventory do, as when srguard judged it)
+Subjects = Callable[[list[ServiceRequest]], list[ServiceRequest]]
 
 
 def subjects_from(
     devices: Callable[[list[tuple[str, int]]], list[Device | None]], directory: PartyDirectory
 ) -> Subjects:
-    def resolve(srs: list[ServiceRequest]) -> list[ScopeFields]:
+    def resolve(srs: list[ServiceRequest]) -> list[ServiceRequest]:
         found = devices([(sr.target_device_id, sr.as_of) for sr in srs])
-        fields = []
+        resolved = []
         for sr, device in zip(srs, found, strict=True):
             subject = subject_of(sr, device, directory)
-            sr = replace(sr, user_role=subject.user_role, target_device_type=subject.device_type, mpxn=subject.mpxn)
-            fields.append(sr_fields(sr))
-        return fields
+            resolved.append(
+                replace(sr, user_role=subject.user_role, target_device_type=subject.device_type, mpxn=subject.mpxn)
+            )
+        return resolved
 
     return resolve
 
 
-def duis_fields(
+def duis_requests(
     documents: Iterable[tuple[bytes | None, int]], scope: Scope, subjects: Subjects
-) -> Iterator[ScopeFields]:
-    """The scope fields of DUIS documents (with their receipt times): out-of-scope ones only counted as read,
-    unreadable ones skipped (srguard sent them to the DLQ), candidates resolved in batches."""
+) -> Iterator[ServiceRequest]:
+    """The candidate SRs of DUIS documents (with their receipt times), resolved in batches: out-of-scope ones
+    only counted as read, unreadable ones skipped (srguard sent them to the DLQ)."""
     pending: list[ServiceRequest] = []
     for document, received_at in documents:
         try:
@@ -213,23 +214,35 @@ def scope_from_topic(
 ) -> Scope:
     """The in-scope SRs of an SR topic; with ``subjects``, a topic of DUIS XML."""
     scope = Scope()
+    srs = requests_from_topic(kafka_config, topic, serde, scope, since, until, subjects)
+    return count_scope(scope, map(sr_fields, srs), party_of, registered_of)
+
+
+def requests_from_topic(
+    kafka_config: dict[str, Any],
+    topic: str,
+    serde: Serde,
+    scope: Scope,
+    since: int | None = None,
+    until: int | None = None,
+    subjects: Subjects | None = None,
+) -> Iterator[ServiceRequest]:
+    """The candidate SRs (6.15.1, 6.21) of an SR topic in the window, DUIS ones (with ``subjects``) resolved;
+    the others counted in ``scope.read``, unreadable ones skipped (srguard sent them to the DLQ)."""
     if subjects is not None:
         documents = ((m.value(), m.timestamp()[1]) for b in read_history(kafka_config, topic, since, until) for m in b)
-        return count_scope(scope, duis_fields(documents, scope, subjects), party_of, registered_of)
-
-    def srs() -> Iterator[ScopeFields]:
-        for batch in read_history(kafka_config, topic, since, until):
-            for msg in batch:
-                try:
-                    sr = candidate(msg.value(), in_scope, serde, topic)
-                except DecodeError:
-                    continue  # the processor sent these to the DLQ: never in scope
-                if sr is None:
-                    scope.read += 1
-                    continue
-                yield sr_fields(sr)
-
-    return count_scope(scope, srs(), party_of, registered_of)
+        yield from duis_requests(documents, scope, subjects)
+        return
+    for batch in read_history(kafka_config, topic, since, until):
+        for msg in batch:
+            try:
+                sr = candidate(msg.value(), in_scope, serde, topic)
+            except DecodeError:
+                continue
+            if sr is None:
+                scope.read += 1
+                continue
+            yield sr
 
 
 def scope_from_archive(
@@ -246,7 +259,7 @@ def scope_from_archive(
             raise BadInput(f"{path} holds DUIS documents: their scope needs the device inventory in Redis")
         scope = Scope()
         documents = ((r["document"], r["received_at"]) for r in records if in_window(r["received_at"], since, until))
-        return count_scope(scope, duis_fields(documents, scope, subjects), party_of, registered_of)
+        return count_scope(scope, map(sr_fields, duis_requests(documents, scope, subjects)), party_of, registered_of)
     if name != Schema.SERVICE_REQUEST:
         raise BadInput(f"{path} holds {name or 'unknown'} records, not ServiceRequest or DuisRequest")
     fields = (

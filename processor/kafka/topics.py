@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from rich.table import Table
 
 from processor.errors import KafkaUnreachable, PermissionDenied, TopicLosesHistory, TopicMissing
-from processor.names import Topics
+from processor.names import SUSPECTS_TOPIC, Topics
 
 # The reference topics keep every record for good, never compacted. Their records are effective-dated changes
 # keyed by MPxN (entity, device), and an as-of look-up needs every change of a key, not its latest: compaction
@@ -25,9 +25,12 @@ class TopicSpec:
     purpose: str
     reference: bool = False  # every record kept for good: REFERENCE_CONFIG
     kept: bool = False  # retention.ms=-1: history (SRs of years ago are stamped with their own time)
+    compacted: bool = False  # the latest record per key is what counts
 
     @property
     def config(self) -> dict[str, str]:
+        if self.compacted:
+            return {"cleanup.policy": "compact"}
         return dict(REFERENCE_CONFIG) if self.reference else ({"retention.ms": "-1"} if self.kept else {})
 
 
@@ -46,6 +49,12 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
         TopicSpec(topics.audit, "output: would-be rejections in audit mode (Avro SrRejection)"),
         TopicSpec(topics.dlq, "output: undecodable input, bytes unchanged + srguard-error headers"),
         TopicSpec(topics.responses, "output: a DUIS Response XML per rejection (enforce mode), key as the input"),
+        TopicSpec(
+            SUSPECTS_TOPIC,
+            "output of srguard suspects --publish: MPxNs whose registration the evidence contradicts "
+            "(Avro RegistrationSuspect), key = MPxN",
+            compacted=True,
+        ),
     ]
 
 

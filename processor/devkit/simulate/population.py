@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from processor.devkit.simulate.pki import SmkiPki
@@ -59,11 +59,18 @@ class MeterPoint:
     fuel: Fuel
     device_id: str
     device_type: DeviceType
-    registrations: list[Registration]
+    registrations: list[Registration]  # as the DSP's registration data holds them
+    true_operator: str | None = None  # planted: the NO that really runs the meter point (the data names another)
+    cells_held_by: str | None = None  # planted: the NO whose certificates the device's cells wrongly hold
 
     def registration_at(self, at: int) -> Registration | None:
         in_force = [r for r in self.registrations if r.effective_from <= at]
         return max(in_force, key=lambda r: (r.effective_from, r.sequence)) if in_force else None
+
+    def operator_at(self, at: int) -> str | None:
+        """The NO that really runs the meter point at ``at``: the registered one, unless planted otherwise."""
+        registration = self.registration_at(at)
+        return self.true_operator or (registration.network_operator_id if registration else None)
 
 
 @dataclass
@@ -96,6 +103,25 @@ class Population:
     def registrations_in_force(self, queries: Sequence[tuple[str | None, int]]) -> list[Registration | None]:
         """The registration in force for each (MPxN, at), from the world itself: the judge's look-up without Redis."""
         return [self._points[m].registration_at(at) if m in self._points else None for m, at in queries]
+
+    def wrong_registrations(self) -> list[tuple[str, str, str]]:
+        """(MPxN, registered NO, true NO) of each planted wrong registration: what ``suspects`` should find."""
+        return [
+            (p.mpxn, p.registrations[0].network_operator_id or "", p.true_operator)
+            for p in self.meter_points
+            if p.true_operator
+        ]
+
+    def cells_as_read(self, at: int) -> list[tuple[str, str, str, int]]:
+        """(device, cell, entity, at): each device's NO cells as a snapshot read them at ``at`` (e.g. SR 6.24.1
+        results, for ``srguard ledger baseline``): the certificates of the NO that ran its meter point then, or
+        of the decoys' wrong one. Devices of an NO without credentials hold none."""
+        rows = []
+        for point in self.meter_points:
+            holder = self.network_operators.get(point.cells_held_by or point.operator_at(at) or "")
+            if holder is not None:
+                rows += [(point.device_id, cell, holder.entity_id, at) for cell in ("ds", "ka")]
+        return rows
 
     def operators_of(self, fuel: Fuel) -> list[Organisation]:
         role = UserRole.ED if fuel is Fuel.ELECTRICITY else UserRole.GT
@@ -135,9 +161,16 @@ def _mprn(rng: random.Random) -> str:
 
 
 def build_population(
-    seed: int = 1, meter_points: int = 10_000, *, gas_share: float = 0.45, change_rate: float = 0.03
+    seed: int = 1,
+    meter_points: int = 10_000,
+    *,
+    gas_share: float = 0.45,
+    change_rate: float = 0.03,
+    wrong_registrations: float = 0.0,
 ) -> Population:
-    """Deterministic for a seed. ``change_rate`` of meter points get a change of NO (e.g. IDNO adoption)."""
+    """Deterministic for a seed. ``change_rate`` of meter points get a change of NO (e.g. IDNO adoption);
+    ``wrong_registrations`` of them are registered to a neighbouring NO while the true one runs them (and as
+    many decoys hold a neighbouring NO's certificates while registered right: see ``plant``)."""
     rng = random.Random(f"population-{seed}")
     pki, rogue = SmkiPki(seed), SmkiPki(seed, name="ROGUE")
     party_ids = _Ids(0x90B3D51F30100000)
@@ -180,4 +213,32 @@ def build_population(
             new_operator = rng.choice([p for p in pool if p != operator])
             records.append(Registration(mpxn, fuel, new_operator, supplier, rng.randrange(*CHANGES_BETWEEN), sequence))
         points.append(MeterPoint(mpxn, fuel, device_ids(), device_type, records))
+    plant(points, set(operators), wrong_registrations, random.Random(f"planted-{seed}"))
     return Population(pki, rogue, operators, suppliers, acb, unknown, points)
+
+
+def neighbour(operator: str | None, fuel: Fuel, credentialed: set[str]) -> str:
+    """The next NO of the same fuel with SMKI credentials (DNO areas in distributor-id order; gas
+    transporters in list order): the likeliest wrong name in a registration."""
+    pool = [o for o in (GAS_TRANSPORTERS if fuel is Fuel.GAS else list(DISTRIBUTORS.values())) if o in credentialed]
+    return pool[(pool.index(operator) + 1) % len(pool)] if operator in pool else pool[0]
+
+
+def plant(points: list[MeterPoint], credentialed: set[str], share: float, rng: random.Random) -> None:
+    """Wrong registrations: ``share`` of the meter points with one registration, of an NO with credentials, get
+    their registration renamed to the neighbouring NO (the true one kept in ``true_operator``). Decoys: as many
+    others whose devices' cells hold the neighbour's certificates (a wrong placement from before srguard) while
+    their registration is right: evidence that must not, alone, make a suspect."""
+    eligible = [
+        p for p in points if len(p.registrations) == 1 and p.registrations[0].network_operator_id in credentialed
+    ]
+    chosen = rng.sample(eligible, min(len(eligible), 2 * round(share * len(points))))
+    half = len(chosen) // 2
+    for point in chosen[:half]:
+        record = point.registrations[0]
+        point.true_operator = record.network_operator_id
+        point.registrations = [
+            replace(record, network_operator_id=neighbour(point.true_operator, point.fuel, credentialed))
+        ]
+    for point in chosen[half:]:
+        point.cells_held_by = neighbour(point.registrations[0].network_operator_id, point.fuel, credentialed)

@@ -170,18 +170,21 @@ class TrafficGenerator:
         return LabelledSR(sr, Branch.OUT_OF_SCOPE, None)
 
     def _exempt(self, point: MeterPoint) -> LabelledSR:
-        operator = self._rng.choice(self.population.operators_of(point.fuel))
+        """The NO that runs the meter point places its own certificates (a planted wrong registration's true
+        NO too: never blocked, and evidence for ``suspects``); where that NO has no credentials, another does."""
+        submitted = self._rng.randrange(self.mix.start, self.mix.end)
+        operator = self.population.network_operators.get(point.operator_at(submitted) or "")
+        operator = operator or self._rng.choice(self.population.operators_of(point.fuel))
         role = UserRole.ED if operator.role is UserRole.ED else UserRole.GT
-        # Whoever's certificates it places, an NO's own 6.15.1 is never blocked.
-        placed = self._rng.choice(self.population.operators_of(point.fuel))
         sr = self._sr(
             point,
             "6.15.1",
             operator,
             role,
             RemotePartyRole.NETWORK_OPERATOR,
-            _certs(placed),
+            _certs(operator),
             device_type=DeviceType.ESME,
+            submitted=submitted,
         )
         return LabelledSR(sr, Branch.EXEMPT_NETWORK_OPERATOR, None)
 
@@ -212,6 +215,8 @@ class TrafficGenerator:
             )
             return LabelledSR(sr, Branch.NO_NETWORK_OPERATOR_CERTIFICATES, None)
         certs, branch = _certs(registered) if registered else (), Branch.REGISTERED_OWNER
+        # A wrong registration: the Supplier places the certificates of the NO that really runs the meter point.
+        true = pop.network_operators.get(point.true_operator or "") if reason is None else None
         mpxn: str | None = ""
         stated_role: RemotePartyRole | None = RemotePartyRole.NETWORK_OPERATOR
         if reason is Reason.MISSING_REMOTE_PARTY_ROLE:
@@ -250,6 +255,8 @@ class TrafficGenerator:
         elif reason is Reason.NO_REGISTRATION or registered is None:
             mpxn, branch, reason = self._unregistered(point), Branch.MISSING_REGISTRATION, Reason.NO_REGISTRATION
             certs = certs or _certs(pop.operators_of(point.fuel)[0])
+        if true is not None:
+            certs, branch, reason = _certs(true), Branch.FOREIGN_OWNER, Reason.FOREIGN_NETWORK_OPERATOR
         if uncredentialed and reason in (None, Reason.FOREIGN_NETWORK_OPERATOR):
             branch, reason = Branch.FOREIGN_OWNER, Reason.REGISTERED_NETWORK_OPERATOR_HAS_NO_CREDENTIALS
         sr = self._sr(

@@ -30,7 +30,7 @@ def test_every_command_has_an_example_that_names_it():
 def test_each_example_uses_only_options_its_command_has():
     leaves = _leaves(typer.main.get_command(app))
     for path, lines in EXAMPLES.items():
-        known = {opt for param in leaves[path].params for opt in param.opts}
+        known = {opt for param in leaves[path].params for opt in (*param.opts, *param.secondary_opts)}
         for line in lines:
             words = line.split("#")[0].replace(')"', " ").split()
             used = {word.split("=")[0] for word in words if word.startswith("-")}

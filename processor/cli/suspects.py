@@ -1,0 +1,183 @@
+"""``srguard suspects``: MPxNs whose registration srguard's own records contradict, for the data's owners."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from processor import __version__, wiring
+from processor.cli.common import (
+    AllowEmpty,
+    Bootstrap,
+    ConfigFile,
+    RedisUrl,
+    Since,
+    Until,
+    console,
+    empty_window,
+    fail,
+    settings_from,
+    times,
+    window_text,
+)
+from processor.cli.output import Output, OutputFormat
+from processor.config import InputFormat, Settings
+from processor.history.sources import (
+    rejections_from_archive,
+    rejections_from_topic,
+    requests_from_topic,
+    subjects_from,
+)
+from processor.history.stats import Scope
+from processor.ledger.suspects import (
+    THRESHOLD,
+    Findings,
+    find_suspects,
+    from_ledger,
+    from_placements,
+    from_rejections,
+    measure,
+)
+from processor.ledger.suspects_page import avro_record, measured_text, print_suspects, to_json, write_suspects
+from processor.names import SUSPECTS_TOPIC, Schema
+
+
+def _truth(path: Path) -> list[tuple[str, str]]:
+    """(MPxN, true NO) from a CSV with mpxn and true_no columns (``simulate publish`` writes one)."""
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"mpxn", "true_no"} <= set(reader.fieldnames):
+            raise fail(f"--truth {path}: expected a CSV with columns mpxn and true_no")
+        return [(row["mpxn"], row["true_no"]) for row in reader]
+
+
+def _publish(settings: Settings, findings: Findings, threshold: int) -> None:
+    from confluent_kafka import Producer
+
+    serde, found_at = wiring.serde_from(settings), int(time.time() * 1000)
+    producer = Producer(settings.kafka_config("producer", **{"enable.idempotence": True}))
+    failed: list[str] = []
+    for suspect in findings.suspects:
+        value = serde.encode(Schema.REGISTRATION_SUSPECT, avro_record(suspect, threshold, found_at), SUSPECTS_TOPIC)
+        producer.produce(
+            SUSPECTS_TOPIC,
+            value,
+            suspect.mpxn.encode(),
+            on_delivery=lambda error, _msg: failed.append(str(error)) if error else None,
+        )
+        producer.poll(0)
+    if producer.flush(30) or failed:
+        raise fail(f"publishing to {SUSPECTS_TOPIC} failed: {(failed or ['not all delivered in 30 s'])[0]}")
+    console.print(f"published {len(findings.suspects):,} suspects to {SUSPECTS_TOPIC} (key = MPxN)")
+
+
+def _counted(items: Iterator[Any], read: list[int]) -> Iterator[Any]:
+    for item in items:
+        read[0] += 1
+        yield item
+
+
+def suspects(
+    rejections: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Rejection or audit topics to read [default: the rejected and audit topics].", show_default=False
+        ),
+    ] = None,
+    archive: Annotated[
+        list[Path] | None, typer.Option(help="SrRejection archives instead of topics.", exists=True, show_default=False)
+    ] = None,
+    accepted: Annotated[
+        str | None,
+        typer.Option(help="Accepted SRs, for NOs' own 6.15.1s [default: the accepted topic]; '' leaves them out."),
+    ] = None,
+    since: Since = None,
+    until: Until = None,
+    ledger: Annotated[bool, typer.Option("--ledger/--no-ledger", help="Add the NO-cell ledger's evidence.")] = True,
+    min_days: Annotated[
+        int, typer.Option(min=0, help="A cell confirmed by a response counts after this many days.")
+    ] = 30,
+    threshold: Annotated[int, typer.Option(min=1, help="The score that lists an MPxN.")] = THRESHOLD,
+    out: Annotated[Path, typer.Option(help="Folder for suspects.html, .csv, .json.")] = Path("srguard-suspects"),
+    publish: Annotated[
+        bool, typer.Option(help=f"Also write each suspect to {SUSPECTS_TOPIC} (Avro RegistrationSuspect).")
+    ] = False,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="CSV of known wrong registrations (mpxn,true_no): adds precision and recall.", exists=True),
+    ] = None,
+    output: Output = OutputFormat.TEXT,
+    allow_empty: AllowEmpty = False,
+    config: ConfigFile = None,
+    bootstrap_servers: Bootstrap = None,
+    redis_url: RedisUrl = None,
+) -> None:
+    """MPxNs whose registration srguard's records contradict: Suppliers rejected for placing one other NO's
+    certificates, that NO's own 6.15.1s, device cells holding its certificates; scored by documented rules,
+    grouped by the registered NO and the NO the evidence points to (table, CSV, JSON, HTML; optionally a topic)."""
+    settings = settings_from(config, bootstrap_servers=bootstrap_servers, redis_url=redis_url)
+    start, end = times(since, until)
+    now = int(time.time() * 1000)
+    known = _truth(truth) if truth else None
+    reference, ledger_store = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
+    directory = reference.parties.load()
+
+    def registered_of(queries: Sequence[tuple[str | None, int]]) -> list[str | None]:
+        return [r.network_operator_id if r else None for r in reference.registrations.lookup_many(queries)]
+
+    consumer, serde = settings.kafka_config("consumer"), wiring.serde_from(settings)
+    read = [0]  # SR records read in the window (rejections, and accepted candidates beside scope.read)
+    sources: list[str] = []
+    records: list[Iterator[dict[str, Any]]] = []
+    for path in archive or []:
+        records.append(rejections_from_archive(path, start, end))
+        sources.append(str(path))
+    for topic in rejections or ([] if archive else [settings.topics.rejected, settings.topics.audit]):
+        records.append(rejections_from_topic(consumer, topic, serde, start, end))
+        sources.append(topic)
+    accepted_topic = settings.topics.accepted if accepted is None else accepted
+    evidence = [from_rejections(_counted(itertools.chain(*records), read), directory.party_of)]
+    scope = Scope()
+    if accepted_topic:
+        duis = settings.input_format is InputFormat.DUIS
+        subjects = subjects_from(reference.devices.lookup_many, directory) if duis else None
+        srs = requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects)
+        evidence.append(from_placements(_counted(srs, read), directory, registered_of))
+        sources.append(accepted_topic)
+    if ledger:
+        from processor.ledger.population import population_at
+
+        views = population_at(reference, ledger_store, end or now, min_days, directory).devices
+        evidence.append(from_ledger(views, directory, end or now, min_days))
+        sources.append("the NO-cell ledger (Redis)")
+    findings = find_suspects(
+        itertools.chain(*evidence), lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold
+    )
+    if not read[0] + scope.read and not findings.evidence:
+        empty_window(f"no SR records in {', '.join(sources)} and no ledger evidence", start, end, allow_empty)
+    measured = measure(findings, known) if known is not None else None
+    context = {
+        "window (SR time)": window_text(start, end),
+        "read": "; ".join(sources),
+        "threshold": str(threshold),
+        "ledger cells count after": f"{min_days} days",
+        "srguard": __version__,
+    }
+    written = write_suspects(findings, context, out, measured)
+    if output is OutputFormat.JSON:
+        import json
+
+        print(json.dumps(to_json(findings, context, measured)))
+    else:
+        print_suspects(findings, threshold, console)
+        if measured is not None:
+            console.print(measured_text(measured), soft_wrap=True)
+        console.print(f"wrote {', '.join(str(p) for p in written)}", soft_wrap=True)
+    if publish:
+        _publish(settings, findings, threshold)

@@ -1,0 +1,84 @@
+"""The suspects' rules as a table: what each piece of evidence is worth, what counts once, what lists an MPxN."""
+
+from __future__ import annotations
+
+import pytest
+
+from processor.ledger.suspects import THRESHOLD, Evidence, Rule, data_owner, find_suspects, from_rejections
+
+MPAN, MPRN = "1200000000020", "12345674"
+DAY = 86_400_000
+
+
+def supplier(by: str, request: str = "", pointed: str = "SEEB", mpxn: str = MPAN, at: int = DAY) -> Evidence:
+    return Evidence(Rule.SUPPLIERS, mpxn, "LOND", pointed, by, at, request or f"{by}:{at}")
+
+
+def operator(request: str, pointed: str = "SEEB") -> Evidence:
+    return Evidence(Rule.OPERATOR, MPAN, "LOND", pointed, pointed, 2 * DAY, request)
+
+
+def ledger(device: str, cell: str = "ds") -> Evidence:
+    return Evidence(Rule.LEDGER, MPAN, "LOND", "SEEB", device, 0, f"{device} {cell}")
+
+
+CASES = [  # (evidence, listed?, score)
+    ([supplier("BGAS")], False, 2),
+    ([supplier("BGAS"), supplier("BGAS", at=5 * DAY)], False, 2),  # a Supplier's retries are one Supplier
+    ([supplier("BGAS"), supplier("EDFE")], True, 4),
+    ([supplier("BGAS"), supplier("EDFE", pointed="EELC")], False, 2),  # two NOs pointed at: two weak cases
+    ([operator("a")], False, 3),
+    ([operator("a"), operator("b")], True, 6),  # the NO's own SRs, each counted
+    ([operator("a"), supplier("OVOS")], True, 5),
+    ([ledger("d1")], False, 3),  # the ledger alone: registration or certificates wrong? not listed
+    ([ledger("d1", "ds"), ledger("d1", "ka")], False, 3),  # one device's two cells are one
+    ([ledger("d1"), supplier("OVOS")], True, 5),
+]
+
+
+@pytest.mark.parametrize(("evidence", "listed", "points"), CASES)
+def test_each_rule_scores_what_it_documents_and_only_independent_evidence_adds_up(evidence, listed, points):
+    found = find_suspects(evidence)
+    assert [s.score for s in found.suspects] == ([points] if listed else [])
+    assert found.below_threshold == (0 if listed else len({(e.mpxn, e.pointed) for e in evidence}))
+    assert THRESHOLD == 4
+
+
+def test_a_registration_corrected_since_is_counted_not_listed():
+    evidence = [supplier("BGAS"), supplier("EDFE"), supplier("OVOS", mpxn=MPRN), supplier("EONN", mpxn=MPRN)]
+    found = find_suspects(evidence, registered_now=lambda mpxns: ["SEEB" if m == MPAN else "LOND" for m in mpxns])
+    assert [s.mpxn for s in found.suspects] == [MPRN] and found.corrected == 1
+    suspect = found.suspects[0]
+    assert suspect.registered == "LOND" and suspect.pointed == "SEEB" and suspect.fuel == "GAS"
+    assert found.by("registered") == {"LOND": 1} and found.by("pointed") == {"SEEB": 1}
+
+
+def test_the_data_owner_is_the_mpans_distributor_or_the_gas_transporters_agent():
+    assert data_owner("1900000000000", "LOND") == "SEEB (MPAS, distributor 19)"  # the area's MPAS, not the NO named
+    assert data_owner(MPRN, "CADT") == "CDSP for CADT"
+
+
+def _record(**over):
+    record = {
+        "reason": "foreign_network_operator", "mpxn": MPAN, "registered_network_operator_id": "LOND",
+        "certificate_party_ids": ["SEEB", "SEEB"], "as_of": DAY, "originator_id": "00-00-00-00-00-00-00-01",
+        "request_id": "00-00-00-00-00-00-00-01:00-00-00-00-00-00-00-02:1",
+    }  # fmt: skip
+    return record | over
+
+
+@pytest.mark.parametrize(
+    ("change", "pointed"),
+    [
+        ({}, "SEEB"),
+        ({"reason": "unknown_entity"}, None),  # not another NO's certificates
+        ({"certificate_party_ids": ["SEEB", "EELC"]}, None),  # two NOs at once: points nowhere
+        ({"certificate_party_ids": ["SEEB", ""]}, None),  # an unreadable one
+        ({"registered_network_operator_id": None}, None),  # nothing registered: nothing contradicted
+        ({"mpxn": None}, None),
+    ],
+)
+def test_a_rejection_is_evidence_only_when_its_certificates_point_at_one_other_no(change, pointed):
+    found = list(from_rejections([_record(**change)], lambda entity, at: "BGAS"))
+    assert [e.pointed for e in found] == ([pointed] if pointed else [])
+    assert all(e.by == "BGAS" and e.rule is Rule.SUPPLIERS for e in found)
