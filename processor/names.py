@@ -46,6 +46,9 @@ class Topics(BaseModel):
     audit: str = "dcc.sr.audit"
     dlq: str = "dcc.sr.dlq"
     responses: str = "dcc.sr.responses"
+    # For the registration data's owners: `srguard suspects --publish` writes each suspect MPxN (Avro
+    # RegistrationSuspect, key = the MPxN); compacted: the latest finding per MPxN stays. srguard never reads it.
+    suspects: str = "dcc.registration.suspects"
 
     def outputs(self) -> tuple[str, ...]:
         return (self.accepted, self.rejected, self.audit, self.dlq, self.responses)
@@ -70,9 +73,7 @@ class Schema(StrEnum):
 # The DSP's responses and alerts for SRs (Avro SrOutcome or DUIS Response XML): `srguard ledger build
 # --outcomes` reads them to confirm or undo NO-cell placements. Not one of srguard's own topics.
 OUTCOMES_TOPIC = "dcc.sr.outcomes"
-# For the registration data's owners: `srguard suspects --publish` writes each suspect MPxN (RegistrationSuspect,
-# key = the MPxN). Not read by srguard itself; compacted, so the latest finding per MPxN stays.
-SUSPECTS_TOPIC = "dcc.registration.suspects"
+
 
 # Headers srguard adds to the records it writes.
 OUTCOME_HEADER = "srguard-outcome"  # accepted | rejected | audit

@@ -45,7 +45,7 @@ from processor.ledger.suspects import (
     measure,
 )
 from processor.ledger.suspects_page import avro_record, measured_text, print_suspects, to_json, write_suspects
-from processor.names import SUSPECTS_TOPIC, Schema
+from processor.names import Schema
 
 
 def _truth(path: Path) -> list[tuple[str, str]]:
@@ -59,22 +59,26 @@ def _truth(path: Path) -> list[tuple[str, str]]:
 
 def _publish(settings: Settings, findings: Findings, threshold: int) -> None:
     from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
 
-    serde, found_at = wiring.serde_from(settings), int(time.time() * 1000)
+    serde, found_at, topic = wiring.serde_from(settings), int(time.time() * 1000), settings.topics.suspects
+    if topic not in AdminClient(settings.kafka_config("admin")).list_topics(timeout=15).topics:
+        # never made by a produce (a broker auto-creating it would not compact it)
+        raise fail(f"topic {topic} does not exist: create it with 'srguard topics create'")
     producer = Producer(settings.kafka_config("producer", **{"enable.idempotence": True}))
     failed: list[str] = []
     for suspect in findings.suspects:
-        value = serde.encode(Schema.REGISTRATION_SUSPECT, avro_record(suspect, threshold, found_at), SUSPECTS_TOPIC)
+        value = serde.encode(Schema.REGISTRATION_SUSPECT, avro_record(suspect, threshold, found_at), topic)
         producer.produce(
-            SUSPECTS_TOPIC,
+            topic,
             value,
             suspect.mpxn.encode(),
             on_delivery=lambda error, _msg: failed.append(str(error)) if error else None,
         )
         producer.poll(0)
     if producer.flush(30) or failed:
-        raise fail(f"publishing to {SUSPECTS_TOPIC} failed: {(failed or ['not all delivered in 30 s'])[0]}")
-    console.print(f"published {len(findings.suspects):,} suspects to {SUSPECTS_TOPIC} (key = MPxN)")
+        raise fail(f"publishing to {topic} failed: {(failed or ['not all delivered in 30 s'])[0]}")
+    console.print(f"published {len(findings.suspects):,} suspects to {topic} (key = MPxN)")
 
 
 def _counted(items: Iterator[Any], read: list[int]) -> Iterator[Any]:
@@ -106,7 +110,7 @@ def suspects(
     threshold: Annotated[int, typer.Option(min=1, help="The score that lists an MPxN.")] = THRESHOLD,
     out: Annotated[Path, typer.Option(help="Folder for suspects.html, .csv, .json.")] = Path("srguard-suspects"),
     publish: Annotated[
-        bool, typer.Option(help=f"Also write each suspect to {SUSPECTS_TOPIC} (Avro RegistrationSuspect).")
+        bool, typer.Option(help="Also write each suspect to the suspects topic (Avro RegistrationSuspect).")
     ] = False,
     truth: Annotated[
         Path | None,

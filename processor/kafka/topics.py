@@ -9,7 +9,7 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 from rich.table import Table
 
 from processor.errors import KafkaUnreachable, PermissionDenied, TopicLosesHistory, TopicMissing
-from processor.names import SUSPECTS_TOPIC, Topics
+from processor.names import Topics
 
 # The reference topics keep every record for good, never compacted. Their records are effective-dated changes
 # keyed by MPxN (entity, device), and an as-of look-up needs every change of a key, not its latest: compaction
@@ -50,7 +50,7 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
         TopicSpec(topics.dlq, "output: undecodable input, bytes unchanged + srguard-error headers"),
         TopicSpec(topics.responses, "output: a DUIS Response XML per rejection (enforce mode), key as the input"),
         TopicSpec(
-            SUSPECTS_TOPIC,
+            topics.suspects,
             "output of srguard suspects --publish: MPxNs whose registration the evidence contradicts "
             "(Avro RegistrationSuspect), key = MPxN",
             compacted=True,
