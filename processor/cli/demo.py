@@ -25,6 +25,12 @@ def demo(
     duis: Annotated[
         bool, typer.Option("--duis", help="SRs as DUIS XML; device types and MPxNs from a device inventory.")
     ] = False,
+    wrong_registrations: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.25, help="Share of MPxNs registered to a neighbouring NO, for srguard suspects to find."
+        ),
+    ] = 0.01,
 ) -> None:
     """Run the whole job on the embedded stack: population, PKI, registrations, SR stream, processor, summary."""
     from processor.devkit.demo import print_summary, run_demo  # dev tooling loads only for the demo
@@ -34,7 +40,7 @@ def demo(
 
     if ctx.find_root().params.get("log_level") is None:  # unless asked, the demo's own summary speaks
         logging.getLogger().setLevel(logging.WARNING)
-    result = run_demo(console, meter_points, srs, seed, duis)
+    result = run_demo(console, meter_points, srs, seed, duis, wrong_registrations)
     stats = aggregate(result.rejections, result.party_of, result.scope)
     context = ReportContext(
         window="the generated traffic's",
@@ -69,6 +75,23 @@ def demo(
         console.print(
             "NOs without SMKI credentials, registered for meter points: "
             + (", ".join(f"{r.operator} ({r.meter_points:,} meter points)" for r in missing) or "none")
+        )
+    if result.suspects is not None and result.measured is not None:
+        from processor.ledger.suspects import THRESHOLD
+        from processor.ledger.suspects_page import measured_text, write_suspects
+
+        facts = {
+            "world": f"the demo's (seed {seed}, {wrong_registrations:.1%} of MPxNs registered to a neighbouring NO)",
+            "read": "the demo's rejected and accepted topics; the NO-cell ledger with the devices' cells as read",
+            "threshold": str(THRESHOLD),
+        }
+        write_suspects(result.suspects, facts, report_dir / "suspects", result.measured)
+        planted = result.measured.planted
+        console.print(
+            f"suspects: {len(result.suspects.suspects):,} MPxNs listed; {measured_text(result.measured)}; "
+            f"{result.reachable:,} of the {planted:,} planted MPxNs saw a judged placement of NO certificates "
+            f"(the rest left no evidence but their cells); page: {report_dir / 'suspects' / 'suspects.html'}",
+            soft_wrap=True,
         )
     if not print_summary(result, stats, report_dir, console):
         raise typer.Exit(ExitCode.FAILED)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,21 +27,18 @@ from processor.cli.common import (
     window_text,
 )
 from processor.cli.output import Output, OutputFormat
-from processor.config import InputFormat, Settings
+from processor.config import Settings
 from processor.history.sources import (
     rejections_from_archive,
     rejections_from_topic,
     requests_from_topic,
-    subjects_from,
 )
 from processor.history.stats import Scope
 from processor.ledger.suspects import (
     THRESHOLD,
     Findings,
+    evidence_of,
     find_suspects,
-    from_ledger,
-    from_placements,
-    from_rejections,
     measure,
 )
 from processor.ledger.suspects_page import avro_record, measured_text, print_suspects, to_json, write_suspects
@@ -130,10 +127,10 @@ def suspects(
     now = int(time.time() * 1000)
     known = _truth(truth) if truth else None
     reference, ledger_store = wiring.reference_and_ledger(settings)  # refused before reading: no half-empty Redis
-    directory = reference.parties.load()
-
-    def registered_of(queries: Sequence[tuple[str | None, int]]) -> list[str | None]:
-        return [r.network_operator_id if r else None for r in reference.registrations.lookup_many(queries)]
+    lookups = wiring.report_lookups(settings)
+    if lookups is None:
+        raise fail("Redis is unreachable: suspects needs its party directory and registrations")
+    directory, registered_of, subjects = lookups
 
     consumer, serde = settings.kafka_config("consumer"), wiring.serde_from(settings)
     read = [0]  # SR records read in the window (rejections, and accepted candidates beside scope.read)
@@ -146,23 +143,19 @@ def suspects(
         records.append(rejections_from_topic(consumer, topic, serde, start, end))
         sources.append(topic)
     accepted_topic = settings.topics.accepted if accepted is None else accepted
-    evidence = [from_rejections(_counted(itertools.chain(*records), read), directory.party_of)]
-    scope = Scope()
+    scope, srs = Scope(), None
     if accepted_topic:
-        duis = settings.input_format is InputFormat.DUIS
-        subjects = subjects_from(reference.devices.lookup_many, directory) if duis else None
-        srs = requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects)
-        evidence.append(from_placements(_counted(srs, read), directory, registered_of))
+        srs = _counted(requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects), read)
         sources.append(accepted_topic)
+    views = None
     if ledger:
         from processor.ledger.population import population_at
 
         views = population_at(reference, ledger_store, end or now, min_days, directory).devices
-        evidence.append(from_ledger(views, directory, end or now, min_days))
         sources.append("the NO-cell ledger (Redis)")
-    findings = find_suspects(
-        itertools.chain(*evidence), lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold
-    )
+    rejected = _counted(itertools.chain(*records), read)
+    evidence = evidence_of(rejected, srs, views, directory, registered_of, end or now, min_days)
+    findings = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold)
     if not read[0] + scope.read and not findings.evidence:
         empty_window(f"no SR records in {', '.join(sources)} and no ledger evidence", start, end, allow_empty)
     measured = measure(findings, known) if known is not None else None
@@ -170,7 +163,7 @@ def suspects(
         "window (SR time)": window_text(start, end),
         "read": "; ".join(sources),
         "threshold": str(threshold),
-        "ledger cells count after": f"{min_days} days",
+        "confirmed ledger cells count after": f"{min_days} days",
         "srguard": __version__,
     }
     written = write_suspects(findings, context, out, measured)

@@ -21,14 +21,18 @@ from processor import wiring
 from processor.avro import codec
 from processor.config import InputFormat, Settings, load_settings
 from processor.devkit.simulate.duis import inventory
-from processor.devkit.simulate.world import publish_reference, publish_requests, simulate
+from processor.devkit.simulate.world import Simulation, publish_reference, publish_requests, simulate, write_truth
 from processor.devkit.stack import EmbeddedStack, free_port
+from processor.domain.decision import Branch
+from processor.domain.model import RemotePartyRole
 from processor.history.render import headline_text
-from processor.history.sources import count_scope, rejections_from_topic, sr_fields
+from processor.history.sources import count_scope, rejections_from_topic, requests_from_topic, sr_fields
 from processor.history.stats import IncidenceStats, Scope
 from processor.kafka.topics import create_topics, topic_layout
-from processor.ledger.build import BuildSummary, build_ledger
+from processor.ledger.build import BuildSummary, build_ledger, load_snapshot
 from processor.ledger.evidence import Evidence, collect_evidence
+from processor.ledger.population import population_at
+from processor.ledger.suspects import Findings, Measured, evidence_of, find_suspects, measure
 from processor.names import Schema
 from processor.stream.app import run
 
@@ -49,6 +53,9 @@ class DemoResult:
     party_of: Callable[[str, int], str | None] = lambda _entity, _at: None
     ledger: BuildSummary | None = None
     evidence: Evidence | None = None
+    suspects: Findings | None = None
+    measured: Measured | None = None
+    reachable: int = 0  # planted wrong registrations whose MPxN saw any SR placing NO certificates
 
     @property
     def rate(self) -> float:
@@ -75,16 +82,22 @@ def _read_rejections(settings: Settings, topic: str, expect: int, timeout: float
 
 
 def run_demo(
-    console: Console, meter_points: int = 30_000, srs: int = 100_000, seed: int = 1, duis: bool = False
+    console: Console,
+    meter_points: int = 30_000,
+    srs: int = 100_000,
+    seed: int = 1,
+    duis: bool = False,
+    wrong_registrations: float = 0.0,
 ) -> DemoResult:
-    """``duis``: the SRs travel as DUIS XML and the device inventory names their targets' type and MPxN."""
+    """``duis``: the SRs travel as DUIS XML and the device inventory names their targets' type and MPxN;
+    ``wrong_registrations``: the share of MPxNs registered to a neighbouring NO, for ``suspects`` to find."""
     with tempfile.TemporaryDirectory(prefix="srguard-demo-") as tmp, EmbeddedStack() as stack:
         console.print(
             f"embedded stack: {stack.state.broker} at {stack.kafka_bootstrap} (answered after "
             f"{stack.state.broker_start_seconds:.1f}s), Redis at {stack.redis_url}"
         )
         started = time.perf_counter()
-        simulation = simulate(seed, meter_points, srs, duis)
+        simulation = simulate(seed, meter_points, srs, duis, wrong_registrations)
         population, traffic = simulation.population, simulation.traffic
         trust = Path(tmp) / "smki-oca.pem"
         trust.write_bytes(population.pki.oca_pem())
@@ -164,12 +177,41 @@ def run_demo(
             )
             reference, ledger = wiring.reference_and_ledger(settings)
             result.evidence = collect_evidence(list(rejected), reference, ledger, (None, None), now, 30)
+            if wrong_registrations:
+                _find_suspects(settings, simulation, result, Path(tmp), now)
         finally:
             stop.set()
             worker.join(60)
             producer.flush(10)
             del producer  # before the stack stops: a live client would log its lost connections after it
     return result
+
+
+def _find_suspects(settings: Settings, simulation: Simulation, result: DemoResult, tmp: Path, now: int) -> None:
+    """`srguard suspects` on the demo's world: the devices' cells as read into the ledger, then every rule's
+    evidence (the rejections, the accepted SRs, the ledger), measured against the planted truth."""
+    write_truth(simulation, tmp / "cells.csv", tmp / "planted.csv")
+    reference, ledger = wiring.reference_and_ledger(settings)
+    load_snapshot(ledger, tmp / "cells.csv")
+    lookups = wiring.report_lookups(settings)
+    assert lookups is not None, "the demo's Redis answered a moment ago"
+    directory, registered_of, subjects = lookups
+    accepted = requests_from_topic(
+        settings.kafka_config("consumer"), settings.topics.accepted, wiring.serde_from(settings), Scope(),
+        subjects=subjects,
+    )  # fmt: skip
+    views = population_at(reference, ledger, now, 30, directory).devices
+    evidence = evidence_of(result.rejections, accepted, views, directory, registered_of, now, 30)
+    result.suspects = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]))
+    truth = [(mpxn, true) for mpxn, _, true in simulation.population.wrong_registrations()]
+    result.measured = measure(result.suspects, truth)
+    planted = {mpxn for mpxn, _ in truth}
+    seen = {  # judged placements of NO certificates: what the rules can read
+        i.sr.mpxn
+        for i in simulation.traffic
+        if i.sr.remote_party_role is RemotePartyRole.NETWORK_OPERATOR and i.branch is not Branch.OUT_OF_SCOPE
+    }
+    result.reachable = len(planted & seen)
 
 
 def print_summary(result: DemoResult, stats: IncidenceStats, report_dir: Path, console: Console) -> bool:

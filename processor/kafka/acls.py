@@ -5,7 +5,8 @@ writes its five outputs (and reads their ``max.message.bytes``), reads as its gr
 writes with transactional ids ``<prefix>*`` (default ``<group>-``: one per process); with the embedded feed it
 also reads the three reference topics (and checks they keep every record). ``feed`` reads the reference topics.
 ``replay-topic`` reads the SR topic and creates and writes its ``<output prefix>*`` topics in transactions.
-``history`` (export, report, evidence, ledger build) reads what it is given. Nobody but ``feed``'s writer of the
+``history`` (export, report, evidence, ledger build) reads what it is given; ``suspects`` reads the rejected, audit
+and accepted topics and writes the suspects topic. Nobody but ``feed``'s writer of the
 reference data, the DSP's own publisher, may write the reference topics: they decide which certificates pass.
 """
 
@@ -29,7 +30,7 @@ from processor.errors import AclsTooWide
 from processor.kafka.edge import error_text
 from processor.names import Topics, feed_group, replay_group, replay_transactional_id
 
-COMMANDS = ("run", "feed", "replay-topic", "history")
+COMMANDS = ("run", "feed", "replay-topic", "history", "suspects")
 HISTORY_GROUP_PREFIX = "srguard-history-"  # names.history_group(): a random suffix per read
 
 
@@ -100,6 +101,10 @@ def grants(
     if command == "history":
         read = list(read_topics or (topics.requests, topics.rejected, topics.audit))
         found = _on(principal, "topic", read, ["Read", "Describe"])
+        return found + _on(principal, "group", [HISTORY_GROUP_PREFIX], ["Read"], prefixed=True)
+    if command == "suspects":  # its evidence, and with --publish the data owners' topic
+        found = _on(principal, "topic", [topics.rejected, topics.audit, topics.accepted], ["Read", "Describe"])
+        found += _on(principal, "topic", [topics.suspects], ["Write", "Describe"])
         return found + _on(principal, "group", [HISTORY_GROUP_PREFIX], ["Read"], prefixed=True)
     raise ValueError(f"no ACLs for command {command!r}: one of {', '.join(COMMANDS)}")
 

@@ -209,6 +209,23 @@ def from_placements(
         yield from flush()
 
 
+def evidence_of(
+    records: Iterable[dict[str, Any]],
+    accepted: Iterable[ServiceRequest] | None,
+    views: Iterable[DeviceView] | None,
+    directory: PartyDirectory,
+    registered_of: RegisteredOf,
+    now: int,
+    min_days: int,
+) -> Iterator[Evidence]:
+    """Every rule's evidence: rejection/audit records, accepted SRs (None: not read), the ledger's devices."""
+    yield from from_rejections(records, directory.party_of)
+    if accepted is not None:
+        yield from from_placements(accepted, directory, registered_of)
+    if views is not None:
+        yield from from_ledger(views, directory, now, min_days)
+
+
 def _settled(holding: Holding | None) -> Holding | None:
     """What the cell is known to hold: a pending placement's predecessor (the SR may still fail)."""
     while holding is not None and holding.placement.status is Status.PENDING:

@@ -16,6 +16,7 @@ from processor.ledger.suspects import COUNTED_PER, POINTS, Findings, Measured, R
 from processor.times import iso_utc
 
 SHOWN = 25  # suspects in the terminal; the files hold them all
+LISTING_HEAD = ["MPxN", "fuel", "registered NO", "evidence points to", "score", "evidence", "seen", "data owner"]
 SIDES_HEAD = ["Network Operator", "suspects where registered", "suspects pointing to it"]
 RULE_TEXT = {
     Rule.SUPPLIERS: "Supplier SRs rejected for placing this NO's certificates",
@@ -55,7 +56,7 @@ def print_suspects(findings: Findings, threshold: int, console: Console) -> None
     )
     if not findings.suspects:
         return
-    table = Table("MPxN", "fuel", "registered NO", "evidence points to", "score", "evidence", "seen", "data owner")
+    table = Table(*LISTING_HEAD)
     for s in findings.suspects[:SHOWN]:
         seen = f"{_day(s.first_seen)} .. {_day(s.last_seen)}"
         table.add_row(s.mpxn, s.fuel, s.registered, s.pointed, str(s.score), evidence_text(s), seen, s.data_owner)
@@ -122,9 +123,10 @@ def avro_record(suspect: Suspect, threshold: int, found_at: int) -> dict[str, An
     }
 
 
-def _table(head: list[str], body: list[list[object]]) -> str:
+def _table(head: list[str], body: list[list[object]], kind: str = "") -> str:
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in body)
-    return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+    opening = f'<table class="{kind}">' if kind else "<table>"
+    return opening + "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
 
 
 def write_suspects(
@@ -162,7 +164,7 @@ def write_suspects(
 body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1rem 0; font-size: .85rem; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: bottom; }}
-.note {{ color: #555; font-size: .85rem; }}
+.note {{ color: #555; font-size: .85rem; }} .listing td {{ white-space: nowrap; }}
 </style></head><body>
 <h1>Suspect registrations: MPxNs whose registered Network Operator srguard's records contradict</h1>
 <p class="note">Each piece of evidence says another NO runs the MPxN. An MPxN is listed when its evidence for one
@@ -172,9 +174,9 @@ stayed below the threshold; {findings.corrected:,} were registered to the NO poi
 suspects-evidence.csv with its RequestID or device.</p>
 {_table(["", ""], [[k, v] for k, v in facts.items()])}
 <h2>The rules</h2>{rules}
-<h2>By Network Operator</h2>{_table(SIDES_HEAD, sides)}
 <h2>Suspects ({len(findings.suspects):,})</h2>
-{_table(["MPxN", "fuel", "registered NO", "evidence points to", "score", "evidence", "seen", "data owner"], listing)}
+{_table(LISTING_HEAD, listing, "listing")}
+<h2>By Network Operator</h2>{_table(SIDES_HEAD, sides)}
 </body></html>
 """)
     return [out / "suspects.csv", out / "suspects-evidence.csv", out / "suspects.json", out / "suspects.html"]

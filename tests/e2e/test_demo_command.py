@@ -69,7 +69,16 @@ def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_
     pairs = out[out.index("Top incident pairs") :].split("rejections:")[0]
     assert " -> " in pairs and "(none" not in pairs and "?" not in pairs, "pairs must be wrong-owner incidents"
 
-    assert {p.name for p in tmp_path.iterdir()} == {"incidence.csv", "incidence.json", "incidence.html", "evidence"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "incidence.csv", "incidence.json", "incidence.html", "evidence", "suspects",
+    }  # fmt: skip
+    # The planted wrong registrations (1% by default), looked for by `suspects`: measured against the truth
+    measured = re.search(r"precision ([\d.]+)% \((\d+) of (\d+) listed\), recall ([\d.]+)% \((\d+) of (\d+)", out)
+    assert measured, out[-3000:]
+    reachable = re.search(r"(\d+) of the (\d+) planted MPxNs saw a judged placement", out)
+    assert reachable and int(measured.group(6)) == int(reachable.group(2)) == round(0.01 * int(meter_points))
+    assert float(measured.group(1)) >= 90.0 and int(measured.group(5)) >= int(reachable.group(1)) * 0.9
+    assert (tmp_path / "suspects" / "suspects.html").is_file()
     # The evidence pack: every generated device judged, every rejection counted against its NO.
     rows = list(csv.DictReader((tmp_path / "evidence" / "evidence.csv").open()))
     assert sum(int(r["devices_in_service"]) for r in rows) == int(meter_points)

@@ -16,6 +16,7 @@ import pytest
 from processor.avro import codec
 from processor.kafka.reading import read_history
 from tests.e2e.srguard_process import SrguardRun, Stack
+from tests.e2e.test_report_page import CHROMIUM, nothing_cut_at_the_right, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SRS = 30_000
@@ -72,6 +73,9 @@ def test_suspects_finds_the_planted_wrong_registrations_and_publishes_them(
     assert "against the planted truth: precision" in said.stdout
     html = (tmp_path / "found" / "suspects.html").read_text()
     assert all(mpxn in html for mpxn, _ in listed)
+    if CHROMIUM:  # the page as a person sees it: nothing cut at a laptop's width
+        picture = screenshot(tmp_path / "found" / "suspects.html", tmp_path / "shot.png", height=1400)
+        assert nothing_cut_at_the_right(picture)
     # The data owners' topic: one Avro record per suspect, keyed by MPxN
     records = [
         m for batch in read_history({"bootstrap.servers": kafka_bootstrap}, stack.topics.suspects) for m in batch

@@ -74,7 +74,7 @@ def write_truth(simulation: Simulation, cells: Path, planted: Path) -> tuple[int
     """The devices' NO cells as a snapshot read them after the traffic (``srguard ledger baseline``) and the
     planted wrong registrations (``srguard suspects --truth``): (cells, wrong registrations) written."""
     population = simulation.population
-    rows = population.cells_as_read(max(i.sr.as_of for i in simulation.traffic) + DAY_MS)
+    rows = population.cells_as_read(max(i.sr.submitted_at for i in simulation.traffic) + 60_000)  # read just after
     with cells.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["device_id", "cell", "entity_id", "as_of"])
