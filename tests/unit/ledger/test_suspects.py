@@ -7,6 +7,7 @@ import pytest
 from processor.ledger.suspects import THRESHOLD, Evidence, Rule, data_owner, find_suspects, from_rejections
 
 MPAN, MPRN = "1200000000020", "12345674"
+DEVICE = "00-00-00-00-00-00-00-09"
 DAY = 86_400_000
 
 
@@ -82,3 +83,70 @@ def test_a_rejection_is_evidence_only_when_its_certificates_point_at_one_other_n
     found = list(from_rejections([_record(**change)], lambda entity, at: "BGAS"))
     assert [e.pointed for e in found] == ([pointed] if pointed else [])
     assert all(e.by == "BGAS" and e.rule is Rule.SUPPLIERS for e in found)
+
+
+# The placement and ledger rules, on a small simulated world's real certificates and directory
+@pytest.fixture(scope="module")
+def world():
+    from processor.devkit.simulate.population import build_population
+
+    population = build_population(seed=2, meter_points=100)
+    return population, population.directory()
+
+
+def _placement(population, originator, role, placed, variant="6.15.1"):
+    from processor.domain.certificates import KeyUsage
+    from processor.domain.model import CertificateUsage, RemotePartyRole, ReplacementCertificate, ServiceRequest
+
+    der = placed.certificates[KeyUsage.DIGITAL_SIGNATURE]
+    return ServiceRequest(
+        request_id=f"{originator.entity_id}:{DEVICE}:1", service_reference_variant=variant,
+        command_variant=1, originator_id=originator.entity_id, user_role=role, target_device_id=DEVICE,
+        target_device_type="ESME", mpxn=MPAN, remote_party_role=RemotePartyRole.NETWORK_OPERATOR,
+        certificates=(ReplacementCertificate(CertificateUsage.DIGITAL_SIGNING, der),), submitted_at=DAY,
+    )  # fmt: skip
+
+
+def test_an_nos_own_placement_is_evidence_only_with_its_own_certificates_where_another_is_registered(world):
+    from processor.ledger.suspects import from_placements
+
+    population, directory = world
+    seeb, lond = population.network_operators["SEEB"], population.network_operators["LOND"]
+    supplier = next(iter(population.suppliers.values()))
+
+    def found(sr, registered="LOND"):
+        return [(e.rule, e.pointed, e.registered) for e in from_placements([sr], directory, lambda q: [registered])]
+
+    assert found(_placement(population, seeb, "ED", seeb)) == [(Rule.OPERATOR, "SEEB", "LOND")]
+    assert found(_placement(population, seeb, "ED", seeb), registered="SEEB") == []  # its own MPxN
+    assert found(_placement(population, seeb, "ED", lond)) == []  # not its own certificates: says nothing of it
+    assert found(_placement(population, supplier, "IS", seeb)) == []  # a Supplier's SR: judged, not exempt
+    assert found(_placement(population, seeb, "ED", seeb, variant="6.21")) == []  # only 6.15.1 is exempt
+
+
+def test_a_ledger_cell_is_evidence_when_read_or_confirmed_long_enough_and_another_nos(world):
+    from processor.ledger.model import DeviceCells, Holding, Placement, Status
+    from processor.ledger.population import DeviceView, State
+    from processor.ledger.suspects import from_ledger
+
+    population, directory = world
+    seeb, supplier = population.network_operators["SEEB"], next(iter(population.suppliers.values()))
+    now = 400 * DAY
+
+    def found(holding, registered="LOND"):
+        view = DeviceView("D1", "ESME", MPAN, registered, "BGAS", DeviceCells(ds=holding), {}, State.WRONG, (), ())
+        return [(e.pointed, e.by) for e in from_ledger([view], directory, now, 30)]
+
+    def held(entity, status, at):
+        return Holding(entity, Placement(at, "", 0, status))
+
+    assert found(held(seeb.entity_id, Status.BASELINE, now - DAY)) == [("SEEB", "D1")]  # read: what it holds
+    assert found(held(seeb.entity_id, Status.CONFIRMED, now - 40 * DAY)) == [("SEEB", "D1")]
+    assert found(held(seeb.entity_id, Status.CONFIRMED, now - 10 * DAY)) == []  # not yet stood 30 days
+    pending = Holding(
+        supplier.entity_id, Placement(now, "x", 1, Status.PENDING), held(seeb.entity_id, Status.BASELINE, 0)
+    )
+    assert found(pending) == [("SEEB", "D1")]  # a pending placement may still fail: what was there counts
+    assert found(held(supplier.entity_id, Status.BASELINE, 0)) == []  # a Supplier's certificates: not an NO's
+    assert found(held(seeb.entity_id, Status.BASELINE, 0), registered="SEEB") == []  # the registered NO's
+    assert found(held(seeb.entity_id, Status.BASELINE, 0), registered="(unregistered)") == []
