@@ -60,9 +60,26 @@ def months_chart(counts: dict[str, int]) -> str:
     return png_of(figure)
 
 
-def _table(head: list[str], rows: list[list[object]]) -> str:
+def table_html(head: list[str], rows: list[list[object]], kind: str = "") -> str:
     cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
-    return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+    opening = f'<table class="{kind}">' if kind else "<table>"
+    return opening + "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
+
+
+def page_html(title: str, body: str, style: str = "") -> str:
+    """A self-contained page in the packs' look (the evidence pack, the suspects); ``style``: its own rules."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
+table {{ border-collapse: collapse; margin: 1rem 0; font-size: .85rem; }}
+td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: bottom; }}
+th {{ max-width: 9rem; }}
+figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: .85rem; }}
+{style}</style></head><body>
+{body}
+</body></html>
+"""
 
 
 def _count_share(count: int, share: float | None) -> str:
@@ -115,21 +132,16 @@ def write_evidence(evidence: Evidence, context: dict[str, str], out: Path) -> li
     missing_rows: list[list[object]] = [
         [operator_label(r.operator), r.kind, r.meter_points, r.devices] for r in missing
     ]
-    facts = _table(["", ""], [[k, v] for k, v in context.items()])
+    facts = table_html(["", ""], [[k, v] for k, v in context.items()])
     breakdowns = "".join(
         f"<h2>{html.escape(title.capitalize())}</h2>"
-        + _table(["key", "devices"], [[k, f"{n:,}"] for k, n in c.most_common()])
+        + table_html(["key", "devices"], [[k, f"{n:,}"] for k, n in c.most_common()])
         for title, c in evidence.breakdowns.items()
     )
-    (out / "evidence.html").write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>srguard evidence pack</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; font-size: .85rem; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: bottom; }}
-th {{ max-width: 9rem; }}
-figure {{ margin: 1.5rem 0; }} img {{ max-width: 100%; }} .note {{ color: #555; font-size: .85rem; }}
-</style></head><body>
+    (out / "evidence.html").write_text(
+        page_html(
+            "srguard evidence pack",
+            f"""
 <h1>SECMP0063 evidence pack: incorrect Network Operator certificates, per Network Operator</h1>
 <p class="note">"Would be blocked": the SRs in the source below that srguard rejected (enforce mode) or recorded as
 would-be rejections (audit mode) in the window ("decided in" says which), with the share of the NO's ESMEs and
@@ -138,10 +150,10 @@ certificates {evidence.min_days}+ days after commissioning. Shares are of the NO
 figure is in evidence.csv with its denominator.</p>
 {facts}
 {"".join(charts)}
-<h2>Per Network Operator</h2>{_table(OPERATOR_HEAD, _operator_rows(evidence))}
+<h2>Per Network Operator</h2>{table_html(OPERATOR_HEAD, _operator_rows(evidence))}
 <h2>Network Operators registered for meter points with no SMKI credentials ({len(missing)})</h2>
-{_table(["network operator", "kind", "meter points", "devices in service"], missing_rows)}
-{breakdowns}
-</body></html>
-""")
+{table_html(["network operator", "kind", "meter points", "devices in service"], missing_rows)}
+{breakdowns}""",
+        )
+    )
     return [*written, out / "evidence.json", out / "evidence.html"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import html
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from processor.domain.identifiers import operator_label
+from processor.ledger.evidence_page import page_html, table_html
 from processor.ledger.suspects import COUNTED_PER, POINTS, Findings, Measured, Rule, Suspect
 from processor.times import iso_utc
 
@@ -123,12 +123,6 @@ def avro_record(suspect: Suspect, threshold: int, found_at: int) -> dict[str, An
     }
 
 
-def _table(head: list[str], body: list[list[object]], kind: str = "") -> str:
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in body)
-    opening = f'<table class="{kind}">' if kind else "<table>"
-    return opening + "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
-
-
 def write_suspects(
     findings: Findings, context: dict[str, str], out: Path, measured: Measured | None = None
 ) -> list[Path]:
@@ -143,7 +137,7 @@ def write_suspects(
             writer.writerows([s.mpxn, e.pointed, e.registered, e.rule.value, e.by, e.reference, iso_utc(e.at)]
                              for e in s.evidence)  # fmt: skip
     (out / "suspects.json").write_text(json.dumps(to_json(findings, context, measured), indent=2))
-    rules = _table(
+    rules = table_html(
         ["rule", "points", "counted once per", "what it is"],
         [[r.value, POINTS[r], COUNTED_PER[r], RULE_TEXT[r]] for r in Rule],
     )
@@ -158,25 +152,22 @@ def write_suspects(
          f"{_day(s.last_seen)}", s.data_owner]
         for s in findings.suspects
     ]  # fmt: skip
-    (out / "suspects.html").write_text(f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>srguard suspect registrations</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }}
-table {{ border-collapse: collapse; margin: 1rem 0; font-size: .85rem; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; vertical-align: bottom; }}
-.note {{ color: #555; font-size: .85rem; }} .listing td {{ white-space: nowrap; }}
-</style></head><body>
+    (out / "suspects.html").write_text(
+        page_html(
+            "srguard suspect registrations",
+            f"""
 <h1>Suspect registrations: MPxNs whose registered Network Operator srguard's records contradict</h1>
 <p class="note">Each piece of evidence says another NO runs the MPxN. An MPxN is listed when its evidence for one
 NO reaches {int(context.get("threshold", "4"))} points; the rules below are all there is. Evidence read:
 {", ".join(f"{findings.evidence[r]:,} {r.value}" for r in Rule)}; {findings.below_threshold:,} (MPxN, NO) pairs
 stayed below the threshold; {findings.corrected:,} were registered to the NO pointed at by now. Every piece is in
 suspects-evidence.csv with its RequestID or device.</p>
-{_table(["", ""], [[k, v] for k, v in facts.items()])}
+{table_html(["", ""], [[k, v] for k, v in facts.items()])}
 <h2>The rules</h2>{rules}
 <h2>Suspects ({len(findings.suspects):,})</h2>
-{_table(LISTING_HEAD, listing, "listing")}
-<h2>By Network Operator</h2>{_table(SIDES_HEAD, sides)}
-</body></html>
-""")
+{table_html(LISTING_HEAD, listing, "listing")}
+<h2>By Network Operator</h2>{table_html(SIDES_HEAD, sides)}""",
+            ".listing td { white-space: nowrap; }\n",
+        )
+    )
     return [out / "suspects.csv", out / "suspects-evidence.csv", out / "suspects.json", out / "suspects.html"]

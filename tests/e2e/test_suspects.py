@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,12 @@ import pytest
 from processor.avro import codec
 from processor.kafka.reading import read_history
 from tests.e2e.srguard_process import SrguardRun, Stack
+from tests.e2e.test_explain import srguard
 from tests.e2e.test_report_page import CHROMIUM, nothing_cut_at_the_right, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SRS = 30_000
 METER_POINTS = 800
-
-
-def srguard(stack: Stack, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "processor", *args],
-        env=stack.env(COLUMNS="200"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-    )
 
 
 def judged_world(kafka: str, redis: str, tmp_path: Path, name: str, wrong: str) -> Stack:

@@ -150,3 +150,24 @@ def test_a_ledger_cell_is_evidence_when_read_or_confirmed_long_enough_and_anothe
     assert found(held(supplier.entity_id, Status.BASELINE, 0)) == []  # a Supplier's certificates: not an NO's
     assert found(held(seeb.entity_id, Status.BASELINE, 0), registered="SEEB") == []  # the registered NO's
     assert found(held(seeb.entity_id, Status.BASELINE, 0), registered="(unregistered)") == []
+
+
+def test_the_files_hold_every_suspect_its_evidence_and_the_rules(tmp_path):
+    import csv
+    import json
+
+    from processor.ledger.suspects_page import write_suspects
+
+    found = find_suspects([supplier("BGAS"), supplier("EDFE"), operator("a"), supplier("OVOS", mpxn=MPRN)])
+    written = write_suspects(found, {"threshold": "4"}, tmp_path)
+    assert {p.name for p in written} == {"suspects.csv", "suspects-evidence.csv", "suspects.json", "suspects.html"}
+    rows = list(csv.DictReader((tmp_path / "suspects.csv").open()))
+    assert [(r["mpxn"], r["pointed_no"], r["score"], r["supplier_placed_another_no_count"]) for r in rows] == [
+        (MPAN, "SEEB", "7", "2")
+    ]
+    assert len(list(csv.DictReader((tmp_path / "suspects-evidence.csv").open()))) == 3
+    data = json.loads((tmp_path / "suspects.json").read_text())
+    assert data["below_threshold"] == 1 and data["rules"]["no_placed_its_own"]["points"] == 3
+    page = (tmp_path / "suspects.html").read_text()
+    assert MPAN in page and MPRN not in page and "no_placed_its_own" in page
+    assert "{{" not in page and "}}" not in page, "a template brace reached the page"
