@@ -289,8 +289,9 @@ LISTENERS = {"sasl_ssl": "", "mtls": "-mtls"}
 @pytest.mark.parametrize("listener", LISTENERS.values(), ids=LISTENERS.keys())
 def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured, tmp_path, listener):
     """DUIS SRs judged by srguard-run (the feed as srguard-feed); history re-judged by srguard-analyst with only
-    the replay's grants (its own prefixed topics, group and transactional id; Redis read-only): over SASL_SSL,
-    and over mTLS (the same principals by their client certificates)."""
+    the replay's grants (its own prefixed topics, group and transactional id; Redis read-only), and the suspect
+    registrations found and published by it with only suspects' grants: over SASL_SSL, and over mTLS (the same
+    principals by their client certificates)."""
     stack = secured
     topics = {"SRGUARD_TOPICS__" + k.upper(): f"{v}.duis{listener}" for k, v in Topics().model_dump().items()}
     duis = {**topics, "SRGUARD_INPUT_FORMAT": "duis"}
@@ -300,15 +301,24 @@ def test_duis_input_and_a_topic_replay_run_as_least_privilege_principals(secured
     prepare(stack, tmp_path, **duis)
     replay = ["--principal", "User:srguard-analyst", "--for", "replay-topic", "--output-prefix", "r."]
     srguard(stack, "admin", "acls", *replay, "--apply", cwd=tmp_path, **duis)
-    world = ["--duis", "--meter-points", "300", "--srs", "2000"]
+    # (its own seed: Redis is the module's, and this world registers 5% of its MPxNs to the wrong NO)
+    world = ["--duis", "--meter-points", "300", "--srs", "4000", "--seed", "7", "--wrong-registrations", "0.05"]
     said = srguard(stack, "admin", "simulate", "publish", *world, cwd=tmp_path, **duis)
     planted = int(re.search(r"([\d,]+) of them planted", said).group(1).replace(",", ""))
-    judge_with_feed(stack, tmp_path, 2000, duis, lambda _log, _run: None, listener)
+    judge_with_feed(stack, tmp_path, 4000, duis, lambda _log, _run: None, listener)
     assert len(committed_values(stack, f"dcc.sr.rejected.duis{listener}")) == planted
     trust = str(tmp_path / "srguard-simulated-oca.pem")
     judge = ["--output-prefix", "r.", "--mode", "enforce", "--trust-store", trust]
     replayed = srguard(stack, f"srguard-analyst{listener}", "replay", "topic", *judge, cwd=tmp_path, **duis)
-    assert "replayed 2,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
+    assert "replayed 4,000 SRs" in replayed and f"{planted:,} rejected" in replayed, replayed
+    # The registration data's suspects, by the analyst with only suspects' grants (Redis read-only)
+    srguard(stack, "admin", "acls", "--principal", "User:srguard-analyst", "--for", "suspects", "--apply", **duis)
+    srguard(stack, "admin", "ledger", "baseline", "srguard-simulated-truth/cells.csv", cwd=tmp_path, **duis)
+    truth = ["--truth", "srguard-simulated-truth/planted.csv", "--publish"]
+    found = srguard(stack, f"srguard-analyst{listener}", "suspects", *truth, cwd=tmp_path, **duis)
+    listed = int(re.search(r"published ([\d,]+) suspects", found).group(1))
+    assert listed and f"precision 100.0% ({listed} of {listed} listed)" in found, found
+    assert len(committed_values(stack, f"dcc.registration.suspects.duis{listener}")) == listed
 
 
 def test_run_that_may_only_read_redis_waits_for_the_feed_on_an_empty_one(secured, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from processor.kafka.acls import acl_lines, grants
+from processor.kafka.acls import COMMANDS, acl_lines, grants
 from processor.names import Topics
 
 TOPICS = Topics()
@@ -27,9 +27,17 @@ def test_run_reads_its_input_writes_its_outputs_and_never_writes_reference_topic
 
 def test_no_command_may_write_the_reference_topics():
     reference = {TOPICS.registrations, TOPICS.parties, TOPICS.devices}
-    for command in ("run", "feed", "replay-topic", "history"):
+    for command in COMMANDS:
         found = grants(command, "User:x", TOPICS, "srguard")
         assert not [g for g in found if g.name in reference and g.operation in ("Write", "Create")], command
+
+
+def test_suspects_reads_its_evidence_and_writes_only_the_suspects_topic():
+    found = grants("suspects", "User:analyst", TOPICS, "srguard")
+    for evidence in (TOPICS.rejected, TOPICS.audit, TOPICS.accepted):
+        assert _ops(found, "topic", evidence) == {"Read", "Describe"}
+    assert {g.name for g in found if g.operation == "Write"} == {TOPICS.suspects}
+    assert _ops(found, "group", "srguard-history-") == {"Read"}
 
 
 def test_kafka_acls_lines_group_the_operations_of_one_resource():
