@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +20,7 @@ from processor.cli.common import (
     Since,
     Until,
     console,
+    counting_progress,
     empty_window,
     fail,
     settings_from,
@@ -78,9 +79,11 @@ def _publish(settings: Settings, findings: Findings, threshold: int) -> None:
     console.print(f"published {len(findings.suspects):,} suspects to {topic} (key = MPxN)")
 
 
-def _counted(items: Iterator[Any], read: list[int]) -> Iterator[Any]:
+def _counted(items: Iterator[Any], read: list[int], shown: Callable[[int], None]) -> Iterator[Any]:
     for item in items:
         read[0] += 1
+        if not read[0] % 1000:
+            shown(read[0])
         yield item
 
 
@@ -142,10 +145,17 @@ def suspects(
     for topic in rejections or ([] if archive else [settings.topics.rejected, settings.topics.audit]):
         records.append(rejections_from_topic(consumer, topic, serde, start, end))
         sources.append(topic)
+    progress = counting_progress("reading srguard's records")
+    task = progress.add_task("read", total=None)
+
+    def shown(count: int) -> None:
+        progress.update(task, completed=count + scope.read)
+
     accepted_topic = settings.topics.accepted if accepted is None else accepted
     scope, srs = Scope(), None
     if accepted_topic:
-        srs = _counted(requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects), read)
+        found = requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects)
+        srs = _counted(found, read, shown)
         sources.append(accepted_topic)
     views = None
     if ledger:
@@ -153,9 +163,10 @@ def suspects(
 
         views = population_at(reference, ledger_store, end or now, min_days, directory).devices
         sources.append("the NO-cell ledger (Redis)")
-    rejected = _counted(itertools.chain(*records), read)
+    rejected = _counted(itertools.chain(*records), read, shown)
     evidence = evidence_of(rejected, srs, views, directory, registered_of, end or now, min_days)
-    findings = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold)
+    with progress:  # the records are read as the evidence is scored
+        findings = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold)
     if not read[0] + scope.read and not findings.evidence:
         empty_window(f"no SR records in {', '.join(sources)} and no ledger evidence", start, end, allow_empty)
     measured = measure(findings, known) if known is not None else None

@@ -51,8 +51,7 @@ def topic_layout(topics: Topics) -> list[TopicSpec]:
         TopicSpec(topics.responses, "output: a DUIS Response XML per rejection (enforce mode), key as the input"),
         TopicSpec(
             topics.suspects,
-            "output of srguard suspects --publish: MPxNs whose registration the evidence contradicts "
-            "(Avro RegistrationSuspect), key = MPxN",
+            "output of srguard suspects --publish (Avro RegistrationSuspect), key = MPxN",
             compacted=True,
         ),
     ]
@@ -95,7 +94,9 @@ def create_topics(
 def topics_table(specs: list[TopicSpec], outcome: dict[str, str]) -> Table:
     table = Table("topic", "result", "purpose")
     for spec in specs:
-        table.add_row(spec.name, outcome[spec.name], spec.purpose + (" (every record kept)" if spec.reference else ""))
+        kept = " (every record kept)" if spec.reference else ""
+        compacted = " (compacted)" if spec.compacted else ""
+        table.add_row(spec.name, outcome[spec.name], spec.purpose + kept + compacted)
     return table
 
 

@@ -6,7 +6,9 @@ as srguard-run by its client certificate. Only the host names and the mount diff
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,6 +32,17 @@ from tests.e2e.test_secured_stack import committed_values, judge_with_feed, prep
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
+def _non_loopback_address() -> str | None:
+    """This machine's address on its network (the route out), or None without one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: only the route is looked up
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
 def _image_like_kafka_home(home: Path) -> Path:
     """bin/kafka-storage.sh and bin/kafka-server-start.sh as the apache/kafka image has them, over the jars."""
     java, libs = apache_kafka.java_binary(), apache_kafka.resolve_jars()
@@ -45,7 +58,8 @@ def _image_like_kafka_home(home: Path) -> Path:
 def test_the_compose_kit_runs_a_secured_stack_where_least_privilege_principals_decide_every_sr(tmp_path):
     ports = Ports(*(free_port() for _ in range(5)))
     home = _image_like_kafka_home(tmp_path / "opt-kafka")
-    kit = write_kit(tmp_path / "secure", Place(), ports, str(home), str(tmp_path / "kafka-data"))
+    place = Place(bind="0.0.0.0")  # as in a container: reached over a network, not loopback alone
+    kit = write_kit(tmp_path / "secure", place, ports, str(home), str(tmp_path / "kafka-data"))
     assert {p.name for p in kit.files["kafka"]} == {"broker-keystore.pem", "kafka.properties", "kafka-start.sh"}
     started = []
     try:
@@ -79,6 +93,14 @@ def test_the_compose_kit_runs_a_secured_stack_where_least_privilege_principals_d
             redis.Redis.from_url(f"rediss://{host}/0?ssl_ca_certs={kit.folder / 'ca.pem'}") as anonymous,
         ):
             anonymous.ping()
+        # From another address than loopback, as the compose network's containers come (Redis's protected mode
+        # would refuse them were the default user left without a password; it is off instead)
+        outside = _non_loopback_address()
+        if outside:
+            password = json.loads((kit.folder / "passwords.json").read_text())["admin"]
+            url = f"rediss://admin:{password}@{outside}:{ports.redis_tls}/0?ssl_cert_reqs=none"
+            with redis.Redis.from_url(url) as admin_client:
+                assert admin_client.ping()
     finally:
         for process in started:
             process.kill()

@@ -24,6 +24,7 @@ def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
         "AUDIT": "dcc.sr.audit",
         "DLQ": "dcc.sr.dlq",
         "RESPONSES": "dcc.sr.responses",
+        "SUSPECTS": "dcc.registration.suspects",
     }
     env = {
         **os.environ,
@@ -34,7 +35,8 @@ def test_topics_create_makes_every_topic_once(kafka_bootstrap, unique):
     command = [sys.executable, "-m", "processor", "topics", "create", "--partitions", "4"]
     first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.count("created") == 9 and first.stdout.count("(every record kept)") == 3
+    assert first.stdout.count("created") == 10 and first.stdout.count("(every record kept)") == 3
+    assert first.stdout.count("(compacted)") == 1
     metadata = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=10)
     for name in names.values():
         assert len(metadata.topics[f"{name}.{unique}"].partitions) == 4
