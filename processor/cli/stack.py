@@ -180,7 +180,10 @@ def stack_kit(
     if folder.exists() and any(folder.iterdir()):
         console.print(f"{folder} holds a kit already: kept (delete it for new certificates and passwords)")
         return
-    kit = write_kit(folder)
+    try:
+        kit = write_kit(folder)
+    except OSError as exc:
+        raise fail(f"cannot write the kit into {folder}: {exc.strerror}") from exc
     try:
         hand_over(kit, owners)
     except PermissionError as exc:

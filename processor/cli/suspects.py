@@ -48,11 +48,14 @@ from processor.names import Schema
 
 def _truth(path: Path) -> list[tuple[str, str]]:
     """(MPxN, true NO) from a CSV with mpxn and true_no columns (``simulate publish`` writes one)."""
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"mpxn", "true_no"} <= set(reader.fieldnames):
-            raise fail(f"--truth {path}: expected a CSV with columns mpxn and true_no")
-        return [(row["mpxn"], row["true_no"]) for row in reader]
+    try:
+        with path.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if not reader.fieldnames or not {"mpxn", "true_no"} <= set(reader.fieldnames):
+                raise fail(f"--truth {path}: expected a CSV with columns mpxn and true_no")
+            return [(row["mpxn"], row["true_no"]) for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise fail(f"--truth {path}: not a readable CSV ({exc})") from exc
 
 
 def _publish(settings: Settings, findings: Findings, threshold: int) -> None:
@@ -145,6 +148,7 @@ def suspects(
     for topic in rejections or ([] if archive else [settings.topics.rejected, settings.topics.audit]):
         records.append(rejections_from_topic(consumer, topic, serde, start, end))
         sources.append(topic)
+    scope, srs = Scope(), None  # scope.read: the accepted topic's other SRs, read and passed over
     progress = counting_progress("reading srguard's records")
     task = progress.add_task("read", total=None)
 
@@ -152,7 +156,6 @@ def suspects(
         progress.update(task, completed=count + scope.read)
 
     accepted_topic = settings.topics.accepted if accepted is None else accepted
-    scope, srs = Scope(), None
     if accepted_topic:
         found = requests_from_topic(consumer, accepted_topic, serde, scope, start, end, subjects)
         srs = _counted(found, read, shown)
@@ -166,7 +169,7 @@ def suspects(
     rejected = _counted(itertools.chain(*records), read, shown)
     evidence = evidence_of(rejected, srs, views, directory, registered_of, end or now, min_days)
     with progress:  # the records are read as the evidence is scored
-        findings = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]), threshold)
+        findings = find_suspects(evidence, registered_of, now, threshold)
     if not read[0] + scope.read and not findings.evidence:
         empty_window(f"no SR records in {', '.join(sources)} and no ledger evidence", start, end, allow_empty)
     measured = measure(findings, known) if known is not None else None

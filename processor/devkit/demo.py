@@ -32,8 +32,10 @@ from processor.kafka.topics import create_topics, topic_layout
 from processor.ledger.build import BuildSummary, build_ledger, load_snapshot
 from processor.ledger.evidence import Evidence, collect_evidence
 from processor.ledger.population import population_at
+from processor.ledger.store import LedgerStore
 from processor.ledger.suspects import Findings, Measured, evidence_of, find_suspects, measure
 from processor.names import Schema
+from processor.registration.lookup import Stores
 from processor.stream.app import run
 
 PARTITIONS = 3
@@ -178,7 +180,7 @@ def run_demo(
             reference, ledger = wiring.reference_and_ledger(settings)
             result.evidence = collect_evidence(list(rejected), reference, ledger, (None, None), now, 30)
             if wrong_registrations:
-                _find_suspects(settings, simulation, result, Path(tmp), now)
+                _find_suspects(settings, (reference, ledger), simulation, result, Path(tmp), now)
         finally:
             stop.set()
             worker.join(60)
@@ -187,11 +189,18 @@ def run_demo(
     return result
 
 
-def _find_suspects(settings: Settings, simulation: Simulation, result: DemoResult, tmp: Path, now: int) -> None:
+def _find_suspects(
+    settings: Settings,
+    stores: tuple[Stores, LedgerStore],
+    simulation: Simulation,
+    result: DemoResult,
+    tmp: Path,
+    now: int,
+) -> None:
     """`srguard suspects` on the demo's world: the devices' cells as read into the ledger, then every rule's
     evidence (the rejections, the accepted SRs, the ledger), measured against the planted truth."""
     write_truth(simulation, tmp / "cells.csv", tmp / "planted.csv")
-    reference, ledger = wiring.reference_and_ledger(settings)
+    reference, ledger = stores
     load_snapshot(ledger, tmp / "cells.csv")
     lookups = wiring.report_lookups(settings)
     assert lookups is not None, "the demo's Redis answered a moment ago"
@@ -202,7 +211,7 @@ def _find_suspects(settings: Settings, simulation: Simulation, result: DemoResul
     )  # fmt: skip
     views = population_at(reference, ledger, now, 30, directory).devices
     evidence = evidence_of(result.rejections, accepted, views, directory, registered_of, now, 30)
-    result.suspects = find_suspects(evidence, lambda mpxns: registered_of([(m, now) for m in mpxns]))
+    result.suspects = find_suspects(evidence, registered_of, now)
     truth = [(mpxn, true) for mpxn, _, true in simulation.population.wrong_registrations()]
     result.measured = measure(result.suspects, truth)
     planted = {mpxn for mpxn, _ in truth}

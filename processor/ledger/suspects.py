@@ -130,11 +130,12 @@ def score(evidence: Iterable[Evidence]) -> int:
 
 def find_suspects(
     evidence: Iterable[Evidence],
-    registered_now: Callable[[list[str]], list[str | None]] | None = None,
+    registered_of: RegisteredOf | None = None,
+    now: int = 0,
     threshold: int = THRESHOLD,
 ) -> Findings:
     """Evidence grouped by (MPxN, pointed NO) and scored; the registered NO named is the latest evidence's.
-    ``registered_now``: each MPxN's NO today, to count (not list) the registrations corrected since."""
+    ``registered_of`` at ``now``: each listed MPxN's NO today, to count (not list) those corrected since."""
     grouped: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     read: Counter[Rule] = Counter()
     for item in evidence:
@@ -142,10 +143,10 @@ def find_suspects(
         grouped[(item.mpxn, item.pointed)].append(item)
     scored = [(key, items, score(items)) for key, items in grouped.items()]
     listed = [(key, items, points) for key, items, points in scored if points >= threshold]
-    now = registered_now([mpxn for (mpxn, _), _, _ in listed]) if registered_now and listed else []
+    today = registered_of([(mpxn, now) for (mpxn, _), _, _ in listed]) if registered_of and listed else []
     suspects, corrected = [], 0
     for n, ((mpxn, pointed), items, points) in enumerate(listed):
-        if now and now[n] == pointed:
+        if today and today[n] == pointed:
             corrected += 1
             continue
         latest = max(items, key=lambda e: e.at)

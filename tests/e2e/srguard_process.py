@@ -224,3 +224,26 @@ class SrguardRun:
         self.process.kill()
         self.process.wait(10)
         self._log_file.close()
+
+
+def srguard(stack: Stack, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """One `srguard` command in ``stack``'s settings, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "processor", *args],
+        env=stack.env(COLUMNS="200"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def simulated_and_judged(stack: Stack, world: list[str], srs: int, cwd: Path) -> None:
+    """`simulate publish` ``world`` (``srs`` SRs) into ``stack``, then `srguard run` until it consumed them all."""
+    published = srguard(stack, "simulate", "publish", *world, "--srs", str(srs), cwd=cwd)
+    assert published.returncode == 0, published.stderr[-2000:]
+    stack.settings["SRGUARD_TRUST_STORE"] = str(cwd / "srguard-simulated-oca.pem")
+    run = SrguardRun(stack)
+    run.wait_ready(120)
+    run.wait_consumed(srs, timeout=300)
+    assert run.stop() == 0

@@ -5,9 +5,6 @@ bad input is one line with its exit code."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -19,21 +16,10 @@ from processor.kafka.reading import read_history
 from processor.kafka.records import Input, Source
 from processor.stream.serde import peek
 from processor.wiring import explain_parts
-from tests.e2e.srguard_process import SrguardRun, Stack
+from tests.e2e.srguard_process import Stack, simulated_and_judged, srguard
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SRS = 10_000
-
-
-def srguard(stack: Stack, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "processor", *args],
-        env=stack.env(COLUMNS="200"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=cwd,
-    )
 
 
 def _request_id(value: bytes, duis: bool) -> str:
@@ -49,14 +35,7 @@ def test_explain_reproduces_runs_decision_for_every_sr_and_explains_a_rejection(
     stack = Stack(kafka_bootstrap, redis_url, tmp_path, f"explain{unique}{'d' if duis else 'a'}")
     if duis:
         stack.settings["SRGUARD_INPUT_FORMAT"] = "duis"
-    world = ["--meter-points", "2000", "--srs", str(SRS), *(["--duis"] if duis else [])]
-    published = srguard(stack, "simulate", "publish", *world, cwd=tmp_path)
-    assert published.returncode == 0, published.stderr[-2000:]
-    stack.settings["SRGUARD_TRUST_STORE"] = str(tmp_path / "srguard-simulated-oca.pem")
-    run = SrguardRun(stack)
-    run.wait_ready(120)
-    run.wait_consumed(SRS, timeout=300)
-    assert run.stop() == 0
+    simulated_and_judged(stack, ["--meter-points", "2000", *(["--duis"] if duis else [])], SRS, tmp_path)
     # What run recorded, per RequestID
     kafka = {"bootstrap.servers": kafka_bootstrap}
     recorded: dict[str, tuple[str, str | None, str | None]] = {}

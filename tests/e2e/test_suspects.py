@@ -13,8 +13,7 @@ import pytest
 
 from processor.avro import codec
 from processor.kafka.reading import read_history
-from tests.e2e.srguard_process import SrguardRun, Stack
-from tests.e2e.test_explain import srguard
+from tests.e2e.srguard_process import Stack, simulated_and_judged, srguard
 from tests.e2e.test_report_page import CHROMIUM, nothing_cut_at_the_right, screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -25,14 +24,8 @@ METER_POINTS = 800
 def judged_world(kafka: str, redis: str, tmp_path: Path, name: str, wrong: str) -> Stack:
     """A DUIS world published, decided by `srguard run`, its cells read into the ledger and the ledger built."""
     stack = Stack(kafka, redis, tmp_path, name, {"SRGUARD_INPUT_FORMAT": "duis"})
-    world = ["--meter-points", str(METER_POINTS), "--srs", str(SRS), "--duis", "--wrong-registrations", wrong]
-    published = srguard(stack, "simulate", "publish", *world, cwd=tmp_path)
-    assert published.returncode == 0, published.stderr[-2000:]
-    stack.settings["SRGUARD_TRUST_STORE"] = str(tmp_path / "srguard-simulated-oca.pem")
-    run = SrguardRun(stack)
-    run.wait_ready(120)
-    run.wait_consumed(SRS, timeout=300)
-    assert run.stop() == 0
+    world = ["--meter-points", str(METER_POINTS), "--duis", "--wrong-registrations", wrong]
+    simulated_and_judged(stack, world, SRS, tmp_path)
     for step in (["ledger", "baseline", "srguard-simulated-truth/cells.csv"], ["ledger", "build"]):
         done = srguard(stack, *step, cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]

