@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, KafkaException
@@ -127,6 +128,7 @@ def reference_history(admin: AdminClient, names: list[str]) -> dict[str, list[st
     return found
 
 
+CONFIG_PROPAGATION_S = 10.0  # how long a fixed topic's new settings may take to be what the broker describes
 START_CHECK_TIMEOUT_S = 5.0  # how long `run` waits for the cluster's metadata before it says it cannot reach it
 
 
@@ -171,5 +173,10 @@ def fix_reference_topics(admin: AdminClient, names: list[str]) -> dict[str, str]
         resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
         for future in admin.incremental_alter_configs([resource]).values():
             future.result(timeout=30)
+        # Acknowledged by the controller, served by the broker a moment later: wait until it is, so nothing read
+        # next (this command's own check, a feed started right after) sees the old settings
+        deadline = time.monotonic() + CONFIG_PROPAGATION_S
+        while reference_history(admin, [name]).get(name) and time.monotonic() < deadline:
+            time.sleep(0.1)
         changed[name] = f"was {', '.join(found)}; now keeps every record"
     return changed
