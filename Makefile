@@ -9,7 +9,7 @@ QUIX   := .venv-quix
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/ensure-system-deps.sh
+$(STAMP): pyproject.toml setup.py processor/duis/_layout.pyx scripts/ensure-system-deps.sh
 	bash scripts/ensure-system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip

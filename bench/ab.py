@@ -4,10 +4,16 @@ Each TREE is a checkout (e.g. `git worktree add /tmp/base <rev>`). Run this from
 newer one still reads the older one's records (the world is published by the tree running this). Each
 contender is `srguard run` from its tree's `processor` package, alternated in a rotated order each repeat
 on the same input; rate and CPU are measured as in bench.contest.
+
+`python -m bench.ab --judge TREE TREE`: the processing step alone, without Kafka or Redis (bench.duis's DUIS
+mix through each tree's judge, in-memory look-ups, one core), ROUNDS times alternated: the Kafka runs' spread
+hides differences of a few percent, this one does not.
 """
 
 from __future__ import annotations
 
+import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -53,5 +59,23 @@ def main(trees: list[Path], wanted: list[str]) -> None:
         contest(world, chosen, GUARANTEES, contenders)
 
 
+ROUNDS = 5
+_JUDGE = "import sys; sys.path.insert(0, {tree!r}); import bench.duis as d; print(d._mix_rate()[0])"
+
+
+def judge_rates(trees: list[Path]) -> None:
+    rates: dict[Path, list[float]] = {tree: [] for tree in trees}
+    for round_ in range(ROUNDS):
+        for tree in trees[round_ % 2 :] + trees[: round_ % 2]:
+            run = subprocess.run([sys.executable, "-c", _JUDGE.format(tree=str(tree))], cwd=tree, capture_output=True)
+            rates[tree].append(float(run.stdout.decode().split()[-1]))
+            print(f"round {round_ + 1}: {tree}: {rates[tree][-1]:,.0f} SR/s", flush=True)
+    for tree, found in rates.items():
+        print(f"{tree}: median {statistics.median(found):,.0f} SR/s ({min(found):,.0f}-{max(found):,.0f})")
+
+
 if __name__ == "__main__":
-    main([Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()], sys.argv[3:])
+    if sys.argv[1] == "--judge":
+        judge_rates([Path(sys.argv[2]).resolve(), Path(sys.argv[3]).resolve()])
+    else:
+        main([Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()], sys.argv[3:])

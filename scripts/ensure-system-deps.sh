@@ -10,6 +10,10 @@ command -v mvn >/dev/null 2>&1 || missing+=(maven)
 # npm fetches the DCC's DUIS templates, signing tool and keystore that the DUIS tests check against.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 python3 -m venv --help >/dev/null 2>&1 || missing+=(python3-venv)
+# A C compiler and Python's headers build processor/duis/_layout.pyx (the DUIS reader's layout check, Cython).
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+python3 -c 'import os, sysconfig; assert os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))' \
+  2>/dev/null || missing+=(python3-dev)
 for pkg in "$@"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -6,7 +6,9 @@ prefixes are XML's business, and a decoy in any of them must not change the read
 added to a signed SR without breaking its signature: exclusive canonicalisation drops comments). Every
 document is parsed whole by libxml2 (lxml), hardened: no DTD (refused), no entity expansion, no network,
 size-capped first. What is forwarded untouched is therefore a well-formed DUIS Request whose header
-variant, service reference and body element agree.
+variant, service reference and body element agree. Those few elements are read from libxml2's tree in C
+(processor.duis._layout, where the Python around the parse had cost more than the parse itself); any shape
+but the plain one is read by ``layout`` here, which gives every error its message.
 
 A DUIS SR names no MPxN, user role or device type: those stay None here and come from the DSP's
 party directory and device inventory (processor.domain.rule.subject_of).
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -26,6 +29,7 @@ from lxml import etree
 from processor.domain.decision import SR_REQUEST_HANDOVER, SR_UPDATE_SECURITY_CREDENTIALS
 from processor.domain.identifiers import canonical_eui64
 from processor.domain.model import CertificateUsage, RemotePartyRole, ReplacementCertificate, ServiceRequest
+from processor.duis._layout import plain_layout
 from processor.errors import DuisError, ErrorClass, InvalidIdentifier
 
 Element = etree._Element
@@ -46,13 +50,14 @@ _USAGES = {
     f"{NS}KeyAgreementCertificate": CertificateUsage.KEY_AGREEMENT,
     f"{NS}KeyAgreementTopUpCertificate": CertificateUsage.KEY_AGREEMENT_TOP_UP,
 }
-_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY")  # DUIS has no DTD: any is a trick, refused before the parse
+_FORBIDDEN = re.compile(rb"<!(DOCTYPE|ENTITY)")  # DUIS has no DTD: any is a trick, refused before the parse
 _PARSERS = threading.local()  # an lxml parser must not be shared between threads
 
 
 def _parser() -> etree.XMLParser:
-    parser: etree.XMLParser | None = getattr(_PARSERS, "parser", None)
-    if parser is None:
+    try:
+        return _PARSERS.parser  # type: ignore[no-any-return]
+    except AttributeError:
         parser = etree.XMLParser(
             resolve_entities=False,
             no_network=True,
@@ -76,16 +81,16 @@ def screen(data: bytes | None) -> bytes:
         raise DuisError(
             f"document of {len(data)} bytes exceeds the {MAX_DOCUMENT_BYTES}-byte limit", ErrorClass.TOO_LARGE
         )
-    for marker in _FORBIDDEN:
-        if marker in data:
-            raise DuisError(
-                f"document holds a {marker.decode()} declaration: DTDs and entities are refused", ErrorClass.DTD
-            )
+    forbidden = _FORBIDDEN.search(data)  # a regular expression: twice as fast as two `in` here
+    if forbidden is not None:
+        raise DuisError(
+            f"document holds a <!{forbidden[1].decode()} declaration: DTDs and entities are refused", ErrorClass.DTD
+        )
     return data
 
 
-def document_root(data: bytes | None, kind: str) -> Element:
-    """The screened, parsed document (no DTD, entities or external references), whose root is ``kind``."""
+def parsed(data: bytes | None) -> Element:
+    """The screened, parsed document's root (no DTD, entities or external references)."""
     document = screen(data)
     try:
         root = etree.fromstring(document, _parser())
@@ -93,9 +98,18 @@ def document_root(data: bytes | None, kind: str) -> Element:
         raise DuisError(f"not well-formed XML: {exc}") from exc
     # A DTD in an encoding the byte screen cannot see (UTF-16, with or without a BOM); a document that starts
     # with "<" and a byte other than NUL is in an ASCII-compatible one, where the screen has looked already.
-    ascii_compatible = document[:1] == b"<" and document[1:2] != b"\x00"
+    ascii_compatible = document[0] == 0x3C and document[1:2] != b"\x00"
     if not ascii_compatible and root.getroottree().docinfo.internalDTD is not None:
         raise DuisError("document holds a DOCTYPE declaration: DTDs and entities are refused", ErrorClass.DTD)
+    return root
+
+
+def document_root(data: bytes | None, kind: str) -> Element:
+    """The screened, parsed document, whose root is ``kind``."""
+    return rooted(parsed(data), kind)
+
+
+def rooted(root: Element, kind: str) -> Element:
     if root.tag != f"{NS}{kind}":
         raise DuisError(f"not a DUIS {kind}: root element is {root.tag}")
     return root
@@ -147,22 +161,13 @@ def service_reference(variant: str) -> str:
     return ".".join(variant.split(".")[:2])
 
 
-class RequestDocument(NamedTuple):
-    """A parsed DUIS Request whose header and body agree: what it is, read by the parser. (A named tuple: every
-    document makes one, and a frozen dataclass costs four times as much to make.)"""
-
-    variant: str
-    header: Element
-    body: Element  # the one service request element inside Body
-
-
 _HEADER, _BODY = f"{NS}Header", f"{NS}Body"
 _VARIANT, _REFERENCE = f"{NS}ServiceReferenceVariant", f"{NS}ServiceReference"
 
 
 def _single(parent: Element, wanted: tuple[str, str]) -> list[Element]:
     """The one element of each ``wanted`` tag among ``parent``'s children, in that order: a missing or a
-    repeated one is no DUIS Request. One pass, no dictionaries: every document pays this."""
+    repeated one is no DUIS Request. One pass, no dictionaries."""
     first: Element | None = None
     second: Element | None = None
     for child in parent:
@@ -181,28 +186,58 @@ def _single(parent: Element, wanted: tuple[str, str]) -> list[Element]:
     return [first, second]
 
 
+class Layout(NamedTuple):
+    """What decides a Request's scope, as the parser read it."""
+
+    variant: str  # the Header's one ServiceReferenceVariant
+    reference: str  # its one ServiceReference
+    body_tag: str  # the tag of the one element inside the one Body
+
+
+def layout(root: Element) -> Layout:
+    """The Request's layout, read through lxml: any document, every error with its message. (``plain_layout``,
+    in C, answers the same for the plain shape every DCC request has, at a fifth of the cost.)"""
+    header, body = _single(rooted(root, "Request"), (_HEADER, _BODY))
+    variant_element, reference_element = _single(header, (_VARIANT, _REFERENCE))
+    variant, reference = text_of(variant_element), text_of(reference_element)
+    if len(body) != 1:
+        raise DuisError(f"the Body holds {len(body)} elements, expected one service request")
+    return Layout(variant, reference, str(body[0].tag))
+
+
+class RequestDocument(NamedTuple):
+    """A parsed DUIS Request whose header and body agree: what it is, read by the parser. (A named tuple: every
+    document makes one, and a frozen dataclass costs four times as much to make.)"""
+
+    variant: str
+    root: Element
+
+    @property
+    def header(self) -> Element:
+        return _single(self.root, (_HEADER, _BODY))[0]
+
+    @property
+    def body(self) -> Element:
+        """The one service request element inside Body."""
+        return _single(self.root, (_HEADER, _BODY))[1][0]
+
+
 def read(data: bytes | None) -> RequestDocument:
     """The document, parsed and checked for what decides its scope: one Header with one variant that its
     ServiceReference agrees with, one Body holding one element, and that element agreeing with the variant."""
-    root = document_root(data, "Request")
+    root = parsed(data)
+    variant, reference, tag = plain_layout(root) or layout(root)
     version = root.get("schemaVersion", "")
     if version.partition(".")[0] != SCHEMA_MAJOR:
         raise DuisError(f"DUIS schemaVersion {version or '(none)'} is not supported (5.x is)")
-    header, body = _single(root, (_HEADER, _BODY))
-    variant_element, reference_element = _single(header, (_VARIANT, _REFERENCE))
-    variant, reference = text_of(variant_element), text_of(reference_element)
     if not variant or service_reference(variant) != reference:
         raise DuisError(f"ServiceReference {reference!r} does not agree with ServiceReferenceVariant {variant!r}")
-    if len(body) != 1:
-        raise DuisError(f"the Body holds {len(body)} elements, expected one service request")
-    request = body[0]
-    tag = request.tag
     expected, claimed = _BODY_OF_VARIANT.get(variant), _VARIANT_OF_BODY.get(tag)
     if (expected is not None and tag != expected) or (claimed is not None and claimed != variant):
         raise DuisError(
-            f"ServiceReferenceVariant {variant} contradicts the body element {_local(request)}", ErrorClass.SCOPE
+            f"ServiceReferenceVariant {variant} contradicts the body element {tag.removeprefix(NS)}", ErrorClass.SCOPE
         )
-    return RequestDocument(variant, header, request)
+    return RequestDocument(variant, root)
 
 
 def _der(element: Element) -> bytes:
@@ -236,7 +271,8 @@ def _boolean(parent: Element, within: Children, name: str) -> bool:
 
 def service_request(document: RequestDocument, received_at: int) -> ServiceRequest:
     """The whole Request. ``received_at``: the SR's receipt time (its Kafka record's timestamp)."""
-    header, request = document.header, document.body
+    header, body = _single(document.root, (_HEADER, _BODY))
+    request = body[0]
     fields, header_fields = children(request), children(header)
     request_id = _text(header, header_fields, "RequestID")
     parts = request_id.split(":")

@@ -37,6 +37,8 @@ from processor.observability.metrics import Metrics
 from processor.stream.dlq import dead_letter, record_size
 from processor.stream.serde import SrReader, avro_reader, encode_rejection
 
+_ACCEPTED = (OUTCOME_HEADER, b"accepted")
+
 
 @dataclass
 class BatchResult:
@@ -191,11 +193,11 @@ class Judge:
         return output
 
     def _accepted(self, item: Input, branch: Branch, result: BatchResult, flag: str | None = None) -> Output:
-        headers = [*item.headers, (OUTCOME_HEADER, b"accepted")]
+        headers = [*item.headers, _ACCEPTED]
         if flag:
             headers.append((FLAG_HEADER, flag.encode()))
         output = self._fitting(Output(self.topics.accepted, item.key, item.value, headers, item.timestamp))
-        result.accepted[branch.value] += 1
+        result.accepted[branch] += 1  # a StrEnum member: the same key as its value, without the enum's lookup
         return output
 
     def _rejection(self, topic: str, item: Input, sr: ServiceRequest, decision: Decision, decided_at: int) -> Output:

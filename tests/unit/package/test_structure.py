@@ -96,8 +96,11 @@ def test_unit_test_folders_are_named_after_the_rooms_they_test():
 
 
 def test_the_image_leaves_the_development_tools_out_and_their_commands_say_so(monkeypatch):
-    image = (ROOT / "Dockerfile").read_text().rsplit("FROM ", 1)[1]  # the last stage: the default target
-    assert image.startswith("source AS processor") and "rm -rf processor/devkit" in image
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    image = dockerfile.rsplit("FROM ", 1)[1]  # the last stage: the default target
+    assert image.startswith("python:3.11-slim AS processor") and "COPY --from=build /wheels/processor" in image
+    build = dockerfile.split("FROM ", 2)[1]  # the processor's wheel is built once the devkit is removed
+    assert build.index("rm -rf processor/devkit") < build.index("--wheel-dir /wheels/processor")
     from typer.testing import CliRunner
 
     from processor.cli import app

@@ -1,0 +1,3 @@
+from lxml import etree
+
+def plain_layout(root: etree._Element) -> tuple[str, str, str] | None: ...
