@@ -9,14 +9,19 @@ import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from lxml import etree
 
 from processor.duis._layout import plain_layout
 from processor.duis.request import NAMESPACE, Layout, layout, parsed, read
 from processor.errors import DuisError
 from tests.dcc_packages import duis_template
-from tests.unit.duis.test_duis_scope import REWRITES, _contradictions, _rewritten, _smuggled, template_names
+from tests.unit.duis.test_duis_scope import (
+    REWRITTEN_TEMPLATES,
+    _contradictions,
+    _rewritten,
+    _smuggled,
+    template_names,
+)
 
 NS = f"{{{NAMESPACE}}}"
 
@@ -43,12 +48,7 @@ def test_every_dcc_template_is_read_in_c_as_in_python():
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    name=st.sampled_from(template_names()),
-    chosen=st.lists(st.integers(0, len(REWRITES) - 1), min_size=1, max_size=len(REWRITES)),
-    seed=st.integers(0, 2**32),
-    bom=st.booleans(),
-)
+@given(**REWRITTEN_TEMPLATES)
 def test_xml_equivalent_rewrites_are_read_in_c_as_in_python(name, chosen, seed, bom):
     # Comments and PIs are dropped by the parser: a rewritten DCC request is still the plain shape.
     assert agrees(parsed(_rewritten(duis_template(name), chosen, seed, bom))) is not None

@@ -214,13 +214,17 @@ def _reading(document: bytes) -> object:
         return f"error: {exc}"
 
 
+# A template and the rewrites made of it: _rewritten(duis_template(name), chosen, seed, bom).
+REWRITTEN_TEMPLATES = {
+    "name": st.sampled_from(template_names()),
+    "chosen": st.lists(st.integers(0, len(REWRITES) - 1), min_size=1, max_size=len(REWRITES)),
+    "seed": st.integers(0, 2**32),
+    "bom": st.booleans(),
+}
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    name=st.sampled_from(template_names()),
-    chosen=st.lists(st.integers(0, len(REWRITES) - 1), min_size=1, max_size=len(REWRITES)),
-    seed=st.integers(0, 2**32),
-    bom=st.booleans(),
-)
+@given(**REWRITTEN_TEMPLATES)
 def test_xml_equivalent_rewrites_of_every_template_read_the_same(name, chosen, seed, bom):
     original = duis_template(name)
     before = _reading(original.encode())
