@@ -12,18 +12,20 @@ from processor.times import iso_utc as _iso
 
 
 def print_load_summary(summary: LoadSummary, what: str, console: Console, err: Console) -> None:
-    """The summary line on ``console``; each rejected line and warning (up to the kept examples) on ``err``."""
+    """The summary line on ``console``; each rejected line and warning (up to the kept examples) on ``err``. One
+    line each, however narrow the terminal or pipe (a script greps them; a long path used to break one in two)."""
     counts = ", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items()))
     console.print(
         f"{what}: {summary.lines} lines in {summary.seconds:.1f}s ({summary.rate:,.0f} lines/s); "
-        f"{counts}; {summary.rejected_total} rejected; {summary.warnings_total} warnings"
+        f"{counts}; {summary.rejected_total} rejected; {summary.warnings_total} warnings",
+        soft_wrap=True,
     )
     for line, reason in summary.rejected:
-        err.print(f"  line {line}: rejected: {reason}")
+        err.print(f"  line {line}: rejected: {reason}", soft_wrap=True)
     if summary.rejected_total > len(summary.rejected):
         err.print(f"  ... and {summary.rejected_total - len(summary.rejected)} more rejected lines")
     for line, reason in summary.warnings:
-        err.print(f"  line {line}: warning: {reason}")
+        err.print(f"  line {line}: warning: {reason}", soft_wrap=True)
     if summary.warnings_total > len(summary.warnings):
         err.print(f"  ... and {summary.warnings_total - len(summary.warnings)} more warnings")
 

@@ -29,6 +29,7 @@ def test_a_simulated_world_published_into_a_stack_is_judged_as_planted(
         + ["--seed", "4", "--trust-store-out", str(oca)]
         + (["--duis"] if duis else []),
         env=stack.env(),
+        cwd=tmp_path,  # the truth folder (cells.csv, planted.csv) goes to the working directory
         capture_output=True,
         text=True,
         timeout=180,
@@ -60,6 +61,7 @@ def test_an_unwritable_trust_store_path_is_one_line(kafka_bootstrap, redis_url, 
     result = subprocess.run(
         [sys.executable, "-m", "processor", "simulate", "publish", "--srs", "10", "--trust-store-out", unwritable],
         env={**stack.env(), "COLUMNS": "80"},
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
@@ -76,6 +78,7 @@ def test_sr_timestamps_make_a_history_the_readme_chain_can_export(kafka_bootstra
     published = subprocess.run(
         [*command, "--timestamps", "sr", "--trust-store-out", str(tmp_path / "oca.pem")],
         env=stack.env(),
+        cwd=tmp_path,  # the truth folder (cells.csv, planted.csv) goes to the working directory
         capture_output=True,
         text=True,
         timeout=180,
@@ -86,6 +89,7 @@ def test_sr_timestamps_make_a_history_the_readme_chain_can_export(kafka_bootstra
     exported = subprocess.run(
         [sys.executable, "-m", "processor", "export", "--since", "2019-01-01", "--until", "2020-01-01", str(archive)],
         env=stack.env(),
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
@@ -108,7 +112,12 @@ def test_a_duis_topic_is_exported_raw_replayed_byte_identical_and_reported(
 
     def srguard(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "processor", *args], env=stack.env(), capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "processor", *args],
+            env=stack.env(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         return done.stdout

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import gzip
+from collections import Counter
+from io import StringIO
 
 import pytest
+from rich.console import Console
 
 from processor.domain.identifiers import Fuel
 from processor.domain.model import Registration
 from processor.errors import LoadError
+from processor.registration.csvsource import LoadSummary
 from processor.registration.loader import load_parties, load_registrations
+from processor.registration.present import print_load_summary
 from processor.registration.store import ApplyStats
 
 
@@ -192,3 +197,14 @@ def test_every_role_line_of_a_party_is_kept_and_a_true_duplicate_is_reported(tmp
     summary = load_parties(path, parties)
     assert [c.party.role for c in parties.credentials] == ["IS", "GS"]
     assert summary.warnings == [(4, "duplicate of line 3")] and summary.counts["duplicates"] == 1
+
+
+def test_a_load_summary_is_one_line_however_narrow_the_pipe():
+    """A script greps the summary: a long path once broke it in two at an 80-column pipe."""
+    summary = LoadSummary(lines=70_000, counts=Counter(inserted=69_999), seconds=1.0)
+    summary.reject(40_002, "not an MPAN core or MPRN: '12345' " + "x" * 80)
+    out, err = StringIO(), StringIO()
+    print_load_summary(summary, "registrations from /tmp/" + "deep/" * 20 + "big.csv", Console(file=out, width=40),
+                       Console(file=err, width=40))  # fmt: skip
+    assert len(out.getvalue().splitlines()) == 1 and "69999 inserted; 1 rejected" in out.getvalue()
+    assert len(err.getvalue().splitlines()) == 1 and "line 40002: rejected" in err.getvalue()
