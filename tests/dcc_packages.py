@@ -38,8 +38,12 @@ def npm_package(name: str, version: str) -> Path:
         staging = Path(tempfile.mkdtemp(dir=base))  # same file system: the rename below is atomic
         with tarfile.open(tarball) as archive:
             archive.extractall(staging, filter="data")
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        if target.exists() and not (target / "package" / "package.json").is_file():
+            shutil.rmtree(target, ignore_errors=True)  # what an interrupted fetch left
+        try:
+            staging.rename(target)
+        except OSError:  # another test worker put the package there first: theirs is whole, keep it
+            shutil.rmtree(staging, ignore_errors=True)
     return target / "package"
 
 

@@ -11,6 +11,7 @@ failed and what to do; the stack then falls back to tansu unless Apache Kafka wa
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import re
 import shutil
@@ -72,11 +73,20 @@ def _cache_is_whole(libs: Path) -> bool:
 
 
 def resolve_jars(kafka_version: str | None = None) -> Path:
-    """The folder of the broker's jars, resolved by Maven on first use; a corrupt cache is resolved again."""
+    """The folder of the broker's jars, resolved by Maven on first use; a corrupt cache is resolved again. One
+    process resolves at a time (two stacks started at once, parallel test workers on a new machine): the others
+    wait for it and take its jars."""
     kafka_version = kafka_version or version()
     libs = cache_dir(kafka_version) / "libs"
     if _cache_is_whole(libs):
         return libs
+    libs.parent.parent.mkdir(parents=True, exist_ok=True)
+    with open(libs.parent.with_name(f"{libs.parent.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return libs if _cache_is_whole(libs) else _resolve(kafka_version, libs)
+
+
+def _resolve(kafka_version: str, libs: Path) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise KafkaUnavailable(f"no Maven to resolve Apache Kafka {kafka_version}: apt-get install maven")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -81,6 +83,26 @@ def test_a_corrupt_jar_cache_is_resolved_again(fake_bin, tmp_path):
     assert apache_kafka.resolve_jars() == libs
     assert calls.exists(), "the corrupt cache was used instead of being resolved again"
     assert (libs.parent / "complete").read_text().split() == ["kafka_2.13-4.1.1.jar"]
+
+
+def test_two_processes_resolving_at_once_run_maven_once_and_both_get_the_jars(fake_bin, tmp_path):
+    """Parallel test workers (or two stacks) on a new machine: the second waits for the first's jars."""
+    calls = tmp_path / "mvn-calls"
+    _script(  # a slow Maven that counts its calls and "resolves" one good jar
+        fake_bin,
+        "mvn",
+        f'echo x >> {calls}; sleep 1; for a in "$@"; do case "$a" in -DoutputDirectory=*) '
+        'out="${a#-DoutputDirectory=}";; esac; done; '
+        "python3 -c \"import zipfile,sys; zipfile.ZipFile(sys.argv[1],'w').writestr('x','y')\" "
+        '"$out/kafka_2.13-4.1.1.jar"',
+    )
+    resolve = "from processor.devkit.stack import apache_kafka; print(apache_kafka.resolve_jars())"
+    runs = [subprocess.Popen([sys.executable, "-c", resolve], stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=60)[0].strip() for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    libs = apache_kafka.cache_dir(apache_kafka.version()) / "libs"
+    assert outputs == [str(libs), str(libs)] and (libs / "kafka_2.13-4.1.1.jar").is_file()
+    assert calls.read_text().split() == ["x"], "Maven ran once"
 
 
 def _whole_cache() -> None:
