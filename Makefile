@@ -44,9 +44,11 @@ chaos: setup  # the fault campaign on a 3-node cluster: every fault, both guaran
 test-deps:
 	bash scripts/ensure-system-deps.sh prometheus chromium  # promtool and Prometheus (alert and scrape tests), Chromium (the report as a browser shows it)
 
-# Everything: lint, the unit tests first (a broken rule fails in seconds), then the rest.
+# Everything: lint, the unit tests first (a broken rule fails in seconds), then the rest in WORKERS processes
+# (pytest-xdist, a test file to a worker, each worker with its own broker and Redis; WORKERS=0: one process).
+WORKERS ?= 2
 test: lint unit test-deps
-	$(BIN)/pytest --ignore=tests/unit --durations=25
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile --ignore=tests/unit --durations=25
 
 # The peers of bench/peers: Quix Streams in its own virtualenv (it pins confluent-kafka < 2.13), the Kafka
 # Streams job built with Maven (Java 17).

@@ -40,9 +40,8 @@ SERVICES = ("tansu", "java", "redis-server")
     ("broker", "meter_points", "srs"),
     [("kafka", "2000", "8000"), ("tansu", "500", "2000")],  # tansu: a smoke test that the fallback still works
 )
-def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, broker, meter_points, srs):
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
+def test_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path, tmp_path_factory, broker, meter_points, srs):
+    temporary = tmp_path_factory.mktemp("demo-tmpdir")  # beside the report folder, whose contents are asserted
     result = subprocess.run(
         [
             sys.executable,
