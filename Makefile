@@ -46,7 +46,7 @@ test-deps:
 
 # Everything: lint, the unit tests first (a broken rule fails in seconds), then the rest in WORKERS processes
 # (pytest-xdist, a test file to a worker, each worker with its own broker and Redis; WORKERS=0: one process).
-WORKERS ?= 3
+WORKERS ?= 2
 test: lint unit test-deps
 	$(BIN)/pytest -n $(WORKERS) --dist loadfile --ignore=tests/unit --durations=25
 
